@@ -1,0 +1,187 @@
+//! Algorithm name tables and the algorithm-list syntax of OpenSSH
+//! (`+`, `-`, `^` prefixes and `*`/`?` wildcards; see `ssh_config(5)`
+//! under `Ciphers`).
+//!
+//! Names are those registered in RFC 4250 §4.11 and the OpenSSH extensions
+//! documented in `PROTOCOL`.
+
+/// Key-exchange methods this build implements, in the default preference order.
+pub const KEX_SUPPORTED: &[&str] = &[
+    "curve25519-sha256",
+    "curve25519-sha256@libssh.org",
+    "ecdh-sha2-nistp256",
+    "diffie-hellman-group-exchange-sha256",
+    "diffie-hellman-group14-sha256",
+];
+
+/// Default key-exchange methods (RFC 8731, RFC 5656, RFC 4419, RFC 8268).
+pub const KEX_DEFAULT: &[&str] = KEX_SUPPORTED;
+
+/// Host-key / public-key signature algorithms this build implements.
+pub const HOSTKEY_SUPPORTED: &[&str] = &[
+    "ssh-ed25519",
+    "ecdsa-sha2-nistp256",
+    "rsa-sha2-512",
+    "rsa-sha2-256",
+];
+
+/// Default host-key algorithms (RFC 8709, RFC 5656, RFC 8332).
+pub const HOSTKEY_DEFAULT: &[&str] = HOSTKEY_SUPPORTED;
+
+/// Ciphers this build implements.
+pub const CIPHER_SUPPORTED: &[&str] = &[
+    "chacha20-poly1305@openssh.com",
+    "aes128-gcm@openssh.com",
+    "aes256-gcm@openssh.com",
+    "aes128-ctr",
+    "aes256-ctr",
+];
+
+/// Default ciphers, OpenSSH's order.
+pub const CIPHER_DEFAULT: &[&str] = &[
+    "chacha20-poly1305@openssh.com",
+    "aes128-ctr",
+    "aes256-ctr",
+    "aes128-gcm@openssh.com",
+    "aes256-gcm@openssh.com",
+];
+
+/// MACs this build implements (RFC 6668 and OpenSSH's `-etm` forms).
+pub const MAC_SUPPORTED: &[&str] = &[
+    "hmac-sha2-256-etm@openssh.com",
+    "hmac-sha2-512-etm@openssh.com",
+    "hmac-sha2-256",
+    "hmac-sha2-512",
+];
+
+/// Default MACs.
+pub const MAC_DEFAULT: &[&str] = MAC_SUPPORTED;
+
+/// Compression methods this build implements.
+pub const COMPRESSION_SUPPORTED: &[&str] = &["none"];
+
+/// Default compression methods.
+pub const COMPRESSION_DEFAULT: &[&str] = &["none"];
+
+/// Pseudo-algorithm a client adds to its first KEXINIT to ask for
+/// SSH_MSG_EXT_INFO (RFC 8308 §2.1).
+pub const EXT_INFO_C: &str = "ext-info-c";
+/// Pseudo-algorithm a server adds to its KEXINIT (RFC 8308 §2.1).
+pub const EXT_INFO_S: &str = "ext-info-s";
+/// Strict KEX marker of the client (OpenSSH PROTOCOL §1.10).
+pub const KEX_STRICT_C: &str = "kex-strict-c-v00@openssh.com";
+/// Strict KEX marker of the server (OpenSSH PROTOCOL §1.10).
+pub const KEX_STRICT_S: &str = "kex-strict-s-v00@openssh.com";
+
+/// An error in an algorithm list given by the user.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ListError {
+    /// A name (or pattern) that matches no supported algorithm.
+    #[error("unsupported algorithm '{0}'")]
+    Unknown(String),
+    /// The resulting list is empty.
+    #[error("empty algorithm list")]
+    Empty,
+}
+
+/// OpenSSH-style glob match supporting `*` and `?`.
+pub fn wildcard_match(pattern: &str, name: &str) -> bool {
+    fn rec(p: &[u8], n: &[u8]) -> bool {
+        match (p.first(), n.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => rec(&p[1..], n) || (!n.is_empty() && rec(p, &n[1..])),
+            (Some(b'?'), Some(_)) => rec(&p[1..], &n[1..]),
+            (Some(a), Some(b)) if a == b => rec(&p[1..], &n[1..]),
+            _ => false,
+        }
+    }
+    rec(pattern.as_bytes(), name.as_bytes())
+}
+
+/// Resolves an OpenSSH algorithm specification against the defaults and the
+/// supported set:
+/// - `a,b,c`: exactly these (patterns expand in supported order);
+/// - `+a,b`: the defaults followed by these;
+/// - `-a,b`: the defaults without these;
+/// - `^a,b`: these followed by the defaults.
+pub fn resolve_list(spec: &str, defaults: &[&str], supported: &[&str]) -> Result<Vec<String>, ListError> {
+    let spec = spec.trim();
+    let (mode, body) = match spec.as_bytes().first() {
+        Some(b'+') | Some(b'-') | Some(b'^') => (spec.as_bytes()[0], &spec[1..]),
+        _ => (b'=', spec),
+    };
+    let mut named: Vec<String> = Vec::new();
+    for pat in body.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let from: &[&str] = supported;
+        let hits: Vec<&str> = if pat.contains('*') || pat.contains('?') {
+            from.iter().copied().filter(|n| wildcard_match(pat, n)).collect()
+        } else if from.contains(&pat) {
+            vec![pat]
+        } else {
+            Vec::new()
+        };
+        if hits.is_empty() && mode != b'-' {
+            return Err(ListError::Unknown(pat.to_string()));
+        }
+        for h in hits {
+            if !named.iter().any(|x| x == h) {
+                named.push(h.to_string());
+            }
+        }
+        if mode == b'-' && !(pat.contains('*') || pat.contains('?')) && !named.iter().any(|x| x == pat) {
+            named.push(pat.to_string());
+        }
+    }
+    let defaults: Vec<String> = defaults.iter().map(|s| s.to_string()).collect();
+    let out: Vec<String> = match mode {
+        b'+' => {
+            let mut v = defaults;
+            for n in named {
+                if !v.contains(&n) {
+                    v.push(n);
+                }
+            }
+            v
+        }
+        b'-' => defaults.into_iter().filter(|d| !named.contains(d)).collect(),
+        b'^' => {
+            let mut v = named;
+            for d in defaults {
+                if !v.contains(&d) {
+                    v.push(d);
+                }
+            }
+            v
+        }
+        _ => named,
+    };
+    if out.is_empty() {
+        return Err(ListError::Empty);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plus_minus_caret_and_wildcards() {
+        let sup = ["a-1", "a-2", "b-1", "c"];
+        let def = ["a-1", "b-1"];
+        assert_eq!(resolve_list("+c", &def, &sup).unwrap(), ["a-1", "b-1", "c"]);
+        assert_eq!(resolve_list("-a-*", &def, &sup).unwrap(), ["b-1"]);
+        assert_eq!(resolve_list("^c", &def, &sup).unwrap(), ["c", "a-1", "b-1"]);
+        assert_eq!(resolve_list("a-*", &def, &sup).unwrap(), ["a-1", "a-2"]);
+        assert_eq!(resolve_list("c,a-1", &def, &sup).unwrap(), ["c", "a-1"]);
+        assert_eq!(resolve_list("zzz", &def, &sup), Err(ListError::Unknown("zzz".into())));
+        assert_eq!(resolve_list("-a-1,b-1", &def, &sup), Err(ListError::Empty));
+    }
+
+    #[test]
+    fn wildcard() {
+        assert!(wildcard_match("aes*-ctr", "aes128-ctr"));
+        assert!(wildcard_match("?es128-ctr", "aes128-ctr"));
+        assert!(!wildcard_match("aes*-gcm", "aes128-ctr"));
+    }
+}

@@ -1,0 +1,9 @@
+//! # tobira-proto
+//!
+//! A sans-IO implementation of the SSH-2 protocol (RFC 4250–4254): no
+//! sockets, no async runtime, no clock; the caller feeds bytes in and takes
+//! bytes and events out. Randomness is injected.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod algorithms;
