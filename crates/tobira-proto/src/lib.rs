@@ -7,3 +7,12 @@
 #![warn(missing_docs)]
 
 pub mod algorithms;
+pub mod crypto;
+pub mod error;
+pub mod hostkey;
+pub mod kex;
+pub mod msg;
+pub mod transport;
+pub mod wire;
+
+pub use error::{DisconnectReason, Error};

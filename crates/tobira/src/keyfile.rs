@@ -1,1 +1,995 @@
-//! Placeholder: being written.
+//! OpenSSH key files: generating key pairs, reading and writing private
+//! and public key files, fingerprints and the "randomart" picture.
+//!
+//! Private keys are written in OpenSSH's own format (`BEGIN OPENSSH PRIVATE
+//! KEY`), encrypted with `aes256-ctr` and `bcrypt-pbkdf` when a passphrase
+//! is given, exactly as `ssh-keygen` writes them. Besides that format,
+//! [`load_private`] reads the unencrypted PEM formats OpenSSL and older
+//! `ssh-keygen` versions write: PKCS#1 (`BEGIN RSA PRIVATE KEY`), SEC1
+//! (`BEGIN EC PRIVATE KEY`) and PKCS#8 (`BEGIN PRIVATE KEY`).
+
+use std::fmt;
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use md5::{Digest, Md5};
+use rand_core::OsRng;
+use ssh_key::private::{EcdsaKeypair, Ed25519Keypair, KeypairData, RsaKeypair};
+use ssh_key::public::KeyData;
+use ssh_key::{Algorithm, EcdsaCurve, HashAlg, LineEnding, PrivateKey, PublicKey};
+
+/// The smallest RSA modulus `ssh-keygen` accepts, in bits.
+pub const RSA_MIN_BITS: usize = 1024;
+/// The largest RSA modulus `ssh-keygen` accepts, in bits.
+pub const RSA_MAX_BITS: usize = 16384;
+/// The RSA modulus size used when none is asked for, in bits.
+pub const RSA_DEFAULT_BITS: usize = 3072;
+
+/// Errors of reading, writing and generating key files.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyFileError {
+    /// A key type name that is not known at all.
+    #[error("unknown key type {0}")]
+    UnknownKeyType(String),
+    /// A key type that is known but that tobira cannot generate.
+    #[error("key type {0} is not supported yet")]
+    UnsupportedKeyType(String),
+    /// A key size that is not valid for the key type.
+    #[error("Invalid {kind} key length: {reason}")]
+    InvalidKeyLength {
+        /// Key type, as `ssh-keygen` names it in this message (`RSA`, `ECDSA`).
+        kind: &'static str,
+        /// Why the size was refused.
+        reason: String,
+    },
+    /// Generating the key failed in the cryptographic library.
+    #[error("key generation failed: {0}")]
+    Generation(String),
+    /// Reading or writing a file failed.
+    #[error("{}: {}", path.display(), io_message(source))]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        source: io::Error,
+    },
+    /// The private key is encrypted and no passphrase was given.
+    #[error("passphrase required to decrypt the private key")]
+    PassphraseRequired,
+    /// The passphrase given does not decrypt the private key.
+    #[error("incorrect passphrase supplied to decrypt private key")]
+    BadPassphrase,
+    /// The file is not a key in any format tobira reads.
+    #[error("invalid format")]
+    InvalidFormat,
+    /// The file is a key in a format or with a feature tobira does not read.
+    #[error("unsupported key format: {0}")]
+    UnsupportedFormat(String),
+    /// An operation needed the decrypted key but was given an encrypted one.
+    #[error("the private key is encrypted")]
+    Encrypted,
+    /// Encoding, decoding, encrypting or decrypting a key failed.
+    #[error("{0}")]
+    Key(ssh_key::Error),
+}
+
+/// `io::Error`'s text without the trailing " (os error N)".
+fn io_message(e: &io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> KeyFileError + '_ {
+    move |source| KeyFileError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The kinds of key pairs tobira generates (`ssh-keygen -t`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyType {
+    /// Ed25519 (`ssh-ed25519`).
+    Ed25519,
+    /// ECDSA over NIST P-256, P-384 or P-521 (`ecdsa-sha2-nistp*`).
+    Ecdsa,
+    /// RSA (`ssh-rsa`, signing with `rsa-sha2-256`/`rsa-sha2-512`).
+    Rsa,
+}
+
+impl KeyType {
+    /// The short name, as given to `-t`: `ed25519`, `ecdsa` or `rsa`.
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyType::Ed25519 => "ed25519",
+            KeyType::Ecdsa => "ecdsa",
+            KeyType::Rsa => "rsa",
+        }
+    }
+
+    /// The default file name in `~/.ssh`: `id_ed25519`, `id_ecdsa`, `id_rsa`.
+    pub fn default_file_name(self) -> &'static str {
+        match self {
+            KeyType::Ed25519 => "id_ed25519",
+            KeyType::Ecdsa => "id_ecdsa",
+            KeyType::Rsa => "id_rsa",
+        }
+    }
+}
+
+impl fmt::Display for KeyType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for KeyType {
+    type Err = KeyFileError;
+
+    /// Parses a `-t` name: `ed25519`, `ecdsa`, `rsa`, or a full algorithm
+    /// name such as `ssh-ed25519`. `ed448` and `dsa` are refused with
+    /// [`KeyFileError::UnsupportedKeyType`].
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "ed25519" | "ssh-ed25519" => Ok(KeyType::Ed25519),
+            "ecdsa" | "ecdsa-sha2-nistp256" | "ecdsa-sha2-nistp384" | "ecdsa-sha2-nistp521" => {
+                Ok(KeyType::Ecdsa)
+            }
+            "rsa" | "ssh-rsa" => Ok(KeyType::Rsa),
+            "ed448"
+            | "ssh-ed448"
+            | "dsa"
+            | "ssh-dss"
+            | "ecdsa-sk"
+            | "ed25519-sk"
+            | "sk-ecdsa-sha2-nistp256@openssh.com"
+            | "sk-ssh-ed25519@openssh.com" => Err(KeyFileError::UnsupportedKeyType(s.to_string())),
+            _ => Err(KeyFileError::UnknownKeyType(s.to_string())),
+        }
+    }
+}
+
+/// The digests a fingerprint can be made with (`ssh-keygen -E`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum FingerprintHash {
+    /// MD5, shown as colon-separated hex: `MD5:aa:bb:...`.
+    Md5,
+    /// SHA-256, shown as unpadded base64: `SHA256:...` (the default).
+    #[default]
+    Sha256,
+    /// SHA-512, shown as unpadded base64: `SHA512:...`.
+    Sha512,
+}
+
+impl FingerprintHash {
+    /// The name shown in fingerprints and randomart: `MD5`, `SHA256`, `SHA512`.
+    pub fn label(self) -> &'static str {
+        match self {
+            FingerprintHash::Md5 => "MD5",
+            FingerprintHash::Sha256 => "SHA256",
+            FingerprintHash::Sha512 => "SHA512",
+        }
+    }
+
+    /// The raw digest of a public key blob.
+    fn digest(self, key: &PublicKey) -> Vec<u8> {
+        match self {
+            FingerprintHash::Md5 => {
+                let blob = key_blob(key);
+                Md5::digest(&blob).to_vec()
+            }
+            FingerprintHash::Sha256 => key.fingerprint(HashAlg::Sha256).as_bytes().to_vec(),
+            FingerprintHash::Sha512 => key.fingerprint(HashAlg::Sha512).as_bytes().to_vec(),
+        }
+    }
+}
+
+impl From<HashAlg> for FingerprintHash {
+    fn from(h: HashAlg) -> Self {
+        match h {
+            HashAlg::Sha512 => FingerprintHash::Sha512,
+            _ => FingerprintHash::Sha256,
+        }
+    }
+}
+
+impl FromStr for FingerprintHash {
+    type Err = String;
+
+    /// Parses `md5`, `sha256` or `sha512`, in any case.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "md5" => Ok(FingerprintHash::Md5),
+            "sha256" => Ok(FingerprintHash::Sha256),
+            "sha512" => Ok(FingerprintHash::Sha512),
+            _ => Err(format!("Invalid hash algorithm \"{s}\"")),
+        }
+    }
+}
+
+/// Generates a new key pair of the given type, with the given comment.
+///
+/// `bits` is the key size: ignored for Ed25519; 256 (default), 384 or 521
+/// for ECDSA; for RSA 2048, 3072 (default), 4096 or 8192 (sizes from 1024
+/// to 16384 are valid for `ssh-keygen` but others are refused here).
+pub fn generate(
+    kind: KeyType,
+    bits: Option<usize>,
+    comment: &str,
+) -> Result<PrivateKey, KeyFileError> {
+    let mut key = match kind {
+        KeyType::Ed25519 => PrivateKey::from(Ed25519Keypair::random(&mut OsRng)),
+        KeyType::Ecdsa => {
+            let curve = match bits {
+                None | Some(256) => EcdsaCurve::NistP256,
+                Some(384) => EcdsaCurve::NistP384,
+                Some(521) => EcdsaCurve::NistP521,
+                Some(_) => {
+                    return Err(KeyFileError::InvalidKeyLength {
+                        kind: "ECDSA",
+                        reason: "valid lengths are 256, 384 or 521 bits".into(),
+                    })
+                }
+            };
+            PrivateKey::from(EcdsaKeypair::random(&mut OsRng, curve).map_err(KeyFileError::Key)?)
+        }
+        KeyType::Rsa => PrivateKey::from(generate_rsa(bits.unwrap_or(RSA_DEFAULT_BITS))?),
+    };
+    key.set_comment(comment);
+    Ok(key)
+}
+
+/// Generates an RSA key with aws-lc (much faster than the pure-Rust
+/// generator) and converts it through PKCS#8 into ssh-key's type.
+fn generate_rsa(bits: usize) -> Result<RsaKeypair, KeyFileError> {
+    use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
+    use aws_lc_rs::rsa::{KeyPair, KeySize};
+    use rsa::pkcs8::DecodePrivateKey;
+
+    if bits < RSA_MIN_BITS {
+        return Err(KeyFileError::InvalidKeyLength {
+            kind: "RSA",
+            reason: format!("minimum is {RSA_MIN_BITS} bits"),
+        });
+    }
+    if bits > RSA_MAX_BITS {
+        return Err(KeyFileError::InvalidKeyLength {
+            kind: "RSA",
+            reason: format!("maximum is {RSA_MAX_BITS} bits"),
+        });
+    }
+    let size = match bits {
+        2048 => KeySize::Rsa2048,
+        3072 => KeySize::Rsa3072,
+        4096 => KeySize::Rsa4096,
+        8192 => KeySize::Rsa8192,
+        _ => {
+            return Err(KeyFileError::InvalidKeyLength {
+                kind: "RSA",
+                reason: format!("{bits} bits is not supported (use 2048, 3072, 4096 or 8192)"),
+            })
+        }
+    };
+    let pair = KeyPair::generate(size)
+        .map_err(|_| KeyFileError::Generation("RSA key pair generation failed".into()))?;
+    let der: Pkcs8V1Der<'static> = pair
+        .as_der()
+        .map_err(|_| KeyFileError::Generation("RSA key export failed".into()))?;
+    let private = rsa::RsaPrivateKey::from_pkcs8_der(der.as_ref())
+        .map_err(|e| KeyFileError::Generation(format!("RSA key import failed: {e}")))?;
+    RsaKeypair::try_from(&private).map_err(KeyFileError::Key)
+}
+
+/// The PEM block labelled `label` in `text` (from its BEGIN line through
+/// its END line), if there is one.
+fn pem_block<'a>(text: &'a str, label: &str) -> Option<&'a str> {
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let start = text.find(&begin)?;
+    let stop = text[start..].find(&end)? + start + end.len();
+    Some(&text[start..stop])
+}
+
+/// Parsed private key text, before any decryption.
+enum Parsed {
+    /// OpenSSH's format (maybe encrypted).
+    OpenSsh(PrivateKey),
+    /// A PEM format, already decoded.
+    Pem(PrivateKey),
+}
+
+fn parse_private(text: &str) -> Result<Parsed, KeyFileError> {
+    if let Some(block) = pem_block(text, "OPENSSH PRIVATE KEY") {
+        return PrivateKey::from_openssh(block)
+            .map(Parsed::OpenSsh)
+            .map_err(|e| match e {
+                ssh_key::Error::AlgorithmUnknown | ssh_key::Error::AlgorithmUnsupported { .. } => {
+                    KeyFileError::UnsupportedFormat(format!("key algorithm: {e}"))
+                }
+                _ => KeyFileError::InvalidFormat,
+            });
+    }
+    if text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") {
+        return Err(KeyFileError::UnsupportedFormat(
+            "encrypted PKCS#8 keys are not supported".into(),
+        ));
+    }
+    if let Some(block) = pem_block(text, "RSA PRIVATE KEY") {
+        if block.contains("Proc-Type: 4,ENCRYPTED") {
+            return Err(KeyFileError::UnsupportedFormat(
+                "encrypted PEM keys are not supported".into(),
+            ));
+        }
+        use rsa::pkcs1::DecodeRsaPrivateKey;
+        let key =
+            rsa::RsaPrivateKey::from_pkcs1_pem(block).map_err(|_| KeyFileError::InvalidFormat)?;
+        return rsa_to_private(&key).map(Parsed::Pem);
+    }
+    if let Some(block) = pem_block(text, "EC PRIVATE KEY") {
+        if block.contains("Proc-Type: 4,ENCRYPTED") {
+            return Err(KeyFileError::UnsupportedFormat(
+                "encrypted PEM keys are not supported".into(),
+            ));
+        }
+        if let Ok(k) = p256::SecretKey::from_sec1_pem(block) {
+            return Ok(Parsed::Pem(p256_to_private(k)));
+        }
+        if let Ok(k) = p384::SecretKey::from_sec1_pem(block) {
+            return Ok(Parsed::Pem(p384_to_private(k)));
+        }
+        if let Ok(k) = p521::SecretKey::from_sec1_pem(block) {
+            return Ok(Parsed::Pem(p521_to_private(k)));
+        }
+        return Err(KeyFileError::InvalidFormat);
+    }
+    if let Some(block) = pem_block(text, "PRIVATE KEY") {
+        use pkcs8_traits::DecodePrivateKey;
+        if let Ok(k) = rsa::RsaPrivateKey::from_pkcs8_pem(block) {
+            return rsa_to_private(&k).map(Parsed::Pem);
+        }
+        if let Ok(k) = ed25519_dalek::SigningKey::from_pkcs8_pem(block) {
+            return Ok(Parsed::Pem(PrivateKey::from(Ed25519Keypair::from(k))));
+        }
+        if let Ok(k) = p256::SecretKey::from_pkcs8_pem(block) {
+            return Ok(Parsed::Pem(p256_to_private(k)));
+        }
+        if let Ok(k) = p384::SecretKey::from_pkcs8_pem(block) {
+            return Ok(Parsed::Pem(p384_to_private(k)));
+        }
+        if let Ok(k) = p521::SecretKey::from_pkcs8_pem(block) {
+            return Ok(Parsed::Pem(p521_to_private(k)));
+        }
+        return Err(KeyFileError::UnsupportedFormat(
+            "PKCS#8 key of an unsupported algorithm".into(),
+        ));
+    }
+    Err(KeyFileError::InvalidFormat)
+}
+
+/// The PKCS#8 decoding trait, as re-exported by the curve crates.
+mod pkcs8_traits {
+    pub use p256::pkcs8::DecodePrivateKey;
+}
+
+fn rsa_to_private(key: &rsa::RsaPrivateKey) -> Result<PrivateKey, KeyFileError> {
+    RsaKeypair::try_from(key)
+        .map(PrivateKey::from)
+        .map_err(|_| KeyFileError::UnsupportedFormat("RSA keys under 2048 bits".into()))
+}
+
+fn p256_to_private(k: p256::SecretKey) -> PrivateKey {
+    let public = k.public_key().into();
+    PrivateKey::from(EcdsaKeypair::NistP256 {
+        public,
+        private: k.into(),
+    })
+}
+
+fn p384_to_private(k: p384::SecretKey) -> PrivateKey {
+    let public = k.public_key().into();
+    PrivateKey::from(EcdsaKeypair::NistP384 {
+        public,
+        private: k.into(),
+    })
+}
+
+fn p521_to_private(k: p521::SecretKey) -> PrivateKey {
+    let public = k.public_key().into();
+    PrivateKey::from(EcdsaKeypair::NistP521 {
+        public,
+        private: k.into(),
+    })
+}
+
+fn read_text(path: &Path) -> Result<String, KeyFileError> {
+    let bytes = fs::read(path).map_err(io_err(path))?;
+    String::from_utf8(bytes).map_err(|_| KeyFileError::InvalidFormat)
+}
+
+/// Loads a private key file, decrypting it with `passphrase` if it is
+/// encrypted.
+///
+/// Reads OpenSSH's format (plain or encrypted) and the unencrypted PEM
+/// formats PKCS#1 (RSA), SEC1 (ECDSA P-256/384/521) and PKCS#8 (RSA,
+/// Ed25519, ECDSA). Returns [`KeyFileError::PassphraseRequired`] for an
+/// encrypted key without a passphrase and [`KeyFileError::BadPassphrase`]
+/// when the passphrase is wrong. The key returned is never encrypted.
+pub fn load_private(path: &Path, passphrase: Option<&str>) -> Result<PrivateKey, KeyFileError> {
+    let text = read_text(path)?;
+    private_from_str(&text, passphrase)
+}
+
+/// Like [`load_private`], from the text of a key file.
+pub fn private_from_str(text: &str, passphrase: Option<&str>) -> Result<PrivateKey, KeyFileError> {
+    match parse_private(text)? {
+        Parsed::Pem(k) => Ok(k),
+        Parsed::OpenSsh(k) if !k.is_encrypted() => Ok(k),
+        Parsed::OpenSsh(k) => match passphrase {
+            None => Err(KeyFileError::PassphraseRequired),
+            Some(p) => k.decrypt(p).map_err(|e| match e {
+                ssh_key::Error::Crypto => KeyFileError::BadPassphrase,
+                ssh_key::Error::AlgorithmUnknown | ssh_key::Error::AlgorithmUnsupported { .. } => {
+                    KeyFileError::UnsupportedFormat(format!("cipher {}", k.cipher()))
+                }
+                // With a wrong key, a CBC/CTR decryption yields garbage that
+                // may fail any later check.
+                _ => KeyFileError::BadPassphrase,
+            }),
+        },
+    }
+}
+
+/// The public half of a private key file, without decrypting it: OpenSSH's
+/// format stores the public key in the clear. The comment is the file's
+/// own for an unencrypted key and empty for an encrypted one.
+pub fn load_public_from_private(path: &Path) -> Result<PublicKey, KeyFileError> {
+    let text = read_text(path)?;
+    match parse_private(&text)? {
+        Parsed::Pem(k) | Parsed::OpenSsh(k) => Ok(k.public_key().clone()),
+    }
+}
+
+/// Whether the private key file at `path` is encrypted (OpenSSH format
+/// with a cipher, an encrypted PEM or an encrypted PKCS#8 file).
+pub fn is_encrypted(path: &Path) -> Result<bool, KeyFileError> {
+    let text = read_text(path)?;
+    if let Some(block) = pem_block(&text, "OPENSSH PRIVATE KEY") {
+        let key = PrivateKey::from_openssh(block).map_err(|_| KeyFileError::InvalidFormat)?;
+        return Ok(key.is_encrypted());
+    }
+    if text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----")
+        || (text.contains(" PRIVATE KEY-----") && text.contains("Proc-Type: 4,ENCRYPTED"))
+    {
+        return Ok(true);
+    }
+    parse_private(&text).map(|_| false)
+}
+
+/// Loads a public key file (`type base64 [comment]`, one key).
+pub fn load_public(path: &Path) -> Result<PublicKey, KeyFileError> {
+    let text = read_text(path)?;
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .ok_or(KeyFileError::InvalidFormat)?;
+    PublicKey::from_openssh(line).map_err(|_| KeyFileError::InvalidFormat)
+}
+
+/// Writes `contents` to `path`, creating or truncating it, with the
+/// permission bits `mode` (also applied to an existing file).
+fn write_file(path: &Path, contents: &[u8], mode: u32) -> Result<(), KeyFileError> {
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(path)
+        .map_err(io_err(path))?;
+    f.set_permissions(fs::Permissions::from_mode(mode))
+        .map_err(io_err(path))?;
+    f.write_all(contents).map_err(io_err(path))?;
+    f.sync_all().map_err(io_err(path))?;
+    Ok(())
+}
+
+/// The OpenSSH-format text of a private key, encrypted with `aes256-ctr`
+/// and `bcrypt-pbkdf` when `passphrase` is given and not empty.
+pub fn private_to_string(
+    key: &PrivateKey,
+    passphrase: Option<&str>,
+) -> Result<zeroize::Zeroizing<String>, KeyFileError> {
+    if key.is_encrypted() {
+        return Err(KeyFileError::Encrypted);
+    }
+    match passphrase {
+        Some(p) if !p.is_empty() => {
+            let enc = key.encrypt(&mut OsRng, p).map_err(KeyFileError::Key)?;
+            enc.to_openssh(LineEnding::LF).map_err(KeyFileError::Key)
+        }
+        _ => key.to_openssh(LineEnding::LF).map_err(KeyFileError::Key),
+    }
+}
+
+/// Writes a private key to `path` in OpenSSH's format with mode 0600,
+/// encrypted with `aes256-ctr` and `bcrypt-pbkdf` when `passphrase` is
+/// given and not empty. `key` must not be encrypted.
+pub fn save_private(
+    path: &Path,
+    key: &PrivateKey,
+    passphrase: Option<&str>,
+) -> Result<(), KeyFileError> {
+    let text = private_to_string(key, passphrase)?;
+    write_file(path, text.as_bytes(), 0o600)
+}
+
+/// The public key line `type base64 comment` (no comment part when the
+/// comment is empty), without a newline.
+pub fn public_line(key: &PublicKey) -> Result<String, KeyFileError> {
+    key.to_openssh().map_err(KeyFileError::Key)
+}
+
+/// Writes a public key file (`type base64 comment` and a newline) with
+/// mode 0644.
+pub fn save_public(path: &Path, key: &PublicKey) -> Result<(), KeyFileError> {
+    let mut line = public_line(key)?;
+    line.push('\n');
+    write_file(path, line.as_bytes(), 0o644)
+}
+
+/// The SSH wire encoding of a public key (the "key blob" fingerprints hash).
+fn key_blob(key: &PublicKey) -> Vec<u8> {
+    // Encoding an in-memory key into a Vec cannot fail in practice; an
+    // empty blob would only give a wrong MD5 fingerprint, never a panic.
+    key.to_bytes().unwrap_or_default()
+}
+
+/// The size of a key in bits as `ssh-keygen` shows it: 256 for Ed25519,
+/// the curve size for ECDSA, the modulus size for RSA and DSA.
+pub fn key_bits(key: &PublicKey) -> u32 {
+    fn mpint_bits(m: &ssh_key::Mpint) -> u32 {
+        let bytes = m.as_positive_bytes().unwrap_or(&[]);
+        match bytes.iter().position(|&b| b != 0) {
+            None => 0,
+            Some(i) => {
+                let rest = (bytes.len() - i - 1) as u32;
+                rest * 8 + (8 - bytes[i].leading_zeros())
+            }
+        }
+    }
+    match key.key_data() {
+        KeyData::Ed25519(_) | KeyData::SkEd25519(_) => 256,
+        KeyData::Ecdsa(k) => match k.curve() {
+            EcdsaCurve::NistP256 => 256,
+            EcdsaCurve::NistP384 => 384,
+            EcdsaCurve::NistP521 => 521,
+        },
+        KeyData::SkEcdsaSha2NistP256(_) => 256,
+        KeyData::Rsa(k) => mpint_bits(&k.n),
+        KeyData::Dsa(k) => mpint_bits(&k.p),
+        _ => 0,
+    }
+}
+
+/// The key type as `ssh-keygen` shows it in `-l` output and randomart:
+/// `ED25519`, `ECDSA`, `RSA`, `DSA`, `ED25519-SK`, `ECDSA-SK`.
+pub fn key_type_label(key: &PublicKey) -> &'static str {
+    match key.algorithm() {
+        Algorithm::Ed25519 => "ED25519",
+        Algorithm::Ecdsa { .. } => "ECDSA",
+        Algorithm::Rsa { .. } => "RSA",
+        Algorithm::Dsa => "DSA",
+        Algorithm::SkEd25519 => "ED25519-SK",
+        Algorithm::SkEcdsaSha2NistP256 => "ECDSA-SK",
+        _ => "UNKNOWN",
+    }
+}
+
+/// The fingerprint of a public key: `SHA256:<base64>` (unpadded),
+/// `SHA512:<base64>` or `MD5:aa:bb:...`.
+pub fn fingerprint(key: &PublicKey, hash: FingerprintHash) -> String {
+    match hash {
+        FingerprintHash::Md5 => {
+            let hex: Vec<String> = hash
+                .digest(key)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            format!("MD5:{}", hex.join(":"))
+        }
+        FingerprintHash::Sha256 => key.fingerprint(HashAlg::Sha256).to_string(),
+        FingerprintHash::Sha512 => key.fingerprint(HashAlg::Sha512).to_string(),
+    }
+}
+
+/// A line of `ssh-keygen -l`: `256 SHA256:xxxx comment (ED25519)`, with
+/// `no comment` when the key has none.
+pub fn fingerprint_line(key: &PublicKey, hash: FingerprintHash) -> String {
+    let comment = if key.comment().is_empty() {
+        "no comment"
+    } else {
+        key.comment()
+    };
+    format!(
+        "{} {} {} ({})",
+        key_bits(key),
+        fingerprint(key, hash),
+        comment,
+        key_type_label(key)
+    )
+}
+
+/// The "randomart" picture `ssh-keygen` prints for a key (the drunken
+/// bishop walk of OpenSSH's `fingerprint_randomart`), 11 lines without a
+/// final newline:
+///
+/// ```text
+/// +--[ED25519 256]--+
+/// |        .o.      |
+/// ...
+/// +----[SHA256]-----+
+/// ```
+pub fn randomart(key: &PublicKey, hash: FingerprintHash) -> String {
+    let title = format!("[{} {}]", key_type_label(key), key_bits(key));
+    let title = if title.len() > FLDSIZE_X {
+        format!("[{}]", key_type_label(key))
+    } else {
+        title
+    };
+    draw_randomart(&hash.digest(key), &title, &format!("[{}]", hash.label()))
+}
+
+const FLDBASE: usize = 8;
+const FLDSIZE_Y: usize = FLDBASE + 1;
+const FLDSIZE_X: usize = FLDBASE * 2 + 1;
+
+/// OpenSSH's `fingerprint_randomart` on a raw digest, with the given top
+/// and bottom labels (each cut to 16 characters as `snprintf` into a
+/// 17-byte buffer does).
+fn draw_randomart(digest: &[u8], title: &str, hash_label: &str) -> String {
+    const AUGMENT: &[u8] = b" .o+=*BOX@%&#/^SE";
+    let len = AUGMENT.len() - 1;
+    let mut field = [[0usize; FLDSIZE_Y]; FLDSIZE_X];
+    let mut x = (FLDSIZE_X / 2) as isize;
+    let mut y = (FLDSIZE_Y / 2) as isize;
+    for &byte in digest {
+        let mut input = byte;
+        for _ in 0..4 {
+            x += if input & 0x1 != 0 { 1 } else { -1 };
+            y += if input & 0x2 != 0 { 1 } else { -1 };
+            x = x.clamp(0, FLDSIZE_X as isize - 1);
+            y = y.clamp(0, FLDSIZE_Y as isize - 1);
+            let cell = &mut field[x as usize][y as usize];
+            if *cell < len - 2 {
+                *cell += 1;
+            }
+            input >>= 2;
+        }
+    }
+    field[FLDSIZE_X / 2][FLDSIZE_Y / 2] = len - 1;
+    field[x as usize][y as usize] = len;
+
+    fn border(label: &str) -> String {
+        let label: String = label.chars().take(FLDSIZE_X - 1).collect();
+        let n = label.chars().count();
+        let left = (FLDSIZE_X - n) / 2;
+        let right = FLDSIZE_X - left - n;
+        format!("+{}{}{}+", "-".repeat(left), label, "-".repeat(right))
+    }
+
+    let mut out = border(title);
+    out.push('\n');
+    for row in 0..FLDSIZE_Y {
+        out.push('|');
+        for col in field.iter() {
+            out.push(AUGMENT[col[row].min(len)] as char);
+        }
+        out.push_str("|\n");
+    }
+    out.push_str(&border(hash_label));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(tag: &str) -> Self {
+            use std::sync::atomic::{AtomicUsize, Ordering};
+            static N: AtomicUsize = AtomicUsize::new(0);
+            let dir = std::env::temp_dir().join(format!(
+                "tobira-keyfile-{}-{}-{}",
+                tag,
+                std::process::id(),
+                N.fetch_add(1, Ordering::SeqCst)
+            ));
+            let _ = fs::remove_dir_all(&dir);
+            fs::create_dir_all(&dir).expect("temp dir");
+            TempDir(dir)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn round_trip(kind: KeyType, bits: Option<usize>, pass: Option<&str>) {
+        let dir = TempDir::new(kind.name());
+        let key = generate(kind, bits, "me@host").expect("generate");
+        assert_eq!(key.comment(), "me@host");
+        let path = dir.0.join("id");
+        save_private(&path, &key, pass).expect("save");
+        save_public(&dir.0.join("id.pub"), key.public_key()).expect("save pub");
+        let mode = fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let pmode = fs::metadata(dir.0.join("id.pub"))
+            .expect("meta")
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(pmode, 0o644);
+        let encrypted = pass.is_some_and(|p| !p.is_empty());
+        assert_eq!(is_encrypted(&path).expect("is_encrypted"), encrypted);
+        let loaded = load_private(&path, pass).expect("load");
+        assert_eq!(loaded.public_key().key_data(), key.public_key().key_data());
+        assert_eq!(loaded.key_data(), key.key_data());
+        assert_eq!(loaded.comment(), "me@host");
+        let public = load_public(&dir.0.join("id.pub")).expect("load pub");
+        assert_eq!(public.key_data(), key.public_key().key_data());
+        assert_eq!(public.comment(), "me@host");
+        let from_private = load_public_from_private(&path).expect("pub from private");
+        assert_eq!(from_private.key_data(), key.public_key().key_data());
+        if encrypted {
+            assert!(matches!(
+                load_private(&path, None),
+                Err(KeyFileError::PassphraseRequired)
+            ));
+            assert!(matches!(
+                load_private(&path, Some("wrong passphrase")),
+                Err(KeyFileError::BadPassphrase)
+            ));
+        }
+    }
+
+    #[test]
+    fn ed25519_round_trip() {
+        round_trip(KeyType::Ed25519, None, None);
+        round_trip(KeyType::Ed25519, None, Some(""));
+    }
+
+    #[test]
+    fn ed25519_encrypted_round_trip() {
+        round_trip(KeyType::Ed25519, None, Some("correct horse"));
+    }
+
+    #[test]
+    fn ecdsa_round_trips() {
+        round_trip(KeyType::Ecdsa, None, None);
+        round_trip(KeyType::Ecdsa, Some(384), None);
+        round_trip(KeyType::Ecdsa, Some(521), Some("pass phrase"));
+    }
+
+    #[test]
+    fn rsa_round_trips() {
+        round_trip(KeyType::Rsa, Some(2048), None);
+        round_trip(KeyType::Rsa, Some(2048), Some("pass phrase"));
+    }
+
+    #[test]
+    fn rsa_default_size() {
+        let key = generate(KeyType::Rsa, None, "").expect("generate");
+        assert_eq!(key_bits(key.public_key()), 3072);
+        assert!(fingerprint_line(key.public_key(), FingerprintHash::Sha256)
+            .ends_with(" no comment (RSA)"));
+    }
+
+    #[test]
+    fn bad_sizes() {
+        assert!(matches!(
+            generate(KeyType::Rsa, Some(512), ""),
+            Err(KeyFileError::InvalidKeyLength { .. })
+        ));
+        assert!(matches!(
+            generate(KeyType::Rsa, Some(1500), ""),
+            Err(KeyFileError::InvalidKeyLength { .. })
+        ));
+        assert!(matches!(
+            generate(KeyType::Ecdsa, Some(255), ""),
+            Err(KeyFileError::InvalidKeyLength { .. })
+        ));
+    }
+
+    #[test]
+    fn key_type_names() {
+        assert_eq!("ed25519".parse::<KeyType>().ok(), Some(KeyType::Ed25519));
+        assert_eq!("ecdsa".parse::<KeyType>().ok(), Some(KeyType::Ecdsa));
+        assert_eq!("rsa".parse::<KeyType>().ok(), Some(KeyType::Rsa));
+        let e = "ed448".parse::<KeyType>().expect_err("ed448");
+        assert_eq!(e.to_string(), "key type ed448 is not supported yet");
+        assert!(matches!(
+            "foo".parse::<KeyType>(),
+            Err(KeyFileError::UnknownKeyType(_))
+        ));
+    }
+
+    // A key and its fingerprints, as printed by OpenSSH's ssh-keygen -l.
+    const ED25519_PUB: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDcpwVnB0i4Ac1DflwKYv0M16O9HKl3boncwk4hilEYV test@example";
+    const ED25519_SHA256_LINE: &str =
+        "256 SHA256:v2mkRAFHoLskNabetO77+blWosTw5wnTRmq1o9zirJk test@example (ED25519)";
+    const ED25519_MD5_LINE: &str =
+        "256 MD5:85:36:ab:64:87:99:44:f0:fb:44:b9:9d:13:e4:eb:42 test@example (ED25519)";
+    const ED25519_SHA256_ART: &str = "\
++--[ED25519 256]--+
+|      o+o        |
+|     . ..        |
+|    =    .       |
+|   +.o  +        |
+|  o ++ *S.       |
+| . = oO O.o      |
+|  . ++ @ B.      |
+|   . +=.*..o     |
+|   .E==++oo      |
++----[SHA256]-----+";
+    const ED25519_MD5_ART: &str = "\
++--[ED25519 256]--+
+|    ...   .      |
+|     o   =       |
+|      o * +      |
+|     . B * +     |
+|      B E =      |
+|     o * . .     |
+|      . o .      |
+|         .       |
+|                 |
++------[MD5]------+";
+
+    #[test]
+    fn fingerprint_formats() {
+        let key = PublicKey::from_openssh(ED25519_PUB).expect("parse");
+        assert_eq!(
+            fingerprint_line(&key, FingerprintHash::Sha256),
+            ED25519_SHA256_LINE
+        );
+        assert_eq!(
+            fingerprint_line(&key, FingerprintHash::Md5),
+            ED25519_MD5_LINE
+        );
+        let sha = fingerprint(&key, FingerprintHash::Sha256);
+        assert_eq!(sha.len(), "SHA256:".len() + 43);
+        assert!(!sha.ends_with('='));
+        let md5 = fingerprint(&key, FingerprintHash::Md5);
+        assert!(md5.starts_with("MD5:"));
+        assert_eq!(md5.len(), 4 + 16 * 3 - 1);
+        assert_eq!(md5.matches(':').count(), 16);
+    }
+
+    #[test]
+    fn randomart_shape_matches_ssh_key() {
+        let key = PublicKey::from_openssh(ED25519_PUB).expect("parse");
+        let art = randomart(&key, FingerprintHash::Sha256);
+        assert_eq!(art, ED25519_SHA256_ART);
+        assert_eq!(randomart(&key, FingerprintHash::Md5), ED25519_MD5_ART);
+        let lines: Vec<&str> = art.lines().collect();
+        assert_eq!(lines.len(), 11);
+        assert_eq!(lines[0], "+--[ED25519 256]--+");
+        assert_eq!(lines[10], "+----[SHA256]-----+");
+        assert!(lines.iter().all(|l| l.chars().count() == 19));
+        // ssh-key implements the same walk for SHA fingerprints.
+        let theirs = key
+            .fingerprint(HashAlg::Sha256)
+            .to_randomart("[ED25519 256]");
+        assert_eq!(art.trim_end(), theirs.trim_end());
+        let md5 = randomart(&key, FingerprintHash::Md5);
+        assert!(md5.ends_with("+------[MD5]------+"), "{md5}");
+    }
+
+    #[test]
+    fn pem_formats() {
+        use rsa::pkcs1::EncodeRsaPrivateKey;
+        use rsa::pkcs8::EncodePrivateKey;
+        let dir = TempDir::new("pem");
+
+        // PKCS#1 and PKCS#8 RSA.
+        let rsa_key = generate(KeyType::Rsa, Some(2048), "").expect("rsa");
+        let KeypairData::Rsa(pair) = rsa_key.key_data() else {
+            panic!("not rsa")
+        };
+        let private = rsa::RsaPrivateKey::from_components(
+            rsa::BigUint::from_bytes_be(pair.public.n.as_positive_bytes().expect("n")),
+            rsa::BigUint::from_bytes_be(pair.public.e.as_positive_bytes().expect("e")),
+            rsa::BigUint::from_bytes_be(pair.private.d.as_positive_bytes().expect("d")),
+            vec![
+                rsa::BigUint::from_bytes_be(pair.private.p.as_positive_bytes().expect("p")),
+                rsa::BigUint::from_bytes_be(pair.private.q.as_positive_bytes().expect("q")),
+            ],
+        )
+        .expect("components");
+        let pkcs1 = private.to_pkcs1_pem(Default::default()).expect("pkcs1");
+        fs::write(dir.0.join("rsa1"), pkcs1.as_bytes()).expect("write");
+        let loaded = load_private(&dir.0.join("rsa1"), None).expect("load pkcs1");
+        assert_eq!(
+            loaded.public_key().key_data(),
+            rsa_key.public_key().key_data()
+        );
+        let pkcs8 = private.to_pkcs8_pem(Default::default()).expect("pkcs8");
+        fs::write(dir.0.join("rsa8"), pkcs8.as_bytes()).expect("write");
+        let loaded = load_private(&dir.0.join("rsa8"), None).expect("load pkcs8");
+        assert_eq!(
+            loaded.public_key().key_data(),
+            rsa_key.public_key().key_data()
+        );
+
+        // SEC1 and PKCS#8 P-256, with OpenSSL's EC PARAMETERS block first.
+        let secret = p256::SecretKey::random(&mut OsRng);
+        let expected = p256_to_private(secret.clone());
+        let sec1 = secret.to_sec1_pem(Default::default()).expect("sec1");
+        let text = format!(
+            "-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n{}",
+            &*sec1
+        );
+        fs::write(dir.0.join("ec"), text).expect("write");
+        let loaded = load_private(&dir.0.join("ec"), None).expect("load sec1");
+        assert_eq!(
+            loaded.public_key().key_data(),
+            expected.public_key().key_data()
+        );
+        let p8 = secret.to_pkcs8_pem(Default::default()).expect("pkcs8");
+        fs::write(dir.0.join("ec8"), p8.as_bytes()).expect("write");
+        let loaded = load_private(&dir.0.join("ec8"), None).expect("load ec pkcs8");
+        assert_eq!(
+            loaded.public_key().key_data(),
+            expected.public_key().key_data()
+        );
+
+        // PKCS#8 Ed25519.
+        let signing = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
+        let expected = PrivateKey::from(Ed25519Keypair::from(signing.clone()));
+        let p8 = signing.to_pkcs8_pem(Default::default()).expect("pkcs8");
+        fs::write(dir.0.join("ed8"), p8.as_bytes()).expect("write");
+        let loaded = load_private(&dir.0.join("ed8"), None).expect("load ed pkcs8");
+        assert_eq!(
+            loaded.public_key().key_data(),
+            expected.public_key().key_data()
+        );
+        assert!(!is_encrypted(&dir.0.join("ed8")).expect("is_encrypted"));
+    }
+
+    #[test]
+    fn garbage_is_invalid_format() {
+        let dir = TempDir::new("garbage");
+        let p = dir.0.join("junk");
+        fs::write(&p, b"\xff\xfe not a key").expect("write");
+        assert!(matches!(
+            load_private(&p, None),
+            Err(KeyFileError::InvalidFormat)
+        ));
+        fs::write(
+            &p,
+            "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n",
+        )
+        .expect("write");
+        assert!(matches!(
+            load_private(&p, None),
+            Err(KeyFileError::InvalidFormat)
+        ));
+        let missing = dir.0.join("missing");
+        let e = load_private(&missing, None).expect_err("missing");
+        assert!(
+            e.to_string().ends_with(": No such file or directory"),
+            "{e}"
+        );
+    }
+}

@@ -1,1 +1,972 @@
-//! Placeholder: being written.
+//! OpenSSH `known_hosts` files: the client's host-key trust decision.
+//!
+//! The format is the one described in sshd(8), "SSH_KNOWN_HOSTS FILE
+//! FORMAT": one key per line as
+//!
+//! ```text
+//! [@cert-authority|@revoked] hostpatterns keytype base64-key [comment]
+//! ```
+//!
+//! where `hostpatterns` is a comma-separated list of names with `*` and `?`
+//! wildcards and `!` negation, `[host]:port` for hosts on a port other than
+//! 22, or a single hashed name `|1|base64(salt)|base64(HMAC-SHA1(salt,
+//! name))` as written by `HashKnownHosts yes` or ssh-keygen(1) `-H`. Blank
+//! lines and lines starting with `#` are comments; malformed lines are
+//! skipped (logged with `tracing::debug!`).
+//!
+//! Besides the lookup ([`KnownHosts::check`]) this module writes new entries
+//! ([`append`]), renders ssh(1)'s messages ([`unknown_host_prompt`],
+//! [`changed_key_warning`], ...) and implements the file operations of
+//! ssh-keygen(1) `-F`, `-R` and `-H` ([`find_host`], [`remove_host`],
+//! [`hash_file`]).
+
+use std::fmt::Write as _;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use rand::distributions::Alphanumeric;
+use rand::{Rng, RngCore};
+use sha1::Sha1;
+use ssh_key::{Algorithm, HashAlg, PublicKey};
+
+/// Prefix of a hashed host name (`HASH_MAGIC` in OpenSSH's hostfile.h).
+const HASH_MAGIC: &str = "|1|";
+/// Field delimiter inside a hashed host name.
+const HASH_DELIM: char = '|';
+/// Salt length of hashed host names: one SHA-1 digest.
+const SALT_LEN: usize = 20;
+/// Marker of a certificate authority line (sshd(8)).
+const CA_MARKER: &str = "@cert-authority";
+/// Marker of a revoked key line (sshd(8)).
+const REVOKE_MARKER: &str = "@revoked";
+/// ssh(1) lists at most this many other names in its prompt.
+const MAX_DISPLAY_OTHERNAMES: usize = 8;
+/// Longest pattern OpenSSH's `match_pattern_list` accepts (1023 bytes).
+const MAX_SUBPATTERN: usize = 1023;
+/// The SSH port; names on it are written without brackets.
+const DEFAULT_PORT: u16 = 22;
+/// Frame of ssh(1)'s warning blocks.
+const BANNER: &str = "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@";
+/// ssh(1) shows this instead of an address when connected through a
+/// ProxyCommand.
+const NO_HOST_IP: &str = "<no hostip for proxy command>";
+/// Key types ssh(1)'s `show_other_keys()` reports, in its order.
+const OTHER_KEY_TYPES: [&str; 4] = ["RSA", "DSA", "ECDSA", "ED25519"];
+
+/// The name under which a host is recorded in known_hosts: `host` on port 22
+/// (or port 0, "unspecified"), `[host]:port` otherwise (OpenSSH's
+/// `put_host_port()`).
+pub fn host_name_for(host: &str, port: u16) -> String {
+    if port == 0 || port == DEFAULT_PORT {
+        host.to_string()
+    } else {
+        format!("[{host}]:{port}")
+    }
+}
+
+/// Outcome of looking a server's host key up in the known_hosts files.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HostKeyStatus {
+    /// The host is listed with exactly this key, at `path`:`line`.
+    Known {
+        /// File holding the matching line.
+        path: PathBuf,
+        /// 1-based line number of the matching line.
+        line: usize,
+    },
+    /// The host is not listed with a key of this type.
+    Unknown,
+    /// The host is listed with a key of the same type that differs.
+    Changed {
+        /// File holding the offending line.
+        path: PathBuf,
+        /// 1-based line number of the offending line.
+        line: usize,
+    },
+    /// The key is listed under @revoked.
+    Revoked {
+        /// File holding the `@revoked` line.
+        path: PathBuf,
+        /// 1-based line number of the `@revoked` line.
+        line: usize,
+    },
+}
+
+/// Marker at the start of a known_hosts line (sshd(8)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Marker {
+    /// A plain host key.
+    None,
+    /// `@cert-authority`: a CA trusted to sign host certificates.
+    CertAuthority,
+    /// `@revoked`: a key that must never be accepted.
+    Revoked,
+}
+
+/// One parsed known_hosts line.
+#[derive(Clone, Debug)]
+struct Entry {
+    path: PathBuf,
+    line: usize,
+    marker: Marker,
+    /// The host field as written: patterns or one hashed name.
+    hosts: String,
+    key: PublicKey,
+}
+
+impl Entry {
+    /// Whether this line's host field matches `name` (`host` or
+    /// `[host]:port`).
+    fn matches(&self, name: &str) -> bool {
+        match_hosts(&self.hosts, name) == Some(true)
+    }
+
+    /// `path:line: hosts` as ssh(1) lists other names holding a key.
+    fn describe(&self) -> String {
+        let hosts = if self.hosts.starts_with(HASH_MAGIC) {
+            "[hashed name]"
+        } else {
+            self.hosts.as_str()
+        };
+        format!("{}:{}: {}", tilde_unexpand(&self.path), self.line, hosts)
+    }
+}
+
+/// The keys of one or more known_hosts files, in file and line order.
+#[derive(Clone, Debug, Default)]
+pub struct KnownHosts {
+    entries: Vec<Entry>,
+}
+
+impl KnownHosts {
+    /// Reads and parses `paths` in order (typically `UserKnownHostsFile`s
+    /// then `GlobalKnownHostsFile`s). A missing file counts as empty; any
+    /// other read error is returned.
+    pub fn load(paths: &[PathBuf]) -> io::Result<KnownHosts> {
+        let mut all = KnownHosts::default();
+        for path in paths {
+            match fs::read(path) {
+                Ok(bytes) => {
+                    let text = String::from_utf8_lossy(&bytes);
+                    all.entries.extend(Self::parse(path, &text).entries);
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    tracing::debug!("known_hosts {} not found", path.display());
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(all)
+    }
+
+    /// Parses the text of one known_hosts file; `path` is only recorded for
+    /// messages. Comments, blank lines and malformed lines are skipped.
+    pub fn parse(path: &Path, text: &str) -> KnownHosts {
+        let mut entries = Vec::new();
+        for (line, raw) in numbered_lines(text) {
+            let fields = match classify(raw) {
+                Line::Skip => continue,
+                Line::Invalid(why) => {
+                    tracing::debug!("{}:{line}: skipping line: {why}", path.display());
+                    continue;
+                }
+                Line::Entry(fields) => fields,
+            };
+            if fields.hosts.starts_with(HASH_DELIM) && decode_salt(fields.hosts).is_none() {
+                tracing::debug!("{}:{line}: skipping line: bad host hash", path.display());
+                continue;
+            }
+            match parse_key(fields.rest) {
+                Ok(key) => entries.push(Entry {
+                    path: path.to_path_buf(),
+                    line,
+                    marker: fields.marker,
+                    hosts: fields.hosts.to_string(),
+                    key,
+                }),
+                Err(why) => {
+                    tracing::debug!("{}:{line}: skipping line: {why}", path.display());
+                }
+            }
+        }
+        KnownHosts { entries }
+    }
+
+    /// Looks up `key` for `host` (the name the user typed, or `HostName`)
+    /// on `port`, as ssh(1)'s `check_host_key()`: a matching `@revoked`
+    /// line wins, then a line with this exact key (`Known`), then a line
+    /// with a different key of the same type (`Changed`, reporting the last
+    /// such line as OpenSSH does). Keys of other types leave the host
+    /// `Unknown`. Host names are compared in lower case. On a port other
+    /// than 22, an exact match recorded for the bare host name is accepted
+    /// too (ssh(1) "checking without port identifier").
+    pub fn check(&self, host: &str, port: u16, key: &PublicKey) -> HostKeyStatus {
+        let host = host.to_ascii_lowercase();
+        let name = host_name_for(&host, port);
+        let status = self.check_name(&name, key);
+        if status == HostKeyStatus::Unknown && name != host {
+            if let known @ HostKeyStatus::Known { .. } = self.check_name(&host, key) {
+                return known;
+            }
+        }
+        status
+    }
+
+    /// Other names already holding this same key (for OpenSSH's "This key
+    /// is not known by any other names" line), formatted as ssh(1) lists
+    /// them: `path:line: hostpatterns`, with `[hashed name]` for hashed
+    /// entries and `~` for the home directory. Marker lines are ignored.
+    pub fn other_names(&self, key: &PublicKey) -> Vec<String> {
+        self.entries
+            .iter()
+            .filter(|e| e.marker == Marker::None && same_key(&e.key, key))
+            .map(Entry::describe)
+            .collect()
+    }
+
+    /// The whole text ssh(1) shows for an unknown host key: a `WARNING:`
+    /// paragraph for each key of another type already known for the host
+    /// (`show_other_keys()`), then the question of [`unknown_host_prompt`]
+    /// ("can't be established\nbut keys of different type are already known
+    /// for this host." when there were such keys), with
+    /// [`KnownHosts::other_names`].
+    pub fn unknown_host_message(
+        &self,
+        host: &str,
+        port: u16,
+        ip: Option<&str>,
+        key: &PublicKey,
+    ) -> String {
+        let warnings = self.other_type_warnings(host, port, key);
+        let names = self.other_names(key);
+        let mut text = warnings.concat();
+        text.push_str(&prompt_text(host, port, ip, key, &names, !warnings.is_empty()));
+        text
+    }
+
+    /// ssh(1)'s `show_other_keys()`: for each other key type known for the
+    /// host, its first line as a `WARNING:` paragraph ending in a newline.
+    fn other_type_warnings(&self, host: &str, port: u16, key: &PublicKey) -> Vec<String> {
+        let name = host_name_for(&host.to_ascii_lowercase(), port);
+        let own = key_type_name(key);
+        let mut out = Vec::new();
+        for wanted in OTHER_KEY_TYPES.iter().filter(|t| **t != own) {
+            let found = self.entries.iter().find(|e| {
+                e.marker == Marker::None && key_type_name(&e.key) == *wanted && e.matches(&name)
+            });
+            if let Some(e) = found {
+                out.push(format!(
+                    "WARNING: {wanted} key found for host {name}\nin {}:{}\n{wanted} key fingerprint {}.\n",
+                    e.path.display(),
+                    e.line,
+                    fingerprint(&e.key)
+                ));
+            }
+        }
+        out
+    }
+
+    /// [`KnownHosts::check`] for one exact lookup name.
+    fn check_name(&self, name: &str, key: &PublicKey) -> HostKeyStatus {
+        let family = key_type_name(key);
+        let mut known = None;
+        let mut changed = None;
+        for entry in self.entries.iter().filter(|e| e.matches(name)) {
+            let same = same_key(&entry.key, key);
+            match entry.marker {
+                Marker::Revoked if same => {
+                    return HostKeyStatus::Revoked {
+                        path: entry.path.clone(),
+                        line: entry.line,
+                    }
+                }
+                Marker::None if same => {
+                    known = known.or(Some(entry));
+                }
+                Marker::None if key_type_name(&entry.key) == family => changed = Some(entry),
+                _ => {}
+            }
+        }
+        if let Some(e) = known {
+            HostKeyStatus::Known {
+                path: e.path.clone(),
+                line: e.line,
+            }
+        } else if let Some(e) = changed {
+            HostKeyStatus::Changed {
+                path: e.path.clone(),
+                line: e.line,
+            }
+        } else {
+            HostKeyStatus::Unknown
+        }
+    }
+}
+
+/// Appends `host` (lower-cased, `[host]:port` off port 22) with `key` to
+/// the known_hosts file `path`, as ssh(1)'s `add_host_to_hostfile()`: the
+/// key without its comment, a newline first if the file lacks a final one,
+/// and the name hashed with a random 20-byte salt when `hash` is set
+/// (`HashKnownHosts yes`). Creates the parent directory (mode 0700) and the
+/// file (mode 0600) if missing.
+pub fn append(path: &Path, host: &str, port: u16, key: &PublicKey, hash: bool) -> io::Result<()> {
+    let name = host_name_for(&host.to_ascii_lowercase(), port);
+    let field = if hash { hash_host_name(&name)? } else { name };
+    let line = format!("{field} {}\n", key_text(key)?);
+    create_parent_dir(path)?;
+    let mut options = OpenOptions::new();
+    options.read(true).append(true).create(true);
+    private_file_mode(&mut options);
+    let mut file = options.open(path)?;
+    if lacks_final_newline(&mut file)? {
+        file.write_all(b"\n")?;
+    }
+    file.write_all(line.as_bytes())?;
+    file.flush()
+}
+
+/// Hashes a host name (`host` or `[host]:port`) with a fresh random salt
+/// into the `|1|salt|hash` form of ssh-keygen(1) `-H` and
+/// `HashKnownHosts yes`.
+pub fn hash_host_name(name: &str) -> io::Result<String> {
+    let mut salt = [0u8; SALT_LEN];
+    rand::rngs::OsRng.fill_bytes(&mut salt);
+    hash_with_salt(name, &salt)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::Other, "HMAC-SHA1 initialisation failed"))
+}
+
+/// OpenSSH's question for an unknown host key (sshconnect.c,
+/// `check_host_key()`), ending in `"(yes/no/[fingerprint])? "` without a
+/// newline. The host is shown as `[host]:port` off port 22, and so is `ip`
+/// unless already bracketed; `None` shows ssh(1)'s ProxyCommand text.
+/// `other_names` are lines from [`KnownHosts::other_names`]; at most eight
+/// are listed. [`KnownHosts::unknown_host_message`] also reports keys of
+/// other types.
+pub fn unknown_host_prompt(
+    host: &str,
+    port: u16,
+    ip: Option<&str>,
+    key: &PublicKey,
+    other_names: &[String],
+) -> String {
+    prompt_text(host, port, ip, key, other_names, false)
+}
+
+/// OpenSSH's refusal of a changed host key (sshconnect.c
+/// `warn_changed_key()` and the `HOST_CHANGED` case of `check_host_key()`,
+/// then "Host key verification failed."), one message per line, each
+/// ending in a newline. `path`:`line` is the offending line from
+/// [`HostKeyStatus::Changed`].
+pub fn changed_key_warning(
+    host: &str,
+    port: u16,
+    key: &PublicKey,
+    path: &Path,
+    line: usize,
+) -> String {
+    let kind = key_type_name(key);
+    let shown_path = path.display().to_string();
+    let lines = [
+        BANNER.to_string(),
+        "@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @".to_string(),
+        BANNER.to_string(),
+        "IT IS POSSIBLE THAT SOMEONE IS DOING SOMETHING NASTY!".to_string(),
+        "Someone could be eavesdropping on you right now (man-in-the-middle attack)!".to_string(),
+        "It is also possible that a host key has just been changed.".to_string(),
+        format!("The fingerprint for the {kind} key sent by the remote host is"),
+        format!("{}.", fingerprint(key)),
+        "Please contact your system administrator.".to_string(),
+        format!(
+            "Add correct host key in {} to get rid of this message.",
+            truncate(&shown_path, 100)
+        ),
+        format!("Offending {kind} key in {shown_path}:{line}"),
+        format!(
+            "Host key for {} has changed and you have requested strict checking.",
+            display_host(host, port)
+        ),
+        "Host key verification failed.".to_string(),
+    ];
+    join_lines(&lines)
+}
+
+/// OpenSSH's refusal of a revoked host key (the `HOST_REVOKED` case of
+/// sshconnect.c `check_host_key()`, then "Host key verification
+/// failed."), each line ending in a newline.
+pub fn revoked_key_warning(host: &str, port: u16, key: &PublicKey) -> String {
+    let kind = key_type_name(key);
+    let shown = display_host(host, port);
+    let lines = [
+        BANNER.to_string(),
+        "@       WARNING: REVOKED HOST KEY DETECTED!               @".to_string(),
+        BANNER.to_string(),
+        format!("The {kind} host key for {shown} is marked as revoked."),
+        "This could mean that a stolen key is being used to".to_string(),
+        "impersonate this host.".to_string(),
+        format!("{kind} host key for {shown} was revoked and you have requested strict checking."),
+        "Host key verification failed.".to_string(),
+    ];
+    join_lines(&lines)
+}
+
+/// OpenSSH's refusal of an unknown host key when it cannot ask
+/// (`StrictHostKeyChecking yes`, `BatchMode`, no terminal), then "Host key
+/// verification failed.", each line ending in a newline.
+pub fn unknown_host_refusal(host: &str, port: u16, key: &PublicKey) -> String {
+    let lines = [
+        format!(
+            "No {} host key is known for {} and you have requested strict checking.",
+            key_type_name(key),
+            display_host(host, port)
+        ),
+        "Host key verification failed.".to_string(),
+    ];
+    join_lines(&lines)
+}
+
+/// ssh(1)'s notice after recording a new host key, with a final newline:
+/// `Warning: Permanently added 'HOST' (TYPE) to the list of known hosts.`
+pub fn permanently_added_message(host: &str, port: u16, key: &PublicKey) -> String {
+    format!(
+        "Warning: Permanently added '{}' ({}) to the list of known hosts.\n",
+        display_host(host, port),
+        key_type_name(key)
+    )
+}
+
+/// The lines of a known_hosts text whose host field matches `host`, as
+/// ssh-keygen(1) `-F`: `host` is matched against plain patterns
+/// case-insensitively and against hashed names as given (pass
+/// `[host]:port` for other ports). Marker lines are included; lines
+/// without a key type are not. Returns (1-based line number, line text).
+pub fn find_host(text: &str, host: &str) -> Vec<(usize, String)> {
+    numbered_lines(text)
+        .filter(|(_, raw)| match classify(raw) {
+            Line::Entry(fields) => match_hosts(fields.hosts, host) == Some(true),
+            _ => false,
+        })
+        .map(|(n, raw)| (n, raw.to_string()))
+        .collect()
+}
+
+/// Removes the lines matching `host` from the known_hosts file `path`, as
+/// ssh-keygen(1) `-R`: whole lines go (with all their names),
+/// `@cert-authority` and `@revoked` lines stay, and the previous file is
+/// kept as `PATH.old`. The file is left alone when nothing matched, and
+/// refused (`InvalidData`) when it holds invalid lines. Returns the number
+/// of lines removed.
+pub fn remove_host(path: &Path, host: &str) -> io::Result<usize> {
+    let text = read_text(path)?;
+    let mut out = String::with_capacity(text.len());
+    let mut removed = 0;
+    for (n, raw) in numbered_lines(&text) {
+        match classify(raw) {
+            Line::Entry(fields) => match match_hosts(fields.hosts, host) {
+                Some(true) if fields.marker == Marker::None => {
+                    removed += 1;
+                    continue;
+                }
+                Some(_) => {}
+                None => return Err(invalid_file(path, n)),
+            },
+            Line::Invalid(_) => return Err(invalid_file(path, n)),
+            Line::Skip => {}
+        }
+        out.push_str(raw);
+        out.push('\n');
+    }
+    if removed > 0 {
+        replace_with_backup(path, &out)?;
+    }
+    Ok(removed)
+}
+
+/// Hashes the plain host names of the known_hosts file `path`, as
+/// ssh-keygen(1) `-H`: each comma-separated name (lower-cased) becomes its
+/// own `|1|` line with the rest of the original line; hashed lines, lines
+/// with wildcards or negation, and marker lines are kept as they are. The
+/// previous file is kept as `PATH.old`; a file with invalid lines is
+/// refused (`InvalidData`). Returns the number of names hashed.
+pub fn hash_file(path: &Path) -> io::Result<usize> {
+    let text = read_text(path)?;
+    let mut out = String::with_capacity(text.len() * 2);
+    let mut hashed = 0;
+    for (n, raw) in numbered_lines(&text) {
+        match classify(raw) {
+            Line::Invalid(_) => return Err(invalid_file(path, n)),
+            Line::Entry(fields) if is_hashable(&fields) => {
+                for name in fields.hosts.split(',').filter(|s| !s.is_empty()) {
+                    let field = hash_host_name(&name.to_ascii_lowercase())?;
+                    let _ = writeln!(out, "{field} {}", fields.rest);
+                    hashed += 1;
+                }
+                continue;
+            }
+            Line::Entry(fields) if has_wildcard(fields.hosts) && fields.marker == Marker::None => {
+                tracing::debug!(
+                    "{}:{n}: ignoring host name with wildcard: {}",
+                    path.display(),
+                    truncate(fields.hosts, 64)
+                );
+            }
+            _ => {}
+        }
+        out.push_str(raw);
+        out.push('\n');
+    }
+    replace_with_backup(path, &out)?;
+    Ok(hashed)
+}
+
+/// A known_hosts line split into its fields.
+struct Fields<'a> {
+    marker: Marker,
+    hosts: &'a str,
+    /// Everything after the host field: key type, key, comment.
+    rest: &'a str,
+}
+
+/// What a known_hosts line is, before its key is parsed.
+enum Line<'a> {
+    /// Blank or comment.
+    Skip,
+    /// Not a valid line (OpenSSH's `HKF_STATUS_INVALID`).
+    Invalid(&'static str),
+    /// Marker, hosts and the rest.
+    Entry(Fields<'a>),
+}
+
+/// Splits a line like OpenSSH's `hostkeys_foreach()`: fields separated by
+/// spaces or tabs, an optional single marker, the host field, then at least
+/// a key type.
+fn classify(raw: &str) -> Line<'_> {
+    let line = raw.strip_suffix('\r').unwrap_or(raw);
+    let line = line.trim_start_matches(is_blank);
+    if line.is_empty() || line.starts_with('#') {
+        return Line::Skip;
+    }
+    let Some((marker, line)) = take_marker(line) else {
+        return Line::Invalid("invalid marker");
+    };
+    let (hosts, rest) = split_field(line);
+    if rest.is_empty() || rest.starts_with('#') {
+        return Line::Invalid("truncated before key type");
+    }
+    Line::Entry(Fields {
+        marker,
+        hosts,
+        rest,
+    })
+}
+
+/// OpenSSH's `check_markers()`: at most one known marker, followed by
+/// whitespace.
+fn take_marker(line: &str) -> Option<(Marker, &str)> {
+    if !line.starts_with('@') {
+        return Some((Marker::None, line));
+    }
+    line.find(is_blank)?;
+    let (word, rest) = split_field(line);
+    let marker = match word {
+        CA_MARKER => Marker::CertAuthority,
+        REVOKE_MARKER => Marker::Revoked,
+        _ => return None,
+    };
+    if rest.starts_with('@') {
+        return None;
+    }
+    Some((marker, rest))
+}
+
+/// Field separator of known_hosts lines.
+fn is_blank(c: char) -> bool {
+    c == ' ' || c == '\t'
+}
+
+/// The first blank-separated field and the rest with leading blanks removed.
+fn split_field(s: &str) -> (&str, &str) {
+    match s.find(is_blank) {
+        Some(i) => (&s[..i], s[i..].trim_start_matches(is_blank)),
+        None => (s, ""),
+    }
+}
+
+/// Lines of `text` without their `\n`, numbered from 1.
+fn numbered_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.split_inclusive('\n')
+        .map(|l| l.strip_suffix('\n').unwrap_or(l))
+        .enumerate()
+        .map(|(i, l)| (i + 1, l))
+}
+
+/// Parses `keytype base64 [comment]` (the comment is dropped).
+fn parse_key(rest: &str) -> Result<PublicKey, String> {
+    let (kind, after) = split_field(rest);
+    let (blob, _comment) = split_field(after);
+    if blob.is_empty() {
+        return Err("missing key".to_string());
+    }
+    PublicKey::from_openssh(&format!("{kind} {blob}")).map_err(|e| format!("bad key: {e}"))
+}
+
+/// Whether a host field matches `name`; `None` for a malformed hashed name.
+/// OpenSSH's `match_maybe_hashed()`.
+fn match_hosts(hosts: &str, name: &str) -> Option<bool> {
+    if hosts.starts_with(HASH_DELIM) {
+        let salt = decode_salt(hosts)?;
+        Some(hash_with_salt(name, &salt)? == hosts)
+    } else {
+        Some(match_pattern_list(&name.to_ascii_lowercase(), hosts) == Some(true))
+    }
+}
+
+/// OpenSSH's `match_pattern_list()` with lower-casing: `Some(true)` for a
+/// positive match, `Some(false)` for a negated one (`!pattern`), `None`
+/// when nothing matched.
+fn match_pattern_list(name: &str, patterns: &str) -> Option<bool> {
+    let mut positive = None;
+    for sub in patterns.split(',') {
+        let (negated, pattern) = match sub.strip_prefix('!') {
+            Some(p) => (true, p),
+            None => (false, sub),
+        };
+        if pattern.len() >= MAX_SUBPATTERN {
+            return None;
+        }
+        let pattern = pattern.to_ascii_lowercase();
+        if wildcard_match(name.as_bytes(), pattern.as_bytes()) {
+            if negated {
+                return Some(false);
+            }
+            positive = Some(true);
+        }
+    }
+    positive
+}
+
+/// Glob match with `*` (any run) and `?` (any one byte), OpenSSH's
+/// `match_pattern()`.
+fn wildcard_match(text: &[u8], pattern: &[u8]) -> bool {
+    let (mut t, mut p) = (0, 0);
+    let mut backtrack: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some(b'*') => {
+                backtrack = Some((p, t));
+                p += 1;
+            }
+            Some(&c) if c == b'?' || c == text[t] => {
+                t += 1;
+                p += 1;
+            }
+            _ => match backtrack {
+                Some((star, from)) => {
+                    backtrack = Some((star, from + 1));
+                    p = star + 1;
+                    t = from + 1;
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|&c| c == b'*')
+}
+
+/// The salt of a `|1|salt|hash` field; it must be 20 bytes (OpenSSH's
+/// `extract_salt()`).
+fn decode_salt(field: &str) -> Option<Vec<u8>> {
+    let rest = field.strip_prefix(HASH_MAGIC)?;
+    let (salt, hash) = rest.split_once(HASH_DELIM)?;
+    if hash.is_empty() {
+        return None;
+    }
+    let salt = BASE64.decode(salt).ok()?;
+    (salt.len() == SALT_LEN).then_some(salt)
+}
+
+/// `|1|base64(salt)|base64(HMAC-SHA1(salt, name))`, OpenSSH's `host_hash()`.
+fn hash_with_salt(name: &str, salt: &[u8]) -> Option<String> {
+    let mut mac = Hmac::<Sha1>::new_from_slice(salt).ok()?;
+    mac.update(name.as_bytes());
+    let digest = mac.finalize().into_bytes();
+    Some(format!(
+        "{HASH_MAGIC}{}{HASH_DELIM}{}",
+        BASE64.encode(salt),
+        BASE64.encode(digest)
+    ))
+}
+
+/// ssh-keygen(1) `-H` leaves hashed names, wildcards and marker lines alone.
+fn is_hashable(fields: &Fields<'_>) -> bool {
+    fields.marker == Marker::None
+        && !fields.hosts.starts_with(HASH_DELIM)
+        && !has_wildcard(fields.hosts)
+}
+
+/// Whether a host field holds `*`, `?` or `!`.
+fn has_wildcard(hosts: &str) -> bool {
+    hosts.contains(['*', '?', '!'])
+}
+
+/// Compares keys by their key data, ignoring comments.
+fn same_key(a: &PublicKey, b: &PublicKey) -> bool {
+    a.key_data() == b.key_data()
+}
+
+/// The key type as ssh(1) prints it (OpenSSH's `sshkey_type()`): `ED25519`,
+/// `ECDSA`, `RSA`, `DSA`, `ED25519-SK`, `ECDSA-SK`. Keys of one type are the
+/// same "family" for [`KnownHosts::check`].
+fn key_type_name(key: &PublicKey) -> String {
+    match key.algorithm() {
+        Algorithm::Ed25519 => "ED25519".to_string(),
+        Algorithm::Ecdsa { .. } => "ECDSA".to_string(),
+        Algorithm::Rsa { .. } => "RSA".to_string(),
+        Algorithm::Dsa => "DSA".to_string(),
+        Algorithm::SkEd25519 => "ED25519-SK".to_string(),
+        Algorithm::SkEcdsaSha2NistP256 => "ECDSA-SK".to_string(),
+        other => match other.as_str() {
+            "ssh-ed448" => "ED448".to_string(),
+            name => name.to_ascii_uppercase(),
+        },
+    }
+}
+
+/// `SHA256:...`, ssh(1)'s default fingerprint.
+fn fingerprint(key: &PublicKey) -> String {
+    key.fingerprint(HashAlg::Sha256).to_string()
+}
+
+/// The host as ssh(1) names it in messages: lower case, `[host]:port` off
+/// port 22, at most 200 bytes (`%.200s`).
+fn display_host(host: &str, port: u16) -> String {
+    truncate(&host_name_for(&host.to_ascii_lowercase(), port), 200).to_string()
+}
+
+/// The unknown-host question; `other_types` selects ssh(1)'s "but keys of
+/// different type are already known" wording.
+fn prompt_text(
+    host: &str,
+    port: u16,
+    ip: Option<&str>,
+    key: &PublicKey,
+    other_names: &[String],
+    other_types: bool,
+) -> String {
+    let ip = match ip {
+        Some(ip) if ip.starts_with('[') => ip.to_string(),
+        Some(ip) => host_name_for(ip, port),
+        None => NO_HOST_IP.to_string(),
+    };
+    let mut text = format!(
+        "The authenticity of host '{} ({ip})' can't be established",
+        display_host(host, port)
+    );
+    text.push_str(if other_types {
+        "\nbut keys of different type are already known for this host."
+    } else {
+        "."
+    });
+    let _ = write!(
+        text,
+        "\n{} key fingerprint is {}.\n{}\n",
+        key_type_name(key),
+        fingerprint(key),
+        other_names_text(other_names)
+    );
+    text.push_str("Are you sure you want to continue connecting (yes/no/[fingerprint])? ");
+    text
+}
+
+/// ssh(1)'s `other_hostkeys_message()`.
+fn other_names_text(names: &[String]) -> String {
+    if names.is_empty() {
+        return "This key is not known by any other names.".to_string();
+    }
+    let mut text = "This host key is known by the following other names/addresses:".to_string();
+    for name in names.iter().take(MAX_DISPLAY_OTHERNAMES) {
+        let _ = write!(text, "\n    {name}");
+    }
+    if names.len() > MAX_DISPLAY_OTHERNAMES {
+        let _ = write!(
+            text,
+            "\n    ({} additional names omitted)",
+            names.len() - MAX_DISPLAY_OTHERNAMES
+        );
+    }
+    text
+}
+
+/// Joins message lines, each followed by a newline.
+fn join_lines(lines: &[String]) -> String {
+    lines.iter().map(|l| format!("{l}\n")).collect()
+}
+
+/// At most `max` bytes of `s`, cut at a character boundary (C's `%.Ns`).
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// OpenSSH's `try_tilde_unexpand()`: `~/...` for paths under `$HOME`.
+fn tilde_unexpand(path: &Path) -> String {
+    let shown = path.display().to_string();
+    let Some(home) = std::env::var_os("HOME") else {
+        return shown;
+    };
+    let home = Path::new(&home);
+    if !path.is_absolute() || home.parent().is_none() {
+        return shown;
+    }
+    match path.strip_prefix(home) {
+        Ok(rest) if rest.as_os_str().is_empty() => "~".to_string(),
+        Ok(rest) => format!("~/{}", rest.display()),
+        Err(_) => shown,
+    }
+}
+
+/// The key as `type base64`, without comment (OpenSSH's `sshkey_write()`).
+fn key_text(key: &PublicKey) -> io::Result<String> {
+    let mut bare = key.clone();
+    bare.set_comment("");
+    bare.to_openssh()
+        .map(|s| s.trim_end().to_string())
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))
+}
+
+/// Whether a non-empty file does not end in a newline.
+fn lacks_final_newline(file: &mut File) -> io::Result<bool> {
+    if file.metadata()?.len() == 0 {
+        return Ok(false);
+    }
+    file.seek(SeekFrom::End(-1))?;
+    let mut last = [0u8; 1];
+    file.read_exact(&mut last)?;
+    Ok(last[0] != b'\n')
+}
+
+/// Reads a whole known_hosts file as UTF-8 for rewriting; other encodings
+/// are refused rather than mangled.
+fn read_text(path: &Path) -> io::Result<String> {
+    String::from_utf8(fs::read(path)?).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{}: not valid UTF-8; not rewriting it", path.display()),
+        )
+    })
+}
+
+/// The error ssh-keygen(1) gives up with for a file with invalid lines.
+fn invalid_file(path: &Path, line: usize) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!(
+            "{}:{line}: invalid line; not replacing existing known_hosts file because of errors",
+            path.display()
+        ),
+    )
+}
+
+/// `path` with `suffix` appended to its file name.
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// Replaces `path` by `contents` the way ssh-keygen(1) does: write a
+/// temporary file beside it (same permissions, at most 0644), keep the old
+/// file as `PATH.old`, then rename the new one into place.
+fn replace_with_backup(path: &Path, contents: &str) -> io::Result<()> {
+    let permissions = fs::metadata(path)?.permissions();
+    let suffix: String = rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(10)
+        .map(char::from)
+        .collect();
+    let tmp = with_suffix(path, &format!(".{suffix}"));
+    let result = write_new_file(&tmp, contents, permissions).and_then(|()| {
+        let old = with_suffix(path, ".old");
+        match fs::remove_file(&old) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        if fs::hard_link(path, &old).is_err() {
+            fs::copy(path, &old)?;
+        }
+        fs::rename(&tmp, path)
+    });
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Creates `path` (which must not exist), writes `contents` and applies the
+/// original file's permissions.
+fn write_new_file(path: &Path, contents: &str, permissions: fs::Permissions) -> io::Result<()> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    private_file_mode(&mut options);
+    let mut file = options.open(path)?;
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()?;
+    fs::set_permissions(path, sanitized_permissions(permissions))
+}
+
+/// Creates the parent directory of `path` (mode 0700) if it is missing.
+fn create_parent_dir(path: &Path) -> io::Result<()> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() && !dir.exists() => {
+            let mut builder = fs::DirBuilder::new();
+            builder.recursive(true);
+            private_dir_mode(&mut builder);
+            builder.create(dir)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// New known_hosts files are readable by their owner only.
+#[cfg(unix)]
+fn private_file_mode(options: &mut OpenOptions) {
+    use std::os::unix::fs::OpenOptionsExt;
+    options.mode(0o600);
+}
+
+/// New known_hosts files are readable by their owner only.
+#[cfg(not(unix))]
+fn private_file_mode(_options: &mut OpenOptions) {}
+
+/// New directories for known_hosts are private to their owner.
+#[cfg(unix)]
+fn private_dir_mode(builder: &mut fs::DirBuilder) {
+    use std::os::unix::fs::DirBuilderExt;
+    builder.mode(0o700);
+}
+
+/// New directories for known_hosts are private to their owner.
+#[cfg(not(unix))]
+fn private_dir_mode(_builder: &mut fs::DirBuilder) {}
+
+/// ssh-keygen(1) keeps the old mode but never more than 0644.
+#[cfg(unix)]
+fn sanitized_permissions(permissions: fs::Permissions) -> fs::Permissions {
+    use std::os::unix::fs::PermissionsExt;
+    fs::Permissions::from_mode(permissions.mode() & 0o644)
+}
+
+/// ssh-keygen(1) keeps the old mode but never more than 0644.
+#[cfg(not(unix))]
+fn sanitized_permissions(permissions: fs::Permissions) -> fs::Permissions {
+    permissions
+}

@@ -1,0 +1,167 @@
+//! The cipher table (RFC 4253 §6.3, RFC 4344, RFC 5647, OpenSSH
+//! PROTOCOL.chacha20poly1305) and per-direction cipher state.
+
+use aes::{Aes128, Aes256};
+use aws_lc_rs::aead::{self, chacha20_poly1305_openssh as chacha, Aad, LessSafeKey, Nonce, UnboundKey};
+use cipher::{KeyIvInit, StreamCipher};
+
+type Aes128Ctr = ctr::Ctr128BE<Aes128>;
+type Aes256Ctr = ctr::Ctr128BE<Aes256>;
+
+/// How a cipher frames packets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CipherKind {
+    /// `none`: no encryption (only before the first NEWKEYS).
+    None,
+    /// chacha20-poly1305@openssh.com: encrypted length, Poly1305 tag.
+    ChaCha20Poly1305,
+    /// AES-GCM (RFC 5647, OpenSSH naming): length in clear as AAD.
+    AesGcm,
+    /// AES in counter mode (RFC 4344), paired with a MAC.
+    AesCtr,
+}
+
+/// A row of the cipher table.
+#[derive(Debug, PartialEq, Eq)]
+pub struct CipherSpec {
+    /// Algorithm name as negotiated.
+    pub name: &'static str,
+    /// Framing family.
+    pub kind: CipherKind,
+    /// Key length in bytes.
+    pub key_len: usize,
+    /// IV length in bytes.
+    pub iv_len: usize,
+    /// Block size for padding alignment.
+    pub block_len: usize,
+    /// Authentication tag length (0 when a separate MAC is used).
+    pub tag_len: usize,
+}
+
+impl CipherSpec {
+    /// True for AEAD ciphers, which need no separate MAC.
+    pub fn is_aead(&self) -> bool {
+        self.tag_len > 0
+    }
+}
+
+/// The `none` cipher of the initial transport.
+pub static NONE: CipherSpec = CipherSpec { name: "none", kind: CipherKind::None, key_len: 0, iv_len: 0, block_len: 8, tag_len: 0 };
+
+/// Every cipher this build implements.
+pub static CIPHERS: &[CipherSpec] = &[
+    CipherSpec { name: "chacha20-poly1305@openssh.com", kind: CipherKind::ChaCha20Poly1305, key_len: 64, iv_len: 0, block_len: 8, tag_len: 16 },
+    CipherSpec { name: "aes128-gcm@openssh.com", kind: CipherKind::AesGcm, key_len: 16, iv_len: 12, block_len: 16, tag_len: 16 },
+    CipherSpec { name: "aes256-gcm@openssh.com", kind: CipherKind::AesGcm, key_len: 32, iv_len: 12, block_len: 16, tag_len: 16 },
+    CipherSpec { name: "aes128-ctr", kind: CipherKind::AesCtr, key_len: 16, iv_len: 16, block_len: 16, tag_len: 0 },
+    CipherSpec { name: "aes256-ctr", kind: CipherKind::AesCtr, key_len: 32, iv_len: 16, block_len: 16, tag_len: 0 },
+];
+
+/// Looks a cipher up by name.
+pub fn lookup(name: &str) -> Option<&'static CipherSpec> {
+    CIPHERS.iter().find(|c| c.name == name)
+}
+
+/// AES-CTR keystream state (the counter carries over between packets).
+pub enum CtrState {
+    /// AES-128-CTR
+    Aes128(Box<Aes128Ctr>),
+    /// AES-256-CTR
+    Aes256(Box<Aes256Ctr>),
+}
+
+impl CtrState {
+    fn new(key: &[u8], iv: &[u8]) -> Option<Self> {
+        match key.len() {
+            16 => Aes128Ctr::new_from_slices(key, iv).ok().map(|c| CtrState::Aes128(Box::new(c))),
+            32 => Aes256Ctr::new_from_slices(key, iv).ok().map(|c| CtrState::Aes256(Box::new(c))),
+            _ => None,
+        }
+    }
+
+    /// XORs the next keystream bytes into `data`.
+    pub fn apply(&mut self, data: &mut [u8]) {
+        match self {
+            CtrState::Aes128(c) => c.apply_keystream(data),
+            CtrState::Aes256(c) => c.apply_keystream(data),
+        }
+    }
+}
+
+/// AES-GCM key and the RFC 5647 §7.1 nonce (fixed field + invocation counter).
+pub struct GcmState {
+    key: LessSafeKey,
+    nonce: [u8; 12],
+}
+
+impl GcmState {
+    fn new(key: &[u8], iv: &[u8]) -> Option<Self> {
+        let alg = match key.len() {
+            16 => &aead::AES_128_GCM,
+            32 => &aead::AES_256_GCM,
+            _ => return None,
+        };
+        let key = LessSafeKey::new(UnboundKey::new(alg, key).ok()?);
+        let nonce: [u8; 12] = iv.try_into().ok()?;
+        Some(GcmState { key, nonce })
+    }
+
+    fn next_nonce(&mut self) -> Nonce {
+        let n = Nonce::assume_unique_for_key(self.nonce);
+        let mut ctr = [0u8; 8];
+        ctr.copy_from_slice(&self.nonce[4..]);
+        let next = u64::from_be_bytes(ctr).wrapping_add(1);
+        self.nonce[4..].copy_from_slice(&next.to_be_bytes());
+        n
+    }
+
+    /// Encrypts `data` in place with the 4-byte length as AAD; returns the tag.
+    pub fn seal(&mut self, len_bytes: &[u8], data: &mut [u8]) -> [u8; 16] {
+        let nonce = self.next_nonce();
+        let mut out = [0u8; 16];
+        // Sealing cannot fail for in-range lengths (< 2^36 bytes).
+        if let Ok(tag) = self.key.seal_in_place_separate_tag(nonce, Aad::from(len_bytes), data) {
+            out.copy_from_slice(tag.as_ref());
+        }
+        out
+    }
+
+    /// Verifies and decrypts `data_and_tag` in place; false when the tag is wrong.
+    pub fn open(&mut self, len_bytes: &[u8], data_and_tag: &mut [u8]) -> bool {
+        let nonce = self.next_nonce();
+        self.key.open_in_place(nonce, Aad::from(len_bytes), data_and_tag).is_ok()
+    }
+}
+
+/// The keyed state of one direction's cipher.
+pub enum CipherState {
+    /// No encryption.
+    None,
+    /// chacha20-poly1305@openssh.com sealing key.
+    ChaChaSeal(Box<chacha::SealingKey>),
+    /// chacha20-poly1305@openssh.com opening key.
+    ChaChaOpen(Box<chacha::OpeningKey>),
+    /// AES-GCM.
+    Gcm(Box<GcmState>),
+    /// AES-CTR.
+    Ctr(CtrState),
+}
+
+impl CipherState {
+    /// Keys a cipher for sealing (`seal = true`) or opening.
+    pub fn new(spec: &CipherSpec, key: &[u8], iv: &[u8], seal: bool) -> Option<Self> {
+        Some(match spec.kind {
+            CipherKind::None => CipherState::None,
+            CipherKind::ChaCha20Poly1305 => {
+                let k: &[u8; 64] = key.try_into().ok()?;
+                if seal {
+                    CipherState::ChaChaSeal(Box::new(chacha::SealingKey::new(k)))
+                } else {
+                    CipherState::ChaChaOpen(Box::new(chacha::OpeningKey::new(k)))
+                }
+            }
+            CipherKind::AesGcm => CipherState::Gcm(Box::new(GcmState::new(key, iv)?)),
+            CipherKind::AesCtr => CipherState::Ctr(CtrState::new(key, iv)?),
+        })
+    }
+}

@@ -1,0 +1,43 @@
+//! Algorithm tables and the small per-family wrappers around the crypto
+//! backends (aws-lc-rs for AEADs, HMAC, digests; RustCrypto for AES-CTR).
+
+pub mod cipher;
+pub mod mac;
+
+use aws_lc_rs::digest;
+
+/// Hash functions used by key exchange methods (RFC 4253 §8, RFC 5656 §6.2.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashAlg {
+    /// SHA-256
+    Sha256,
+    /// SHA-384
+    Sha384,
+    /// SHA-512
+    Sha512,
+}
+
+impl HashAlg {
+    fn algorithm(self) -> &'static digest::Algorithm {
+        match self {
+            HashAlg::Sha256 => &digest::SHA256,
+            HashAlg::Sha384 => &digest::SHA384,
+            HashAlg::Sha512 => &digest::SHA512,
+        }
+    }
+
+    /// Output length in bytes.
+    pub fn len(self) -> usize {
+        self.algorithm().output_len()
+    }
+
+    /// Starts an incremental hash.
+    pub fn context(self) -> digest::Context {
+        digest::Context::new(self.algorithm())
+    }
+
+    /// Hashes `data` in one call.
+    pub fn digest(self, data: &[u8]) -> Vec<u8> {
+        digest::digest(self.algorithm(), data).as_ref().to_vec()
+    }
+}

@@ -1,0 +1,128 @@
+//! Elliptic-curve Diffie-Hellman: X25519 (RFC 7748, RFC 8731) and NIST
+//! P-256 (RFC 5656 §4), on aws-lc-rs. The private scalar comes from the
+//! injected RNG.
+
+use aws_lc_rs::agreement::{self, PrivateKey, UnparsedPublicKey};
+use rand_core::RngCore;
+use zeroize::Zeroizing;
+
+use super::Curve;
+use crate::error::Error;
+
+/// An ephemeral ECDH key pair.
+pub struct EcdhKeyPair {
+    private: PrivateKey,
+    /// Our public value Q (32 bytes for X25519, SEC1 uncompressed for P-256).
+    pub public: Vec<u8>,
+    curve: Curve,
+}
+
+fn alg(curve: Curve) -> &'static agreement::Algorithm {
+    match curve {
+        Curve::X25519 => &agreement::X25519,
+        Curve::P256 => &agreement::ECDH_P256,
+    }
+}
+
+impl EcdhKeyPair {
+    /// Generates a key pair from the injected RNG.
+    pub fn generate(curve: Curve, rng: &mut dyn RngCore) -> Result<Self, Error> {
+        // A random 32-byte string is a valid X25519 scalar; for P-256 it is
+        // valid unless >= n (probability ~2^-32), so retry a few times.
+        for _ in 0..16 {
+            let mut seed = Zeroizing::new([0u8; 32]);
+            rng.fill_bytes(&mut seed[..]);
+            if let Ok(private) = PrivateKey::from_private_key(alg(curve), &seed[..]) {
+                let public = private
+                    .compute_public_key()
+                    .map_err(|_| Error::kex("ECDH public key computation failed"))?
+                    .as_ref()
+                    .to_vec();
+                return Ok(EcdhKeyPair { private, public, curve });
+            }
+        }
+        Err(Error::kex("could not generate an ECDH key"))
+    }
+
+    /// Computes the shared secret with the peer's public value. Invalid
+    /// points, low-order X25519 points and an all-zero result are errors
+    /// (RFC 7748 §6.1, RFC 8731 §3).
+    pub fn agree(self, peer: &[u8]) -> Result<Zeroizing<Vec<u8>>, Error> {
+        let expected = match self.curve {
+            Curve::X25519 => 32,
+            Curve::P256 => 65,
+        };
+        if peer.len() != expected || (self.curve == Curve::P256 && peer.first() != Some(&4)) {
+            return Err(Error::kex(format!("invalid ECDH public value (length {})", peer.len())));
+        }
+        let secret = agreement::agree(
+            &self.private,
+            UnparsedPublicKey::new(alg(self.curve), peer),
+            Error::kex("invalid ECDH public value"),
+            |k| Ok(Zeroizing::new(k.to_vec())),
+        )?;
+        if secret.iter().all(|&b| b == 0) {
+            return Err(Error::kex("ECDH shared secret is zero"));
+        }
+        Ok(secret)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Fixed(Vec<u8>);
+    impl RngCore for Fixed {
+        fn next_u32(&mut self) -> u32 {
+            0
+        }
+        fn next_u64(&mut self) -> u64 {
+            0
+        }
+        fn fill_bytes(&mut self, d: &mut [u8]) {
+            d.copy_from_slice(&self.0[..d.len()]);
+        }
+        fn try_fill_bytes(&mut self, d: &mut [u8]) -> Result<(), rand_core::Error> {
+            self.fill_bytes(d);
+            Ok(())
+        }
+    }
+
+    /// RFC 7748 §6.1 Diffie-Hellman test vector.
+    #[test]
+    fn rfc7748_x25519() {
+        let a = hex::decode("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a").unwrap();
+        let b_pub = hex::decode("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f").unwrap();
+        let kp = EcdhKeyPair::generate(Curve::X25519, &mut Fixed(a)).unwrap();
+        assert_eq!(hex::encode(&kp.public), "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a");
+        let k = kp.agree(&b_pub).unwrap();
+        assert_eq!(hex::encode(&k[..]), "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742");
+    }
+
+    /// A low-order point gives an all-zero secret, which must be refused.
+    #[test]
+    fn x25519_zero_result_refused() {
+        let kp = EcdhKeyPair::generate(Curve::X25519, &mut Fixed(vec![9; 32])).unwrap();
+        let err = kp.agree(&[0u8; 32]).unwrap_err();
+        assert_eq!(err.reason(), Some(crate::error::DisconnectReason::KeyExchangeFailed));
+    }
+
+    #[test]
+    fn p256_invalid_point_refused() {
+        let kp = EcdhKeyPair::generate(Curve::P256, &mut Fixed(vec![7; 32])).unwrap();
+        let mut bad = vec![4u8];
+        bad.extend_from_slice(&[1u8; 64]);
+        assert!(kp.agree(&bad).is_err());
+        let kp = EcdhKeyPair::generate(Curve::P256, &mut Fixed(vec![7; 32])).unwrap();
+        assert!(kp.agree(&[4u8; 10]).is_err());
+    }
+
+    #[test]
+    fn p256_agreement_matches() {
+        let a = EcdhKeyPair::generate(Curve::P256, &mut Fixed(vec![3; 32])).unwrap();
+        let b = EcdhKeyPair::generate(Curve::P256, &mut Fixed(vec![5; 32])).unwrap();
+        let (pa, pb) = (a.public.clone(), b.public.clone());
+        assert_eq!(a.agree(&pb).unwrap(), b.agree(&pa).unwrap());
+    }
+}

@@ -1,0 +1,288 @@
+//! The binary packet protocol (RFC 4253 §6): framing, padding, sequence
+//! numbers, encryption and MAC, in both directions.
+//!
+//! Packets are built and encrypted in place in the caller's output buffer,
+//! and decrypted in place in the input buffer: no allocation per packet.
+
+use rand_core::RngCore;
+
+use crate::crypto::cipher::{CipherKind, CipherSpec, CipherState, NONE};
+use crate::crypto::mac::Mac;
+use crate::error::{DisconnectReason, Error};
+
+/// Smallest padding (RFC 4253 §6).
+pub const MIN_PADDING: usize = 4;
+/// Largest packet before user authentication completes (RFC 4253 §6.1:
+/// implementations must accept 35000 bytes; we accept no more).
+pub const MAX_PACKET_PREAUTH: usize = 35_000;
+/// Largest packet once authenticated (OpenSSH's PACKET_MAX_SIZE).
+pub const MAX_PACKET: usize = 256 * 1024;
+
+/// Keys and algorithms for one direction, as derived at NEWKEYS.
+pub struct DirectionKeys {
+    /// The cipher.
+    pub cipher: &'static CipherSpec,
+    /// The MAC, absent for AEAD ciphers and `none`.
+    pub mac: Option<Mac>,
+    /// Encryption key.
+    pub key: zeroize::Zeroizing<Vec<u8>>,
+    /// Initial IV.
+    pub iv: zeroize::Zeroizing<Vec<u8>>,
+}
+
+fn length_is_clear(spec: &CipherSpec, mac: &Option<Mac>) -> bool {
+    spec.kind == CipherKind::AesGcm || spec.kind == CipherKind::ChaCha20Poly1305 || mac.as_ref().is_some_and(|m| m.spec.etm)
+}
+
+/// The sending half: seals payloads into packets.
+pub struct Sealer {
+    spec: &'static CipherSpec,
+    state: CipherState,
+    mac: Option<Mac>,
+    /// Sequence number of the next packet (RFC 4253 §6.4), wrapping at 2^32.
+    pub seq: u32,
+}
+
+impl Default for Sealer {
+    fn default() -> Self {
+        Sealer { spec: &NONE, state: CipherState::None, mac: None, seq: 0 }
+    }
+}
+
+impl Sealer {
+    /// Installs new keys (at NEWKEYS); the sequence number carries on.
+    pub fn rekey(&mut self, keys: DirectionKeys) -> Result<(), Error> {
+        self.state = CipherState::new(keys.cipher, &keys.key, &keys.iv, true)
+            .ok_or_else(|| Error::kex("cipher keying failed"))?;
+        self.spec = keys.cipher;
+        self.mac = keys.mac;
+        Ok(())
+    }
+
+    /// True once a cipher other than `none` is in force.
+    pub fn is_encrypted(&self) -> bool {
+        self.spec.kind != CipherKind::None
+    }
+
+    /// Frames, pads, encrypts and MACs `payload`, appending the packet to `out`.
+    /// Returns (packet_length, padding_length) for tracing.
+    pub fn seal(&mut self, payload: &[u8], rng: &mut dyn RngCore, out: &mut Vec<u8>) -> (u32, u8) {
+        let block = self.spec.block_len.max(8);
+        let clear_len = length_is_clear(self.spec, &self.mac);
+        let aligned = if clear_len { 1 + payload.len() } else { 5 + payload.len() };
+        let mut pad = block - aligned % block;
+        if pad < MIN_PADDING {
+            pad += block;
+        }
+        let packet_len = 1 + payload.len() + pad;
+        let start = out.len();
+        out.reserve(4 + packet_len + 64);
+        out.extend_from_slice(&(packet_len as u32).to_be_bytes());
+        out.push(pad as u8);
+        out.extend_from_slice(payload);
+        let pad_start = out.len();
+        out.resize(pad_start + pad, 0);
+        rng.fill_bytes(&mut out[pad_start..]);
+        let seq = self.seq;
+        self.seq = self.seq.wrapping_add(1);
+        let end = out.len();
+        match &mut self.state {
+            CipherState::None => {}
+            CipherState::ChaChaSeal(k) => {
+                let mut tag = [0u8; 16];
+                k.seal_in_place(seq, &mut out[start..end], &mut tag);
+                out.extend_from_slice(&tag);
+            }
+            CipherState::Gcm(g) => {
+                let (len, rest) = out[start..end].split_at_mut(4);
+                let tag = g.seal(len, rest);
+                out.extend_from_slice(&tag);
+            }
+            CipherState::Ctr(c) => {
+                let mac = self.mac.as_ref();
+                match mac {
+                    Some(m) if m.spec.etm => {
+                        c.apply(&mut out[start + 4..end]);
+                        let tag = m.tag(seq, &out[start..end]);
+                        out.extend_from_slice(&tag.as_ref()[..m.spec.tag_len]);
+                    }
+                    Some(m) => {
+                        let tag = m.tag(seq, &out[start..end]);
+                        c.apply(&mut out[start..end]);
+                        out.extend_from_slice(&tag.as_ref()[..m.spec.tag_len]);
+                    }
+                    None => c.apply(&mut out[start..end]),
+                }
+            }
+            CipherState::ChaChaOpen(_) => {}
+        }
+        (packet_len as u32, pad as u8)
+    }
+}
+
+/// A packet opened in the input buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Opened {
+    /// Bytes of the input buffer this packet used (including MAC/tag).
+    pub consumed: usize,
+    /// Payload range within the input buffer.
+    pub payload: (usize, usize),
+    /// packet_length field.
+    pub packet_len: u32,
+    /// padding_length field.
+    pub padding_len: u8,
+    /// Sequence number of this packet.
+    pub seq: u32,
+}
+
+/// The receiving half: opens packets from the input buffer.
+pub struct Opener {
+    spec: &'static CipherSpec,
+    state: CipherState,
+    mac: Option<Mac>,
+    /// Sequence number of the next packet.
+    pub seq: u32,
+    /// For CTR without EtM: the first block is already decrypted in place.
+    first_block_done: Option<u32>,
+    /// Largest accepted packet_length.
+    pub max_packet: usize,
+}
+
+impl Default for Opener {
+    fn default() -> Self {
+        Opener { spec: &NONE, state: CipherState::None, mac: None, seq: 0, first_block_done: None, max_packet: MAX_PACKET_PREAUTH }
+    }
+}
+
+fn mac_error() -> Error {
+    Error::with_reason(DisconnectReason::MacError, "Corrupted MAC on input.")
+}
+
+impl Opener {
+    /// Installs new keys (at NEWKEYS).
+    pub fn rekey(&mut self, keys: DirectionKeys) -> Result<(), Error> {
+        self.state = CipherState::new(keys.cipher, &keys.key, &keys.iv, false)
+            .ok_or_else(|| Error::kex("cipher keying failed"))?;
+        self.spec = keys.cipher;
+        self.mac = keys.mac;
+        self.first_block_done = None;
+        Ok(())
+    }
+
+    fn check_len(&self, len: u32, clear_len: bool) -> Result<usize, Error> {
+        let block = self.spec.block_len.max(8);
+        let n = len as usize;
+        let aligned = if clear_len { n } else { n + 4 };
+        if n < 5 || n > self.max_packet {
+            return Err(Error::protocol(format!("Bad packet length {len}.")));
+        }
+        if aligned % block != 0 {
+            return Err(Error::protocol(format!("Bad packet length {len}: not a multiple of the block size {block}.")));
+        }
+        Ok(n)
+    }
+
+    /// Tries to open one packet at the start of `buf`. Returns `Ok(None)`
+    /// when more bytes are needed. On success the payload is decrypted in
+    /// place at `Opened::payload`.
+    pub fn open(&mut self, buf: &mut [u8]) -> Result<Option<Opened>, Error> {
+        let mac_len = self.mac.as_ref().map_or(0, |m| m.spec.tag_len);
+        let tag_len = self.spec.tag_len;
+        let seq = self.seq;
+        let len: usize = match &mut self.state {
+            CipherState::None => {
+                let Some(h) = buf.get(..4) else { return Ok(None) };
+                let n = self.check_len(u32::from_be_bytes([h[0], h[1], h[2], h[3]]), false)?;
+                if buf.len() < 4 + n {
+                    return Ok(None);
+                }
+                n
+            }
+            CipherState::ChaChaOpen(k) => {
+                let Some(h) = buf.get(..4) else { return Ok(None) };
+                let plain = k.decrypt_packet_length(seq, [h[0], h[1], h[2], h[3]]);
+                let n = self.check_len(u32::from_be_bytes(plain), true)?;
+                if buf.len() < 4 + n + tag_len {
+                    return Ok(None);
+                }
+                let (packet, rest) = buf.split_at_mut(4 + n);
+                let mut tag = [0u8; 16];
+                tag.copy_from_slice(&rest[..16]);
+                let CipherState::ChaChaOpen(k) = &mut self.state else { return Err(Error::Closed) };
+                k.open_in_place(seq, packet, &tag).map_err(|_| mac_error())?;
+                packet[..4].copy_from_slice(&plain);
+                n
+            }
+            CipherState::Gcm(_) => {
+                let Some(h) = buf.get(..4) else { return Ok(None) };
+                let n = self.check_len(u32::from_be_bytes([h[0], h[1], h[2], h[3]]), true)?;
+                if buf.len() < 4 + n + tag_len {
+                    return Ok(None);
+                }
+                let (len_bytes, rest) = buf.split_at_mut(4);
+                let CipherState::Gcm(g) = &mut self.state else { return Err(Error::Closed) };
+                if !g.open(len_bytes, &mut rest[..n + tag_len]) {
+                    return Err(mac_error());
+                }
+                n
+            }
+            CipherState::Ctr(_) => {
+                let etm = self.mac.as_ref().is_some_and(|m| m.spec.etm);
+                if etm {
+                    let Some(h) = buf.get(..4) else { return Ok(None) };
+                    let n = self.check_len(u32::from_be_bytes([h[0], h[1], h[2], h[3]]), true)?;
+                    if buf.len() < 4 + n + mac_len {
+                        return Ok(None);
+                    }
+                    let m = self.mac.as_ref().ok_or(Error::Closed)?;
+                    if !m.verify(seq, &buf[..4 + n], &buf[4 + n..4 + n + mac_len]) {
+                        return Err(mac_error());
+                    }
+                    let CipherState::Ctr(c) = &mut self.state else { return Err(Error::Closed) };
+                    c.apply(&mut buf[4..4 + n]);
+                    n
+                } else {
+                    let block = self.spec.block_len;
+                    let n = match self.first_block_done {
+                        Some(l) => l as usize,
+                        None => {
+                            if buf.len() < block {
+                                return Ok(None);
+                            }
+                            let CipherState::Ctr(c) = &mut self.state else { return Err(Error::Closed) };
+                            c.apply(&mut buf[..block]);
+                            let l = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]);
+                            let n = self.check_len(l, false)?;
+                            self.first_block_done = Some(l);
+                            n
+                        }
+                    };
+                    if buf.len() < 4 + n + mac_len {
+                        return Ok(None);
+                    }
+                    self.first_block_done = None;
+                    let CipherState::Ctr(c) = &mut self.state else { return Err(Error::Closed) };
+                    c.apply(&mut buf[block..4 + n]);
+                    let m = self.mac.as_ref().ok_or(Error::Closed)?;
+                    if !m.verify(seq, &buf[..4 + n], &buf[4 + n..4 + n + mac_len]) {
+                        return Err(mac_error());
+                    }
+                    n
+                }
+            }
+            CipherState::ChaChaSeal(_) => return Err(Error::Closed),
+        };
+        let pad = buf[4] as usize;
+        if pad < MIN_PADDING || pad + 1 >= len {
+            return Err(Error::protocol(format!("Bad padding length {pad} for packet length {len}.")));
+        }
+        self.seq = self.seq.wrapping_add(1);
+        Ok(Some(Opened {
+            consumed: 4 + len + mac_len + tag_len,
+            payload: (5, 5 + len - 1 - pad),
+            packet_len: len as u32,
+            padding_len: pad as u8,
+            seq,
+        }))
+    }
+}
