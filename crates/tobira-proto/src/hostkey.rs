@@ -89,28 +89,35 @@ impl SigningKey {
                 Ok(SigningKey { inner: Inner::EcdsaP256(pair), blob, key_type: "ecdsa-sha2-nistp256" })
             }
             KeypairData::Rsa(kp) => {
-                let mut rk = rsa::RsaPrivateKey::try_from(kp).map_err(|e| KeyError::Invalid("rsa", e.to_string()))?;
-                rk.precompute().map_err(|e| KeyError::Invalid("rsa", e.to_string()))?;
-                use rsa::traits::{PrivateKeyParts, PublicKeyParts};
-                let primes = rk.primes();
-                let (Some(p), Some(q), Some(dp), Some(dq)) = (primes.first(), primes.get(1), rk.dp(), rk.dq()) else {
-                    return Err(KeyError::Invalid("rsa", "missing CRT parameters".into()));
-                };
-                let qinv_mag = kp.private.iqmp.as_positive_bytes().ok_or_else(|| KeyError::Invalid("rsa", "bad iqmp".into()))?.to_vec();
+                // ssh-key 0.6's conversion to `rsa::RsaPrivateKey` repeats p
+                // for q, so the CRT parameters are computed here.
+                use rsa::BigUint;
+                let big = |m: &ssh_key::Mpint| m.as_positive_bytes().map(BigUint::from_bytes_be);
+                let bad = || KeyError::Invalid("rsa", "malformed component".into());
+                let n = big(&kp.public.n).ok_or_else(bad)?;
+                let e = big(&kp.public.e).ok_or_else(bad)?;
+                let d = big(&kp.private.d).ok_or_else(bad)?;
+                let p = big(&kp.private.p).ok_or_else(bad)?;
+                let q = big(&kp.private.q).ok_or_else(bad)?;
+                let qinv = big(&kp.private.iqmp).ok_or_else(bad)?;
+                let one = BigUint::from(1u32);
+                if p <= one || q <= one {
+                    return Err(bad());
+                }
                 let comps = KeyPairComponents {
-                    public_key: PublicKeyComponents { n: rk.n().to_bytes_be(), e: rk.e().to_bytes_be() },
-                    d: rk.d().to_bytes_be(),
+                    public_key: PublicKeyComponents { n: n.to_bytes_be(), e: e.to_bytes_be() },
+                    d: d.to_bytes_be(),
                     p: p.to_bytes_be(),
                     q: q.to_bytes_be(),
-                    dP: dp.to_bytes_be(),
-                    dQ: dq.to_bytes_be(),
-                    qInv: qinv_mag,
+                    dP: (&d % (&p - &one)).to_bytes_be(),
+                    dQ: (&d % (&q - &one)).to_bytes_be(),
+                    qInv: qinv.to_bytes_be(),
                 };
                 let pair = RsaKeyPair::from_components(&comps).map_err(|e| KeyError::Invalid("rsa", e.to_string()))?;
                 let mut blob = Vec::new();
                 blob.put_string(b"ssh-rsa");
-                blob.put_mpint(&rk.e().to_bytes_be());
-                blob.put_mpint(&rk.n().to_bytes_be());
+                blob.put_mpint(&e.to_bytes_be());
+                blob.put_mpint(&n.to_bytes_be());
                 Ok(SigningKey { inner: Inner::Rsa(pair), blob, key_type: "ssh-rsa" })
             }
             other => Err(KeyError::Unsupported(other.algorithm().map(|a| a.to_string()).unwrap_or_default())),

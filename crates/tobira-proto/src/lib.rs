@@ -16,3 +16,9 @@ pub mod transport;
 pub mod wire;
 
 pub use error::{DisconnectReason, Error};
+pub mod config;
+pub mod connection;
+pub mod trace;
+
+pub use config::Config;
+pub use connection::{Connection, Event, Role};

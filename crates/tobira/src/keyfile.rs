@@ -17,7 +17,7 @@ use std::str::FromStr;
 
 use md5::{Digest, Md5};
 use rand_core::OsRng;
-use ssh_key::private::{EcdsaKeypair, Ed25519Keypair, KeypairData, RsaKeypair};
+use ssh_key::private::{EcdsaKeypair, Ed25519Keypair, RsaKeypair};
 use ssh_key::public::KeyData;
 use ssh_key::{Algorithm, EcdsaCurve, HashAlg, LineEnding, PrivateKey, PublicKey};
 
@@ -307,14 +307,18 @@ enum Parsed {
 
 fn parse_private(text: &str) -> Result<Parsed, KeyFileError> {
     if let Some(block) = pem_block(text, "OPENSSH PRIVATE KEY") {
-        return PrivateKey::from_openssh(block)
-            .map(Parsed::OpenSsh)
-            .map_err(|e| match e {
-                ssh_key::Error::AlgorithmUnknown | ssh_key::Error::AlgorithmUnsupported { .. } => {
-                    KeyFileError::UnsupportedFormat(format!("key algorithm: {e}"))
-                }
-                _ => KeyFileError::InvalidFormat,
-            });
+        return match PrivateKey::from_openssh(block) {
+            Ok(k) => Ok(Parsed::OpenSsh(k)),
+            Err(
+                e @ (ssh_key::Error::AlgorithmUnknown
+                | ssh_key::Error::AlgorithmUnsupported { .. }),
+            ) => Err(KeyFileError::UnsupportedFormat(format!("key algorithm: {e}"))),
+            // ssh-key 0.6 rejects ECDSA private scalars OpenSSH wrote as
+            // shorter mpints (half of all P-521 keys): decode those here.
+            Err(_) => openssh_ecdsa_fallback(block, None)
+                .map(Parsed::OpenSsh)
+                .map_err(|_| KeyFileError::InvalidFormat),
+        };
     }
     if text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") {
         return Err(KeyFileError::UnsupportedFormat(
@@ -433,15 +437,21 @@ pub fn private_from_str(text: &str, passphrase: Option<&str>) -> Result<PrivateK
         Parsed::OpenSsh(k) if !k.is_encrypted() => Ok(k),
         Parsed::OpenSsh(k) => match passphrase {
             None => Err(KeyFileError::PassphraseRequired),
-            Some(p) => k.decrypt(p).map_err(|e| match e {
-                ssh_key::Error::Crypto => KeyFileError::BadPassphrase,
-                ssh_key::Error::AlgorithmUnknown | ssh_key::Error::AlgorithmUnsupported { .. } => {
-                    KeyFileError::UnsupportedFormat(format!("cipher {}", k.cipher()))
+            Some(p) => match k.decrypt(p) {
+                Ok(k) => Ok(k),
+                // See `openssh_ecdsa_fallback`; it also checks the passphrase.
+                Err(_) if k.algorithm().is_ecdsa() => {
+                    let block = pem_block(text, "OPENSSH PRIVATE KEY").unwrap_or(text);
+                    openssh_ecdsa_fallback(block, Some(p))
                 }
-                // With a wrong key, a CBC/CTR decryption yields garbage that
-                // may fail any later check.
-                _ => KeyFileError::BadPassphrase,
-            }),
+                Err(ssh_key::Error::AlgorithmUnknown)
+                | Err(ssh_key::Error::AlgorithmUnsupported { .. }) => Err(
+                    KeyFileError::UnsupportedFormat(format!("cipher {}", k.cipher())),
+                ),
+                // A wrong key fails the check-int comparison (or, for AEAD
+                // ciphers, the tag), or yields garbage failing a later check.
+                Err(_) => Err(KeyFileError::BadPassphrase),
+            },
         },
     }
 }
@@ -700,6 +710,7 @@ fn draw_randomart(digest: &[u8], title: &str, hash_label: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ssh_key::private::KeypairData;
 
     struct TempDir(PathBuf);
 

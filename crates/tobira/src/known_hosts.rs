@@ -244,7 +244,14 @@ impl KnownHosts {
         let warnings = self.other_type_warnings(host, port, key);
         let names = self.other_names(key);
         let mut text = warnings.concat();
-        text.push_str(&prompt_text(host, port, ip, key, &names, !warnings.is_empty()));
+        text.push_str(&prompt_text(
+            host,
+            port,
+            ip,
+            key,
+            &names,
+            !warnings.is_empty(),
+        ));
         text
     }
 
@@ -335,8 +342,7 @@ pub fn append(path: &Path, host: &str, port: u16, key: &PublicKey, hash: bool) -
 pub fn hash_host_name(name: &str) -> io::Result<String> {
     let mut salt = [0u8; SALT_LEN];
     rand::rngs::OsRng.fill_bytes(&mut salt);
-    hash_with_salt(name, &salt)
-        .ok_or_else(|| io::Error::new(io::ErrorKind::Other, "HMAC-SHA1 initialisation failed"))
+    hash_with_salt(name, &salt).ok_or_else(|| io::Error::other("HMAC-SHA1 initialisation failed"))
 }
 
 /// OpenSSH's question for an unknown host key (sshconnect.c,
@@ -969,4 +975,487 @@ fn sanitized_permissions(permissions: fs::Permissions) -> fs::Permissions {
 #[cfg(not(unix))]
 fn sanitized_permissions(permissions: fs::Permissions) -> fs::Permissions {
     permissions
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Generated with `ssh-keygen -t ed25519 -f /tmp/kh/ka -N '' -C testa`
+    // (and kb), `ssh-keygen -t ecdsa -b 256 ... -C testc`.
+    const KEY_A: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHHkwN5cLoNSyLQKr1pySgeY3/MJyoknlqVZR2wxQTjI testa";
+    const KEY_B: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJpwMIm8IH+brX7ywewTpGEs78Zgsa05TVrylW2N3H2T testb";
+    const KEY_C: &str = "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBOtmB1UjQsb0DDoZ2i0XkCFtFRGuN3ujNlV34P7QNrgxyDaiMtpjqYB5YOzTcNaWwm4DxtbxBrWwS1Q+pEEAQLE= testc";
+    // `ssh-keygen -lf`: the fingerprints of KEY_A and KEY_C.
+    const FP_A: &str = "SHA256:eHq3Ue8gJ0GAf2xN2YdfAGjGlTAKnoCUrzJsFWXQYpY";
+    const FP_C: &str = "SHA256:vCXldkK2hhBRGW9UiOjXk67JF13KxglVB4ljkN3ADUo";
+    // `ssh-keygen -H` of "example.com KEY_A" and "[example.com]:2222 KEY_B".
+    const HASHED_EXAMPLE: &str = "|1|Lm54m4xK3gVfMlLxfDGplWxI9WQ=|KPYCKmx296agLlLSbCJyvQCB/aM=";
+    const HASHED_EXAMPLE_2222: &str =
+        "|1|uIfWTXP1dYtJSL/VTaELFd9mM8w=|UDSphYtKNvMesnyZJ6rGy/DscTM=";
+
+    fn key(line: &str) -> PublicKey {
+        PublicKey::from_openssh(line).expect("test key")
+    }
+
+    /// "type base64" of a test key, without its comment.
+    fn bare(line: &str) -> String {
+        line.split(' ').take(2).collect::<Vec<_>>().join(" ")
+    }
+
+    fn parse(text: &str) -> KnownHosts {
+        KnownHosts::parse(Path::new("kh"), text)
+    }
+
+    fn known(line: usize) -> HostKeyStatus {
+        HostKeyStatus::Known {
+            path: PathBuf::from("kh"),
+            line,
+        }
+    }
+
+    /// A fresh, unique directory under the system temp dir.
+    fn temp_dir(tag: &str) -> PathBuf {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let dir = std::env::temp_dir().join(format!(
+            "tobira-known-hosts-{tag}-{}-{nanos}",
+            std::process::id()
+        ));
+        fs::create_dir_all(&dir).expect("temp dir");
+        dir
+    }
+
+    #[test]
+    fn host_names() {
+        assert_eq!(host_name_for("example.com", 22), "example.com");
+        assert_eq!(host_name_for("example.com", 0), "example.com");
+        assert_eq!(host_name_for("example.com", 2222), "[example.com]:2222");
+        assert_eq!(host_name_for("::1", 2222), "[::1]:2222");
+    }
+
+    #[test]
+    fn plain_match() {
+        let kh = parse(&format!("# c\n\nfoo,example.com {KEY_A}\n"));
+        assert_eq!(kh.check("example.com", 22, &key(KEY_A)), known(3));
+        assert_eq!(kh.check("Example.COM", 22, &key(KEY_A)), known(3));
+        assert_eq!(kh.check("foo", 22, &key(KEY_A)), known(3));
+        assert_eq!(
+            kh.check("other.org", 22, &key(KEY_A)),
+            HostKeyStatus::Unknown
+        );
+        assert_eq!(
+            kh.check("example.co", 22, &key(KEY_A)),
+            HostKeyStatus::Unknown
+        );
+    }
+
+    #[test]
+    fn bracketed_port() {
+        let kh = parse(&format!(
+            "[example.com]:2222 {KEY_B}\nexample.com {KEY_A}\n"
+        ));
+        assert_eq!(kh.check("example.com", 2222, &key(KEY_B)), known(1));
+        assert_eq!(
+            kh.check("example.com", 2223, &key(KEY_C)),
+            HostKeyStatus::Unknown
+        );
+        // On port 22 the bracketed line does not apply: KEY_B differs from line 2.
+        assert_eq!(
+            kh.check("example.com", 22, &key(KEY_B)),
+            HostKeyStatus::Changed {
+                path: PathBuf::from("kh"),
+                line: 2
+            }
+        );
+        // ssh(1) "checking without port identifier": only exact matches count.
+        assert_eq!(kh.check("example.com", 2223, &key(KEY_A)), known(2));
+        assert_eq!(
+            kh.check("example.com", 2223, &key(KEY_B)),
+            HostKeyStatus::Unknown
+        );
+    }
+
+    #[test]
+    fn wildcards_and_negation() {
+        let kh = parse(&format!(
+            "*.example.com,!bad.example.com {KEY_A}\nhost?.lan,10.0.*.? {KEY_B}\n!ex*,*.org {KEY_C}\n"
+        ));
+        assert_eq!(kh.check("www.example.com", 22, &key(KEY_A)), known(1));
+        assert_eq!(kh.check("a.b.example.com", 22, &key(KEY_A)), known(1));
+        assert_eq!(
+            kh.check("bad.example.com", 22, &key(KEY_A)),
+            HostKeyStatus::Unknown
+        );
+        assert_eq!(
+            kh.check("example.com", 22, &key(KEY_A)),
+            HostKeyStatus::Unknown
+        );
+        assert_eq!(kh.check("host1.lan", 22, &key(KEY_B)), known(2));
+        assert_eq!(
+            kh.check("host10.lan", 22, &key(KEY_B)),
+            HostKeyStatus::Unknown
+        );
+        assert_eq!(kh.check("10.0.3.7", 22, &key(KEY_B)), known(2));
+        assert_eq!(
+            kh.check("10.0.3.77", 22, &key(KEY_B)),
+            HostKeyStatus::Unknown
+        );
+        assert_eq!(
+            kh.check("example.org", 22, &key(KEY_C)),
+            HostKeyStatus::Unknown
+        );
+        assert_eq!(kh.check("www.org", 22, &key(KEY_C)), known(3));
+        assert!(wildcard_match(b"aXbXc", b"a*b*c"));
+        assert!(wildcard_match(b"abc", b"***"));
+        assert!(!wildcard_match(b"abcd", b"a*c"));
+    }
+
+    #[test]
+    fn hashed_entries() {
+        // Recompute ssh-keygen's hashes from their salts.
+        for (field, name) in [
+            (HASHED_EXAMPLE, "example.com"),
+            (HASHED_EXAMPLE_2222, "[example.com]:2222"),
+        ] {
+            let salt = decode_salt(field).expect("salt");
+            assert_eq!(hash_with_salt(name, &salt).as_deref(), Some(field));
+        }
+        let text = format!(
+            "{HASHED_EXAMPLE} {}\n{HASHED_EXAMPLE_2222} {}\n",
+            bare(KEY_A),
+            bare(KEY_B)
+        );
+        let kh = parse(&text);
+        assert_eq!(kh.check("example.com", 22, &key(KEY_A)), known(1));
+        assert_eq!(kh.check("EXAMPLE.com", 22, &key(KEY_A)), known(1));
+        assert_eq!(kh.check("example.com", 2222, &key(KEY_B)), known(2));
+        assert_eq!(
+            kh.check("example.com", 22, &key(KEY_B)),
+            HostKeyStatus::Changed {
+                path: PathBuf::from("kh"),
+                line: 1
+            }
+        );
+        assert_eq!(
+            kh.check("example.org", 22, &key(KEY_A)),
+            HostKeyStatus::Unknown
+        );
+        let found = find_host(&text, "[example.com]:2222");
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].0, 2);
+        assert!(found[0].1.starts_with(HASHED_EXAMPLE_2222));
+        // Like ssh-keygen -F, hashed names are compared as given.
+        assert!(find_host(&text, "EXAMPLE.com").is_empty());
+    }
+
+    #[test]
+    fn changed_key_and_other_types() {
+        let text = format!("# comment\n\nother.org {KEY_B}\nexample.com {KEY_A}\n");
+        let kh = parse(&text);
+        assert_eq!(
+            kh.check("example.com", 22, &key(KEY_B)),
+            HostKeyStatus::Changed {
+                path: PathBuf::from("kh"),
+                line: 4
+            }
+        );
+        // Only keys of another type: unknown for this type, as ssh(1) asks.
+        assert_eq!(
+            kh.check("example.com", 22, &key(KEY_C)),
+            HostKeyStatus::Unknown
+        );
+        let message = kh.unknown_host_message("example.com", 22, Some("192.0.2.1"), &key(KEY_C));
+        assert!(message.starts_with(&format!(
+            "WARNING: ED25519 key found for host example.com\nin kh:4\nED25519 key fingerprint {FP_A}.\n\
+             The authenticity of host 'example.com (192.0.2.1)' can't be established\n\
+             but keys of different type are already known for this host.\n\
+             ECDSA key fingerprint is {FP_C}.\n"
+        )));
+    }
+
+    #[test]
+    fn revoked_wins() {
+        let kh = parse(&format!("example.com {KEY_B}\n@revoked * {KEY_B}\n"));
+        assert_eq!(
+            kh.check("example.com", 22, &key(KEY_B)),
+            HostKeyStatus::Revoked {
+                path: PathBuf::from("kh"),
+                line: 2
+            }
+        );
+        assert_eq!(
+            kh.check("example.com", 22, &key(KEY_A)),
+            HostKeyStatus::Changed {
+                path: PathBuf::from("kh"),
+                line: 1
+            }
+        );
+        let text = revoked_key_warning("example.com", 22, &key(KEY_B));
+        assert!(text.contains("@       WARNING: REVOKED HOST KEY DETECTED!               @\n"));
+        assert!(text.ends_with(
+            "ED25519 host key for example.com was revoked and you have requested strict checking.\n\
+             Host key verification failed.\n"
+        ));
+    }
+
+    #[test]
+    fn cert_authority_does_not_match_plain_keys() {
+        let kh = parse(&format!("@cert-authority example.com {KEY_A}\n"));
+        assert_eq!(kh.entries.len(), 1);
+        assert_eq!(kh.entries[0].marker, Marker::CertAuthority);
+        assert_eq!(
+            kh.check("example.com", 22, &key(KEY_A)),
+            HostKeyStatus::Unknown
+        );
+        assert!(kh.other_names(&key(KEY_A)).is_empty());
+    }
+
+    #[test]
+    fn malformed_lines_ignored() {
+        let blob = bare(KEY_A)
+            .split(' ')
+            .nth(1)
+            .unwrap_or_default()
+            .to_string();
+        let text = format!(
+            "example.com\n\
+             @bogus example.com {KEY_A}\n\
+             @revoked @revoked example.com {KEY_A}\n\
+             example.com ssh-ed25519 notbase64\n\
+             example.com ssh-rsa {blob}\n\
+             |1|bad|bad {KEY_A}\n\
+             example.com ssh-ed25519\n\
+             \u{0}\u{1}\u{fffd} \u{7f}\n\
+             example.com # {KEY_A}\n\
+             \texample.com\t{KEY_A}\r\n"
+        );
+        let kh = parse(&text);
+        assert_eq!(kh.entries.len(), 1);
+        assert_eq!(kh.check("example.com", 22, &key(KEY_A)), known(10));
+    }
+
+    #[test]
+    fn other_names_and_prompt() {
+        let text = format!(
+            "foo,bar {KEY_A}\n{HASHED_EXAMPLE} {}\nbaz {KEY_B}\n@revoked qux {KEY_A}\n",
+            bare(KEY_A)
+        );
+        let kh = parse(&text);
+        let names = kh.other_names(&key(KEY_A));
+        assert_eq!(names, vec!["kh:1: foo,bar", "kh:2: [hashed name]"]);
+        assert_eq!(
+            kh.check("new.example", 22, &key(KEY_A)),
+            HostKeyStatus::Unknown
+        );
+        let prompt = unknown_host_prompt("new.example", 22, Some("192.0.2.1"), &key(KEY_A), &names);
+        assert_eq!(
+            prompt,
+            format!(
+                "The authenticity of host 'new.example (192.0.2.1)' can't be established.\n\
+                 ED25519 key fingerprint is {FP_A}.\n\
+                 This host key is known by the following other names/addresses:\n    \
+                 kh:1: foo,bar\n    \
+                 kh:2: [hashed name]\n\
+                 Are you sure you want to continue connecting (yes/no/[fingerprint])? "
+            )
+        );
+        assert_eq!(
+            kh.unknown_host_message("new.example", 22, Some("192.0.2.1"), &key(KEY_A)),
+            prompt
+        );
+    }
+
+    #[test]
+    fn prompt_texts() {
+        let prompt = unknown_host_prompt("Example.com", 2222, Some("192.0.2.1"), &key(KEY_A), &[]);
+        assert_eq!(
+            prompt,
+            format!(
+                "The authenticity of host '[example.com]:2222 ([192.0.2.1]:2222)' can't be established.\n\
+                 ED25519 key fingerprint is {FP_A}.\n\
+                 This key is not known by any other names.\n\
+                 Are you sure you want to continue connecting (yes/no/[fingerprint])? "
+            )
+        );
+        let proxied = unknown_host_prompt("h", 22, None, &key(KEY_C), &[]);
+        assert!(proxied.starts_with(
+            "The authenticity of host 'h (<no hostip for proxy command>)' can't be established.\n\
+             ECDSA key fingerprint is "
+        ));
+        let many: Vec<String> = (1..=10).map(|i| format!("kh:{i}: h{i}")).collect();
+        let prompt = unknown_host_prompt("h", 22, Some("::1"), &key(KEY_A), &many);
+        assert!(prompt.contains("\n    kh:8: h8\n    (2 additional names omitted)\nAre you sure"));
+        assert!(!prompt.contains("kh:9: h9"));
+        assert_eq!(
+            permanently_added_message("example.com", 2222, &key(KEY_C)),
+            "Warning: Permanently added '[example.com]:2222' (ECDSA) to the list of known hosts.\n"
+        );
+        assert_eq!(
+            unknown_host_refusal("example.com", 22, &key(KEY_A)),
+            "No ED25519 host key is known for example.com and you have requested strict checking.\n\
+             Host key verification failed.\n"
+        );
+    }
+
+    #[test]
+    fn changed_warning_text() {
+        let text = changed_key_warning(
+            "example.com",
+            22,
+            &key(KEY_A),
+            Path::new("/home/u/.ssh/known_hosts"),
+            3,
+        );
+        let expected = format!(
+            "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n\
+             @    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\n\
+             @@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n\
+             IT IS POSSIBLE THAT SOMEONE IS DOING SOMETHING NASTY!\n\
+             Someone could be eavesdropping on you right now (man-in-the-middle attack)!\n\
+             It is also possible that a host key has just been changed.\n\
+             The fingerprint for the ED25519 key sent by the remote host is\n\
+             {FP_A}.\n\
+             Please contact your system administrator.\n\
+             Add correct host key in /home/u/.ssh/known_hosts to get rid of this message.\n\
+             Offending ED25519 key in /home/u/.ssh/known_hosts:3\n\
+             Host key for example.com has changed and you have requested strict checking.\n\
+             Host key verification failed.\n"
+        );
+        assert_eq!(text, expected);
+        let bracketed = changed_key_warning("example.com", 2222, &key(KEY_A), Path::new("kh"), 1);
+        assert!(bracketed.contains("Host key for [example.com]:2222 has changed"));
+    }
+
+    #[test]
+    fn append_and_reload() {
+        let dir = temp_dir("append");
+        let path = dir.join("sub").join("known_hosts");
+        append(&path, "Example.COM", 22, &key(KEY_A), false).expect("append plain");
+        append(&path, "example.com", 2222, &key(KEY_B), true).expect("append hashed");
+        let text = fs::read_to_string(&path).expect("read");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], format!("example.com {}", bare(KEY_A)));
+        assert!(lines[1].starts_with(HASH_MAGIC));
+        assert!(lines[1].ends_with(&format!(" {}", bare(KEY_B))));
+        // A file without a final newline gets one before the new line.
+        let mut f = OpenOptions::new().append(true).open(&path).expect("open");
+        f.write_all(b"# no newline").expect("write");
+        drop(f);
+        append(&path, "third", 22, &key(KEY_C), false).expect("append third");
+
+        let missing = dir.join("missing");
+        let kh = KnownHosts::load(&[missing, path.clone()]).expect("load");
+        let at = |line| HostKeyStatus::Known {
+            path: path.clone(),
+            line,
+        };
+        assert_eq!(kh.check("example.com", 22, &key(KEY_A)), at(1));
+        assert_eq!(kh.check("example.com", 2222, &key(KEY_B)), at(2));
+        assert_eq!(kh.check("third", 22, &key(KEY_C)), at(4));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| fs::metadata(p).map(|m| m.permissions().mode() & 0o777).ok();
+            assert_eq!(mode(&path), Some(0o600));
+            assert_eq!(mode(&dir.join("sub")), Some(0o700));
+        }
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn remove_host_keeps_backup() {
+        let dir = temp_dir("remove");
+        let path = dir.join("known_hosts");
+        let original = format!(
+            "# comment\n\
+             foo,example.com {KEY_A} c1\n\
+             @revoked example.com {KEY_B}\n\
+             @cert-authority example.com {KEY_A}\n\
+             bar {KEY_A}\n\
+             {HASHED_EXAMPLE} {}\n\
+             example.com ssh-ed25519 notbase64\n\
+             !ex*,*.com {KEY_A}",
+            bare(KEY_A)
+        );
+        fs::write(&path, &original).expect("write");
+        assert_eq!(remove_host(&path, "nothere.org").expect("remove"), 0);
+        assert!(!with_suffix(&path, ".old").exists());
+
+        assert_eq!(remove_host(&path, "example.com").expect("remove"), 3);
+        let expected = format!(
+            "# comment\n\
+             @revoked example.com {KEY_B}\n\
+             @cert-authority example.com {KEY_A}\n\
+             bar {KEY_A}\n\
+             !ex*,*.com {KEY_A}\n"
+        );
+        assert_eq!(fs::read_to_string(&path).expect("read"), expected);
+        let old = fs::read_to_string(with_suffix(&path, ".old")).expect("old");
+        assert_eq!(old, original);
+
+        // ssh-keygen refuses to rewrite a file with invalid lines.
+        let broken = format!("example.com {KEY_A}\nexample.com\n");
+        fs::write(&path, &broken).expect("write");
+        assert_eq!(
+            remove_host(&path, "example.com").map_err(|e| e.kind()),
+            Err(io::ErrorKind::InvalidData)
+        );
+        assert_eq!(fs::read_to_string(&path).expect("read"), broken);
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn hash_file_hashes_each_name() {
+        let dir = temp_dir("hash");
+        let path = dir.join("known_hosts");
+        let original = format!(
+            "# comment\n\
+             foo,Example.COM {KEY_A} c1\n\
+             *.wild {KEY_A}\n\
+             @revoked x {KEY_B}\n\
+             {HASHED_EXAMPLE_2222} {}\n\
+             [other]:2200 {KEY_C}\n",
+            bare(KEY_B)
+        );
+        fs::write(&path, &original).expect("write");
+        assert_eq!(hash_file(&path).expect("hash"), 3);
+        let text = fs::read_to_string(&path).expect("read");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 7);
+        assert_eq!(lines[0], "# comment");
+        assert!(lines[1].starts_with(HASH_MAGIC) && lines[1].ends_with(&format!("{KEY_A} c1")));
+        assert!(lines[2].starts_with(HASH_MAGIC) && lines[2].ends_with(&format!("{KEY_A} c1")));
+        assert_eq!(lines[3], format!("*.wild {KEY_A}"));
+        assert_eq!(lines[4], format!("@revoked x {KEY_B}"));
+        assert!(lines[5].starts_with(HASHED_EXAMPLE_2222));
+        assert!(!text.contains("foo") && !text.contains("xample.com") && !text.contains("other"));
+        assert_eq!(
+            fs::read_to_string(with_suffix(&path, ".old")).expect("old"),
+            original
+        );
+
+        let kh = KnownHosts::load(std::slice::from_ref(&path)).expect("load");
+        let at = |line| HostKeyStatus::Known {
+            path: path.clone(),
+            line,
+        };
+        assert_eq!(kh.check("foo", 22, &key(KEY_A)), at(2));
+        assert_eq!(kh.check("example.com", 22, &key(KEY_A)), at(3));
+        assert_eq!(kh.check("example.com", 2222, &key(KEY_B)), at(6));
+        assert_eq!(kh.check("other", 2200, &key(KEY_C)), at(7));
+        assert_eq!(find_host(&text, "example.com").len(), 1);
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn key_type_names() {
+        assert_eq!(key_type_name(&key(KEY_A)), "ED25519");
+        assert_eq!(key_type_name(&key(KEY_C)), "ECDSA");
+        assert_eq!(truncate("héllo", 2), "h");
+    }
 }

@@ -1,0 +1,57 @@
+//! What a connection offers and holds: algorithm preferences, host keys
+//! (server), group-exchange moduli (server), advertised auth methods.
+
+use std::sync::Arc;
+
+use crate::algorithms;
+use crate::hostkey::SigningKey;
+use crate::kex::gex::Modulus;
+
+/// Configuration of one connection (either role).
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Key exchange methods, preferred first (RFC 4253 §7.1 `kex_algorithms`).
+    pub kex: Vec<String>,
+    /// Host key algorithms (client: accepted; server: offered if a key exists).
+    pub host_key: Vec<String>,
+    /// Ciphers, both directions.
+    pub cipher: Vec<String>,
+    /// MACs, both directions.
+    pub mac: Vec<String>,
+    /// Compression methods, both directions.
+    pub compression: Vec<String>,
+    /// Server: host keys.
+    pub host_keys: Vec<Arc<SigningKey>>,
+    /// Server: DH group-exchange moduli.
+    pub moduli: Arc<Vec<Modulus>>,
+    /// Server: methods listed in SSH_MSG_USERAUTH_FAILURE.
+    pub auth_methods: Vec<String>,
+    /// Server: algorithms listed in the `server-sig-algs` extension.
+    pub server_sig_algs: Vec<String>,
+    /// Emit [`crate::Event::Trace`] for every packet.
+    pub trace: bool,
+    /// Our identification string (without CR LF).
+    pub ident: String,
+}
+
+fn owned(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            kex: owned(algorithms::KEX_DEFAULT),
+            host_key: owned(algorithms::HOSTKEY_DEFAULT),
+            cipher: owned(algorithms::CIPHER_DEFAULT),
+            mac: owned(algorithms::MAC_DEFAULT),
+            compression: owned(algorithms::COMPRESSION_DEFAULT),
+            host_keys: Vec::new(),
+            moduli: Arc::new(crate::kex::gex::fallback_groups()),
+            auth_methods: owned(&["publickey", "password", "keyboard-interactive"]),
+            server_sig_algs: owned(algorithms::HOSTKEY_SUPPORTED),
+            trace: false,
+            ident: crate::transport::ident::local_ident(),
+        }
+    }
+}

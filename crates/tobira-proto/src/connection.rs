@@ -1,0 +1,1033 @@
+//! The connection state machine: one SSH-2 connection in either role,
+//! sans-IO. Bytes from the peer go in through [`Connection::feed`]; bytes
+//! for the peer come out of [`Connection::pending_output`]; everything the
+//! application must know or decide comes out of [`Connection::poll_event`].
+//!
+//! Implements RFC 4253 (identification, binary packets, KEXINIT and
+//! negotiation, key exchange, NEWKEYS, service request), OpenSSH's strict
+//! KEX (PROTOCOL §1.10), ext-info (RFC 8308) and, until user
+//! authentication lands, the `none` exchange of RFC 4252 §5.2.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use rand_core::RngCore;
+use zeroize::Zeroizing;
+
+use crate::algorithms::{EXT_INFO_C, EXT_INFO_S, KEX_STRICT_C, KEX_STRICT_S};
+use crate::config::Config;
+use crate::crypto::cipher;
+use crate::crypto::mac::{self, Mac};
+use crate::error::{DisconnectReason, Error};
+use crate::hostkey;
+use crate::kex::dh::{DhGroup, DhKeyPair};
+use crate::kex::ecdh::EcdhKeyPair;
+use crate::kex::gex::{self, GexRequest};
+use crate::kex::{self, KexFamily, KexSpec};
+use crate::msg::num;
+use crate::msg::transport::{encode_service, encode_unimplemented, Disconnect, ExtInfo, KexInit};
+use crate::trace::{self, Direction};
+use crate::transport::ident::{IdentReader, IdentScan};
+use crate::transport::keys::derive;
+use crate::transport::negotiate::{guess_was_wrong, negotiate, Negotiated};
+use crate::transport::packet::{DirectionKeys, Opener, Sealer, MAX_PACKET};
+use crate::wire::{Reader, Writer};
+
+/// Which side of the connection we are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The side that connects (RFC 4253 "client").
+    Client,
+    /// The side that accepts.
+    Server,
+}
+
+/// What the application learns from the connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The peer's identification string (RFC 4253 §4.2).
+    PeerIdent(String),
+    /// Algorithms agreed for a key exchange; `strict` when strict KEX is in force.
+    Negotiated {
+        /// The chosen algorithms.
+        algorithms: Negotiated,
+        /// Strict KEX (OpenSSH PROTOCOL §1.10) is in force.
+        strict: bool,
+    },
+    /// Client: the server proved possession of this host key (its signature
+    /// over the exchange hash verified). Answer with
+    /// [`Connection::accept_host_key`] or [`Connection::reject_host_key`].
+    HostKey {
+        /// Negotiated host key algorithm.
+        algorithm: String,
+        /// Public key blob (RFC 4253 §6.6).
+        key: Vec<u8>,
+    },
+    /// A key exchange finished and the new keys are in force both ways.
+    KexDone {
+        /// True for the first key exchange of the connection.
+        first: bool,
+    },
+    /// Client: SSH_MSG_SERVICE_ACCEPT for this service.
+    ServiceAccepted(String),
+    /// Client: SSH_MSG_EXT_INFO from the server.
+    ExtInfo(ExtInfo),
+    /// Client: USERAUTH_FAILURE (RFC 4252 §5.1).
+    AuthFailure {
+        /// Methods that can continue.
+        methods: Vec<String>,
+        /// Partial success.
+        partial: bool,
+    },
+    /// Client: USERAUTH_SUCCESS.
+    AuthSuccess,
+    /// Client: USERAUTH_BANNER text.
+    AuthBanner(String),
+    /// Server: a USERAUTH_REQUEST was answered with FAILURE (for logging).
+    AuthRequest {
+        /// User name.
+        user: String,
+        /// Service name.
+        service: String,
+        /// Method name.
+        method: String,
+    },
+    /// SSH_MSG_DEBUG from the peer.
+    Debug(String),
+    /// One decoded packet, when tracing is on.
+    Trace(String),
+}
+
+enum Step {
+    /// Waiting for the peer's KEXINIT.
+    AwaitKexInit,
+    ClientAwaitEcdhReply(EcdhKeyPair),
+    ClientAwaitDhReply(DhKeyPair),
+    ClientAwaitGexGroup(GexRequest),
+    ClientAwaitGexReply(DhKeyPair, GexRequest),
+    /// Client: host key shown to the application; waiting for its verdict.
+    ClientAwaitHostKeyVerdict,
+    ServerAwaitInit,
+    ServerAwaitGexRequest,
+    ServerAwaitGexInit(DhGroup, GexRequest),
+    /// Reply exchanged; waiting for NEWKEYS.
+    AwaitNewKeys,
+}
+
+struct Kex {
+    ours: Vec<u8>,
+    theirs: Option<Vec<u8>>,
+    spec: Option<&'static KexSpec>,
+    negotiated: Option<Negotiated>,
+    step: Step,
+    skip_next: bool,
+    out_keys: Option<DirectionKeys>,
+    in_keys: Option<DirectionKeys>,
+    newkeys_sent: bool,
+    newkeys_received: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Ident,
+    Running,
+    Closed,
+}
+
+/// Upper bound on payloads held back while a key exchange runs.
+const MAX_HELD_BYTES: usize = 4 * 1024 * 1024;
+
+/// One SSH-2 connection, sans-IO.
+pub struct Connection {
+    role: Role,
+    config: Arc<Config>,
+    rng: Box<dyn RngCore + Send>,
+    phase: Phase,
+    in_buf: Vec<u8>,
+    out: Vec<u8>,
+    scratch: Vec<u8>,
+    ident_reader: IdentReader,
+    local_ident: String,
+    peer_ident: Option<String>,
+    sealer: Sealer,
+    opener: Opener,
+    kex: Option<Kex>,
+    kex_family: Option<KexFamily>,
+    kex_count: u32,
+    session_id: Option<Vec<u8>>,
+    first_host_key: Option<Vec<u8>>,
+    strict: bool,
+    peer_wants_ext_info: bool,
+    server_sig_algs: Option<Vec<String>>,
+    service_requested: bool,
+    userauth_active: bool,
+    authenticated: bool,
+    held: Vec<Vec<u8>>,
+    held_bytes: usize,
+    events: VecDeque<Event>,
+    pending_verdict: Option<(Vec<u8>, Zeroizing<Vec<u8>>)>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection").field("role", &self.role).field("phase", &self.phase).finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    /// Starts a client connection: the identification string and KEXINIT
+    /// are queued at once.
+    pub fn client(config: Arc<Config>, rng: Box<dyn RngCore + Send>) -> Self {
+        Self::new(Role::Client, config, rng)
+    }
+
+    /// Starts a server connection.
+    pub fn server(config: Arc<Config>, rng: Box<dyn RngCore + Send>) -> Self {
+        Self::new(Role::Server, config, rng)
+    }
+
+    fn new(role: Role, config: Arc<Config>, rng: Box<dyn RngCore + Send>) -> Self {
+        let local_ident = config.ident.clone();
+        let mut c = Connection {
+            role,
+            config,
+            rng,
+            phase: Phase::Ident,
+            in_buf: Vec::with_capacity(64 * 1024),
+            out: Vec::with_capacity(64 * 1024),
+            scratch: Vec::new(),
+            ident_reader: IdentReader::default(),
+            local_ident,
+            peer_ident: None,
+            sealer: Sealer::default(),
+            opener: Opener::default(),
+            kex: None,
+            kex_family: None,
+            kex_count: 0,
+            session_id: None,
+            first_host_key: None,
+            strict: false,
+            peer_wants_ext_info: false,
+            server_sig_algs: None,
+            service_requested: false,
+            userauth_active: false,
+            authenticated: false,
+            held: Vec::new(),
+            held_bytes: 0,
+            events: VecDeque::new(),
+            pending_verdict: None,
+        };
+        c.out.extend_from_slice(c.local_ident.as_bytes());
+        c.out.extend_from_slice(b"\r\n");
+        c.send_kexinit();
+        c
+    }
+
+    /// Our role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The peer's identification string, once received.
+    pub fn peer_ident(&self) -> Option<&str> {
+        self.peer_ident.as_deref()
+    }
+
+    /// The session identifier (the first exchange hash, RFC 4253 §7.2).
+    pub fn session_id(&self) -> Option<&[u8]> {
+        self.session_id.as_deref()
+    }
+
+    /// True once strict KEX is in force.
+    pub fn strict_kex(&self) -> bool {
+        self.strict
+    }
+
+    /// True once a key exchange is running.
+    pub fn kex_in_progress(&self) -> bool {
+        self.kex.is_some()
+    }
+
+    /// The server's `server-sig-algs` (client side, RFC 8308 §3.1).
+    pub fn server_sig_algs(&self) -> Option<&[String]> {
+        self.server_sig_algs.as_deref()
+    }
+
+    /// True when the connection has ended.
+    pub fn is_closed(&self) -> bool {
+        self.phase == Phase::Closed
+    }
+
+    /// The next event, if any.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Bytes waiting to be written to the peer.
+    pub fn pending_output(&self) -> &[u8] {
+        &self.out
+    }
+
+    /// Marks `n` bytes of [`Self::pending_output`] as written.
+    pub fn consume_output(&mut self, n: usize) {
+        let n = n.min(self.out.len());
+        self.out.drain(..n);
+    }
+
+    /// Feeds bytes received from the peer. On a fatal error a DISCONNECT is
+    /// queued (flush [`Self::pending_output`] before closing the socket) and
+    /// the connection is closed.
+    pub fn feed(&mut self, data: &[u8]) -> Result<(), Error> {
+        if self.phase == Phase::Closed {
+            return Err(Error::Closed);
+        }
+        self.in_buf.extend_from_slice(data);
+        let r = self.process();
+        if let Err(e) = &r {
+            self.fail(e);
+        }
+        r
+    }
+
+    /// Ends the connection with SSH_MSG_DISCONNECT (RFC 4253 §11.1).
+    pub fn disconnect(&mut self, reason: DisconnectReason, message: &str) {
+        if self.phase == Phase::Closed {
+            return;
+        }
+        let d = Disconnect { reason: reason.code(), description: message.to_string() };
+        self.send_now(&d.encode());
+        self.phase = Phase::Closed;
+    }
+
+    fn fail(&mut self, e: &Error) {
+        if let Error::Local { reason, message } = e {
+            let (r, m) = (*reason, message.clone());
+            self.disconnect(r, &m);
+        }
+        self.phase = Phase::Closed;
+    }
+
+    fn process(&mut self) -> Result<(), Error> {
+        let mut pos = 0;
+        if self.phase == Phase::Ident {
+            match self.ident_reader.scan(&self.in_buf, self.role == Role::Client)? {
+                IdentScan::NeedMore => return Ok(()),
+                IdentScan::Found(ident, used) => {
+                    pos = used;
+                    if self.config.trace {
+                        for line in std::mem::take(&mut self.ident_reader.pre_banner) {
+                            self.events.push_back(Event::Trace(format!("<< (pre-identification line) {line}")));
+                        }
+                        self.events.push_back(Event::Trace(format!("<< identification: {ident}")));
+                    }
+                    self.events.push_back(Event::PeerIdent(ident.clone()));
+                    self.peer_ident = Some(ident);
+                    self.phase = Phase::Running;
+                }
+            }
+        }
+        let result = self.process_packets(&mut pos);
+        self.in_buf.drain(..pos.min(self.in_buf.len()));
+        result
+    }
+
+    fn process_packets(&mut self, pos: &mut usize) -> Result<(), Error> {
+        // While the application decides on the host key, later packets
+        // (the server's NEWKEYS) wait in the buffer.
+        while self.phase == Phase::Running && self.pending_verdict.is_none() {
+            let Some(p) = self.opener.open(&mut self.in_buf[*pos..])? else { break };
+            let mut payload = std::mem::take(&mut self.scratch);
+            payload.clear();
+            payload.extend_from_slice(&self.in_buf[*pos + p.payload.0..*pos + p.payload.1]);
+            *pos += p.consumed;
+            if self.config.trace {
+                let text = trace::describe(Direction::Received, &payload, p.packet_len, p.padding_len, self.kex_family);
+                self.events.push_back(Event::Trace(text));
+            }
+            let r = self.dispatch(&payload, p.seq);
+            payload.clear();
+            self.scratch = payload;
+            r?;
+        }
+        Ok(())
+    }
+
+    // ----- sending -----
+
+    fn send_now(&mut self, payload: &[u8]) {
+        let (plen, pad) = self.sealer.seal(payload, &mut *self.rng, &mut self.out);
+        if self.config.trace {
+            let text = trace::describe(Direction::Sent, payload, plen, pad, self.kex_family);
+            self.events.push_back(Event::Trace(text));
+        }
+    }
+
+    /// Sends a non-transport message, holding it while a key exchange runs
+    /// (RFC 4253 §7.1: only transport messages between KEXINIT and NEWKEYS).
+    fn send(&mut self, payload: Vec<u8>) -> Result<(), Error> {
+        if self.kex.as_ref().is_some_and(|k| !k.newkeys_sent) {
+            self.held_bytes += payload.len();
+            if self.held_bytes > MAX_HELD_BYTES {
+                return Err(Error::protocol("too much data held during key exchange"));
+            }
+            self.held.push(payload);
+        } else {
+            self.send_now(&payload);
+        }
+        Ok(())
+    }
+
+    fn our_kexinit(&mut self) -> KexInit {
+        let c = &self.config;
+        let mut kex = c.kex.clone();
+        if self.kex_count == 0 {
+            match self.role {
+                Role::Client => {
+                    kex.push(EXT_INFO_C.to_string());
+                    kex.push(KEX_STRICT_C.to_string());
+                }
+                Role::Server => {
+                    kex.push(EXT_INFO_S.to_string());
+                    kex.push(KEX_STRICT_S.to_string());
+                }
+            }
+        }
+        let host_key = match self.role {
+            Role::Client => c.host_key.clone(),
+            Role::Server => c
+                .host_key
+                .iter()
+                .filter(|alg| c.host_keys.iter().any(|k| k.algorithms().contains(&alg.as_str())))
+                .cloned()
+                .collect(),
+        };
+        let mut cookie = [0u8; 16];
+        self.rng.fill_bytes(&mut cookie);
+        KexInit {
+            cookie,
+            kex,
+            host_key,
+            cipher_c2s: c.cipher.clone(),
+            cipher_s2c: c.cipher.clone(),
+            mac_c2s: c.mac.clone(),
+            mac_s2c: c.mac.clone(),
+            comp_c2s: c.compression.clone(),
+            comp_s2c: c.compression.clone(),
+            ..Default::default()
+        }
+    }
+
+    fn send_kexinit(&mut self) {
+        let ki = self.our_kexinit();
+        let payload = ki.encode();
+        self.send_now(&payload);
+        self.kex = Some(Kex {
+            ours: payload,
+            theirs: None,
+            spec: None,
+            negotiated: None,
+            step: Step::AwaitKexInit,
+            skip_next: false,
+            out_keys: None,
+            in_keys: None,
+            newkeys_sent: false,
+            newkeys_received: false,
+        });
+    }
+
+    /// Starts a key re-exchange (RFC 4253 §9) unless one is running.
+    pub fn start_rekey(&mut self) {
+        if self.kex.is_none() && self.phase == Phase::Running && self.session_id.is_some() {
+            self.send_kexinit();
+        }
+    }
+
+    // ----- dispatch -----
+
+    fn dispatch(&mut self, payload: &[u8], seq: u32) -> Result<(), Error> {
+        let msg = payload.first().copied().ok_or_else(|| Error::protocol("empty packet"))?;
+        let initial_kex = self.session_id.is_none() || (self.kex_count == 0 && self.kex.is_some());
+        if self.strict && initial_kex && !matches!(msg, num::KEXINIT | num::NEWKEYS | 30..=49) {
+            return Err(Error::protocol(format!("strict KEX violation: unexpected message type {msg} during initial key exchange")));
+        }
+        if let Some(k) = self.kex.as_mut() {
+            if k.skip_next && (30..=49).contains(&msg) {
+                k.skip_next = false;
+                return Ok(());
+            }
+            // Between the peer's KEXINIT and its NEWKEYS only transport
+            // messages may arrive (RFC 4253 §7.1).
+            if k.theirs.is_some() && !k.newkeys_received && !matches!(msg, 1..=4 | 20..=49) {
+                return Err(Error::protocol(format!("unexpected message type {msg} during key exchange")));
+            }
+        }
+        match msg {
+            num::DISCONNECT => {
+                let d = Disconnect::decode(payload)?;
+                self.phase = Phase::Closed;
+                Err(Error::PeerDisconnected { code: d.reason, message: d.description })
+            }
+            num::IGNORE | num::UNIMPLEMENTED => Ok(()),
+            num::DEBUG => {
+                let mut r = Reader::new(payload);
+                r.u8()?;
+                let display = r.bool()?;
+                let text = String::from_utf8_lossy(r.string()?).into_owned();
+                if display {
+                    self.events.push_back(Event::Debug(text));
+                }
+                Ok(())
+            }
+            num::KEXINIT => self.on_kexinit(payload, seq),
+            num::NEWKEYS => self.on_newkeys(),
+            30..=49 => self.on_kex_message(msg, payload),
+            num::SERVICE_REQUEST | num::SERVICE_ACCEPT | num::EXT_INFO => {
+                if self.session_id.is_none() {
+                    return Err(Error::protocol(format!("message type {msg} before key exchange")));
+                }
+                match (self.role, msg) {
+                    (Role::Server, num::SERVICE_REQUEST) => self.on_service_request(payload),
+                    (Role::Client, num::SERVICE_ACCEPT) => self.on_service_accept(payload),
+                    (Role::Client, num::EXT_INFO) => self.on_ext_info(payload),
+                    _ => Err(Error::protocol(format!("unexpected message type {msg}"))),
+                }
+            }
+            50..=79 => self.on_userauth(msg, payload),
+            80..=127 => {
+                if !self.authenticated {
+                    return Err(Error::protocol(format!(
+                        "connection protocol message type {msg} before authentication"
+                    )));
+                }
+                self.send(encode_unimplemented(seq))
+            }
+            _ => {
+                if self.session_id.is_none() && self.strict {
+                    return Err(Error::protocol(format!("unexpected message type {msg}")));
+                }
+                self.send_now(&encode_unimplemented(seq));
+                Ok(())
+            }
+        }
+    }
+
+    // ----- key exchange -----
+
+    fn on_kexinit(&mut self, payload: &[u8], seq: u32) -> Result<(), Error> {
+        if self.kex.is_none() {
+            // The peer starts a re-exchange (RFC 4253 §9).
+            self.send_kexinit();
+        }
+        let first = self.kex_count == 0;
+        let peer = KexInit::decode(payload)?;
+        let kex = self.kex.as_mut().ok_or(Error::Closed)?;
+        if kex.theirs.is_some() {
+            return Err(Error::protocol("duplicate KEXINIT"));
+        }
+        kex.theirs = Some(payload.to_vec());
+        let ours = KexInit::decode(&kex.ours)?;
+        let (client, server) = match self.role {
+            Role::Client => (&ours, &peer),
+            Role::Server => (&peer, &ours),
+        };
+        if first {
+            self.strict = client.kex.iter().any(|k| k == KEX_STRICT_C) && server.kex.iter().any(|k| k == KEX_STRICT_S);
+            if self.strict && seq != 0 {
+                return Err(Error::protocol("strict KEX violation: KEXINIT was not the first packet"));
+            }
+            self.peer_wants_ext_info = self.role == Role::Server && client.kex.iter().any(|k| k == EXT_INFO_C);
+        }
+        let n = negotiate(client, server, |c| cipher::lookup(c).is_some_and(|s| s.is_aead()))?;
+        let spec = kex::lookup(&n.kex).ok_or_else(|| Error::kex(format!("unsupported kex {}", n.kex)))?;
+        kex.skip_next = peer.first_kex_packet_follows && guess_was_wrong(&peer, &n);
+        kex.spec = Some(spec);
+        self.kex_family = Some(spec.family);
+        self.events.push_back(Event::Negotiated { algorithms: n.clone(), strict: self.strict });
+        if self.config.trace {
+            self.events.push_back(Event::Trace(trace::summary(&n, self.strict)));
+        }
+        let need_bits = security_bits(&n);
+        let kex = self.kex.as_mut().ok_or(Error::Closed)?;
+        kex.negotiated = Some(n);
+        match (self.role, spec.family) {
+            (Role::Client, KexFamily::Ecdh) => {
+                let curve = spec.curve.ok_or_else(|| Error::kex("curve missing"))?;
+                let kp = EcdhKeyPair::generate(curve, &mut *self.rng)?;
+                let mut m = vec![num::KEXDH_INIT];
+                m.put_string(&kp.public);
+                self.set_step(Step::ClientAwaitEcdhReply(kp));
+                self.send_now(&m);
+            }
+            (Role::Client, KexFamily::Dh) => {
+                let group = DhGroup::from_hex(spec.group.ok_or_else(|| Error::kex("group missing"))?);
+                let kp = DhKeyPair::generate(group, &mut *self.rng)?;
+                let mut m = vec![num::KEXDH_INIT];
+                m.put_mpint(&kp.public);
+                self.set_step(Step::ClientAwaitDhReply(kp));
+                self.send_now(&m);
+            }
+            (Role::Client, KexFamily::DhGex) => {
+                let req = GexRequest::for_security(need_bits);
+                let mut m = vec![num::KEX_DH_GEX_REQUEST];
+                m.put_u32(req.min);
+                m.put_u32(req.n);
+                m.put_u32(req.max);
+                self.set_step(Step::ClientAwaitGexGroup(req));
+                self.send_now(&m);
+            }
+            (Role::Server, KexFamily::DhGex) => self.set_step(Step::ServerAwaitGexRequest),
+            (Role::Server, _) => self.set_step(Step::ServerAwaitInit),
+        }
+        Ok(())
+    }
+
+    fn set_step(&mut self, step: Step) {
+        if let Some(k) = self.kex.as_mut() {
+            k.step = step;
+        }
+    }
+
+    fn on_kex_message(&mut self, msg: u8, payload: &[u8]) -> Result<(), Error> {
+        let kex = self.kex.as_mut().ok_or_else(|| Error::protocol(format!("key exchange message {msg} outside key exchange")))?;
+        let step = std::mem::replace(&mut kex.step, Step::AwaitNewKeys);
+        let mut r = Reader::new(payload);
+        r.u8()?;
+        match (step, msg) {
+            (Step::ClientAwaitEcdhReply(kp), num::KEXDH_REPLY) => {
+                let k_s = r.string()?;
+                let q_s = r.string()?;
+                let sig = r.string()?;
+                r.finish()?;
+                let q_c = kp.public.clone();
+                let k = kp.agree(q_s)?;
+                let mut mid = Vec::new();
+                mid.put_string(&q_c);
+                mid.put_string(q_s);
+                self.client_verify(k_s, &mid, &k, sig)
+            }
+            (Step::ClientAwaitDhReply(kp), num::KEXDH_REPLY) => {
+                let k_s = r.string()?;
+                let f = r.mpint_positive()?;
+                let sig = r.string()?;
+                r.finish()?;
+                let mut mid = Vec::new();
+                mid.put_mpint(&kp.public);
+                mid.put_mpint(f);
+                let k = kp.agree(f)?;
+                self.client_verify(k_s, &mid, &k, sig)
+            }
+            (Step::ClientAwaitGexGroup(req), num::KEX_DH_GEX_GROUP) => {
+                let p = r.mpint_positive()?;
+                let g = r.mpint_positive()?;
+                r.finish()?;
+                let group = DhGroup { p: p.to_vec(), g: g.to_vec() };
+                group.validate()?;
+                let bits = group.bits() as u32;
+                if bits < req.min || bits > req.max {
+                    return Err(Error::kex(format!("DH_GEX group out of range: {} !< {bits} !< {}", req.min, req.max)));
+                }
+                let kp = DhKeyPair::generate(group, &mut *self.rng)?;
+                let mut m = vec![num::KEX_DH_GEX_INIT];
+                m.put_mpint(&kp.public);
+                self.set_step(Step::ClientAwaitGexReply(kp, req));
+                self.send_now(&m);
+                Ok(())
+            }
+            (Step::ClientAwaitGexReply(kp, req), num::KEX_DH_GEX_REPLY) => {
+                let k_s = r.string()?;
+                let f = r.mpint_positive()?;
+                let sig = r.string()?;
+                r.finish()?;
+                let mut mid = Vec::new();
+                mid.put_u32(req.min);
+                mid.put_u32(req.n);
+                mid.put_u32(req.max);
+                mid.put_mpint(&kp.group().p);
+                mid.put_mpint(&kp.group().g);
+                mid.put_mpint(&kp.public);
+                mid.put_mpint(f);
+                let k = kp.agree(f)?;
+                self.client_verify(k_s, &mid, &k, sig)
+            }
+            (Step::ServerAwaitInit, num::KEXDH_INIT) => {
+                let spec = self.kex_spec()?;
+                match spec.family {
+                    KexFamily::Ecdh => {
+                        let q_c = r.string()?;
+                        r.finish()?;
+                        let curve = spec.curve.ok_or_else(|| Error::kex("curve missing"))?;
+                        let kp = EcdhKeyPair::generate(curve, &mut *self.rng)?;
+                        let q_s = kp.public.clone();
+                        let k = kp.agree(q_c)?;
+                        let mut mid = Vec::new();
+                        mid.put_string(q_c);
+                        mid.put_string(&q_s);
+                        let mut tail = Vec::new();
+                        tail.put_string(&q_s);
+                        self.server_reply(num::KEXDH_REPLY, &mid, &tail, &k)
+                    }
+                    KexFamily::Dh => {
+                        let e = r.mpint_positive()?;
+                        r.finish()?;
+                        let group = DhGroup::from_hex(spec.group.ok_or_else(|| Error::kex("group missing"))?);
+                        self.server_dh(num::KEXDH_REPLY, group, e, &[])
+                    }
+                    KexFamily::DhGex => Err(Error::protocol("unexpected KEXDH_INIT during group exchange")),
+                }
+            }
+            (Step::ServerAwaitGexRequest, num::KEX_DH_GEX_REQUEST) => {
+                let min = r.u32()?;
+                let n = r.u32()?;
+                let max = r.u32()?;
+                r.finish()?;
+                let req = GexRequest { min, n, max };
+                let clamped = GexRequest {
+                    min: min.max(crate::kex::dh::MIN_MODULUS_BITS as u32),
+                    n: n.clamp(crate::kex::dh::MIN_MODULUS_BITS as u32, crate::kex::dh::MAX_MODULUS_BITS as u32),
+                    max: max.min(crate::kex::dh::MAX_MODULUS_BITS as u32),
+                };
+                if !(clamped.min <= clamped.n && clamped.n <= clamped.max) {
+                    return Err(Error::kex(format!("DH_GEX_REQUEST, bad parameters: {min} !< {n} !< {max}")));
+                }
+                let moduli = self.config.moduli.clone();
+                let group = gex::choose_group(&moduli, clamped, &mut *self.rng)
+                    .ok_or_else(|| Error::kex(format!("no DH group of {min}..{max} bits available")))?;
+                let mut m = vec![num::KEX_DH_GEX_GROUP];
+                m.put_mpint(&group.p);
+                m.put_mpint(&group.g);
+                self.set_step(Step::ServerAwaitGexInit(group, req));
+                self.send_now(&m);
+                Ok(())
+            }
+            (Step::ServerAwaitGexInit(group, req), num::KEX_DH_GEX_INIT) => {
+                let e = r.mpint_positive()?;
+                r.finish()?;
+                let mut params = Vec::new();
+                params.put_u32(req.min);
+                params.put_u32(req.n);
+                params.put_u32(req.max);
+                params.put_mpint(&group.p);
+                params.put_mpint(&group.g);
+                self.server_dh(num::KEX_DH_GEX_REPLY, group, e, &params)
+            }
+            (_, m) => Err(Error::protocol(format!(
+                "unexpected message {} ({m}) in key exchange state",
+                crate::msg::name(m, self.kex_family)
+            ))),
+        }
+    }
+
+    fn kex_spec(&self) -> Result<&'static KexSpec, Error> {
+        self.kex.as_ref().and_then(|k| k.spec).ok_or_else(|| Error::kex("no kex method"))
+    }
+
+    fn server_dh(&mut self, reply: u8, group: DhGroup, e: &[u8], params: &[u8]) -> Result<(), Error> {
+        group.check_public(e)?;
+        let kp = DhKeyPair::generate(group, &mut *self.rng)?;
+        let f = kp.public.clone();
+        let k = kp.agree(e)?;
+        let mut mid = params.to_vec();
+        mid.put_mpint(e);
+        mid.put_mpint(&f);
+        let mut tail = Vec::new();
+        tail.put_mpint(&f);
+        self.server_reply(reply, &mid, &tail, &k)
+    }
+
+    /// H = HASH(V_C || V_S || I_C || I_S || K_S || <method fields> || K).
+    fn exchange_hash(&self, k_s: &[u8], mid: &[u8], k_enc: &[u8]) -> Result<Vec<u8>, Error> {
+        let kex = self.kex.as_ref().ok_or(Error::Closed)?;
+        let spec = kex.spec.ok_or_else(|| Error::kex("no kex method"))?;
+        let theirs = kex.theirs.as_deref().ok_or_else(|| Error::kex("no peer KEXINIT"))?;
+        let peer_ident = self.peer_ident.as_deref().unwrap_or("");
+        let (v_c, v_s, i_c, i_s) = match self.role {
+            Role::Client => (self.local_ident.as_str(), peer_ident, kex.ours.as_slice(), theirs),
+            Role::Server => (peer_ident, self.local_ident.as_str(), theirs, kex.ours.as_slice()),
+        };
+        let mut buf = Vec::with_capacity(4096);
+        buf.put_string(v_c.as_bytes());
+        buf.put_string(v_s.as_bytes());
+        buf.put_string(i_c);
+        buf.put_string(i_s);
+        buf.put_string(k_s);
+        buf.extend_from_slice(mid);
+        buf.extend_from_slice(k_enc);
+        Ok(spec.hash.digest(&buf))
+    }
+
+    fn client_verify(&mut self, k_s: &[u8], mid: &[u8], k: &[u8], sig: &[u8]) -> Result<(), Error> {
+        let mut k_enc = Zeroizing::new(Vec::new());
+        k_enc.put_mpint(k);
+        let h = self.exchange_hash(k_s, mid, &k_enc)?;
+        let alg = self.kex.as_ref().and_then(|k| k.negotiated.as_ref()).map(|n| n.host_key.clone()).unwrap_or_default();
+        hostkey::verify(&alg, k_s, &h, sig)
+            .map_err(|e| Error::with_reason(DisconnectReason::KeyExchangeFailed, format!("host key {e}")))?;
+        self.pending_verdict = Some((h, k_enc));
+        match &self.first_host_key {
+            // A re-exchange must present the same host key.
+            Some(first) if first.as_slice() == k_s => self.apply_verdict(),
+            Some(_) => Err(Error::with_reason(DisconnectReason::HostKeyNotVerifiable, "host key changed during re-exchange")),
+            None => {
+                self.first_host_key = Some(k_s.to_vec());
+                self.set_step(Step::ClientAwaitHostKeyVerdict);
+                self.events.push_back(Event::HostKey { algorithm: alg, key: k_s.to_vec() });
+                Ok(())
+            }
+        }
+    }
+
+    /// Client: the application trusts the host key; key exchange proceeds.
+    pub fn accept_host_key(&mut self) -> Result<(), Error> {
+        // Then the packets that arrived while the verdict was pending.
+        let r = self.apply_verdict().and_then(|_| self.process());
+        if let Err(e) = &r {
+            self.fail(e);
+        }
+        r
+    }
+
+    fn apply_verdict(&mut self) -> Result<(), Error> {
+        let (h, k_enc) = self.pending_verdict.take().ok_or_else(|| Error::protocol("no host key awaiting a verdict"))?;
+        self.set_step(Step::AwaitNewKeys);
+        self.derive_keys(&h, &k_enc)?;
+        self.send_newkeys()?;
+        self.maybe_finish_kex()
+    }
+
+    /// Client: the application refuses the host key; the connection ends
+    /// with SSH_DISCONNECT_HOST_KEY_NOT_VERIFIABLE.
+    pub fn reject_host_key(&mut self, message: &str) {
+        self.pending_verdict = None;
+        self.disconnect(DisconnectReason::HostKeyNotVerifiable, message);
+    }
+
+    fn server_reply(&mut self, reply: u8, mid: &[u8], tail: &[u8], k: &[u8]) -> Result<(), Error> {
+        let alg = self.kex.as_ref().and_then(|k| k.negotiated.as_ref()).map(|n| n.host_key.clone()).unwrap_or_default();
+        let key = self
+            .config
+            .host_keys
+            .iter()
+            .find(|hk| hk.algorithms().contains(&alg.as_str()))
+            .cloned()
+            .ok_or_else(|| Error::kex(format!("no host key for {alg}")))?;
+        let mut k_enc = Zeroizing::new(Vec::new());
+        k_enc.put_mpint(k);
+        let h = self.exchange_hash(key.public_blob(), mid, &k_enc)?;
+        let sig = key.sign(&alg, &h)?;
+        let mut m = vec![reply];
+        m.put_string(key.public_blob());
+        m.extend_from_slice(tail);
+        m.put_string(&sig);
+        self.send_now(&m);
+        self.set_step(Step::AwaitNewKeys);
+        self.derive_keys(&h, &k_enc)?;
+        self.send_newkeys()?;
+        self.maybe_finish_kex()
+    }
+
+    fn derive_keys(&mut self, h: &[u8], k_enc: &[u8]) -> Result<(), Error> {
+        if self.session_id.is_none() {
+            self.session_id = Some(h.to_vec());
+        }
+        let sid = self.session_id.clone().unwrap_or_default();
+        let kex = self.kex.as_mut().ok_or(Error::Closed)?;
+        let spec = kex.spec.ok_or_else(|| Error::kex("no kex method"))?;
+        let n = kex.negotiated.clone().ok_or_else(|| Error::kex("nothing negotiated"))?;
+        let make = |cipher_name: &str, mac_name: &str, iv: u8, key: u8, mac_letter: u8| -> Result<DirectionKeys, Error> {
+            let c = cipher::lookup(cipher_name).ok_or_else(|| Error::kex(format!("unsupported cipher {cipher_name}")))?;
+            let m = if c.is_aead() {
+                None
+            } else {
+                let ms = mac::lookup(mac_name).ok_or_else(|| Error::kex(format!("unsupported MAC {mac_name}")))?;
+                let mk = derive(spec.hash, k_enc, h, mac_letter, &sid, ms.key_len);
+                Some(Mac::new(ms, &mk))
+            };
+            Ok(DirectionKeys {
+                cipher: c,
+                mac: m,
+                key: derive(spec.hash, k_enc, h, key, &sid, c.key_len),
+                iv: derive(spec.hash, k_enc, h, iv, &sid, c.iv_len),
+            })
+        };
+        let c2s = make(&n.cipher_c2s, &n.mac_c2s, b'A', b'C', b'E')?;
+        let s2c = make(&n.cipher_s2c, &n.mac_s2c, b'B', b'D', b'F')?;
+        let (out, inn) = match self.role {
+            Role::Client => (c2s, s2c),
+            Role::Server => (s2c, c2s),
+        };
+        kex.out_keys = Some(out);
+        kex.in_keys = Some(inn);
+        Ok(())
+    }
+
+    fn send_newkeys(&mut self) -> Result<(), Error> {
+        self.send_now(&[num::NEWKEYS]);
+        let kex = self.kex.as_mut().ok_or(Error::Closed)?;
+        let keys = kex.out_keys.take().ok_or_else(|| Error::kex("keys not derived"))?;
+        kex.newkeys_sent = true;
+        self.sealer.rekey(keys)?;
+        if self.strict {
+            self.sealer.seq = 0;
+        }
+        if self.kex_count == 0 && self.peer_wants_ext_info {
+            // RFC 8308 §2.4: the server's first packet after its NEWKEYS.
+            let value = self.config.server_sig_algs.join(",");
+            let ext = ExtInfo { extensions: vec![("server-sig-algs".into(), value.into_bytes())] };
+            self.send_now(&ext.encode());
+        }
+        Ok(())
+    }
+
+    fn on_newkeys(&mut self) -> Result<(), Error> {
+        let kex = self.kex.as_mut().ok_or_else(|| Error::protocol("NEWKEYS outside key exchange"))?;
+        let keys = kex.in_keys.take().ok_or_else(|| Error::protocol("NEWKEYS before the key exchange reply"))?;
+        kex.newkeys_received = true;
+        self.opener.rekey(keys)?;
+        if self.strict {
+            self.opener.seq = 0;
+        }
+        self.maybe_finish_kex()
+    }
+
+    fn maybe_finish_kex(&mut self) -> Result<(), Error> {
+        let done = self.kex.as_ref().is_some_and(|k| k.newkeys_sent && k.newkeys_received);
+        if !done {
+            return Ok(());
+        }
+        self.kex = None;
+        let first = self.kex_count == 0;
+        self.kex_count = self.kex_count.saturating_add(1);
+        self.events.push_back(Event::KexDone { first });
+        for p in std::mem::take(&mut self.held) {
+            self.send_now(&p);
+        }
+        self.held_bytes = 0;
+        if first && self.role == Role::Client && !self.service_requested {
+            self.service_requested = true;
+            self.send_now(&encode_service(num::SERVICE_REQUEST, "ssh-userauth"));
+        }
+        Ok(())
+    }
+
+    // ----- services and authentication -----
+
+    fn on_service_request(&mut self, payload: &[u8]) -> Result<(), Error> {
+        let mut r = Reader::new(payload);
+        r.u8()?;
+        let name = String::from_utf8_lossy(r.string()?).into_owned();
+        if name == "ssh-userauth" && !self.userauth_active {
+            self.userauth_active = true;
+            self.send(encode_service(num::SERVICE_ACCEPT, &name))
+        } else {
+            Err(Error::with_reason(DisconnectReason::ServiceNotAvailable, format!("service not available: {name}")))
+        }
+    }
+
+    fn on_service_accept(&mut self, payload: &[u8]) -> Result<(), Error> {
+        let mut r = Reader::new(payload);
+        r.u8()?;
+        let name = String::from_utf8_lossy(r.string()?).into_owned();
+        if !self.service_requested || self.userauth_active || name != "ssh-userauth" {
+            return Err(Error::protocol(format!("unexpected SERVICE_ACCEPT for {name}")));
+        }
+        self.userauth_active = true;
+        self.events.push_back(Event::ServiceAccepted(name));
+        Ok(())
+    }
+
+    fn on_ext_info(&mut self, payload: &[u8]) -> Result<(), Error> {
+        let ext = ExtInfo::decode(payload)?;
+        if let Some(algs) = ext.server_sig_algs() {
+            self.server_sig_algs = Some(algs);
+        }
+        self.events.push_back(Event::ExtInfo(ext));
+        Ok(())
+    }
+
+    fn on_userauth(&mut self, msg: u8, payload: &[u8]) -> Result<(), Error> {
+        if !self.userauth_active {
+            return Err(Error::protocol(format!("authentication message {msg} before ssh-userauth service accepted")));
+        }
+        match (self.role, msg) {
+            (Role::Server, num::USERAUTH_REQUEST) => {
+                if self.authenticated {
+                    return Ok(());
+                }
+                let mut r = Reader::new(payload);
+                r.u8()?;
+                let user = String::from_utf8_lossy(r.string()?).into_owned();
+                let service = String::from_utf8_lossy(r.string()?).into_owned();
+                let method = String::from_utf8_lossy(r.string()?).into_owned();
+                self.events.push_back(Event::AuthRequest { user, service, method });
+                let mut m = vec![num::USERAUTH_FAILURE];
+                m.put_name_list(&self.config.auth_methods);
+                m.put_bool(false);
+                self.send(m)
+            }
+            (Role::Client, num::USERAUTH_FAILURE) => {
+                let mut r = Reader::new(payload);
+                r.u8()?;
+                let methods = r.name_list()?;
+                let partial = r.bool()?;
+                self.events.push_back(Event::AuthFailure { methods, partial });
+                Ok(())
+            }
+            (Role::Client, num::USERAUTH_SUCCESS) => {
+                self.authenticated = true;
+                self.opener.max_packet = MAX_PACKET;
+                self.events.push_back(Event::AuthSuccess);
+                Ok(())
+            }
+            (Role::Client, num::USERAUTH_BANNER) => {
+                let mut r = Reader::new(payload);
+                r.u8()?;
+                let text = String::from_utf8_lossy(r.string()?).into_owned();
+                self.events.push_back(Event::AuthBanner(text));
+                Ok(())
+            }
+            (role, m) => Err(Error::protocol(format!(
+                "unexpected {} ({m}) from the {}",
+                crate::msg::name(m, None),
+                if role == Role::Server { "client" } else { "server" }
+            ))),
+        }
+    }
+
+    /// Sends an arbitrary message (payload starting with its number) once
+    /// the first key exchange is done; held while a re-exchange runs. For
+    /// extensions the core does not know; the core's own state does not
+    /// change.
+    pub fn send_payload(&mut self, payload: Vec<u8>) -> Result<(), Error> {
+        if self.session_id.is_none() || self.phase != Phase::Running {
+            return Err(Error::protocol("cannot send before the key exchange"));
+        }
+        self.send(payload)
+    }
+
+    /// Client: sends USERAUTH_REQUEST with method `none` (RFC 4252 §5.2),
+    /// which asks the server for its list of methods.
+    pub fn userauth_none(&mut self, user: &str) -> Result<(), Error> {
+        if !self.userauth_active || self.role != Role::Client {
+            return Err(Error::protocol("ssh-userauth service not accepted"));
+        }
+        let mut m = vec![num::USERAUTH_REQUEST];
+        m.put_string(user.as_bytes());
+        m.put_string(b"ssh-connection");
+        m.put_string(b"none");
+        self.send(m)
+    }
+}
+
+/// OpenSSH's `we_need`: the largest key, IV, block or MAC size in bits.
+fn security_bits(n: &Negotiated) -> usize {
+    let mut need = 0;
+    for (c, m) in [(&n.cipher_c2s, &n.mac_c2s), (&n.cipher_s2c, &n.mac_s2c)] {
+        if let Some(cs) = cipher::lookup(c) {
+            need = need.max(cs.key_len).max(cs.iv_len).max(cs.block_len);
+        }
+        if let Some(ms) = mac::lookup(m) {
+            need = need.max(ms.key_len);
+        }
+    }
+    need * 8
+}

@@ -1,0 +1,435 @@
+//! Sans-IO handshakes between a tobira client and a tobira server, and the
+//! hostile-input cases of the transport layer: each checks the DISCONNECT
+//! reason and message, and that nothing panics.
+
+use std::sync::Arc;
+
+use rand::SeedableRng;
+use tobira_proto::hostkey::SigningKey;
+use tobira_proto::msg::transport::Disconnect;
+use tobira_proto::wire::Writer;
+use tobira_proto::{Config, Connection, DisconnectReason, Error, Event};
+
+fn key(name: &str) -> Arc<SigningKey> {
+    let path = format!("{}/tests/keys/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(path).unwrap();
+    let k = ssh_key::PrivateKey::from_openssh(text).unwrap();
+    Arc::new(SigningKey::from_ssh_key(&k).unwrap())
+}
+
+fn server_config() -> Config {
+    Config { host_keys: vec![key("host_ed25519"), key("host_ecdsa"), key("host_rsa")], trace: true, ..Config::default() }
+}
+
+fn rng(seed: u64) -> Box<rand::rngs::StdRng> {
+    Box::new(rand::rngs::StdRng::seed_from_u64(seed))
+}
+
+/// Moves bytes both ways until neither side has output; accepts host keys.
+fn pump(c: &mut Connection, s: &mut Connection) -> (Vec<Event>, Vec<Event>, Result<(), Error>) {
+    let (mut ce, mut se) = (Vec::new(), Vec::new());
+    for _ in 0..100 {
+        let co = c.pending_output().to_vec();
+        c.consume_output(co.len());
+        let so = s.pending_output().to_vec();
+        s.consume_output(so.len());
+        if co.is_empty() && so.is_empty() {
+            return (ce, se, Ok(()));
+        }
+        if !co.is_empty() {
+            if let Err(e) = s.feed(&co) {
+                while let Some(ev) = s.poll_event() {
+                    se.push(ev);
+                }
+                return (ce, se, Err(e));
+            }
+        }
+        if !so.is_empty() {
+            if let Err(e) = c.feed(&so) {
+                while let Some(ev) = c.poll_event() {
+                    ce.push(ev);
+                }
+                return (ce, se, Err(e));
+            }
+        }
+        while let Some(ev) = c.poll_event() {
+            if let Event::HostKey { .. } = ev {
+                c.accept_host_key().unwrap();
+            }
+            if let Event::ServiceAccepted(_) = ev {
+                c.userauth_none("alice").unwrap();
+            }
+            ce.push(ev);
+        }
+        while let Some(ev) = s.poll_event() {
+            se.push(ev);
+        }
+    }
+    panic!("no quiescence");
+}
+
+fn handshake(client: Config, server: Config) -> (Vec<Event>, Vec<Event>) {
+    let mut c = Connection::client(Arc::new(client), rng(1));
+    let mut s = Connection::server(Arc::new(server), rng(2));
+    let (ce, se, r) = pump(&mut c, &mut s);
+    r.unwrap();
+    assert!(c.strict_kex() && s.strict_kex());
+    assert_eq!(c.session_id(), s.session_id());
+    (ce, se)
+}
+
+fn only(list: &str) -> Vec<String> {
+    vec![list.to_string()]
+}
+
+#[test]
+fn every_algorithm_reaches_userauth_failure() {
+    let mut cases: Vec<Config> = Vec::new();
+    for k in tobira_proto::algorithms::KEX_SUPPORTED {
+        cases.push(Config { kex: only(k), ..Config::default() });
+    }
+    for h in tobira_proto::algorithms::HOSTKEY_SUPPORTED {
+        cases.push(Config { host_key: only(h), ..Config::default() });
+    }
+    for ci in tobira_proto::algorithms::CIPHER_SUPPORTED {
+        for m in tobira_proto::algorithms::MAC_SUPPORTED {
+            cases.push(Config { cipher: only(ci), mac: only(m), ..Config::default() });
+        }
+    }
+    for cfg in cases {
+        let label = format!("{:?} {:?} {:?} {:?}", cfg.kex, cfg.host_key, cfg.cipher, cfg.mac);
+        let (ce, se) = handshake(cfg.clone(), server_config());
+        let neg = ce.iter().find_map(|e| match e {
+            Event::Negotiated { algorithms, .. } => Some(algorithms.clone()),
+            _ => None,
+        });
+        let neg = neg.unwrap();
+        if cfg.kex.len() == 1 {
+            assert_eq!(neg.kex, cfg.kex[0], "{label}");
+        }
+        if cfg.host_key.len() == 1 {
+            assert_eq!(neg.host_key, cfg.host_key[0], "{label}");
+        }
+        assert!(ce.contains(&Event::ServiceAccepted("ssh-userauth".into())), "{label}");
+        assert!(ce.iter().any(|e| matches!(e, Event::ExtInfo(_))), "{label}");
+        assert!(
+            ce.contains(&Event::AuthFailure {
+                methods: vec!["publickey".into(), "password".into(), "keyboard-interactive".into()],
+                partial: false
+            }),
+            "{label}"
+        );
+        assert!(se.iter().any(|e| matches!(e, Event::AuthRequest { user, method, .. } if user == "alice" && method == "none")));
+    }
+}
+
+#[test]
+fn seed_suite_traces_group_exchange() {
+    let cfg = Config {
+        kex: only("diffie-hellman-group-exchange-sha256"),
+        host_key: vec!["rsa-sha2-256".into()],
+        cipher: only("aes256-ctr"),
+        mac: only("hmac-sha2-256"),
+        trace: true,
+        ..Config::default()
+    };
+    let (ce, _) = handshake(cfg, server_config());
+    let trace: String = ce
+        .iter()
+        .filter_map(|e| match e {
+            Event::Trace(t) => Some(t.clone() + "\n"),
+            _ => None,
+        })
+        .collect();
+    for needle in [
+        ">> SSH_MSG_KEX_DH_GEX_REQUEST (34)",
+        "<< SSH_MSG_KEX_DH_GEX_GROUP (31)",
+        ">> SSH_MSG_KEX_DH_GEX_INIT (32)",
+        "<< SSH_MSG_KEX_DH_GEX_REPLY (33)",
+        "p (DH modulus): mpint, 8192 bits",
+        "host key type: ssh-rsa",
+        "signature: rsa-sha2-256, 256 bytes",
+        "== client->server: cipher aes256-ctr MAC hmac-sha2-256 compression none",
+        ">> SSH_MSG_NEWKEYS (21)",
+        ">> SSH_MSG_SERVICE_REQUEST (5)",
+        "kex_algorithms string: diffie-hellman-group-exchange-sha256,ext-info-c,kex-strict-c-v00@openssh.com",
+    ] {
+        assert!(trace.contains(needle), "missing {needle:?} in\n{trace}");
+    }
+}
+
+/// Runs a client against a server whose bytes are replaced by `tamper`
+/// after the identification exchange; returns the client's error.
+fn client_error(server_bytes: &[u8]) -> Error {
+    let mut c = Connection::client(Arc::new(Config::default()), rng(3));
+    let e = c.feed(server_bytes).unwrap_err();
+    // A DISCONNECT was queued (after the ident and KEXINIT).
+    assert!(c.is_closed());
+    e
+}
+
+fn packet(payload: &[u8], pad: usize) -> Vec<u8> {
+    let mut v = Vec::new();
+    v.put_u32((1 + payload.len() + pad) as u32);
+    v.push(pad as u8);
+    v.extend_from_slice(payload);
+    v.extend(std::iter::repeat_n(0u8, pad));
+    v
+}
+
+const IDENT: &[u8] = b"SSH-2.0-OpenSSH_9.2p1\r\n";
+
+#[test]
+fn oversized_or_unaligned_packet_is_refused() {
+    let mut b = IDENT.to_vec();
+    b.put_u32(1_000_000);
+    let e = client_error(&b);
+    assert_eq!(e.reason(), Some(DisconnectReason::ProtocolError));
+    assert_eq!(e.to_string(), "Bad packet length 1000000.");
+    let mut b = IDENT.to_vec();
+    b.extend(packet(&[20; 7], 5)); // 4+1+7+5 = 17: not a multiple of 8
+    let e = client_error(&b);
+    assert!(e.to_string().contains("not a multiple of the block size"), "{e}");
+}
+
+#[test]
+fn padding_under_four_bytes_is_refused() {
+    let mut b = IDENT.to_vec();
+    b.extend(packet(&[2, 0, 0, 0, 0, 0, 0, 0, 0, 0], 1)); // 4+1+10+1 = 16
+    let e = client_error(&b);
+    assert_eq!(e.reason(), Some(DisconnectReason::ProtocolError));
+    assert!(e.to_string().starts_with("Bad padding length 1"), "{e}");
+}
+
+#[test]
+fn bad_identification_lines() {
+    let mut s = Connection::server(Arc::new(server_config()), rng(4));
+    let long = format!("SSH-2.0-{}\r\n", "x".repeat(300));
+    let e = s.feed(long.as_bytes()).unwrap_err();
+    assert!(e.to_string().contains("too long"), "{e}");
+    let mut s = Connection::server(Arc::new(server_config()), rng(4));
+    let e = s.feed(b"SSH-1.5-ancient\r\n").unwrap_err();
+    assert_eq!(e.reason(), Some(DisconnectReason::ProtocolVersionNotSupported));
+    let mut s = Connection::server(Arc::new(server_config()), rng(4));
+    let e = s.feed(b"GET / HTTP/1.1\r\n").unwrap_err();
+    assert_eq!(e.reason(), Some(DisconnectReason::ProtocolError));
+}
+
+#[test]
+fn no_common_algorithm_names_category_and_lists() {
+    let client = Config { cipher: only("aes128-ctr"), ..Config::default() };
+    let server = Config { cipher: only("aes256-gcm@openssh.com"), ..server_config() };
+    let mut c = Connection::client(Arc::new(client), rng(1));
+    let mut s = Connection::server(Arc::new(server), rng(2));
+    let (_, _, r) = pump(&mut c, &mut s);
+    let e = r.unwrap_err();
+    assert_eq!(e.reason(), Some(DisconnectReason::KeyExchangeFailed));
+    assert_eq!(e.to_string(), "no matching cipher found. Their offer: aes256-gcm@openssh.com");
+}
+
+/// Feeds the server a plaintext message after a valid client KEXINIT.
+fn server_after_kexinit(extra: &[u8]) -> Error {
+    let mut c = Connection::client(Arc::new(Config::default()), rng(1));
+    let mut s = Connection::server(Arc::new(server_config()), rng(2));
+    let hello = c.pending_output().to_vec();
+    s.feed(&hello).unwrap();
+    s.feed(&packet_aligned(extra)).unwrap_err()
+}
+
+fn packet_aligned(payload: &[u8]) -> Vec<u8> {
+    let mut pad = 8 - (5 + payload.len()) % 8;
+    if pad < 4 {
+        pad += 8;
+    }
+    packet(payload, pad)
+}
+
+#[test]
+fn newkeys_before_reply_is_refused() {
+    let e = server_after_kexinit(&[21]);
+    assert_eq!(e.reason(), Some(DisconnectReason::ProtocolError));
+    assert_eq!(e.to_string(), "NEWKEYS before the key exchange reply");
+}
+
+#[test]
+fn kexdh_reply_sent_to_server_is_refused() {
+    let mut m = vec![31u8];
+    m.put_string(b"key");
+    m.put_string(b"q");
+    m.put_string(b"sig");
+    let e = server_after_kexinit(&m);
+    assert_eq!(e.reason(), Some(DisconnectReason::ProtocolError));
+    assert!(e.to_string().contains("unexpected message SSH_MSG_KEX_ECDH_REPLY (31)"), "{e}");
+}
+
+#[test]
+fn ignore_during_strict_initial_kex_is_refused() {
+    let e = server_after_kexinit(&[2, 0, 0, 0, 0]);
+    assert_eq!(e.reason(), Some(DisconnectReason::ProtocolError));
+    assert_eq!(e.to_string(), "strict KEX violation: unexpected message type 2 during initial key exchange");
+}
+
+#[test]
+fn ignore_before_kexinit_under_strict_kex_is_refused() {
+    // Terrapin-style: an IGNORE injected before the server's KEXINIT shifts
+    // sequence numbers; with strict KEX the client refuses it.
+    let mut s = Connection::server(Arc::new(server_config()), rng(2));
+    let out = s.pending_output().to_vec();
+    let ident_end = out.windows(2).position(|w| w == b"\r\n").unwrap() + 2;
+    let mut tampered = out[..ident_end].to_vec();
+    tampered.extend(packet_aligned(&[2, 0, 0, 0, 0]));
+    tampered.extend_from_slice(&out[ident_end..]);
+    let e = client_error(&tampered);
+    assert_eq!(e.to_string(), "strict KEX violation: KEXINIT was not the first packet");
+}
+
+#[test]
+fn zero_x25519_value_is_refused() {
+    let mut q = vec![30u8];
+    q.put_string(&[0u8; 32]);
+    let e = server_after_kexinit(&q);
+    assert_eq!(e.reason(), Some(DisconnectReason::KeyExchangeFailed));
+    assert!(e.to_string().contains("ECDH"), "{e}");
+}
+
+#[test]
+fn dh_values_outside_range_are_refused() {
+    for bad in [vec![0u8], vec![1u8], vec![0xffu8; 256], vec![0xffu8; 300]] {
+        let client = Config { kex: only("diffie-hellman-group14-sha256"), ..Config::default() };
+        let mut c = Connection::client(Arc::new(client), rng(1));
+        let mut s = Connection::server(Arc::new(server_config()), rng(2));
+        let hello = c.pending_output().to_vec();
+        s.feed(&hello).unwrap();
+        let mut m = vec![30u8];
+        m.put_mpint(&bad);
+        let e = s.feed(&packet_aligned(&m)).unwrap_err();
+        assert_eq!(e.reason(), Some(DisconnectReason::KeyExchangeFailed), "{e}");
+        assert!(e.to_string().contains("DH") || e.to_string().contains("not in [2, p-2]"), "{e}");
+    }
+}
+
+#[test]
+fn invalid_p256_point_is_refused() {
+    let client = Config { kex: only("ecdh-sha2-nistp256"), ..Config::default() };
+    let mut c = Connection::client(Arc::new(client), rng(1));
+    let mut s = Connection::server(Arc::new(server_config()), rng(2));
+    let hello = c.pending_output().to_vec();
+    s.feed(&hello).unwrap();
+    let mut m = vec![30u8];
+    let mut point = vec![4u8];
+    point.extend_from_slice(&[0x11; 64]);
+    m.put_string(&point);
+    let e = s.feed(&packet_aligned(&m)).unwrap_err();
+    assert_eq!(e.reason(), Some(DisconnectReason::KeyExchangeFailed));
+}
+
+/// A man in the middle replaces the server's signature: the client aborts.
+#[test]
+fn bad_host_key_signature_aborts() {
+    let mut c = Connection::client(Arc::new(Config::default()), rng(1));
+    let mut s = Connection::server(Arc::new(server_config()), rng(2));
+    let co = c.pending_output().to_vec();
+    c.consume_output(co.len());
+    s.feed(&co).unwrap();
+    let co = c.pending_output().to_vec();
+    c.consume_output(co.len());
+    let so = s.pending_output().to_vec();
+    s.consume_output(so.len());
+    c.feed(&so).unwrap();
+    let co = c.pending_output().to_vec();
+    c.consume_output(co.len());
+    s.feed(&co).unwrap();
+    let mut so = s.pending_output().to_vec();
+    // The reply is the first packet; flip a byte of the signature near its end.
+    let reply_len = u32::from_be_bytes([so[0], so[1], so[2], so[3]]) as usize;
+    let pad = so[4] as usize;
+    let sig_last = 4 + reply_len - pad - 1;
+    so[sig_last] ^= 0x01;
+    let e = c.feed(&so).unwrap_err();
+    assert_eq!(e.reason(), Some(DisconnectReason::KeyExchangeFailed));
+    assert!(e.to_string().contains("host key signature verification failed"), "{e}");
+    while let Some(ev) = c.poll_event() {
+        assert!(!matches!(ev, Event::HostKey { .. }), "host key offered despite a bad signature");
+    }
+}
+
+/// After keys are in force, a flipped bit anywhere in a packet is a MAC error.
+#[test]
+fn corrupted_encrypted_packet_is_a_mac_error() {
+    for (cipher, mac) in [
+        ("chacha20-poly1305@openssh.com", "hmac-sha2-256"),
+        ("aes128-gcm@openssh.com", "hmac-sha2-256"),
+        ("aes256-ctr", "hmac-sha2-256"),
+        ("aes128-ctr", "hmac-sha2-512-etm@openssh.com"),
+    ] {
+        for offset in [6usize, 10, 20, 30] {
+            let cfg = Config { cipher: only(cipher), mac: only(mac), ..Config::default() };
+            let mut c = Connection::client(Arc::new(cfg), rng(1));
+            let mut s = Connection::server(Arc::new(server_config()), rng(2));
+            let (_, _, r) = pump(&mut c, &mut s);
+            r.unwrap();
+            c.userauth_none("bob").unwrap();
+            let mut bytes = c.pending_output().to_vec();
+            let i = offset.min(bytes.len() - 1);
+            bytes[i] ^= 0x40;
+            let e = s.feed(&bytes).unwrap_err();
+            let ok = e.reason() == Some(DisconnectReason::MacError)
+                || (e.reason() == Some(DisconnectReason::ProtocolError) && e.to_string().starts_with("Bad packet length"));
+            assert!(ok, "{cipher}/{mac} offset {offset}: {e}");
+            while let Some(ev) = s.poll_event() {
+                assert!(!matches!(ev, Event::AuthRequest { .. }), "corrupted request was delivered");
+            }
+        }
+    }
+}
+
+#[test]
+fn connection_messages_and_client_success_before_auth_are_refused() {
+    let mut channel_open = vec![90u8];
+    channel_open.put_string(b"session");
+    channel_open.put_u32(0);
+    channel_open.put_u32(1 << 20);
+    channel_open.put_u32(32768);
+    for (msg, want) in [
+        (channel_open, "connection protocol message type 90 before authentication"),
+        (vec![80u8, 0, 0, 0, 1, b'x', 1], "connection protocol message type 80 before authentication"),
+        (vec![52u8], "unexpected SSH_MSG_USERAUTH_SUCCESS (52) from the client"),
+    ] {
+        let mut c = Connection::client(Arc::new(Config::default()), rng(1));
+        let mut s = Connection::server(Arc::new(server_config()), rng(2));
+        let (_, _, r) = pump(&mut c, &mut s);
+        r.unwrap();
+        c.send_payload(msg).unwrap();
+        let bytes = c.pending_output().to_vec();
+        let e = s.feed(&bytes).unwrap_err();
+        assert_eq!(e.reason(), Some(DisconnectReason::ProtocolError));
+        assert_eq!(e.to_string(), want);
+        // The server's DISCONNECT reaches the client with the reason.
+        let out = s.pending_output().to_vec();
+        let ce = c.feed(&out).unwrap_err();
+        assert_eq!(ce, Error::PeerDisconnected { code: 2, message: want.into() });
+    }
+}
+
+/// Random bytes after a valid identification never panic either side.
+#[test]
+fn random_input_never_panics() {
+    use rand::RngCore;
+    let mut r = rand::rngs::StdRng::seed_from_u64(99);
+    for i in 0..300 {
+        let mut junk = vec![0u8; (r.next_u32() % 2000) as usize];
+        r.fill_bytes(&mut junk);
+        if i % 3 == 0 && junk.len() > 5 {
+            // A plausible length prefix so the parser gets further.
+            let len = (junk.len() - 4) as u32;
+            junk[..4].copy_from_slice(&len.to_be_bytes());
+            junk[5] = 20;
+        }
+        let mut s = Connection::server(Arc::new(server_config()), rng(i));
+        let mut input = IDENT.to_vec();
+        input.extend_from_slice(&junk);
+        let _ = s.feed(&input);
+        let mut c = Connection::client(Arc::new(Config::default()), rng(i));
+        let _ = c.feed(&input);
+    }
+}
