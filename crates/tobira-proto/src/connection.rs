@@ -47,6 +47,8 @@ pub enum Role {
 pub enum Event {
     /// The peer's identification string (RFC 4253 §4.2).
     PeerIdent(String),
+    /// The peer's KEXINIT, as received (before negotiation).
+    PeerKexInit(Box<KexInit>),
     /// Algorithms agreed for a key exchange; `strict` when strict KEX is in force.
     Negotiated {
         /// The chosen algorithms.
@@ -526,6 +528,7 @@ impl Connection {
         }
         kex.theirs = Some(payload.to_vec());
         let ours = KexInit::decode(&kex.ours)?;
+        self.events.push_back(Event::PeerKexInit(Box::new(peer.clone())));
         let (client, server) = match self.role {
             Role::Client => (&ours, &peer),
             Role::Server => (&peer, &ours),

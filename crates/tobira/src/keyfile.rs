@@ -17,7 +17,7 @@ use std::str::FromStr;
 
 use md5::{Digest, Md5};
 use rand_core::OsRng;
-use ssh_key::private::{EcdsaKeypair, Ed25519Keypair, RsaKeypair};
+use ssh_key::private::{EcdsaKeypair, Ed25519Keypair, KeypairData, RsaKeypair};
 use ssh_key::public::KeyData;
 use ssh_key::{Algorithm, EcdsaCurve, HashAlg, LineEnding, PrivateKey, PublicKey};
 
@@ -214,68 +214,79 @@ impl FromStr for FingerprintHash {
     }
 }
 
+/// Checks a key size for a key type as [`generate`] would, without
+/// generating anything: returns the size that will be used.
+pub fn check_bits(kind: KeyType, bits: Option<usize>) -> Result<usize, KeyFileError> {
+    match kind {
+        KeyType::Ed25519 => Ok(256),
+        KeyType::Ecdsa => match bits {
+            None => Ok(256),
+            Some(b @ (256 | 384 | 521)) => Ok(b),
+            Some(_) => Err(KeyFileError::InvalidKeyLength {
+                kind: "ECDSA",
+                reason: "valid lengths are 256, 384 or 521 bits".into(),
+            }),
+        },
+        KeyType::Rsa => {
+            let bits = bits.unwrap_or(RSA_DEFAULT_BITS);
+            let reason = if bits < RSA_MIN_BITS {
+                format!("minimum is {RSA_MIN_BITS} bits")
+            } else if bits > RSA_MAX_BITS {
+                format!("maximum is {RSA_MAX_BITS} bits")
+            } else if matches!(bits, 2048 | 3072 | 4096 | 8192) {
+                return Ok(bits);
+            } else {
+                format!("{bits} bits is not supported (use 2048, 3072, 4096 or 8192)")
+            };
+            Err(KeyFileError::InvalidKeyLength {
+                kind: "RSA",
+                reason,
+            })
+        }
+    }
+}
+
 /// Generates a new key pair of the given type, with the given comment.
 ///
 /// `bits` is the key size: ignored for Ed25519; 256 (default), 384 or 521
 /// for ECDSA; for RSA 2048, 3072 (default), 4096 or 8192 (sizes from 1024
-/// to 16384 are valid for `ssh-keygen` but others are refused here).
+/// to 16384 are valid for `ssh-keygen` but others are refused here; see
+/// [`check_bits`]).
 pub fn generate(
     kind: KeyType,
     bits: Option<usize>,
     comment: &str,
 ) -> Result<PrivateKey, KeyFileError> {
+    let bits = check_bits(kind, bits)?;
     let mut key = match kind {
         KeyType::Ed25519 => PrivateKey::from(Ed25519Keypair::random(&mut OsRng)),
         KeyType::Ecdsa => {
             let curve = match bits {
-                None | Some(256) => EcdsaCurve::NistP256,
-                Some(384) => EcdsaCurve::NistP384,
-                Some(521) => EcdsaCurve::NistP521,
-                Some(_) => {
-                    return Err(KeyFileError::InvalidKeyLength {
-                        kind: "ECDSA",
-                        reason: "valid lengths are 256, 384 or 521 bits".into(),
-                    })
-                }
+                384 => EcdsaCurve::NistP384,
+                521 => EcdsaCurve::NistP521,
+                _ => EcdsaCurve::NistP256,
             };
             PrivateKey::from(EcdsaKeypair::random(&mut OsRng, curve).map_err(KeyFileError::Key)?)
         }
-        KeyType::Rsa => PrivateKey::from(generate_rsa(bits.unwrap_or(RSA_DEFAULT_BITS))?),
+        KeyType::Rsa => PrivateKey::from(generate_rsa(bits)?),
     };
     key.set_comment(comment);
     Ok(key)
 }
 
 /// Generates an RSA key with aws-lc (much faster than the pure-Rust
-/// generator) and converts it through PKCS#8 into ssh-key's type.
+/// generator) and converts it through PKCS#8 into ssh-key's type. `bits`
+/// has passed [`check_bits`].
 fn generate_rsa(bits: usize) -> Result<RsaKeypair, KeyFileError> {
     use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
     use aws_lc_rs::rsa::{KeyPair, KeySize};
     use rsa::pkcs8::DecodePrivateKey;
 
-    if bits < RSA_MIN_BITS {
-        return Err(KeyFileError::InvalidKeyLength {
-            kind: "RSA",
-            reason: format!("minimum is {RSA_MIN_BITS} bits"),
-        });
-    }
-    if bits > RSA_MAX_BITS {
-        return Err(KeyFileError::InvalidKeyLength {
-            kind: "RSA",
-            reason: format!("maximum is {RSA_MAX_BITS} bits"),
-        });
-    }
     let size = match bits {
         2048 => KeySize::Rsa2048,
         3072 => KeySize::Rsa3072,
         4096 => KeySize::Rsa4096,
-        8192 => KeySize::Rsa8192,
-        _ => {
-            return Err(KeyFileError::InvalidKeyLength {
-                kind: "RSA",
-                reason: format!("{bits} bits is not supported (use 2048, 3072, 4096 or 8192)"),
-            })
-        }
+        _ => KeySize::Rsa8192,
     };
     let pair = KeyPair::generate(size)
         .map_err(|_| KeyFileError::Generation("RSA key pair generation failed".into()))?;
@@ -310,9 +321,11 @@ fn parse_private(text: &str) -> Result<Parsed, KeyFileError> {
         return match PrivateKey::from_openssh(block) {
             Ok(k) => Ok(Parsed::OpenSsh(k)),
             Err(
-                e @ (ssh_key::Error::AlgorithmUnknown
-                | ssh_key::Error::AlgorithmUnsupported { .. }),
-            ) => Err(KeyFileError::UnsupportedFormat(format!("key algorithm: {e}"))),
+                e
+                @ (ssh_key::Error::AlgorithmUnknown | ssh_key::Error::AlgorithmUnsupported { .. }),
+            ) => Err(KeyFileError::UnsupportedFormat(format!(
+                "key algorithm: {e}"
+            ))),
             // ssh-key 0.6 rejects ECDSA private scalars OpenSSH wrote as
             // shorter mpints (half of all P-521 keys): decode those here.
             Err(_) => openssh_ecdsa_fallback(block, None)
@@ -375,6 +388,158 @@ fn parse_private(text: &str) -> Result<Parsed, KeyFileError> {
         ));
     }
     Err(KeyFileError::InvalidFormat)
+}
+
+/// A reader of SSH wire encoding over a byte slice.
+struct Wire<'a>(&'a [u8]);
+
+impl<'a> Wire<'a> {
+    fn bytes(&mut self, n: usize) -> Result<&'a [u8], KeyFileError> {
+        if self.0.len() < n {
+            return Err(KeyFileError::InvalidFormat);
+        }
+        let (head, tail) = self.0.split_at(n);
+        self.0 = tail;
+        Ok(head)
+    }
+
+    fn u32(&mut self) -> Result<u32, KeyFileError> {
+        let b = self.bytes(4)?;
+        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    fn string(&mut self) -> Result<&'a [u8], KeyFileError> {
+        let n = self.u32()? as usize;
+        self.bytes(n)
+    }
+}
+
+/// Right-aligns a minimal big-endian scalar in an `N`-byte buffer.
+fn padded_scalar<const N: usize>(
+    scalar: &[u8],
+) -> Result<zeroize::Zeroizing<[u8; N]>, KeyFileError> {
+    let digits = match scalar.iter().position(|&b| b != 0) {
+        Some(i) => &scalar[i..],
+        None => return Err(KeyFileError::InvalidFormat),
+    };
+    if digits.len() > N {
+        return Err(KeyFileError::InvalidFormat);
+    }
+    let mut out = zeroize::Zeroizing::new([0u8; N]);
+    out[N - digits.len()..].copy_from_slice(digits);
+    Ok(out)
+}
+
+/// Decodes an OpenSSH-format ECDSA private key without ssh-key's
+/// private-key decoder, which requires the private scalar's mpint to be
+/// exactly the field size while OpenSSH writes it minimal (so shorter when
+/// its top bytes are zero: about half of P-521 keys, 1 in 256 others).
+/// Decrypts with `passphrase` when the key is encrypted.
+fn openssh_ecdsa_fallback(
+    block: &str,
+    passphrase: Option<&str>,
+) -> Result<PrivateKey, KeyFileError> {
+    use base64::Engine as _;
+
+    let body: String = block
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .map(str::trim)
+        .collect();
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(body.as_bytes())
+        .map_err(|_| KeyFileError::InvalidFormat)?;
+    let mut w = Wire(&raw);
+    if w.bytes(15)? != b"openssh-key-v1\0" {
+        return Err(KeyFileError::InvalidFormat);
+    }
+    let cipher_name = std::str::from_utf8(w.string()?).map_err(|_| KeyFileError::InvalidFormat)?;
+    let kdf_name = w.string()?;
+    let kdf_options = w.string()?;
+    if w.u32()? != 1 {
+        return Err(KeyFileError::UnsupportedFormat(
+            "more than one key in a file".into(),
+        ));
+    }
+    let public_blob = w.string()?;
+    let sealed = w.string()?;
+    let tag = w.0;
+    let cipher = ssh_key::Cipher::new(cipher_name)
+        .map_err(|_| KeyFileError::UnsupportedFormat(format!("cipher {cipher_name}")))?;
+    let mut plain = zeroize::Zeroizing::new(sealed.to_vec());
+    if !cipher.is_none() {
+        let pass = passphrase.ok_or(KeyFileError::PassphraseRequired)?;
+        if kdf_name != b"bcrypt" {
+            return Err(KeyFileError::UnsupportedFormat(
+                "key derivation function".into(),
+            ));
+        }
+        let mut opts = Wire(kdf_options);
+        let salt = opts.string()?.to_vec();
+        let rounds = opts.u32()?;
+        let kdf = ssh_key::Kdf::Bcrypt { salt, rounds };
+        let (key, iv) = kdf
+            .derive_key_and_iv(cipher, pass)
+            .map_err(KeyFileError::Key)?;
+        let tag = if cipher.has_tag() {
+            Some(<[u8; 16]>::try_from(tag).map_err(|_| KeyFileError::InvalidFormat)?)
+        } else {
+            None
+        };
+        cipher
+            .decrypt(&key, &iv, &mut plain, tag)
+            .map_err(|_| KeyFileError::BadPassphrase)?;
+    }
+    let mut p = Wire(&plain);
+    if p.u32()? != p.u32()? {
+        return Err(if cipher.is_none() {
+            KeyFileError::InvalidFormat
+        } else {
+            KeyFileError::BadPassphrase
+        });
+    }
+    let key_type = p.string()?;
+    let _curve = p.string()?;
+    let point = p.string()?;
+    let scalar = p.string()?;
+    let comment = String::from_utf8_lossy(p.string()?).into_owned();
+    let pair = match key_type {
+        b"ecdsa-sha2-nistp256" => {
+            let k = p256::SecretKey::from_slice(&*padded_scalar::<32>(scalar)?)
+                .map_err(|_| KeyFileError::InvalidFormat)?;
+            EcdsaKeypair::NistP256 {
+                public: k.public_key().into(),
+                private: k.into(),
+            }
+        }
+        b"ecdsa-sha2-nistp384" => {
+            let k = p384::SecretKey::from_slice(&*padded_scalar::<48>(scalar)?)
+                .map_err(|_| KeyFileError::InvalidFormat)?;
+            EcdsaKeypair::NistP384 {
+                public: k.public_key().into(),
+                private: k.into(),
+            }
+        }
+        b"ecdsa-sha2-nistp521" => {
+            let k = p521::SecretKey::from_slice(&*padded_scalar::<66>(scalar)?)
+                .map_err(|_| KeyFileError::InvalidFormat)?;
+            EcdsaKeypair::NistP521 {
+                public: k.public_key().into(),
+                private: k.into(),
+            }
+        }
+        _ => return Err(KeyFileError::InvalidFormat),
+    };
+    if pair.public_key_bytes() != point {
+        return Err(KeyFileError::InvalidFormat);
+    }
+    let key = PrivateKey::new(KeypairData::Ecdsa(pair), comment).map_err(KeyFileError::Key)?;
+    // The file's clear public key must be the one the private key gives.
+    let listed = PublicKey::from_bytes(public_blob).map_err(|_| KeyFileError::InvalidFormat)?;
+    if listed.key_data() != key.public_key().key_data() {
+        return Err(KeyFileError::InvalidFormat);
+    }
+    Ok(key)
 }
 
 /// The PKCS#8 decoding trait, as re-exported by the curve crates.
@@ -471,8 +636,12 @@ pub fn load_public_from_private(path: &Path) -> Result<PublicKey, KeyFileError> 
 pub fn is_encrypted(path: &Path) -> Result<bool, KeyFileError> {
     let text = read_text(path)?;
     if let Some(block) = pem_block(&text, "OPENSSH PRIVATE KEY") {
-        let key = PrivateKey::from_openssh(block).map_err(|_| KeyFileError::InvalidFormat)?;
-        return Ok(key.is_encrypted());
+        return match PrivateKey::from_openssh(block) {
+            Ok(key) => Ok(key.is_encrypted()),
+            // An unencrypted key ssh-key's decoder refuses (see
+            // `openssh_ecdsa_fallback`); encrypted keys always parse.
+            Err(_) => parse_private(&text).map(|_| false),
+        };
     }
     if text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----")
         || (text.contains(" PRIVATE KEY-----") && text.contains("Proc-Type: 4,ENCRYPTED"))
@@ -710,7 +879,6 @@ fn draw_randomart(digest: &[u8], title: &str, hash_label: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ssh_key::private::KeypairData;
 
     struct TempDir(PathBuf);
 

@@ -6,6 +6,11 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod client;
 pub mod config;
+pub mod driver;
+pub mod hostkeys;
 pub mod keyfile;
 pub mod known_hosts;
+pub mod server;
+pub mod trust;

@@ -134,9 +134,18 @@ fn main() -> ExitCode {
     let args = match Args::try_parse() {
         Ok(a) => a,
         Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
-            let _ = e.print();
-            return ExitCode::from(code);
+            if !e.use_stderr() {
+                // --help
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            let text = e.render().to_string();
+            eprint!("{text}");
+            if !text.contains("Usage:") {
+                use clap::CommandFactory;
+                eprintln!("\n{}", Args::command().render_usage());
+            }
+            return ExitCode::from(2);
         }
     };
     match run(&args) {
@@ -303,6 +312,7 @@ fn generate(args: &Args) -> Res {
         .comment
         .clone()
         .unwrap_or_else(|| format!("{}@{}", user_name(), host_name()));
+    keyfile::check_bits(kind, args.bits).map_err(|e| e.to_string())?;
     if !args.quiet {
         println!("Generating public/private {kind} key pair.");
     }

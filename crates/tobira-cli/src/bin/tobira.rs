@@ -1,1 +1,282 @@
-fn main(){}
+//! `tobira`: the tobira SSH client (OpenSSH `ssh` command line).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use tobira::client::{probe, ClientError, ClientSettings};
+use tobira::trust::{decide, StrictMode, TrustSettings};
+
+/// tobira SSH client.
+#[derive(Parser, Debug)]
+#[command(name = "tobira", disable_version_flag = true, disable_help_flag = false)]
+struct Args {
+    /// Use IPv4 addresses only.
+    #[arg(short = '4')]
+    ipv4: bool,
+    /// Use IPv6 addresses only.
+    #[arg(short = '6')]
+    ipv6: bool,
+    /// Request compression.
+    #[arg(short = 'C')]
+    compress: bool,
+    /// Do not execute a remote command.
+    #[arg(short = 'N')]
+    no_command: bool,
+    /// Quiet mode.
+    #[arg(short = 'q')]
+    quiet: bool,
+    /// Disable pseudo-terminal allocation.
+    #[arg(short = 'T')]
+    no_tty: bool,
+    /// Force pseudo-terminal allocation.
+    #[arg(short = 't', action = clap::ArgAction::Count)]
+    tty: u8,
+    /// Print the version and exit.
+    #[arg(short = 'V')]
+    version: bool,
+    /// Verbose mode (repeatable).
+    #[arg(short = 'v', action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Cipher specification (comma-separated).
+    #[arg(short = 'c')]
+    cipher_spec: Option<String>,
+    /// MAC specification (comma-separated).
+    #[arg(short = 'm')]
+    mac_spec: Option<String>,
+    /// Dynamic forwarding.
+    #[arg(short = 'D')]
+    dynamic: Vec<String>,
+    /// Append debug logs to this file.
+    #[arg(short = 'E')]
+    log_file: Option<PathBuf>,
+    /// Configuration file.
+    #[arg(short = 'F')]
+    config_file: Option<PathBuf>,
+    /// Identity file.
+    #[arg(short = 'i')]
+    identity: Vec<PathBuf>,
+    /// Jump host.
+    #[arg(short = 'J')]
+    jump: Option<String>,
+    /// Local forwarding.
+    #[arg(short = 'L')]
+    local: Vec<String>,
+    /// Remote forwarding.
+    #[arg(short = 'R')]
+    remote: Vec<String>,
+    /// Login name.
+    #[arg(short = 'l')]
+    login: Option<String>,
+    /// Option in Keyword=value form (repeatable).
+    #[arg(short = 'o')]
+    options: Vec<String>,
+    /// Port.
+    #[arg(short = 'p')]
+    port: Option<u16>,
+    /// Stdio forwarding.
+    #[arg(short = 'W')]
+    stdio: Option<String>,
+    /// Query supported algorithms: kex, cipher, mac, key, key-sig, compression…
+    #[arg(short = 'Q')]
+    query: Option<String>,
+    /// Print every packet, decoded, to standard error.
+    #[arg(long)]
+    trace: bool,
+    /// [user@]host or ssh://[user@]host[:port]
+    destination: Option<String>,
+    /// Remote command.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<String>,
+}
+
+fn fail(msg: &str) -> ExitCode {
+    eprintln!("{msg}");
+    ExitCode::from(255)
+}
+
+fn query(kind: &str) -> Option<Vec<&'static str>> {
+    use tobira_proto::algorithms::*;
+    Some(match kind.to_ascii_lowercase().as_str() {
+        "kex" | "kexalgorithms" => KEX_SUPPORTED.to_vec(),
+        "cipher" | "ciphers" => CIPHER_SUPPORTED.to_vec(),
+        "cipher-auth" => CIPHER_SUPPORTED.iter().copied().filter(|c| c.contains("gcm") || c.contains("poly1305")).collect(),
+        "mac" | "macs" => MAC_SUPPORTED.to_vec(),
+        "key" | "key-plain" => vec!["ssh-ed25519", "ecdsa-sha2-nistp256", "ssh-rsa"],
+        "key-sig" | "hostkeyalgorithms" | "pubkeyacceptedalgorithms" | "sig" => HOSTKEY_SUPPORTED.to_vec(),
+        "compression" => COMPRESSION_SUPPORTED.to_vec(),
+        _ => return None,
+    })
+}
+
+/// Splits `[user@]host` or `ssh://[user@]host[:port]`.
+fn parse_destination(d: &str) -> Result<(Option<String>, String, Option<u16>), String> {
+    if let Some(rest) = d.strip_prefix("ssh://") {
+        let (user, hostport) = match rest.rsplit_once('@') {
+            Some((u, h)) => (Some(u.to_string()), h),
+            None => (None, rest),
+        };
+        let hostport = hostport.trim_end_matches('/');
+        let (host, port) = if let Some(h) = hostport.strip_prefix('[') {
+            let (h, tail) = h.split_once(']').ok_or("bad destination")?;
+            (h.to_string(), tail.strip_prefix(':').map(str::parse).transpose().map_err(|_| "bad port")?)
+        } else {
+            match hostport.rsplit_once(':') {
+                Some((h, p)) => (h.to_string(), Some(p.parse().map_err(|_| "bad port")?)),
+                None => (hostport.to_string(), None),
+            }
+        };
+        return Ok((user, host, port));
+    }
+    Ok(match d.rsplit_once('@') {
+        Some((u, h)) => (Some(u.to_string()), h.to_string(), None),
+        None => (None, d.to_string(), None),
+    })
+}
+
+fn main() -> ExitCode {
+    let args = match Args::try_parse() {
+        Ok(a) => a,
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelp => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(255);
+        }
+    };
+    if args.version {
+        eprintln!("{}", tobira_proto::transport::ident::local_ident().trim_start_matches("SSH-2.0-"));
+        return ExitCode::SUCCESS;
+    }
+    if let Some(q) = &args.query {
+        return match query(q) {
+            Some(list) => {
+                for a in list {
+                    println!("{a}");
+                }
+                ExitCode::SUCCESS
+            }
+            None => fail(&format!("Unsupported query \"{q}\"")),
+        };
+    }
+    let Some(dest) = args.destination.clone() else {
+        return fail("usage: tobira [-46CNqTtVv] [-c cipher_spec] [-m mac_spec] [-D [bind:]port] [-E log_file]\n              [-F configfile] [-i identity_file] [-J destination] [-L address]\n              [-l login_name] [-o option] [-p port] [-R address] [-W host:port]\n              [--trace] destination [command [argument ...]]");
+    };
+    for (flag, used) in [("-D", !args.dynamic.is_empty()), ("-L", !args.local.is_empty()), ("-R", !args.remote.is_empty()), ("-J", args.jump.is_some()), ("-W", args.stdio.is_some())] {
+        if used {
+            return fail(&format!("tobira: {flag}: forwarding is not implemented yet"));
+        }
+    }
+    let (dest_user, host, dest_port) = match parse_destination(&dest) {
+        Ok(x) => x,
+        Err(e) => return fail(&format!("tobira: {e}: {dest}")),
+    };
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/"));
+    let local_user = nix::unistd::User::from_uid(nix::unistd::getuid()).ok().flatten().map(|u| u.name).unwrap_or_else(|| "root".into());
+    let mut options = args.options.clone();
+    if let Some(c) = &args.cipher_spec {
+        options.push(format!("Ciphers={c}"));
+    }
+    if let Some(m) = &args.mac_spec {
+        options.push(format!("MACs={m}"));
+    }
+    if args.compress {
+        options.push("Compression=yes".into());
+    }
+    let user_override = args.login.clone().or(dest_user);
+    let cfg = match tobira::config::client::resolve_client_config(&host, user_override.as_deref(), args.port.or(dest_port), &options, args.config_file.as_deref(), &home, &local_user) {
+        Ok(c) => c,
+        Err(e) => return fail(&format!("{e}")),
+    };
+    let level = if args.quiet { 0 } else { 1 + args.verbose };
+    let _ = tobira_cli::logging::init(level.saturating_sub(1), args.log_file.as_deref());
+    let mode: StrictMode = cfg.strict_host_key_checking;
+    let trust = TrustSettings {
+        user_files: cfg.user_known_hosts_file.clone(),
+        global_files: cfg.global_known_hosts_file.clone(),
+        mode,
+        hash: cfg.hash_known_hosts,
+        batch: cfg.batch_mode,
+    };
+    let proto = tobira_proto::Config {
+        kex: cfg.kex_algorithms.clone(),
+        host_key: cfg.host_key_algorithms.clone(),
+        cipher: cfg.ciphers.clone(),
+        mac: cfg.macs.clone(),
+        trace: args.trace,
+        ..tobira_proto::Config::default()
+    };
+    let settings = ClientSettings {
+        host: cfg.host_name.clone(),
+        port: cfg.port,
+        user: cfg.user.clone(),
+        proto: Arc::new(proto),
+        connect_timeout: cfg.connect_timeout.filter(|d| !d.is_zero()).or(Some(Duration::from_secs(60))),
+    };
+    let verbose = args.verbose;
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return fail(&format!("tobira: {e}")),
+    };
+    let host_for_trust = cfg.host_name.clone();
+    let port = cfg.port;
+    let quiet = args.quiet;
+    let mut verify = |_alg: &str, blob: &[u8]| -> Result<(), String> {
+        let key = ssh_key::PublicKey::from_bytes(blob).map_err(|e| format!("bad host key: {e}"))?;
+        if verbose > 0 {
+            eprintln!("debug1: Server host key: {} {}", key.algorithm(), key.fingerprint(ssh_key::HashAlg::Sha256));
+        }
+        decide(&trust, &host_for_trust, port, &key, &mut tobira_cli::tty::ask, &mut |m| {
+            if !quiet {
+                eprint!("{m}");
+            }
+        })
+    };
+    let mut trace = |t: &str| eprintln!("{t}");
+    let result = rt.block_on(probe(&settings, &mut verify, &mut trace));
+    match result {
+        Ok(out) => {
+            if verbose > 0 {
+                eprintln!("debug1: Remote protocol version {}", out.server_ident);
+                if let Some(n) = &out.negotiated {
+                    eprintln!("debug1: kex: algorithm: {}", n.kex);
+                    eprintln!("debug1: kex: host key algorithm: {}", n.host_key);
+                    eprintln!("debug1: kex: server->client cipher: {} MAC: {} compression: {}", n.cipher_s2c, n.mac_s2c, n.comp_s2c);
+                    eprintln!("debug1: kex: client->server cipher: {} MAC: {} compression: {}", n.cipher_c2s, n.mac_c2s, n.comp_c2s);
+                }
+                if out.strict {
+                    eprintln!("debug1: kex: strict KEX mode enabled");
+                }
+                if let Some(algs) = &out.server_sig_algs {
+                    eprintln!("debug1: kex_input_ext_info: server-sig-algs=<{}>", algs.join(","));
+                }
+                eprintln!("debug1: Authentications that can continue: {}", out.auth_methods.join(","));
+            }
+            if let Some(b) = &out.banner {
+                eprint!("{b}");
+            }
+            fail(&format!(
+                "tobira: {}@{}: user authentication is not available yet in this version of tobira (the server offers: {})",
+                cfg.user,
+                cfg.host_name,
+                out.auth_methods.join(",")
+            ))
+        }
+        Err(ClientError::HostKeyRejected(msg)) => fail(msg.trim_end()),
+        Err(e) => fail(&format!("tobira: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        super::Args::command().debug_assert();
+    }
+}

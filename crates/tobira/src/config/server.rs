@@ -20,14 +20,15 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tobira_proto::algorithms::{
-    resolve_list, CIPHER_DEFAULT, CIPHER_SUPPORTED, COMPRESSION_SUPPORTED, HOSTKEY_DEFAULT, HOSTKEY_SUPPORTED,
-    KEX_DEFAULT, KEX_SUPPORTED, MAC_DEFAULT, MAC_SUPPORTED,
+    resolve_list, CIPHER_DEFAULT, CIPHER_SUPPORTED, COMPRESSION_SUPPORTED, HOSTKEY_DEFAULT,
+    HOSTKEY_SUPPORTED, KEX_DEFAULT, KEX_SUPPORTED, MAC_DEFAULT, MAC_SUPPORTED,
 };
 
 use super::lexer::{self, ConfigLine};
 use super::{
-    addr_match_list, expand_tilde, expand_tokens, glob_paths, match_pattern_list, parse_rekey_bytes, parse_time,
-    parse_yes_no, read_config_file, ConfigError, ListMatch, Location, LogLevel, RekeyLimit, MAX_INCLUDE_DEPTH,
+    addr_match_list, expand_tilde, expand_tokens, glob_paths, match_pattern_list,
+    parse_rekey_bytes, parse_time, parse_yes_no, read_config_file, ConfigError, ListMatch,
+    Location, LogLevel, RekeyLimit, MAX_INCLUDE_DEPTH,
 };
 
 /// The default configuration file of `tobirad` (`sshd(8)`'s
@@ -475,7 +476,9 @@ impl MatchCriterion {
     pub fn matches(&self, ci: &ConnectionInfo<'_>) -> bool {
         match self {
             MatchCriterion::All => true,
-            MatchCriterion::User(list) => match_pattern_list(ci.user, list, false) == ListMatch::Match,
+            MatchCriterion::User(list) => {
+                match_pattern_list(ci.user, list, false) == ListMatch::Match
+            }
             MatchCriterion::Group(list) => {
                 let mut found = false;
                 for g in ci.groups {
@@ -492,21 +495,28 @@ impl MatchCriterion {
                 let host = ci.host.unwrap_or(&addr);
                 match_pattern_list(host, list, true) == ListMatch::Match
             }
-            MatchCriterion::Address(list) => addr_match_list(Some(ci.addr), list) == Ok(ListMatch::Match),
+            MatchCriterion::Address(list) => {
+                addr_match_list(Some(ci.addr), list) == Ok(ListMatch::Match)
+            }
             MatchCriterion::LocalAddress(list) => {
-                ci.local_addr.is_some() && addr_match_list(ci.local_addr, list) == Ok(ListMatch::Match)
+                ci.local_addr.is_some()
+                    && addr_match_list(ci.local_addr, list) == Ok(ListMatch::Match)
             }
             MatchCriterion::LocalPort(p) => ci.local_port == Some(*p),
-            MatchCriterion::RDomain(list) => {
-                ci.rdomain.is_some_and(|r| match_pattern_list(r, list, false) == ListMatch::Match)
-            }
+            MatchCriterion::RDomain(list) => ci
+                .rdomain
+                .is_some_and(|r| match_pattern_list(r, list, false) == ListMatch::Match),
         }
     }
 }
 
 /// Parses an `sshd_config(5)` file given as text (`path` names it in
 /// messages and anchors relative `Include`s).
-pub fn parse_server_config(path: &Path, text: &str, is_root: bool) -> Result<ServerConfig, ConfigError> {
+pub fn parse_server_config(
+    path: &Path,
+    text: &str,
+    is_root: bool,
+) -> Result<ServerConfig, ConfigError> {
     build(Some((path, text)), &[], is_root)
 }
 
@@ -514,7 +524,11 @@ pub fn parse_server_config(path: &Path, text: &str, is_root: bool) -> Result<Ser
 /// (`Keyword=value`, taking precedence over the file), then the file
 /// `path`, or [`DEFAULT_CONFIG_PATH`] when it exists, else the built-in
 /// defaults (`sshd(8)`, `-f` and `-o`).
-pub fn load_server_config(path: Option<&Path>, overrides: &[String], is_root: bool) -> Result<ServerConfig, ConfigError> {
+pub fn load_server_config(
+    path: Option<&Path>,
+    overrides: &[String],
+    is_root: bool,
+) -> Result<ServerConfig, ConfigError> {
     let path: Option<PathBuf> = match path {
         Some(p) => Some(p.to_path_buf()),
         None => {
@@ -531,7 +545,11 @@ pub fn load_server_config(path: Option<&Path>, overrides: &[String], is_root: bo
     }
 }
 
-fn build(file: Option<(&Path, &str)>, overrides: &[String], is_root: bool) -> Result<ServerConfig, ConfigError> {
+fn build(
+    file: Option<(&Path, &str)>,
+    overrides: &[String],
+    is_root: bool,
+) -> Result<ServerConfig, ConfigError> {
     let include_dir = file
         .and_then(|(p, _)| p.parent())
         .filter(|p| !p.as_os_str().is_empty())
@@ -644,27 +662,79 @@ static KEYWORDS: &[(&str, Kind, bool)] = &[
     ("ciphers", Kind::Known(Kw::Ciphers), G),
     ("macs", Kind::Known(Kw::Macs), G),
     ("hostkeyalgorithms", Kind::Known(Kw::HostKeyAlgorithms), G),
-    ("pubkeyacceptedalgorithms", Kind::Known(Kw::PubkeyAcceptedAlgorithms), M),
-    ("pubkeyacceptedkeytypes", Kind::Known(Kw::PubkeyAcceptedAlgorithms), M),
-    ("casignaturealgorithms", Kind::Known(Kw::CaSignatureAlgorithms), M),
+    (
+        "pubkeyacceptedalgorithms",
+        Kind::Known(Kw::PubkeyAcceptedAlgorithms),
+        M,
+    ),
+    (
+        "pubkeyacceptedkeytypes",
+        Kind::Known(Kw::PubkeyAcceptedAlgorithms),
+        M,
+    ),
+    (
+        "casignaturealgorithms",
+        Kind::Known(Kw::CaSignatureAlgorithms),
+        M,
+    ),
     ("compression", Kind::Known(Kw::Compression), G),
     ("rekeylimit", Kind::Known(Kw::RekeyLimit), M),
     ("logingracetime", Kind::Known(Kw::LoginGraceTime), G),
     ("maxauthtries", Kind::Known(Kw::MaxAuthTries), M),
     ("maxstartups", Kind::Known(Kw::MaxStartups), G),
     ("maxsessions", Kind::Known(Kw::MaxSessions), M),
-    ("clientaliveinterval", Kind::Known(Kw::ClientAliveInterval), M),
-    ("clientalivecountmax", Kind::Known(Kw::ClientAliveCountMax), M),
-    ("passwordauthentication", Kind::Known(Kw::PasswordAuthentication), M),
-    ("pubkeyauthentication", Kind::Known(Kw::PubkeyAuthentication), M),
-    ("dsaauthentication", Kind::Known(Kw::PubkeyAuthentication), G),
-    ("kbdinteractiveauthentication", Kind::Known(Kw::KbdInteractiveAuthentication), M),
-    ("challengeresponseauthentication", Kind::Known(Kw::KbdInteractiveAuthentication), M),
-    ("skeyauthentication", Kind::Known(Kw::KbdInteractiveAuthentication), M),
+    (
+        "clientaliveinterval",
+        Kind::Known(Kw::ClientAliveInterval),
+        M,
+    ),
+    (
+        "clientalivecountmax",
+        Kind::Known(Kw::ClientAliveCountMax),
+        M,
+    ),
+    (
+        "passwordauthentication",
+        Kind::Known(Kw::PasswordAuthentication),
+        M,
+    ),
+    (
+        "pubkeyauthentication",
+        Kind::Known(Kw::PubkeyAuthentication),
+        M,
+    ),
+    (
+        "dsaauthentication",
+        Kind::Known(Kw::PubkeyAuthentication),
+        G,
+    ),
+    (
+        "kbdinteractiveauthentication",
+        Kind::Known(Kw::KbdInteractiveAuthentication),
+        M,
+    ),
+    (
+        "challengeresponseauthentication",
+        Kind::Known(Kw::KbdInteractiveAuthentication),
+        M,
+    ),
+    (
+        "skeyauthentication",
+        Kind::Known(Kw::KbdInteractiveAuthentication),
+        M,
+    ),
     ("permitrootlogin", Kind::Known(Kw::PermitRootLogin), M),
-    ("permitemptypasswords", Kind::Known(Kw::PermitEmptyPasswords), M),
+    (
+        "permitemptypasswords",
+        Kind::Known(Kw::PermitEmptyPasswords),
+        M,
+    ),
     ("authorizedkeysfile", Kind::Known(Kw::AuthorizedKeysFile), M),
-    ("authenticationmethods", Kind::Known(Kw::AuthenticationMethods), M),
+    (
+        "authenticationmethods",
+        Kind::Known(Kw::AuthenticationMethods),
+        M,
+    ),
     ("allowusers", Kind::Known(Kw::AllowUsers), M),
     ("denyusers", Kind::Known(Kw::DenyUsers), M),
     ("allowgroups", Kind::Known(Kw::AllowGroups), M),
@@ -847,21 +917,31 @@ impl Parser {
         if matches!(ctx, Ctx::Match(_)) && !def.in_match {
             return Err(ConfigError::invalid(
                 at,
-                format!("Directive '{}' is not allowed within a Match block", line.keyword),
+                format!(
+                    "Directive '{}' is not allowed within a Match block",
+                    line.keyword
+                ),
             ));
         }
         match def.kind {
             Kind::Unsupported => {
-                self.cfg.warnings.push(format!("{at}: Unsupported option {}", line.keyword));
+                self.cfg
+                    .warnings
+                    .push(format!("{at}: Unsupported option {}", line.keyword));
                 Ok(())
             }
             Kind::Deprecated => {
-                self.cfg.warnings.push(format!("{at}: Deprecated option {}", line.keyword));
+                self.cfg
+                    .warnings
+                    .push(format!("{at}: Deprecated option {}", line.keyword));
                 Ok(())
             }
             Kind::Known(Kw::Match) => {
                 if cmdline {
-                    return Err(ConfigError::invalid(at, "Match directive not supported as a command-line option"));
+                    return Err(ConfigError::invalid(
+                        at,
+                        "Match directive not supported as a command-line option",
+                    ));
                 }
                 let own = parse_match(&line.args, at)?;
                 let mut criteria: Vec<MatchCriterion> = base.to_vec();
@@ -876,12 +956,19 @@ impl Parser {
                     location: at.clone(),
                 });
                 let idx = self.cfg.match_blocks.len() - 1;
-                *ctx = if all { Ctx::MatchAll(idx) } else { Ctx::Match(idx) };
+                *ctx = if all {
+                    Ctx::MatchAll(idx)
+                } else {
+                    Ctx::Match(idx)
+                };
                 Ok(())
             }
             Kind::Known(Kw::Include) => {
                 if cmdline {
-                    return Err(ConfigError::invalid(at, "Include directive not supported as a command-line option"));
+                    return Err(ConfigError::invalid(
+                        at,
+                        "Include directive not supported as a command-line option",
+                    ));
                 }
                 self.include(line, ctx, depth)
             }
@@ -907,14 +994,25 @@ impl Parser {
         }
     }
 
-    fn include(&mut self, line: &ConfigLine, ctx: &mut Ctx, depth: usize) -> Result<(), ConfigError> {
+    fn include(
+        &mut self,
+        line: &ConfigLine,
+        ctx: &mut Ctx,
+        depth: usize,
+    ) -> Result<(), ConfigError> {
         let at = &line.location;
         if line.args.is_empty() {
-            return Err(ConfigError::invalid(at, format!("{} missing argument.", line.keyword)));
+            return Err(ConfigError::invalid(
+                at,
+                format!("{} missing argument.", line.keyword),
+            ));
         }
         for arg in &line.args {
             if arg.is_empty() {
-                return Err(ConfigError::invalid(at, format!("keyword {} empty argument", line.keyword)));
+                return Err(ConfigError::invalid(
+                    at,
+                    format!("keyword {} empty argument", line.keyword),
+                ));
             }
             let expanded = match &self.home {
                 Some(h) => expand_tilde(arg, h),
@@ -927,7 +1025,10 @@ impl Parser {
             };
             for f in glob_paths(&pattern) {
                 if depth + 1 > MAX_INCLUDE_DEPTH {
-                    return Err(ConfigError::invalid(at, "Too many recursive configuration includes"));
+                    return Err(ConfigError::invalid(
+                        at,
+                        "Too many recursive configuration includes",
+                    ));
                 }
                 let text = read_config_file(&f)?;
                 let base: Vec<MatchCriterion> = match *ctx {
@@ -978,7 +1079,9 @@ fn parse_match(args: &[String], at: &Location) -> Result<Vec<MatchCriterion>, Co
         i += 1;
         if attr == "all" {
             if !out.is_empty() || i < args.len() {
-                return Err(bad("'all' cannot be combined with other Match attributes".into()));
+                return Err(bad(
+                    "'all' cannot be combined with other Match attributes".into()
+                ));
             }
             out.push(MatchCriterion::All);
             break;
@@ -1026,10 +1129,15 @@ fn need<'a>(args: &'a [String], at: &Location, msg: &str) -> Result<&'a str, Con
 
 fn flag(args: &[String], at: &Location) -> Result<bool, ConfigError> {
     let a = need(args, at, "missing argument.")?;
-    parse_yes_no(a, false).ok_or_else(|| ConfigError::invalid(at, format!("unsupported option \"{a}\".")))
+    parse_yes_no(a, false)
+        .ok_or_else(|| ConfigError::invalid(at, format!("unsupported option \"{a}\".")))
 }
 
-fn multistate<T: Copy>(args: &[String], at: &Location, table: &[(&str, T)]) -> Result<T, ConfigError> {
+fn multistate<T: Copy>(
+    args: &[String],
+    at: &Location,
+    table: &[(&str, T)],
+) -> Result<T, ConfigError> {
     let a = need(args, at, "missing argument.")?;
     table
         .iter()
@@ -1050,7 +1158,10 @@ fn int(args: &[String], at: &Location, key: &str) -> Result<u32, ConfigError> {
             _ => "too large",
         }
     };
-    Err(ConfigError::invalid(at, format!("{key} integer value {reason}.")))
+    Err(ConfigError::invalid(
+        at,
+        format!("{key} integer value {reason}."),
+    ))
 }
 
 fn time(args: &[String], at: &Location) -> Result<Duration, ConfigError> {
@@ -1165,7 +1276,12 @@ const AUTH_METHODS: &[&str] = &[
 
 /// Applies one keyword line to `cfg` (first obtained value wins per
 /// `pass`), checking its syntax whether or not the value is kept.
-fn apply(cfg: &mut ServerConfig, pass: &mut Pass, kw: Kw, line: &ConfigLine) -> Result<(), ConfigError> {
+fn apply(
+    cfg: &mut ServerConfig,
+    pass: &mut Pass,
+    kw: Kw,
+    line: &ConfigLine,
+) -> Result<(), ConfigError> {
     let at = &line.location;
     let key = line.keyword.as_str();
     let args = &line.args[..];
@@ -1193,7 +1309,16 @@ fn apply(cfg: &mut ServerConfig, pass: &mut Pass, kw: Kw, line: &ConfigLine) -> 
                     _ => return Err(ConfigError::invalid(at, "bad ListenAddress syntax")),
                 }
             }
-            accumulate(pass, kw, &mut cfg.listen_address, [ListenAddress { host, port, rdomain }]);
+            accumulate(
+                pass,
+                kw,
+                &mut cfg.listen_address,
+                [ListenAddress {
+                    host,
+                    port,
+                    rdomain,
+                }],
+            );
             n
         }
         Kw::HostKey => {
@@ -1218,17 +1343,38 @@ fn apply(cfg: &mut ServerConfig, pass: &mut Pass, kw: Kw, line: &ConfigLine) -> 
             1
         }
         Kw::HostKeyAlgorithms => {
-            let v = algos(args, at, key, "HostKeyAlgorithms", HOSTKEY_DEFAULT, HOSTKEY_SUPPORTED)?;
+            let v = algos(
+                args,
+                at,
+                key,
+                "HostKeyAlgorithms",
+                HOSTKEY_DEFAULT,
+                HOSTKEY_SUPPORTED,
+            )?;
             first_wins(pass, kw, &mut cfg.host_key_algorithms, v);
             1
         }
         Kw::PubkeyAcceptedAlgorithms => {
-            let v = algos(args, at, key, "PubkeyAcceptedAlgorithms", HOSTKEY_DEFAULT, HOSTKEY_SUPPORTED)?;
+            let v = algos(
+                args,
+                at,
+                key,
+                "PubkeyAcceptedAlgorithms",
+                HOSTKEY_DEFAULT,
+                HOSTKEY_SUPPORTED,
+            )?;
             first_wins(pass, kw, &mut cfg.pubkey_accepted_algorithms, v);
             1
         }
         Kw::CaSignatureAlgorithms => {
-            let v = algos(args, at, key, "CASignatureAlgorithms", HOSTKEY_DEFAULT, HOSTKEY_SUPPORTED)?;
+            let v = algos(
+                args,
+                at,
+                key,
+                "CASignatureAlgorithms",
+                HOSTKEY_DEFAULT,
+                HOSTKEY_SUPPORTED,
+            )?;
             first_wins(pass, kw, &mut cfg.ca_signature_algorithms, v);
             1
         }
@@ -1253,7 +1399,8 @@ fn apply(cfg: &mut ServerConfig, pass: &mut Pass, kw: Kw, line: &ConfigLine) -> 
                 None => 1,
                 Some("none") | Some("default") => 2,
                 Some(t) => {
-                    let d = parse_time(t).ok_or_else(|| ConfigError::invalid(at, "invalid time value."))?;
+                    let d = parse_time(t)
+                        .ok_or_else(|| ConfigError::invalid(at, "invalid time value."))?;
                     let v = (!d.is_zero()).then_some(d);
                     first_wins(pass, Kw::RekeyInterval, &mut cfg.rekey_limit.interval, v);
                     2
@@ -1400,7 +1547,10 @@ fn apply(cfg: &mut ServerConfig, pass: &mut Pass, kw: Kw, line: &ConfigLine) -> 
             need(args, at, &format!("{key} missing argument."))?;
             for a in args {
                 if a.is_empty() {
-                    return Err(ConfigError::invalid(at, format!("keyword {key} empty argument")));
+                    return Err(ConfigError::invalid(
+                        at,
+                        format!("keyword {key} empty argument"),
+                    ));
                 }
                 expand_tokens(a, &[('h', ""), ('u', ""), ('U', "")])
                     .map_err(|e| ConfigError::invalid(at, format!("{key} \"{a}\": {e}")))?;
@@ -1424,8 +1574,13 @@ fn apply(cfg: &mut ServerConfig, pass: &mut Pass, kw: Kw, line: &ConfigLine) -> 
                     let methods: Vec<String> = a.split(',').map(str::to_string).collect();
                     for m in &methods {
                         let name = m.split_once(':').map_or(m.as_str(), |(n, _)| n);
-                        if !AUTH_METHODS.contains(&name) || (m.contains(':') && name != "keyboard-interactive") {
-                            return Err(ConfigError::invalid(at, format!("invalid {key} method list.")));
+                        if !AUTH_METHODS.contains(&name)
+                            || (m.contains(':') && name != "keyboard-interactive")
+                        {
+                            return Err(ConfigError::invalid(
+                                at,
+                                format!("invalid {key} method list."),
+                            ));
                         }
                     }
                     lists.push(methods);
@@ -1436,7 +1591,10 @@ fn apply(cfg: &mut ServerConfig, pass: &mut Pass, kw: Kw, line: &ConfigLine) -> 
         }
         Kw::AllowUsers | Kw::DenyUsers | Kw::AllowGroups | Kw::DenyGroups => {
             if let Some(a) = args.iter().find(|a| a.is_empty()) {
-                return Err(ConfigError::invalid(at, format!("invalid {key} pattern: \"{a}\"")));
+                return Err(ConfigError::invalid(
+                    at,
+                    format!("invalid {key} pattern: \"{a}\""),
+                ));
             }
             let list = match kw {
                 Kw::AllowUsers => &mut cfg.allow_users,
@@ -1474,12 +1632,17 @@ fn apply(cfg: &mut ServerConfig, pass: &mut Pass, kw: Kw, line: &ConfigLine) -> 
                     } else {
                         e.clone()
                     };
-                    permit_entry_ok(&e).map_err(|m| ConfigError::invalid(at, format!("{key} {m}")))?;
+                    permit_entry_ok(&e)
+                        .map_err(|m| ConfigError::invalid(at, format!("{key} {m}")))?;
                     v.push(e);
                 }
                 v
             };
-            let n = if a == "any" || a == "none" { 1 } else { args.len() };
+            let n = if a == "any" || a == "none" {
+                1
+            } else {
+                args.len()
+            };
             let slot = if kw == Kw::PermitOpen {
                 &mut cfg.permit_open
             } else {
@@ -1515,10 +1678,8 @@ fn apply(cfg: &mut ServerConfig, pass: &mut Pass, kw: Kw, line: &ConfigLine) -> 
                 Some(c) if !c.is_empty() => args[1..].join(" "),
                 _ => return Err(ConfigError::invalid(at, "Missing subsystem command.")),
             };
-            if pass.first(kw) {
-                // A Match block's subsystems are merged over the global
-                // ones; in the same pass the first definition wins.
-            }
+            // A Match block's subsystems are merged over the global ones;
+            // within one pass the first definition of a name wins.
             if pass.subsystems.insert(name.to_string()) {
                 cfg.subsystem.insert(name.to_string(), cmd);
             }
@@ -1586,7 +1747,10 @@ mod tests {
         assert_eq!(c.max_auth_tries, 6);
         assert_eq!(c.max_sessions, 10);
         assert_eq!(c.permit_root_login, PermitRootLogin::ProhibitPassword);
-        assert_eq!(c.authorized_keys_file, [".ssh/authorized_keys", ".ssh/authorized_keys2"]);
+        assert_eq!(
+            c.authorized_keys_file,
+            [".ssh/authorized_keys", ".ssh/authorized_keys2"]
+        );
         assert!(!c.x11_forwarding && !c.use_dns && c.pubkey_authentication);
         assert_eq!(c.compression, Compression::Delayed);
         assert_eq!(c.compression_algorithms(), ["none"]);
@@ -1637,26 +1801,42 @@ mod tests {
 
     #[test]
     fn algorithm_lists() {
-        let c = parse("Ciphers aes256-ctr,aes128-ctr\nKexAlgorithms -diffie-hellman-*\nMACs ^hmac-sha2-512\n");
+        let c = parse(
+            "Ciphers aes256-ctr,aes128-ctr\nKexAlgorithms -diffie-hellman-*\nMACs ^hmac-sha2-512\n",
+        );
         assert_eq!(c.ciphers, ["aes256-ctr", "aes128-ctr"]);
-        assert!(c.kex_algorithms.iter().all(|k| !k.starts_with("diffie-hellman")));
+        assert!(c
+            .kex_algorithms
+            .iter()
+            .all(|k| !k.starts_with("diffie-hellman")));
         assert!(!c.kex_algorithms.is_empty());
         assert_eq!(c.macs[0], "hmac-sha2-512");
         let c = parse("Ciphers +aes*-gcm@openssh.com\n");
-        assert!(c.ciphers.starts_with(&["chacha20-poly1305@openssh.com".to_string()]));
+        assert!(c
+            .ciphers
+            .starts_with(&["chacha20-poly1305@openssh.com".to_string()]));
         let e = err("# x\nCiphers +3des-cbc\n");
         assert!(e.contains("/etc/tobira/tobirad_config line 2"), "{e}");
         assert!(e.contains("Ciphers") && e.contains("3des-cbc"), "{e}");
         let e = err("HostKeyAlgorithms ssh-dss\n");
-        assert!(e.contains("line 1") && e.contains("HostKeyAlgorithms") && e.contains("ssh-dss"), "{e}");
+        assert!(
+            e.contains("line 1") && e.contains("HostKeyAlgorithms") && e.contains("ssh-dss"),
+            "{e}"
+        );
     }
 
     #[test]
     fn unknown_keyword_is_an_error() {
         let e = err("Port 22\n\nFrobnicate yes\n");
-        assert_eq!(e, "/etc/tobira/tobirad_config: line 3: Bad configuration option: Frobnicate");
+        assert_eq!(
+            e,
+            "/etc/tobira/tobirad_config: line 3: Bad configuration option: Frobnicate"
+        );
         let e = err("PasswordAuthentication maybe\n");
-        assert_eq!(e, "/etc/tobira/tobirad_config line 1: unsupported option \"maybe\".");
+        assert_eq!(
+            e,
+            "/etc/tobira/tobirad_config line 1: unsupported option \"maybe\"."
+        );
         let e = err("Port 22 23\n");
         assert!(e.contains("extra arguments"), "{e}");
         let e = err("Port 0\n");
@@ -1704,9 +1884,23 @@ mod tests {
         assert!(err("RekeyLimit 8\n").contains("too small"));
         assert!(err("LoginGraceTime 2x\n").contains("invalid time value"));
         let c = parse("MaxStartups 20:50:60\n");
-        assert_eq!(c.max_startups, MaxStartups { start: 20, rate: 50, full: 60 });
+        assert_eq!(
+            c.max_startups,
+            MaxStartups {
+                start: 20,
+                rate: 50,
+                full: 60
+            }
+        );
         let c = parse("MaxStartups 5\n");
-        assert_eq!(c.max_startups, MaxStartups { start: 5, rate: 30, full: 5 });
+        assert_eq!(
+            c.max_startups,
+            MaxStartups {
+                start: 5,
+                rate: 30,
+                full: 5
+            }
+        );
         assert!(err("MaxStartups 20:150:60\n").contains("Invalid MaxStartups spec"));
     }
 
@@ -1721,12 +1915,18 @@ mod tests {
             c.authentication_methods,
             [
                 vec!["publickey".to_string(), "password".to_string()],
-                vec!["publickey".to_string(), "keyboard-interactive:pam".to_string()]
+                vec![
+                    "publickey".to_string(),
+                    "keyboard-interactive:pam".to_string()
+                ]
             ]
         );
         assert_eq!(
             c.set_env,
-            [("A".to_string(), "1".to_string()), ("B".to_string(), "x y".to_string())]
+            [
+                ("A".to_string(), "1".to_string()),
+                ("B".to_string(), "x y".to_string())
+            ]
         );
         assert_eq!(c.permit_open, ["host:80", "[::1]:*"]);
         assert_eq!(c.permit_listen, ["*:8080"]);
@@ -1756,10 +1956,17 @@ mod tests {
     fn overrides_take_precedence() {
         let d = tmpdir("overrides");
         let f = d.join("cfg");
-        std::fs::write(&f, "PasswordAuthentication yes\nPort 22\nMatch User bob\n  PasswordAuthentication yes\n").unwrap();
+        std::fs::write(
+            &f,
+            "PasswordAuthentication yes\nPort 22\nMatch User bob\n  PasswordAuthentication yes\n",
+        )
+        .unwrap();
         let c = load_server_config(
             Some(&f),
-            &["PasswordAuthentication=no".to_string(), "MaxAuthTries 2".to_string()],
+            &[
+                "PasswordAuthentication=no".to_string(),
+                "MaxAuthTries 2".to_string(),
+            ],
             false,
         )
         .unwrap();
@@ -1768,9 +1975,16 @@ mod tests {
         let bob = c.for_connection("bob", "10.0.0.1".parse().unwrap(), &[]);
         assert!(!bob.password_authentication);
         let e = load_server_config(Some(&f), &["Bogus=1".to_string()], false).unwrap_err();
-        assert_eq!(e.to_string(), "command-line: line 0: Bad configuration option: Bogus");
+        assert_eq!(
+            e.to_string(),
+            "command-line: line 0: Bad configuration option: Bogus"
+        );
         let e = load_server_config(Some(&f), &["Ciphers=nope".to_string()], false).unwrap_err();
-        assert!(e.to_string().starts_with("command-line line 0: Bad SSH2 Ciphers"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("command-line line 0: Bad SSH2 Ciphers"),
+            "{e}"
+        );
         let e = load_server_config(Some(&d.join("missing")), &[], false).unwrap_err();
         assert!(e.to_string().contains("missing"), "{e}");
         let _ = std::fs::remove_dir_all(&d);
@@ -1839,7 +2053,11 @@ mod tests {
         let x = c.for_connection("carol", "10.1.1.1".parse().unwrap(), &[]);
         assert!(x.password_authentication);
         assert_eq!(x.max_sessions, 10);
-        assert_eq!(c.for_connection("bob", "10.1.1.1".parse().unwrap(), &[]).max_sessions, 1);
+        assert_eq!(
+            c.for_connection("bob", "10.1.1.1".parse().unwrap(), &[])
+                .max_sessions,
+            1
+        );
 
         let e = err("Match User bob\n  Port 22\n");
         assert_eq!(
@@ -1852,19 +2070,34 @@ mod tests {
         assert!(err("Match all User bob\n").contains("cannot be combined"));
         assert!(err("Match Address 10.0.0.1/8\n").contains("Bad Match condition"));
         assert!(err("Match User bob\n  Frob x\n").contains("Bad configuration option: Frob"));
-        let c = parse("Match User bob\n  UsePAM yes\n");
-        assert!(c.warnings.is_empty());
-        assert!(err("Match User bob\n  UsePAM yes\n").is_empty() == false || true);
+        let c = parse("Match User bob\n  ChrootDirectory /srv\n");
+        assert_eq!(
+            c.warnings,
+            ["/etc/tobira/tobirad_config line 2: Unsupported option ChrootDirectory"]
+        );
+        assert!(err("Match User bob\n  UsePAM yes\n").contains("not allowed within a Match block"));
     }
 
     #[test]
     fn include_files() {
         let d = tmpdir("include");
         std::fs::create_dir_all(d.join("conf.d")).unwrap();
-        std::fs::write(d.join("conf.d/10-a.conf"), "PasswordAuthentication no\nPort 2200\n").unwrap();
-        std::fs::write(d.join("conf.d/20-b.conf"), "PasswordAuthentication yes\nMaxAuthTries 4\n").unwrap();
+        std::fs::write(
+            d.join("conf.d/10-a.conf"),
+            "PasswordAuthentication no\nPort 2200\n",
+        )
+        .unwrap();
+        std::fs::write(
+            d.join("conf.d/20-b.conf"),
+            "PasswordAuthentication yes\nMaxAuthTries 4\n",
+        )
+        .unwrap();
         std::fs::write(d.join("conf.d/ignored.txt"), "Bogus option\n").unwrap();
-        std::fs::write(d.join("bob.conf"), "MaxSessions 2\nMatch Address 10.0.0.0/8\n  MaxSessions 3\n").unwrap();
+        std::fs::write(
+            d.join("bob.conf"),
+            "MaxSessions 2\nMatch Address 10.0.0.0/8\n  MaxSessions 3\n",
+        )
+        .unwrap();
         let main = d.join("tobirad_config");
         let text = "Include conf.d/*.conf\nInclude nothing-here/*.conf\nPort 22\nMatch User bob\n  Include bob.conf\n  PermitTTY no\n";
         std::fs::write(&main, text).unwrap();
@@ -1884,15 +2117,30 @@ mod tests {
 
         // Absolute include and error locations inside included files.
         std::fs::write(d.join("bad.conf"), "\nNoSuchThing 1\n").unwrap();
-        let e = parse_server_config(&main, &format!("Include {}\n", d.join("bad.conf").display()), false)
-            .unwrap_err()
-            .to_string();
-        assert_eq!(e, format!("{}: line 2: Bad configuration option: NoSuchThing", d.join("bad.conf").display()));
+        let e = parse_server_config(
+            &main,
+            &format!("Include {}\n", d.join("bad.conf").display()),
+            false,
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            e,
+            format!(
+                "{}: line 2: Bad configuration option: NoSuchThing",
+                d.join("bad.conf").display()
+            )
+        );
 
         // Recursion is bounded.
         std::fs::write(d.join("loop.conf"), "Include loop.conf\n").unwrap();
-        let e = parse_server_config(&main, "Include loop.conf\n", false).unwrap_err().to_string();
-        assert!(e.contains("Too many recursive configuration includes"), "{e}");
+        let e = parse_server_config(&main, "Include loop.conf\n", false)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("Too many recursive configuration includes"),
+            "{e}"
+        );
         let _ = std::fs::remove_dir_all(&d);
     }
 
@@ -1907,7 +2155,13 @@ mod tests {
             Err(e) => panic!("{e}"),
         };
         if std::fs::read_to_string(p).is_ok_and(|t| t.lines().any(|l| l.trim() == "UsePAM yes")) {
-            assert!(c.warnings.iter().any(|w| w.ends_with("Unsupported option UsePAM")), "{:?}", c.warnings);
+            assert!(
+                c.warnings
+                    .iter()
+                    .any(|w| w.ends_with("Unsupported option UsePAM")),
+                "{:?}",
+                c.warnings
+            );
         }
     }
 }

@@ -1,0 +1,7 @@
+//! Shared pieces of the tobira binaries: logging set-up and terminal
+//! prompts. The binaries only parse arguments and call the library.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod logging;
+pub mod tty;

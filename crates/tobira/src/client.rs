@@ -1,0 +1,148 @@
+//! The client: connects, runs the key exchange with the user's trust
+//! decision, requests the `ssh-userauth` service and asks for the server's
+//! authentication methods (RFC 4252 §5.2 `none`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::SeedableRng;
+use tobira_proto::transport::negotiate::Negotiated;
+use tobira_proto::{Connection, DisconnectReason, Event};
+use tokio::net::TcpStream;
+
+use crate::driver::{Driver, DriverError};
+
+/// Where and as whom to connect.
+#[derive(Debug, Clone)]
+pub struct ClientSettings {
+    /// Host name or address.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// Remote user name.
+    pub user: String,
+    /// Protocol configuration.
+    pub proto: Arc<tobira_proto::Config>,
+    /// `ConnectTimeout`.
+    pub connect_timeout: Option<Duration>,
+}
+
+/// What the client learned.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The server's identification string.
+    pub server_ident: String,
+    /// The negotiated algorithms.
+    pub negotiated: Option<Negotiated>,
+    /// Strict KEX was in force.
+    pub strict: bool,
+    /// The server's `server-sig-algs`.
+    pub server_sig_algs: Option<Vec<String>>,
+    /// Methods the server offers after `none`.
+    pub auth_methods: Vec<String>,
+    /// Banner text, if the server sent one.
+    pub banner: Option<String>,
+}
+
+/// Client failures, each with the one-line message ssh would print.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// TCP connection failed.
+    #[error("connect to host {host} port {port}: {source}")]
+    Connect {
+        /// Host.
+        host: String,
+        /// Port.
+        port: u16,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The trust decision refused the host key (text already shown).
+    #[error("{0}")]
+    HostKeyRejected(String),
+    /// Protocol or I/O failure after connecting.
+    #[error("{0}")]
+    Session(String),
+}
+
+fn session_err(host: &str, port: u16, e: DriverError) -> ClientError {
+    ClientError::Session(match e {
+        DriverError::Protocol(tobira_proto::Error::PeerDisconnected { code, message }) => {
+            format!("Received disconnect from {host} port {port}:{code}: {message}")
+        }
+        DriverError::Eof => format!("Connection closed by {host} port {port}"),
+        DriverError::Timeout => format!("Connection timed out during banner exchange with {host} port {port}"),
+        other => format!("{other}"),
+    })
+}
+
+/// Connects and runs the transport and the start of authentication.
+/// `verify` gets the host key algorithm and blob and returns the trust
+/// decision; `trace` receives decoded packets when tracing is on.
+pub async fn probe(
+    s: &ClientSettings,
+    verify: &mut dyn FnMut(&str, &[u8]) -> Result<(), String>,
+    trace: &mut dyn FnMut(&str),
+) -> Result<Outcome, ClientError> {
+    let connect = TcpStream::connect((s.host.as_str(), s.port));
+    let stream = match s.connect_timeout {
+        Some(t) => tokio::time::timeout(t, connect)
+            .await
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "Connection timed out"))
+            .and_then(|r| r),
+        None => connect.await,
+    }
+    .map_err(|source| ClientError::Connect { host: s.host.clone(), port: s.port, source })?;
+    let _ = stream.set_nodelay(true);
+    let rng = Box::new(rand::rngs::StdRng::from_entropy());
+    let mut d = Driver::new(stream, Connection::client(s.proto.clone(), rng));
+    let mut out = Outcome { server_ident: String::new(), negotiated: None, strict: false, server_sig_algs: None, auth_methods: Vec::new(), banner: None };
+    // No identification within this time is a failure, as OpenSSH's
+    // banner timeout.
+    let banner_limit = Some(s.connect_timeout.unwrap_or(Duration::from_secs(60)));
+    loop {
+        let limit = if out.server_ident.is_empty() { banner_limit } else { None };
+        let ev = match d.next_event_within(limit).await {
+            Ok(ev) => ev,
+            Err(e) => {
+                while let Some(Event::Trace(t)) = d.conn.poll_event() {
+                    trace(&t);
+                }
+                return Err(session_err(&s.host, s.port, e));
+            }
+        };
+        match ev {
+            Event::Trace(t) => trace(&t),
+            Event::PeerIdent(id) => out.server_ident = id,
+            Event::Negotiated { algorithms, strict } => {
+                out.negotiated = Some(algorithms);
+                out.strict = strict;
+            }
+            Event::HostKey { algorithm, key } => match verify(&algorithm, &key) {
+                Ok(()) => d.conn.accept_host_key().map_err(|e| ClientError::Session(e.to_string()))?,
+                Err(msg) => {
+                    d.conn.reject_host_key("Host key verification failed.");
+                    let _ = d.flush().await;
+                    return Err(ClientError::HostKeyRejected(msg));
+                }
+            },
+            Event::ExtInfo(_) => out.server_sig_algs = d.conn.server_sig_algs().map(|v| v.to_vec()),
+            Event::ServiceAccepted(_) => d.conn.userauth_none(&s.user).map_err(|e| ClientError::Session(e.to_string()))?,
+            Event::AuthBanner(b) => out.banner = Some(b),
+            Event::AuthFailure { methods, .. } => {
+                out.auth_methods = methods;
+                d.conn.disconnect(DisconnectReason::ByApplication, "disconnected by user");
+                let _ = d.flush().await;
+                return Ok(out);
+            }
+            Event::AuthSuccess => {
+                d.conn.disconnect(DisconnectReason::ByApplication, "disconnected by user");
+                let _ = d.flush().await;
+                return Err(ClientError::Session(
+                    "the server accepted authentication method none, but sessions are not implemented yet".into(),
+                ));
+            }
+            _ => {}
+        }
+    }
+}

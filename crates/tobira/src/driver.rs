@@ -1,0 +1,87 @@
+//! Runs a sans-IO [`Connection`] over an async byte stream: writes its
+//! output, reads the peer's bytes, hands out its events.
+
+use std::time::Duration;
+
+use tobira_proto::{Connection, Event};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+/// Why a driven connection stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum DriverError {
+    /// Socket error.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// Protocol error (ours or the peer's DISCONNECT).
+    #[error("{0}")]
+    Protocol(#[from] tobira_proto::Error),
+    /// The peer closed the TCP connection.
+    #[error("Connection closed by remote host")]
+    Eof,
+    /// Nothing arrived in time.
+    #[error("timed out")]
+    Timeout,
+}
+
+/// A connection bound to a stream.
+pub struct Driver<S> {
+    stream: S,
+    /// The protocol state machine.
+    pub conn: Connection,
+    buf: Vec<u8>,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
+    /// Binds `conn` to `stream`.
+    pub fn new(stream: S, conn: Connection) -> Self {
+        Driver { stream, conn, buf: vec![0u8; 64 * 1024] }
+    }
+
+    /// Writes everything the connection has queued.
+    pub async fn flush(&mut self) -> std::io::Result<()> {
+        while !self.conn.pending_output().is_empty() {
+            let n = self.stream.write(self.conn.pending_output()).await?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::WriteZero.into());
+            }
+            self.conn.consume_output(n);
+        }
+        self.stream.flush().await
+    }
+
+    /// The next event, reading from the peer as needed. A protocol error
+    /// flushes our DISCONNECT before returning.
+    pub async fn next_event(&mut self) -> Result<Event, DriverError> {
+        loop {
+            self.flush().await?;
+            if let Some(ev) = self.conn.poll_event() {
+                return Ok(ev);
+            }
+            if self.conn.is_closed() {
+                return Err(DriverError::Protocol(tobira_proto::Error::Closed));
+            }
+            let n = self.stream.read(&mut self.buf).await?;
+            if n == 0 {
+                return Err(DriverError::Eof);
+            }
+            if let Err(e) = self.conn.feed(&self.buf[..n]) {
+                let _ = self.flush().await;
+                // Events queued before the error (e.g. traces) still count.
+                return Err(DriverError::Protocol(e));
+            }
+        }
+    }
+
+    /// [`Self::next_event`] with a deadline.
+    pub async fn next_event_within(&mut self, limit: Option<Duration>) -> Result<Event, DriverError> {
+        match limit {
+            Some(d) => tokio::time::timeout(d, self.next_event()).await.map_err(|_| DriverError::Timeout)?,
+            None => self.next_event().await,
+        }
+    }
+
+    /// Gives the stream back (for tests).
+    pub fn into_inner(self) -> (S, Connection) {
+        (self.stream, self.conn)
+    }
+}
