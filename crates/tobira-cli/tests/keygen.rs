@@ -114,10 +114,7 @@ fn gen_args<'a>(
 
 #[test]
 fn ssh_keygen_reads_tobira_keys() {
-    let Some(ssh) = ssh_keygen() else {
-        eprintln!("ssh-keygen not found: skipping");
-        return;
-    };
+    let ssh = ssh_keygen().expect("OpenSSH's ssh-keygen must be installed (.ci/run installs openssh-client)");
     let dir = TempDir::new("ours");
     for &(kind, bits, tag) in TYPES {
         for pass in ["", "secret pass"] {
@@ -153,10 +150,7 @@ fn ssh_keygen_reads_tobira_keys() {
 
 #[test]
 fn tobira_reads_ssh_keygen_keys() {
-    let Some(ssh) = ssh_keygen() else {
-        eprintln!("ssh-keygen not found: skipping");
-        return;
-    };
+    let ssh = ssh_keygen().expect("OpenSSH's ssh-keygen must be installed (.ci/run installs openssh-client)");
     let dir = TempDir::new("theirs");
     for &(kind, bits, tag) in TYPES {
         for pass in ["", "their pass"] {
@@ -196,10 +190,7 @@ fn tobira_reads_ssh_keygen_keys() {
 
 #[test]
 fn pem_keys_from_ssh_keygen() {
-    let Some(ssh) = ssh_keygen() else {
-        eprintln!("ssh-keygen not found: skipping");
-        return;
-    };
+    let ssh = ssh_keygen().expect("OpenSSH's ssh-keygen must be installed (.ci/run installs openssh-client)");
     let dir = TempDir::new("pem");
     for (kind, format) in [
         ("rsa", "PEM"),
@@ -225,10 +216,7 @@ fn pem_keys_from_ssh_keygen() {
 
 #[test]
 fn change_passphrase() {
-    let Some(ssh) = ssh_keygen() else {
-        eprintln!("ssh-keygen not found: skipping");
-        return;
-    };
+    let ssh = ssh_keygen().expect("OpenSSH's ssh-keygen must be installed (.ci/run installs openssh-client)");
     let dir = TempDir::new("chpass");
     let file = dir.path("id");
     let f = s(&file);
@@ -312,10 +300,7 @@ fn generation_output_and_refusals() {
 
 #[test]
 fn fingerprints_of_known_hosts_and_authorized_keys() {
-    let Some(ssh) = ssh_keygen() else {
-        eprintln!("ssh-keygen not found: skipping");
-        return;
-    };
+    let ssh = ssh_keygen().expect("OpenSSH's ssh-keygen must be installed (.ci/run installs openssh-client)");
     let dir = TempDir::new("lists");
     let a = dir.path("a");
     let b = dir.path("b");
@@ -339,10 +324,7 @@ fn fingerprints_of_known_hosts_and_authorized_keys() {
 
 #[test]
 fn known_hosts_find_remove_hash() {
-    let Some(ssh) = ssh_keygen() else {
-        eprintln!("ssh-keygen not found: skipping");
-        return;
-    };
+    let ssh = ssh_keygen().expect("OpenSSH's ssh-keygen must be installed (.ci/run installs openssh-client)");
     let dir = TempDir::new("kh");
     let a = dir.path("a");
     tobira(&["-q", "-t", "ed25519", "-N", "", "-f", s(&a)], &dir.0);

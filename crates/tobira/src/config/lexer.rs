@@ -68,7 +68,7 @@ pub fn parse_line(text: &str, location: Location) -> Result<Option<ConfigLine>, 
             format!("no argument after keyword \"{keyword}\""),
         ));
     }
-    let args = split_args(rest).map_err(|()| ConfigError::invalid(&location, "invalid quotes"))?;
+    let args = split_args(rest).ok_or_else(|| ConfigError::invalid(&location, "invalid quotes"))?;
     Ok(Some(ConfigLine {
         keyword: keyword.to_string(),
         args,
@@ -80,8 +80,8 @@ pub fn parse_line(text: &str, location: Location) -> Result<Option<ConfigLine>, 
 /// Splits arguments as OpenSSH's `argv_split` (with comment termination)
 /// does: whitespace separates arguments; `"..."` and `'...'` quote;
 /// `\"`, `\'`, `\\` and (outside quotes) `\ ` escape; a `#` at the start
-/// of an argument ends the line. `Err` for an unterminated quote.
-pub fn split_args(s: &str) -> Result<Vec<String>, ()> {
+/// of an argument ends the line. `None` for an unterminated quote.
+pub fn split_args(s: &str) -> Option<Vec<String>> {
     let chars: Vec<char> = s.chars().collect();
     let mut out = Vec::new();
     let mut i = 0;
@@ -122,11 +122,11 @@ pub fn split_args(s: &str) -> Result<Vec<String>, ()> {
             i += 1;
         }
         if quote.is_some() {
-            return Err(());
+            return None;
         }
         out.push(arg);
     }
-    Ok(out)
+    Some(out)
 }
 
 /// Splits a whole file into keyword lines, numbering lines from 1.

@@ -1985,6 +1985,12 @@ mod tests {
                 .starts_with("command-line line 0: Bad SSH2 Ciphers"),
             "{e}"
         );
+        if !Path::new(DEFAULT_CONFIG_PATH).exists() {
+            let c = load_server_config(None, &["Port=2022".to_string()], false).unwrap();
+            assert_eq!(c.port, [2022]);
+            assert!(load_server_config(None, &["Match User x".to_string()], false).is_err());
+            assert!(load_server_config(None, &["Include /x".to_string()], false).is_err());
+        }
         let e = load_server_config(Some(&d.join("missing")), &[], false).unwrap_err();
         assert!(e.to_string().contains("missing"), "{e}");
         let _ = std::fs::remove_dir_all(&d);

@@ -1,0 +1,209 @@
+//! Test harness: real OpenSSH `sshd`/`ssh` and our binaries over loopback.
+//! Every server gets its own config, host keys and port; the system's sshd
+//! service is never touched.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A scratch directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> Self {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let p = std::env::temp_dir().join(format!("tobira-it-{}-{tag}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub fn wait_for_port(port: u16, child: &mut Child, log: &Path) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(30) {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        if let Ok(Some(st)) = child.try_wait() {
+            panic!("server exited with {st}: {}", std::fs::read_to_string(log).unwrap_or_default());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("server did not listen on {port}: {}", std::fs::read_to_string(log).unwrap_or_default());
+}
+
+/// Generates a key with OpenSSH's ssh-keygen.
+pub fn ssh_keygen(path: &Path, kind: &str, bits: Option<u32>) {
+    let mut c = Command::new("ssh-keygen");
+    c.args(["-q", "-N", "", "-t", kind, "-f"]).arg(path);
+    if let Some(b) = bits {
+        c.args(["-b", &b.to_string()]);
+    }
+    let st = c.status().expect("ssh-keygen (openssh-client) must be installed");
+    assert!(st.success());
+}
+
+/// A running server process with its log file.
+pub struct Server {
+    pub child: Child,
+    pub port: u16,
+    pub log: PathBuf,
+    pub dir: TempDir,
+}
+
+impl Server {
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+    /// Waits until `needle` appears in the log (servers log asynchronously).
+    pub fn wait_log(&self, needle: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let t = self.log_text();
+            if t.contains(needle) || start.elapsed() > Duration::from_secs(10) {
+                return t;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Host keys for a test server: RSA 2048 (the seed's), Ed25519, ECDSA P-256.
+pub fn host_keys(dir: &TempDir) -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    for (kind, bits, name) in [("rsa", Some(2048), "host_rsa"), ("ed25519", None, "host_ed25519"), ("ecdsa", Some(256), "host_ecdsa")] {
+        let p = dir.path(name);
+        ssh_keygen(&p, kind, bits);
+        v.push(p);
+    }
+    v
+}
+
+/// Starts OpenSSH's sshd in the foreground with its own config.
+pub fn start_sshd(extra: &[&str]) -> Server {
+    let dir = TempDir::new("sshd");
+    let port = free_port();
+    let keys = host_keys(&dir);
+    let _ = std::fs::create_dir_all("/run/sshd");
+    let mut cfg = format!("Port {port}\nListenAddress 127.0.0.1\nPidFile none\nUsePAM no\nStrictModes no\nLogLevel DEBUG3\nPasswordAuthentication yes\nKbdInteractiveAuthentication no\nAuthorizedKeysFile none\n");
+    for k in &keys {
+        cfg.push_str(&format!("HostKey {}\n", k.display()));
+    }
+    let cfg_path = dir.path("sshd_config");
+    std::fs::write(&cfg_path, cfg).unwrap();
+    let log = dir.path("sshd.log");
+    let mut cmd = Command::new("/usr/sbin/sshd");
+    cmd.args(["-D", "-e", "-f"]).arg(&cfg_path);
+    for o in extra {
+        cmd.args(["-o", o]);
+    }
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("/usr/sbin/sshd (openssh-server) must be installed");
+    let mut s = Server { child, port, log, dir };
+    wait_for_port(port, &mut s.child, &s.log.clone());
+    s
+}
+
+pub fn bin(name: &str) -> PathBuf {
+    match name {
+        "tobirad" => PathBuf::from(env!("CARGO_BIN_EXE_tobirad")),
+        "tobira" => PathBuf::from(env!("CARGO_BIN_EXE_tobira")),
+        "tobira-keyscan" => PathBuf::from(env!("CARGO_BIN_EXE_tobira-keyscan")),
+        "tobira-keygen" => PathBuf::from(env!("CARGO_BIN_EXE_tobira-keygen")),
+        _ => panic!("unknown binary {name}"),
+    }
+}
+
+/// Starts tobirad with the test host keys and extra arguments.
+pub fn start_tobirad(extra: &[&str]) -> Server {
+    let dir = TempDir::new("tobirad");
+    let port = free_port();
+    let keys = host_keys(&dir);
+    let log = dir.path("tobirad.log");
+    let mut cmd = Command::new(bin("tobirad"));
+    cmd.args(["-D", "-e", "-d", "-p", &port.to_string(), "-o", "ListenAddress=127.0.0.1"]);
+    for k in &keys {
+        cmd.arg("-h").arg(k);
+    }
+    cmd.args(extra);
+    let child = cmd
+        .env("XDG_STATE_HOME", dir.path("state"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut s = Server { child, port, log, dir };
+    wait_for_port(port, &mut s.child, &s.log.clone());
+    s
+}
+
+/// Runs a command with a time limit, capturing its output.
+pub fn run(cmd: &mut Command, limit: Duration) -> Output {
+    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let start = Instant::now();
+    loop {
+        if let Ok(Some(_)) = child.try_wait() {
+            return child.wait_with_output().unwrap();
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!("command timed out: {cmd:?}\nstderr: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// OpenSSH's `ssh -vvv` against a server, authentication bound to fail.
+pub fn openssh_probe(port: u16, opts: &[&str]) -> (i32, String) {
+    let mut c = Command::new("ssh");
+    c.args(["-vvv", "-F", "/dev/null", "-o", "UserKnownHostsFile=/dev/null", "-o", "GlobalKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=no", "-o", "BatchMode=yes", "-o", "PubkeyAuthentication=no", "-p", &port.to_string()]);
+    for o in opts {
+        c.args(["-o", o]);
+    }
+    c.args(["alice@127.0.0.1", "true"]);
+    let out = run(&mut c, Duration::from_secs(60));
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// `tobira --trace` against a server, with a throw-away known_hosts.
+pub fn tobira_probe(port: u16, known_hosts: &Path, opts: &[&str]) -> (i32, String, String) {
+    let mut c = Command::new(bin("tobira"));
+    c.args(["--trace", "-F", "/dev/null", "-o"]).arg(format!("UserKnownHostsFile={}", known_hosts.display()));
+    c.args(["-o", "GlobalKnownHostsFile=/dev/null", "-p", &port.to_string()]);
+    for o in opts {
+        c.args(["-o", o]);
+    }
+    c.arg("alice@127.0.0.1");
+    let out = run(&mut c, Duration::from_secs(60));
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
