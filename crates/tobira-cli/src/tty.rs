@@ -6,7 +6,11 @@ use std::io::{BufRead, BufReader, Write};
 /// Shows `question` on the terminal and reads one line. `None` when there
 /// is no terminal (then ssh refuses rather than guessing).
 pub fn ask(question: &str) -> Option<String> {
-    let tty = std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty").ok()?;
+    let tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .ok()?;
     let mut w = tty.try_clone().ok()?;
     w.write_all(question.as_bytes()).ok()?;
     w.flush().ok()?;

@@ -58,12 +58,25 @@ fn openssh_client_to_tobirad_every_algorithm() {
             && err.contains("Authentications that can continue: publickey,password,keyboard-interactive")
             && err.contains("Permission denied (publickey,password,keyboard-interactive)");
         if !ok {
-            failures.push(format!("{kw}={name}: exit {code}\n{}", err.lines().filter(|l| l.contains("kex") || l.contains("rror") || l.contains("denied")).collect::<Vec<_>>().join("\n")));
+            failures.push(format!(
+                "{kw}={name}: exit {code}\n{}",
+                err.lines()
+                    .filter(|l| l.contains("kex") || l.contains("rror") || l.contains("denied"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ));
         }
     }
     let log = server.log_text();
-    assert!(failures.is_empty(), "{}\n--- server log ---\n{log}", failures.join("\n\n"));
-    assert!(log.contains("userauth-request for user alice service ssh-connection method none"), "{log}");
+    assert!(
+        failures.is_empty(),
+        "{}\n--- server log ---\n{log}",
+        failures.join("\n\n")
+    );
+    assert!(
+        log.contains("userauth-request for user alice service ssh-connection method none"),
+        "{log}"
+    );
 }
 
 #[test]
@@ -91,21 +104,40 @@ fn tobira_to_openssh_sshd_every_algorithm() {
             && err.contains("authentications that can continue: publickey,password")
             && err.contains("user authentication is not available yet");
         if !ok {
-            failures.push(format!("{kw}={name}: exit {code}\n{}", err.lines().filter(|l| l.starts_with("==") || l.contains("tobira:")).collect::<Vec<_>>().join("\n")));
+            failures.push(format!(
+                "{kw}={name}: exit {code}\n{}",
+                err.lines()
+                    .filter(|l| l.starts_with("==") || l.contains("tobira:"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ));
         }
     }
     let log = server.log_text();
-    assert!(failures.is_empty(), "{}\n--- sshd log (tail) ---\n{}", failures.join("\n\n"), log.lines().rev().take(40).collect::<Vec<_>>().join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{}\n--- sshd log (tail) ---\n{}",
+        failures.join("\n\n"),
+        log.lines().rev().take(40).collect::<Vec<_>>().join("\n")
+    );
     for (kw, name) in matrix() {
         if kw == "KexAlgorithms" {
-            assert!(log.contains(&format!("kex: algorithm: {name}")), "sshd did not log {name}");
+            assert!(
+                log.contains(&format!("kex: algorithm: {name}")),
+                "sshd did not log {name}"
+            );
         }
     }
 }
 
 /// The seed's exact suite: diffie-hellman-group-exchange-sha256, an RSA
 /// 2048 host key, aes256-ctr, hmac-sha2-256, no compression.
-const SEED: [&str; 4] = ["KexAlgorithms=diffie-hellman-group-exchange-sha256", "HostKeyAlgorithms=rsa-sha2-256", "Ciphers=aes256-ctr", "MACs=hmac-sha2-256"];
+const SEED: [&str; 4] = [
+    "KexAlgorithms=diffie-hellman-group-exchange-sha256",
+    "HostKeyAlgorithms=rsa-sha2-256",
+    "Ciphers=aes256-ctr",
+    "MACs=hmac-sha2-256",
+];
 
 #[test]
 fn seed_suite_tobira_client_against_sshd() {
@@ -140,7 +172,10 @@ fn seed_suite_tobira_client_against_sshd() {
         assert!(err.contains(needle), "missing {needle:?} in trace:\n{err}");
     }
     let log = server.wait_log("kex: algorithm");
-    assert!(log.contains("kex: algorithm: diffie-hellman-group-exchange-sha256"), "{log}");
+    assert!(
+        log.contains("kex: algorithm: diffie-hellman-group-exchange-sha256"),
+        "{log}"
+    );
     assert!(log.contains("SSH2_MSG_KEX_DH_GEX_REQUEST received"), "{log}");
     // Strict KEX in force, on the server's side too.
     assert!(log.contains("will use strict KEX ordering"), "{log}");
@@ -179,10 +214,16 @@ fn seed_suite_openssh_client_against_tobirad() {
 #[test]
 fn keyscan_prints_known_hosts_lines_and_kexinit() {
     let server = start_sshd(&[]);
-    let out = run(Command::new(bin("tobira-keyscan")).args(["-p", &server.port.to_string(), "127.0.0.1"]), Duration::from_secs(60));
+    let out = run(
+        Command::new(bin("tobira-keyscan")).args(["-p", &server.port.to_string(), "127.0.0.1"]),
+        Duration::from_secs(60),
+    );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let ours = String::from_utf8_lossy(&out.stdout).to_string();
-    let theirs = run(Command::new("ssh-keyscan").args(["-p", &server.port.to_string(), "-t", "ed25519,ecdsa,rsa", "127.0.0.1"]), Duration::from_secs(60));
+    let theirs = run(
+        Command::new("ssh-keyscan").args(["-p", &server.port.to_string(), "-t", "ed25519,ecdsa,rsa", "127.0.0.1"]),
+        Duration::from_secs(60),
+    );
     let theirs = String::from_utf8_lossy(&theirs.stdout).to_string();
     let mut a: Vec<&str> = ours.lines().collect();
     let mut b: Vec<&str> = theirs.lines().collect();
@@ -191,7 +232,10 @@ fn keyscan_prints_known_hosts_lines_and_kexinit() {
     assert_eq!(a, b, "tobira-keyscan and ssh-keyscan disagree");
     assert_eq!(a.len(), 3);
 
-    let out = run(Command::new(bin("tobira-keyscan")).args(["--kexinit", "-p", &server.port.to_string(), "127.0.0.1"]), Duration::from_secs(60));
+    let out = run(
+        Command::new(bin("tobira-keyscan")).args(["--kexinit", "-p", &server.port.to_string(), "127.0.0.1"]),
+        Duration::from_secs(60),
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
     for needle in [
@@ -216,49 +260,113 @@ fn host_key_trust_decisions() {
     let dir = TempDir::new("trust");
     let kh = dir.path("known_hosts");
     // Unknown key with StrictHostKeyChecking=yes: refused, nothing written.
-    let (code, _, err) = tobira_probe(server.port, &kh, &["StrictHostKeyChecking=yes", "HostKeyAlgorithms=ssh-ed25519"]);
+    let (code, _, err) = tobira_probe(
+        server.port,
+        &kh,
+        &["StrictHostKeyChecking=yes", "HostKeyAlgorithms=ssh-ed25519"],
+    );
     assert_eq!(code, 255);
-    assert!(err.contains("No ED25519 host key is known for [127.0.0.1]:") && err.contains("Host key verification failed."), "{err}");
+    assert!(
+        err.contains("No ED25519 host key is known for [127.0.0.1]:") && err.contains("Host key verification failed."),
+        "{err}"
+    );
     assert!(!kh.exists());
     // BatchMode with the default (ask): refused without a prompt.
     let (code, _, err) = tobira_probe(server.port, &kh, &["BatchMode=yes", "HostKeyAlgorithms=ssh-ed25519"]);
     assert_eq!(code, 255);
     assert!(err.contains("Host key verification failed."), "{err}");
     // accept-new: recorded as [host]:port, then known.
-    let (code, _, err) = tobira_probe(server.port, &kh, &["StrictHostKeyChecking=accept-new", "HostKeyAlgorithms=ssh-ed25519"]);
+    let (code, _, err) = tobira_probe(
+        server.port,
+        &kh,
+        &["StrictHostKeyChecking=accept-new", "HostKeyAlgorithms=ssh-ed25519"],
+    );
     assert_eq!(code, 255);
     assert!(err.contains("Warning: Permanently added"), "{err}");
     let text = std::fs::read_to_string(&kh).unwrap();
-    assert!(text.starts_with(&format!("[127.0.0.1]:{} ssh-ed25519 ", server.port)), "{text}");
+    assert!(
+        text.starts_with(&format!("[127.0.0.1]:{} ssh-ed25519 ", server.port)),
+        "{text}"
+    );
     // OpenSSH's ssh agrees with the line we wrote.
     let (code, err) = {
         let mut c = Command::new("ssh");
-        c.args(["-vvv", "-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", "HostKeyAlgorithms=ssh-ed25519", "-o"])
-            .arg(format!("UserKnownHostsFile={}", kh.display()))
-            .args(["-o", "PubkeyAuthentication=no", "-p", &server.port.to_string(), "alice@127.0.0.1", "true"]);
+        c.args([
+            "-vvv",
+            "-F",
+            "/dev/null",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "HostKeyAlgorithms=ssh-ed25519",
+            "-o",
+        ])
+        .arg(format!("UserKnownHostsFile={}", kh.display()))
+        .args([
+            "-o",
+            "PubkeyAuthentication=no",
+            "-p",
+            &server.port.to_string(),
+            "alice@127.0.0.1",
+            "true",
+        ]);
         let out = run(&mut c, Duration::from_secs(30));
-        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     };
     assert_eq!(code, 255);
-    assert!(err.contains("Host '[127.0.0.1]:") && err.contains("is known and matches the ED25519 host key"), "{err}");
-    let (_, _, err) = tobira_probe(server.port, &kh, &["StrictHostKeyChecking=yes", "HostKeyAlgorithms=ssh-ed25519"]);
+    assert!(
+        err.contains("Host '[127.0.0.1]:") && err.contains("is known and matches the ED25519 host key"),
+        "{err}"
+    );
+    let (_, _, err) = tobira_probe(
+        server.port,
+        &kh,
+        &["StrictHostKeyChecking=yes", "HostKeyAlgorithms=ssh-ed25519"],
+    );
     assert!(err.contains("user authentication is not available yet"), "{err}");
     // A changed key: OpenSSH's warning with the offending line, refused.
     let other = TempDir::new("other");
     ssh_keygen(&other.path("k"), "ed25519", None);
     let pubkey = std::fs::read_to_string(other.path("k.pub")).unwrap();
     let mut parts = pubkey.split_whitespace();
-    let line = format!("# comment\n[127.0.0.1]:{} {} {}\n", server.port, parts.next().unwrap(), parts.next().unwrap());
+    let line = format!(
+        "# comment\n[127.0.0.1]:{} {} {}\n",
+        server.port,
+        parts.next().unwrap(),
+        parts.next().unwrap()
+    );
     std::fs::write(&kh, line).unwrap();
-    let (code, _, err) = tobira_probe(server.port, &kh, &["StrictHostKeyChecking=accept-new", "HostKeyAlgorithms=ssh-ed25519"]);
+    let (code, _, err) = tobira_probe(
+        server.port,
+        &kh,
+        &["StrictHostKeyChecking=accept-new", "HostKeyAlgorithms=ssh-ed25519"],
+    );
     assert_eq!(code, 255);
-    assert!(err.contains("WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!"), "{err}");
-    assert!(err.contains(&format!("Offending ED25519 key in {}:2", kh.display())), "{err}");
+    assert!(
+        err.contains("WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("Offending ED25519 key in {}:2", kh.display())),
+        "{err}"
+    );
     assert!(err.contains("Host key verification failed."), "{err}");
     // Hashed entries match too.
-    let out = run(Command::new("ssh-keygen").args(["-H", "-f"]).arg(&kh), Duration::from_secs(10));
+    let out = run(
+        Command::new("ssh-keygen").args(["-H", "-f"]).arg(&kh),
+        Duration::from_secs(10),
+    );
     assert!(out.status.success());
-    let (_, _, err) = tobira_probe(server.port, &kh, &["StrictHostKeyChecking=yes", "HostKeyAlgorithms=ssh-ed25519"]);
+    let (_, _, err) = tobira_probe(
+        server.port,
+        &kh,
+        &["StrictHostKeyChecking=yes", "HostKeyAlgorithms=ssh-ed25519"],
+    );
     assert!(err.contains("REMOTE HOST IDENTIFICATION HAS CHANGED"), "{err}");
 }
 
@@ -299,9 +407,15 @@ sys.exit(os.WEXITSTATUS(status))
     );
     let out = run(Command::new("python3").arg("-c").arg(script), Duration::from_secs(60));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains(&format!("The authenticity of host '[127.0.0.1]:{}", server.port)), "{text}");
+    assert!(
+        text.contains(&format!("The authenticity of host '[127.0.0.1]:{}", server.port)),
+        "{text}"
+    );
     assert!(text.contains("ED25519 key fingerprint is SHA256:"), "{text}");
-    assert!(text.contains("Are you sure you want to continue connecting (yes/no/[fingerprint])?"), "{text}");
+    assert!(
+        text.contains("Are you sure you want to continue connecting (yes/no/[fingerprint])?"),
+        "{text}"
+    );
     assert!(text.contains("Permanently added"), "{text}");
     assert_eq!(out.status.code(), Some(255), "{text}");
     assert!(std::fs::read_to_string(&kh).unwrap().contains("ssh-ed25519"));
@@ -323,7 +437,8 @@ fn tobirad_survives_hostile_connections() {
     assert!(String::from_utf8_lossy(&buf).starts_with("SSH-2.0-tobira_"));
     // A valid identification then a 1 MB packet length: DISCONNECT (reason 2).
     let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.write_all(b"SSH-2.0-evil\r\n\x00\x10\x00\x00\x00\x00\x00\x00").unwrap();
+    s.write_all(b"SSH-2.0-evil\r\n\x00\x10\x00\x00\x00\x00\x00\x00")
+        .unwrap();
     let mut buf = Vec::new();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let _ = s.read_to_end(&mut buf);
@@ -341,7 +456,10 @@ fn tobirad_survives_hostile_connections() {
     silent.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
     let _ = silent.read_to_end(&mut buf);
     let log = server.wait_log("Timeout before authentication");
-    assert!(log.contains("Timeout before authentication for 127.0.0.1 port"), "{log}");
+    assert!(
+        log.contains("Timeout before authentication for 127.0.0.1 port"),
+        "{log}"
+    );
     assert!(log.contains("error: Bad packet length 1048576."), "{log}");
 }
 
@@ -361,5 +479,8 @@ fn connection_refused_is_one_line_exit_255() {
     let dir = TempDir::new("refused");
     let (code, _, err) = tobira_probe(port, &dir.path("kh"), &[]);
     assert_eq!(code, 255);
-    assert_eq!(err.trim(), format!("tobira: connect to host 127.0.0.1 port {port}: Connection refused (os error 111)"));
+    assert_eq!(
+        err.trim(),
+        format!("tobira: connect to host 127.0.0.1 port {port}: Connection refused (os error 111)")
+    );
 }

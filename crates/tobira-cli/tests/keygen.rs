@@ -89,23 +89,8 @@ const TYPES: &[(&str, Option<&str>, &str)] = &[
     ("rsa", Some("2048"), "rsa2048"),
 ];
 
-fn gen_args<'a>(
-    kind: &'a str,
-    bits: Option<&'a str>,
-    pass: &'a str,
-    file: &'a str,
-) -> Vec<&'a str> {
-    let mut a = vec![
-        "-q",
-        "-t",
-        kind,
-        "-N",
-        pass,
-        "-C",
-        "test@tobira",
-        "-f",
-        file,
-    ];
+fn gen_args<'a>(kind: &'a str, bits: Option<&'a str>, pass: &'a str, file: &'a str) -> Vec<&'a str> {
+    let mut a = vec!["-q", "-t", kind, "-N", pass, "-C", "test@tobira", "-f", file];
     if let Some(b) = bits {
         a.extend(["-b", b]);
     }
@@ -192,25 +177,12 @@ fn tobira_reads_ssh_keygen_keys() {
 fn pem_keys_from_ssh_keygen() {
     let ssh = ssh_keygen().expect("OpenSSH's ssh-keygen must be installed (.ci/run installs openssh-client)");
     let dir = TempDir::new("pem");
-    for (kind, format) in [
-        ("rsa", "PEM"),
-        ("rsa", "PKCS8"),
-        ("ecdsa", "PEM"),
-        ("ecdsa", "PKCS8"),
-    ] {
+    for (kind, format) in [("rsa", "PEM"), ("rsa", "PKCS8"), ("ecdsa", "PEM"), ("ecdsa", "PKCS8")] {
         let file = dir.path(&format!("{kind}-{format}"));
         let f = s(&file);
-        ok(
-            ssh,
-            &["-q", "-t", kind, "-m", format, "-N", "", "-f", f],
-            &dir.0,
-        );
+        ok(ssh, &["-q", "-t", kind, "-m", format, "-N", "", "-f", f], &dir.0);
         let expected = ok(ssh, &["-y", "-f", f], &dir.0);
-        assert_eq!(
-            tobira(&["-y", "-f", f], &dir.0),
-            expected,
-            "{kind} {format}"
-        );
+        assert_eq!(tobira(&["-y", "-f", f], &dir.0), expected, "{kind} {format}");
     }
 }
 
@@ -220,11 +192,7 @@ fn change_passphrase() {
     let dir = TempDir::new("chpass");
     let file = dir.path("id");
     let f = s(&file);
-    ok(
-        ssh,
-        &["-q", "-t", "ed25519", "-N", "old", "-C", "c@d", "-f", f],
-        &dir.0,
-    );
+    ok(ssh, &["-q", "-t", "ed25519", "-N", "old", "-C", "c@d", "-f", f], &dir.0);
     let public = fs::read_to_string(format!("{f}.pub")).expect("read .pub");
     let out = tobira(&["-p", "-P", "old", "-N", "new", "-f", f], &dir.0);
     assert!(
@@ -246,14 +214,8 @@ fn generation_output_and_refusals() {
     let out = tobira(&["-t", "ed25519", "-N", "", "-C", "x@y", "-f", f], &dir.0);
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "Generating public/private ed25519 key pair.");
-    assert_eq!(
-        lines[1],
-        format!("Your identification has been saved in {f}")
-    );
-    assert_eq!(
-        lines[2],
-        format!("Your public key has been saved in {f}.pub")
-    );
+    assert_eq!(lines[1], format!("Your identification has been saved in {f}"));
+    assert_eq!(lines[2], format!("Your public key has been saved in {f}.pub"));
     assert_eq!(lines[3], "The key fingerprint is:");
     assert!(lines[4].starts_with("SHA256:") && lines[4].ends_with(" x@y"));
     assert_eq!(lines[5], "The key's randomart image is:");
@@ -265,10 +227,7 @@ fn generation_output_and_refusals() {
     let before = fs::read(&file).expect("read key");
     let out = run(KEYGEN, &["-q", "-t", "ed25519", "-N", "", "-f", f], &dir.0);
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        format!("{f} already exists.\n")
-    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{f} already exists.\n"));
     assert_eq!(fs::read(&file).expect("read key"), before);
 
     // Default file and directory: ~/.ssh/id_ecdsa.
@@ -309,9 +268,8 @@ fn fingerprints_of_known_hosts_and_authorized_keys() {
     let pa = fs::read_to_string(dir.path("a.pub")).expect("read");
     let pb = fs::read_to_string(dir.path("b.pub")).expect("read");
     let bare_a: String = pa.split(' ').take(2).collect::<Vec<_>>().join(" ");
-    let text = format!(
-        "# comment\n\n  {bare_a}\nhost1,host2 {bare_a}\n[host3]:2222 {pb}command=\"echo a b\",no-pty {pa}{pb}"
-    );
+    let text =
+        format!("# comment\n\n  {bare_a}\nhost1,host2 {bare_a}\n[host3]:2222 {pb}command=\"echo a b\",no-pty {pa}{pb}");
     // (A key without comment comes first: ssh-keygen 9.2 shows the
     // previous line's comment for it.)
     let list = dir.path("list");
@@ -342,9 +300,7 @@ fn known_hosts_find_remove_hash() {
         );
     }
     assert_eq!(
-        run(KEYGEN, &["-F", "five", "-f", s(&ours)], &dir.0)
-            .status
-            .code(),
+        run(KEYGEN, &["-F", "five", "-f", s(&ours)], &dir.0).status.code(),
         Some(1)
     );
 

@@ -18,12 +18,7 @@ pub const KEX_SUPPORTED: &[&str] = &[
 pub const KEX_DEFAULT: &[&str] = KEX_SUPPORTED;
 
 /// Host-key / public-key signature algorithms this build implements.
-pub const HOSTKEY_SUPPORTED: &[&str] = &[
-    "ssh-ed25519",
-    "ecdsa-sha2-nistp256",
-    "rsa-sha2-512",
-    "rsa-sha2-256",
-];
+pub const HOSTKEY_SUPPORTED: &[&str] = &["ssh-ed25519", "ecdsa-sha2-nistp256", "rsa-sha2-512", "rsa-sha2-256"];
 
 /// Default host-key algorithms (RFC 8709, RFC 5656, RFC 8332).
 pub const HOSTKEY_DEFAULT: &[&str] = HOSTKEY_SUPPORTED;

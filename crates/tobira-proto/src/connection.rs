@@ -172,7 +172,10 @@ pub struct Connection {
 
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Connection").field("role", &self.role).field("phase", &self.phase).finish_non_exhaustive()
+        f.debug_struct("Connection")
+            .field("role", &self.role)
+            .field("phase", &self.phase)
+            .finish_non_exhaustive()
     }
 }
 
@@ -221,6 +224,10 @@ impl Connection {
         };
         c.out.extend_from_slice(c.local_ident.as_bytes());
         c.out.extend_from_slice(b"\r\n");
+        if c.config.trace {
+            c.events
+                .push_back(Event::Trace(format!(">> identification: {}", c.local_ident)));
+        }
         c.send_kexinit();
         c
     }
@@ -296,7 +303,10 @@ impl Connection {
         if self.phase == Phase::Closed {
             return;
         }
-        let d = Disconnect { reason: reason.code(), description: message.to_string() };
+        let d = Disconnect {
+            reason: reason.code(),
+            description: message.to_string(),
+        };
         self.send_now(&d.encode());
         self.phase = Phase::Closed;
     }
@@ -318,9 +328,11 @@ impl Connection {
                     pos = used;
                     if self.config.trace {
                         for line in std::mem::take(&mut self.ident_reader.pre_banner) {
-                            self.events.push_back(Event::Trace(format!("<< (pre-identification line) {line}")));
+                            self.events
+                                .push_back(Event::Trace(format!("<< (pre-identification line) {line}")));
                         }
-                        self.events.push_back(Event::Trace(format!("<< identification: {ident}")));
+                        self.events
+                            .push_back(Event::Trace(format!("<< identification: {ident}")));
                     }
                     self.events.push_back(Event::PeerIdent(ident.clone()));
                     self.peer_ident = Some(ident);
@@ -337,13 +349,21 @@ impl Connection {
         // While the application decides on the host key, later packets
         // (the server's NEWKEYS) wait in the buffer.
         while self.phase == Phase::Running && self.pending_verdict.is_none() {
-            let Some(p) = self.opener.open(&mut self.in_buf[*pos..])? else { break };
+            let Some(p) = self.opener.open(&mut self.in_buf[*pos..])? else {
+                break;
+            };
             let mut payload = std::mem::take(&mut self.scratch);
             payload.clear();
             payload.extend_from_slice(&self.in_buf[*pos + p.payload.0..*pos + p.payload.1]);
             *pos += p.consumed;
             if self.config.trace {
-                let text = trace::describe(Direction::Received, &payload, p.packet_len, p.padding_len, self.kex_family);
+                let text = trace::describe(
+                    Direction::Received,
+                    &payload,
+                    p.packet_len,
+                    p.padding_len,
+                    self.kex_family,
+                );
                 self.events.push_back(Event::Trace(text));
             }
             let r = self.dispatch(&payload, p.seq);
@@ -447,10 +467,15 @@ impl Connection {
     // ----- dispatch -----
 
     fn dispatch(&mut self, payload: &[u8], seq: u32) -> Result<(), Error> {
-        let msg = payload.first().copied().ok_or_else(|| Error::protocol("empty packet"))?;
+        let msg = payload
+            .first()
+            .copied()
+            .ok_or_else(|| Error::protocol("empty packet"))?;
         let initial_kex = self.session_id.is_none() || (self.kex_count == 0 && self.kex.is_some());
         if self.strict && initial_kex && !matches!(msg, num::KEXINIT | num::NEWKEYS | 30..=49) {
-            return Err(Error::protocol(format!("strict KEX violation: unexpected message type {msg} during initial key exchange")));
+            return Err(Error::protocol(format!(
+                "strict KEX violation: unexpected message type {msg} during initial key exchange"
+            )));
         }
         if let Some(k) = self.kex.as_mut() {
             if k.skip_next && (30..=49).contains(&msg) {
@@ -460,14 +485,19 @@ impl Connection {
             // Between the peer's KEXINIT and its NEWKEYS only transport
             // messages may arrive (RFC 4253 §7.1).
             if k.theirs.is_some() && !k.newkeys_received && !matches!(msg, 1..=4 | 20..=49) {
-                return Err(Error::protocol(format!("unexpected message type {msg} during key exchange")));
+                return Err(Error::protocol(format!(
+                    "unexpected message type {msg} during key exchange"
+                )));
             }
         }
         match msg {
             num::DISCONNECT => {
                 let d = Disconnect::decode(payload)?;
                 self.phase = Phase::Closed;
-                Err(Error::PeerDisconnected { code: d.reason, message: d.description })
+                Err(Error::PeerDisconnected {
+                    code: d.reason,
+                    message: d.description,
+                })
             }
             num::IGNORE | num::UNIMPLEMENTED => Ok(()),
             num::DEBUG => {
@@ -536,7 +566,9 @@ impl Connection {
         if first {
             self.strict = client.kex.iter().any(|k| k == KEX_STRICT_C) && server.kex.iter().any(|k| k == KEX_STRICT_S);
             if self.strict && seq != 0 {
-                return Err(Error::protocol("strict KEX violation: KEXINIT was not the first packet"));
+                return Err(Error::protocol(
+                    "strict KEX violation: KEXINIT was not the first packet",
+                ));
             }
             self.peer_wants_ext_info = self.role == Role::Server && client.kex.iter().any(|k| k == EXT_INFO_C);
         }
@@ -545,7 +577,10 @@ impl Connection {
         kex.skip_next = peer.first_kex_packet_follows && guess_was_wrong(&peer, &n);
         kex.spec = Some(spec);
         self.kex_family = Some(spec.family);
-        self.events.push_back(Event::Negotiated { algorithms: n.clone(), strict: self.strict });
+        self.events.push_back(Event::Negotiated {
+            algorithms: n.clone(),
+            strict: self.strict,
+        });
         if self.config.trace {
             self.events.push_back(Event::Trace(trace::summary(&n, self.strict)));
         }
@@ -591,7 +626,10 @@ impl Connection {
     }
 
     fn on_kex_message(&mut self, msg: u8, payload: &[u8]) -> Result<(), Error> {
-        let kex = self.kex.as_mut().ok_or_else(|| Error::protocol(format!("key exchange message {msg} outside key exchange")))?;
+        let kex = self
+            .kex
+            .as_mut()
+            .ok_or_else(|| Error::protocol(format!("key exchange message {msg} outside key exchange")))?;
         let step = std::mem::replace(&mut kex.step, Step::AwaitNewKeys);
         let mut r = Reader::new(payload);
         r.u8()?;
@@ -623,11 +661,17 @@ impl Connection {
                 let p = r.mpint_positive()?;
                 let g = r.mpint_positive()?;
                 r.finish()?;
-                let group = DhGroup { p: p.to_vec(), g: g.to_vec() };
+                let group = DhGroup {
+                    p: p.to_vec(),
+                    g: g.to_vec(),
+                };
                 group.validate()?;
                 let bits = group.bits() as u32;
                 if bits < req.min || bits > req.max {
-                    return Err(Error::kex(format!("DH_GEX group out of range: {} !< {bits} !< {}", req.min, req.max)));
+                    return Err(Error::kex(format!(
+                        "DH_GEX group out of range: {} !< {bits} !< {}",
+                        req.min, req.max
+                    )));
                 }
                 let kp = DhKeyPair::generate(group, &mut *self.rng)?;
                 let mut m = vec![num::KEX_DH_GEX_INIT];
@@ -686,11 +730,16 @@ impl Connection {
                 let req = GexRequest { min, n, max };
                 let clamped = GexRequest {
                     min: min.max(crate::kex::dh::MIN_MODULUS_BITS as u32),
-                    n: n.clamp(crate::kex::dh::MIN_MODULUS_BITS as u32, crate::kex::dh::MAX_MODULUS_BITS as u32),
+                    n: n.clamp(
+                        crate::kex::dh::MIN_MODULUS_BITS as u32,
+                        crate::kex::dh::MAX_MODULUS_BITS as u32,
+                    ),
                     max: max.min(crate::kex::dh::MAX_MODULUS_BITS as u32),
                 };
                 if !(clamped.min <= clamped.n && clamped.n <= clamped.max) {
-                    return Err(Error::kex(format!("DH_GEX_REQUEST, bad parameters: {min} !< {n} !< {max}")));
+                    return Err(Error::kex(format!(
+                        "DH_GEX_REQUEST, bad parameters: {min} !< {n} !< {max}"
+                    )));
                 }
                 let moduli = self.config.moduli.clone();
                 let group = gex::choose_group(&moduli, clamped, &mut *self.rng)
@@ -721,7 +770,10 @@ impl Connection {
     }
 
     fn kex_spec(&self) -> Result<&'static KexSpec, Error> {
-        self.kex.as_ref().and_then(|k| k.spec).ok_or_else(|| Error::kex("no kex method"))
+        self.kex
+            .as_ref()
+            .and_then(|k| k.spec)
+            .ok_or_else(|| Error::kex("no kex method"))
     }
 
     fn server_dh(&mut self, reply: u8, group: DhGroup, e: &[u8], params: &[u8]) -> Result<(), Error> {
@@ -762,18 +814,29 @@ impl Connection {
         let mut k_enc = Zeroizing::new(Vec::new());
         k_enc.put_mpint(k);
         let h = self.exchange_hash(k_s, mid, &k_enc)?;
-        let alg = self.kex.as_ref().and_then(|k| k.negotiated.as_ref()).map(|n| n.host_key.clone()).unwrap_or_default();
+        let alg = self
+            .kex
+            .as_ref()
+            .and_then(|k| k.negotiated.as_ref())
+            .map(|n| n.host_key.clone())
+            .unwrap_or_default();
         hostkey::verify(&alg, k_s, &h, sig)
             .map_err(|e| Error::with_reason(DisconnectReason::KeyExchangeFailed, format!("host key {e}")))?;
         self.pending_verdict = Some((h, k_enc));
         match &self.first_host_key {
             // A re-exchange must present the same host key.
             Some(first) if first.as_slice() == k_s => self.apply_verdict(),
-            Some(_) => Err(Error::with_reason(DisconnectReason::HostKeyNotVerifiable, "host key changed during re-exchange")),
+            Some(_) => Err(Error::with_reason(
+                DisconnectReason::HostKeyNotVerifiable,
+                "host key changed during re-exchange",
+            )),
             None => {
                 self.first_host_key = Some(k_s.to_vec());
                 self.set_step(Step::ClientAwaitHostKeyVerdict);
-                self.events.push_back(Event::HostKey { algorithm: alg, key: k_s.to_vec() });
+                self.events.push_back(Event::HostKey {
+                    algorithm: alg,
+                    key: k_s.to_vec(),
+                });
                 Ok(())
             }
         }
@@ -790,7 +853,10 @@ impl Connection {
     }
 
     fn apply_verdict(&mut self) -> Result<(), Error> {
-        let (h, k_enc) = self.pending_verdict.take().ok_or_else(|| Error::protocol("no host key awaiting a verdict"))?;
+        let (h, k_enc) = self
+            .pending_verdict
+            .take()
+            .ok_or_else(|| Error::protocol("no host key awaiting a verdict"))?;
         self.set_step(Step::AwaitNewKeys);
         self.derive_keys(&h, &k_enc)?;
         self.send_newkeys()?;
@@ -805,7 +871,12 @@ impl Connection {
     }
 
     fn server_reply(&mut self, reply: u8, mid: &[u8], tail: &[u8], k: &[u8]) -> Result<(), Error> {
-        let alg = self.kex.as_ref().and_then(|k| k.negotiated.as_ref()).map(|n| n.host_key.clone()).unwrap_or_default();
+        let alg = self
+            .kex
+            .as_ref()
+            .and_then(|k| k.negotiated.as_ref())
+            .map(|n| n.host_key.clone())
+            .unwrap_or_default();
         let key = self
             .config
             .host_keys
@@ -836,22 +907,24 @@ impl Connection {
         let kex = self.kex.as_mut().ok_or(Error::Closed)?;
         let spec = kex.spec.ok_or_else(|| Error::kex("no kex method"))?;
         let n = kex.negotiated.clone().ok_or_else(|| Error::kex("nothing negotiated"))?;
-        let make = |cipher_name: &str, mac_name: &str, iv: u8, key: u8, mac_letter: u8| -> Result<DirectionKeys, Error> {
-            let c = cipher::lookup(cipher_name).ok_or_else(|| Error::kex(format!("unsupported cipher {cipher_name}")))?;
-            let m = if c.is_aead() {
-                None
-            } else {
-                let ms = mac::lookup(mac_name).ok_or_else(|| Error::kex(format!("unsupported MAC {mac_name}")))?;
-                let mk = derive(spec.hash, k_enc, h, mac_letter, &sid, ms.key_len);
-                Some(Mac::new(ms, &mk))
+        let make =
+            |cipher_name: &str, mac_name: &str, iv: u8, key: u8, mac_letter: u8| -> Result<DirectionKeys, Error> {
+                let c = cipher::lookup(cipher_name)
+                    .ok_or_else(|| Error::kex(format!("unsupported cipher {cipher_name}")))?;
+                let m = if c.is_aead() {
+                    None
+                } else {
+                    let ms = mac::lookup(mac_name).ok_or_else(|| Error::kex(format!("unsupported MAC {mac_name}")))?;
+                    let mk = derive(spec.hash, k_enc, h, mac_letter, &sid, ms.key_len);
+                    Some(Mac::new(ms, &mk))
+                };
+                Ok(DirectionKeys {
+                    cipher: c,
+                    mac: m,
+                    key: derive(spec.hash, k_enc, h, key, &sid, c.key_len),
+                    iv: derive(spec.hash, k_enc, h, iv, &sid, c.iv_len),
+                })
             };
-            Ok(DirectionKeys {
-                cipher: c,
-                mac: m,
-                key: derive(spec.hash, k_enc, h, key, &sid, c.key_len),
-                iv: derive(spec.hash, k_enc, h, iv, &sid, c.iv_len),
-            })
-        };
         let c2s = make(&n.cipher_c2s, &n.mac_c2s, b'A', b'C', b'E')?;
         let s2c = make(&n.cipher_s2c, &n.mac_s2c, b'B', b'D', b'F')?;
         let (out, inn) = match self.role {
@@ -875,15 +948,23 @@ impl Connection {
         if self.kex_count == 0 && self.peer_wants_ext_info {
             // RFC 8308 §2.4: the server's first packet after its NEWKEYS.
             let value = self.config.server_sig_algs.join(",");
-            let ext = ExtInfo { extensions: vec![("server-sig-algs".into(), value.into_bytes())] };
+            let ext = ExtInfo {
+                extensions: vec![("server-sig-algs".into(), value.into_bytes())],
+            };
             self.send_now(&ext.encode());
         }
         Ok(())
     }
 
     fn on_newkeys(&mut self) -> Result<(), Error> {
-        let kex = self.kex.as_mut().ok_or_else(|| Error::protocol("NEWKEYS outside key exchange"))?;
-        let keys = kex.in_keys.take().ok_or_else(|| Error::protocol("NEWKEYS before the key exchange reply"))?;
+        let kex = self
+            .kex
+            .as_mut()
+            .ok_or_else(|| Error::protocol("NEWKEYS outside key exchange"))?;
+        let keys = kex
+            .in_keys
+            .take()
+            .ok_or_else(|| Error::protocol("NEWKEYS before the key exchange reply"))?;
         kex.newkeys_received = true;
         self.opener.rekey(keys)?;
         if self.strict {
@@ -922,7 +1003,10 @@ impl Connection {
             self.userauth_active = true;
             self.send(encode_service(num::SERVICE_ACCEPT, &name))
         } else {
-            Err(Error::with_reason(DisconnectReason::ServiceNotAvailable, format!("service not available: {name}")))
+            Err(Error::with_reason(
+                DisconnectReason::ServiceNotAvailable,
+                format!("service not available: {name}"),
+            ))
         }
     }
 
@@ -949,7 +1033,9 @@ impl Connection {
 
     fn on_userauth(&mut self, msg: u8, payload: &[u8]) -> Result<(), Error> {
         if !self.userauth_active {
-            return Err(Error::protocol(format!("authentication message {msg} before ssh-userauth service accepted")));
+            return Err(Error::protocol(format!(
+                "authentication message {msg} before ssh-userauth service accepted"
+            )));
         }
         match (self.role, msg) {
             (Role::Server, num::USERAUTH_REQUEST) => {

@@ -119,17 +119,26 @@ pub enum Error {
 impl Error {
     /// A protocol error (SSH_DISCONNECT_PROTOCOL_ERROR).
     pub fn protocol(message: impl Into<String>) -> Self {
-        Error::Local { reason: DisconnectReason::ProtocolError, message: message.into() }
+        Error::Local {
+            reason: DisconnectReason::ProtocolError,
+            message: message.into(),
+        }
     }
 
     /// A key exchange failure (SSH_DISCONNECT_KEY_EXCHANGE_FAILED).
     pub fn kex(message: impl Into<String>) -> Self {
-        Error::Local { reason: DisconnectReason::KeyExchangeFailed, message: message.into() }
+        Error::Local {
+            reason: DisconnectReason::KeyExchangeFailed,
+            message: message.into(),
+        }
     }
 
     /// An error with an explicit reason code.
     pub fn with_reason(reason: DisconnectReason, message: impl Into<String>) -> Self {
-        Error::Local { reason, message: message.into() }
+        Error::Local {
+            reason,
+            message: message.into(),
+        }
     }
 
     /// The reason code this error is (or was) reported with.

@@ -70,7 +70,11 @@ impl SigningKey {
                 let mut blob = Vec::new();
                 blob.put_string(b"ssh-ed25519");
                 blob.put_string(&kp.public.0);
-                Ok(SigningKey { inner: Inner::Ed25519(pair), blob, key_type: "ssh-ed25519" })
+                Ok(SigningKey {
+                    inner: Inner::Ed25519(pair),
+                    blob,
+                    key_type: "ssh-ed25519",
+                })
             }
             KeypairData::Ecdsa(kp) => {
                 if kp.curve() != ssh_key::EcdsaCurve::NistP256 {
@@ -86,7 +90,11 @@ impl SigningKey {
                 blob.put_string(b"ecdsa-sha2-nistp256");
                 blob.put_string(b"nistp256");
                 blob.put_string(kp.public_key_bytes());
-                Ok(SigningKey { inner: Inner::EcdsaP256(pair), blob, key_type: "ecdsa-sha2-nistp256" })
+                Ok(SigningKey {
+                    inner: Inner::EcdsaP256(pair),
+                    blob,
+                    key_type: "ecdsa-sha2-nistp256",
+                })
             }
             KeypairData::Rsa(kp) => {
                 // ssh-key 0.6's conversion to `rsa::RsaPrivateKey` repeats p
@@ -105,7 +113,10 @@ impl SigningKey {
                     return Err(bad());
                 }
                 let comps = KeyPairComponents {
-                    public_key: PublicKeyComponents { n: n.to_bytes_be(), e: e.to_bytes_be() },
+                    public_key: PublicKeyComponents {
+                        n: n.to_bytes_be(),
+                        e: e.to_bytes_be(),
+                    },
                     d: d.to_bytes_be(),
                     p: p.to_bytes_be(),
                     q: q.to_bytes_be(),
@@ -118,9 +129,15 @@ impl SigningKey {
                 blob.put_string(b"ssh-rsa");
                 blob.put_mpint(&e.to_bytes_be());
                 blob.put_mpint(&n.to_bytes_be());
-                Ok(SigningKey { inner: Inner::Rsa(pair), blob, key_type: "ssh-rsa" })
+                Ok(SigningKey {
+                    inner: Inner::Rsa(pair),
+                    blob,
+                    key_type: "ssh-rsa",
+                })
             }
-            other => Err(KeyError::Unsupported(other.algorithm().map(|a| a.to_string()).unwrap_or_default())),
+            other => Err(KeyError::Unsupported(
+                other.algorithm().map(|a| a.to_string()).unwrap_or_default(),
+            )),
         }
     }
 
@@ -149,7 +166,9 @@ impl SigningKey {
                 out.put_string(k.sign(data).as_ref());
             }
             (Inner::EcdsaP256(k), "ecdsa-sha2-nistp256") => {
-                let sig = k.sign(&SystemRandom::new(), data).map_err(|_| Error::kex("ECDSA signing failed"))?;
+                let sig = k
+                    .sign(&SystemRandom::new(), data)
+                    .map_err(|_| Error::kex("ECDSA signing failed"))?;
                 let rs = sig.as_ref();
                 let (r, s) = rs.split_at(rs.len() / 2);
                 let mut inner = Vec::new();
@@ -159,9 +178,14 @@ impl SigningKey {
                 out.put_string(&inner);
             }
             (Inner::Rsa(k), "rsa-sha2-256" | "rsa-sha2-512") => {
-                let pad = if alg == "rsa-sha2-256" { &signature::RSA_PKCS1_SHA256 } else { &signature::RSA_PKCS1_SHA512 };
+                let pad = if alg == "rsa-sha2-256" {
+                    &signature::RSA_PKCS1_SHA256
+                } else {
+                    &signature::RSA_PKCS1_SHA512
+                };
                 let mut sig = vec![0u8; k.public_modulus_len()];
-                k.sign(pad, &SystemRandom::new(), data, &mut sig).map_err(|_| Error::kex("RSA signing failed"))?;
+                k.sign(pad, &SystemRandom::new(), data, &mut sig)
+                    .map_err(|_| Error::kex("RSA signing failed"))?;
                 out.put_string(alg.as_bytes());
                 out.put_string(&sig);
             }
@@ -172,7 +196,10 @@ impl SigningKey {
 }
 
 fn bad_sig(why: &str) -> Error {
-    Error::with_reason(DisconnectReason::KeyExchangeFailed, format!("signature verification failed: {why}"))
+    Error::with_reason(
+        DisconnectReason::KeyExchangeFailed,
+        format!("signature verification failed: {why}"),
+    )
 }
 
 /// Verifies a signature blob made with `alg` by the key in `key_blob` over
@@ -186,7 +213,9 @@ pub fn verify(alg: &str, key_blob: &[u8], data: &[u8], sig_blob: &[u8]) -> Resul
     let mut sr = Reader::new(sig_blob);
     let sig_alg = sr.utf8().map_err(|_| bad_sig("malformed signature"))?;
     if sig_alg != alg {
-        return Err(bad_sig(&format!("signature algorithm {sig_alg} is not the negotiated {alg}")));
+        return Err(bad_sig(&format!(
+            "signature algorithm {sig_alg} is not the negotiated {alg}"
+        )));
     }
     let sig = sr.string().map_err(|_| bad_sig("malformed signature"))?;
     sr.finish().map_err(|_| bad_sig("trailing data in signature"))?;
@@ -197,7 +226,9 @@ pub fn verify(alg: &str, key_blob: &[u8], data: &[u8], sig_blob: &[u8]) -> Resul
             if pk.len() != 32 || sig.len() != 64 {
                 return Err(bad_sig("bad ed25519 key or signature length"));
             }
-            UnparsedPublicKey::new(&signature::ED25519, pk).verify(data, sig).is_ok()
+            UnparsedPublicKey::new(&signature::ED25519, pk)
+                .verify(data, sig)
+                .is_ok()
         }
         "ecdsa-sha2-nistp256" => {
             let curve = kr.string().map_err(|_| bad_sig("malformed ecdsa key"))?;
@@ -216,7 +247,9 @@ pub fn verify(alg: &str, key_blob: &[u8], data: &[u8], sig_blob: &[u8]) -> Resul
             let mut fixed = [0u8; 64];
             fixed[32 - r.len()..32].copy_from_slice(r);
             fixed[64 - s.len()..].copy_from_slice(s);
-            UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, q).verify(data, &fixed).is_ok()
+            UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, q)
+                .verify(data, &fixed)
+                .is_ok()
         }
         "rsa-sha2-256" | "rsa-sha2-512" => {
             let e = kr.mpint_positive().map_err(|_| bad_sig("malformed rsa key"))?;
@@ -248,14 +281,15 @@ pub fn verify(alg: &str, key_blob: &[u8], data: &[u8], sig_blob: &[u8]) -> Resul
 mod tests {
     use super::*;
 
+    /// The fixture keys, made by OpenSSH's ssh-keygen.
     fn keys() -> Vec<SigningKey> {
-        let mut rng = rand::rngs::OsRng;
-        vec![
-            ssh_key::PrivateKey::random(&mut rng, ssh_key::Algorithm::Ed25519).unwrap(),
-            ssh_key::PrivateKey::random(&mut rng, ssh_key::Algorithm::Ecdsa { curve: ssh_key::EcdsaCurve::NistP256 }).unwrap(),
+        [
+            include_str!("../tests/keys/host_ed25519"),
+            include_str!("../tests/keys/host_ecdsa"),
+            include_str!("../tests/keys/host_rsa"),
         ]
         .iter()
-        .map(|k| SigningKey::from_ssh_key(k).unwrap())
+        .map(|t| SigningKey::from_ssh_key(&ssh_key::PrivateKey::from_openssh(t).unwrap()).unwrap())
         .collect()
     }
 

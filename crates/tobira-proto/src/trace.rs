@@ -95,7 +95,9 @@ fn body(payload: &[u8], family: Option<KexFamily>, lines: &mut Vec<String>) -> R
         }
         num::DISCONNECT => {
             let code = r.u32()?;
-            let name = crate::error::DisconnectReason::from_code(code).map(|c| c.name()).unwrap_or("unknown");
+            let name = crate::error::DisconnectReason::from_code(code)
+                .map(|c| c.name())
+                .unwrap_or("unknown");
             lines.push(format!("{ind}reason: {code} ({name})"));
             lines.push(format!("{ind}description: {}", String::from_utf8_lossy(r.string()?)));
         }
@@ -122,7 +124,11 @@ fn body(payload: &[u8], family: Option<KexFamily>, lines: &mut Vec<String>) -> R
         30 => match family {
             Some(KexFamily::Ecdh) => {
                 let q = r.string()?;
-                lines.push(format!("{ind}Q_C (client ephemeral public key): {} bytes ({})", q.len(), short_hex(q)));
+                lines.push(format!(
+                    "{ind}Q_C (client ephemeral public key): {} bytes ({})",
+                    q.len(),
+                    short_hex(q)
+                ));
             }
             _ => {
                 let e = r.mpint_positive()?;
@@ -141,7 +147,11 @@ fn body(payload: &[u8], family: Option<KexFamily>, lines: &mut Vec<String>) -> R
             lines.extend(describe_key_blob(ks, "      "));
             if family == Some(KexFamily::Ecdh) {
                 let q = r.string()?;
-                lines.push(format!("{ind}Q_S (server ephemeral public key): {} bytes ({})", q.len(), short_hex(q)));
+                lines.push(format!(
+                    "{ind}Q_S (server ephemeral public key): {} bytes ({})",
+                    q.len(),
+                    short_hex(q)
+                ));
             } else {
                 let f = r.mpint_positive()?;
                 lines.push(format!("{ind}f (DH server public value): mpint, {} bits", bits(f)));
@@ -169,13 +179,19 @@ fn body(payload: &[u8], family: Option<KexFamily>, lines: &mut Vec<String>) -> R
             }
         }
         num::USERAUTH_FAILURE => {
-            lines.push(format!("{ind}authentications that can continue: {}", r.name_list()?.join(",")));
+            lines.push(format!(
+                "{ind}authentications that can continue: {}",
+                r.name_list()?.join(",")
+            ));
             lines.push(format!("{ind}partial success: {}", r.u8()?));
         }
         num::USERAUTH_BANNER => lines.push(format!("{ind}message: {}", String::from_utf8_lossy(r.string()?))),
         num::CHANNEL_DATA => {
             let id = r.u32()?;
-            lines.push(format!("{ind}recipient channel: {id}, data: {} bytes", r.string()?.len()));
+            lines.push(format!(
+                "{ind}recipient channel: {id}, data: {} bytes",
+                r.string()?.len()
+            ));
         }
         _ => lines.push(format!("{ind}({} bytes)", payload.len().saturating_sub(1))),
     }

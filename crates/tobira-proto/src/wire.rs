@@ -232,8 +232,14 @@ mod tests {
 
     #[test]
     fn truncation_is_an_error() {
-        assert_eq!(Reader::new(b"\0\0\0\x09zlib").string(), Err(DecodeError::Truncated("string")));
-        assert_eq!(Reader::new(b"\xff\xff\xff\xff").string(), Err(DecodeError::Truncated("string")));
+        assert_eq!(
+            Reader::new(b"\0\0\0\x09zlib").string(),
+            Err(DecodeError::Truncated("string"))
+        );
+        assert_eq!(
+            Reader::new(b"\xff\xff\xff\xff").string(),
+            Err(DecodeError::Truncated("string"))
+        );
         assert_eq!(Reader::new(b"\0\0").u32(), Err(DecodeError::Truncated("uint32")));
         assert!(Reader::new(b"\0\0\0\x01\x80").mpint_positive().is_err());
         assert_eq!(Reader::new(b"x").finish(), Err(DecodeError::Trailing));

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use rand::SeedableRng;
 use tobira_proto::hostkey::SigningKey;
-use tobira_proto::msg::transport::Disconnect;
 use tobira_proto::wire::Writer;
 use tobira_proto::{Config, Connection, DisconnectReason, Error, Event};
 
@@ -18,7 +17,11 @@ fn key(name: &str) -> Arc<SigningKey> {
 }
 
 fn server_config() -> Config {
-    Config { host_keys: vec![key("host_ed25519"), key("host_ecdsa"), key("host_rsa")], trace: true, ..Config::default() }
+    Config {
+        host_keys: vec![key("host_ed25519"), key("host_ecdsa"), key("host_rsa")],
+        trace: true,
+        ..Config::default()
+    }
 }
 
 fn rng(seed: u64) -> Box<rand::rngs::StdRng> {
@@ -86,14 +89,24 @@ fn only(list: &str) -> Vec<String> {
 fn every_algorithm_reaches_userauth_failure() {
     let mut cases: Vec<Config> = Vec::new();
     for k in tobira_proto::algorithms::KEX_SUPPORTED {
-        cases.push(Config { kex: only(k), ..Config::default() });
+        cases.push(Config {
+            kex: only(k),
+            ..Config::default()
+        });
     }
     for h in tobira_proto::algorithms::HOSTKEY_SUPPORTED {
-        cases.push(Config { host_key: only(h), ..Config::default() });
+        cases.push(Config {
+            host_key: only(h),
+            ..Config::default()
+        });
     }
     for ci in tobira_proto::algorithms::CIPHER_SUPPORTED {
         for m in tobira_proto::algorithms::MAC_SUPPORTED {
-            cases.push(Config { cipher: only(ci), mac: only(m), ..Config::default() });
+            cases.push(Config {
+                cipher: only(ci),
+                mac: only(m),
+                ..Config::default()
+            });
         }
     }
     for cfg in cases {
@@ -119,7 +132,9 @@ fn every_algorithm_reaches_userauth_failure() {
             }),
             "{label}"
         );
-        assert!(se.iter().any(|e| matches!(e, Event::AuthRequest { user, method, .. } if user == "alice" && method == "none")));
+        assert!(se
+            .iter()
+            .any(|e| matches!(e, Event::AuthRequest { user, method, .. } if user == "alice" && method == "none")));
     }
 }
 
@@ -217,19 +232,28 @@ fn bad_identification_lines() {
 
 #[test]
 fn no_common_algorithm_names_category_and_lists() {
-    let client = Config { cipher: only("aes128-ctr"), ..Config::default() };
-    let server = Config { cipher: only("aes256-gcm@openssh.com"), ..server_config() };
+    let client = Config {
+        cipher: only("aes128-ctr"),
+        ..Config::default()
+    };
+    let server = Config {
+        cipher: only("aes256-gcm@openssh.com"),
+        ..server_config()
+    };
     let mut c = Connection::client(Arc::new(client), rng(1));
     let mut s = Connection::server(Arc::new(server), rng(2));
     let (_, _, r) = pump(&mut c, &mut s);
     let e = r.unwrap_err();
     assert_eq!(e.reason(), Some(DisconnectReason::KeyExchangeFailed));
-    assert_eq!(e.to_string(), "no matching cipher found. Their offer: aes256-gcm@openssh.com");
+    assert_eq!(
+        e.to_string(),
+        "no matching cipher found. Their offer: aes256-gcm@openssh.com"
+    );
 }
 
 /// Feeds the server a plaintext message after a valid client KEXINIT.
 fn server_after_kexinit(extra: &[u8]) -> Error {
-    let mut c = Connection::client(Arc::new(Config::default()), rng(1));
+    let c = Connection::client(Arc::new(Config::default()), rng(1));
     let mut s = Connection::server(Arc::new(server_config()), rng(2));
     let hello = c.pending_output().to_vec();
     s.feed(&hello).unwrap();
@@ -259,21 +283,27 @@ fn kexdh_reply_sent_to_server_is_refused() {
     m.put_string(b"sig");
     let e = server_after_kexinit(&m);
     assert_eq!(e.reason(), Some(DisconnectReason::ProtocolError));
-    assert!(e.to_string().contains("unexpected message SSH_MSG_KEX_ECDH_REPLY (31)"), "{e}");
+    assert!(
+        e.to_string().contains("unexpected message SSH_MSG_KEX_ECDH_REPLY (31)"),
+        "{e}"
+    );
 }
 
 #[test]
 fn ignore_during_strict_initial_kex_is_refused() {
     let e = server_after_kexinit(&[2, 0, 0, 0, 0]);
     assert_eq!(e.reason(), Some(DisconnectReason::ProtocolError));
-    assert_eq!(e.to_string(), "strict KEX violation: unexpected message type 2 during initial key exchange");
+    assert_eq!(
+        e.to_string(),
+        "strict KEX violation: unexpected message type 2 during initial key exchange"
+    );
 }
 
 #[test]
 fn ignore_before_kexinit_under_strict_kex_is_refused() {
     // Terrapin-style: an IGNORE injected before the server's KEXINIT shifts
     // sequence numbers; with strict KEX the client refuses it.
-    let mut s = Connection::server(Arc::new(server_config()), rng(2));
+    let s = Connection::server(Arc::new(server_config()), rng(2));
     let out = s.pending_output().to_vec();
     let ident_end = out.windows(2).position(|w| w == b"\r\n").unwrap() + 2;
     let mut tampered = out[..ident_end].to_vec();
@@ -295,8 +325,11 @@ fn zero_x25519_value_is_refused() {
 #[test]
 fn dh_values_outside_range_are_refused() {
     for bad in [vec![0u8], vec![1u8], vec![0xffu8; 256], vec![0xffu8; 300]] {
-        let client = Config { kex: only("diffie-hellman-group14-sha256"), ..Config::default() };
-        let mut c = Connection::client(Arc::new(client), rng(1));
+        let client = Config {
+            kex: only("diffie-hellman-group14-sha256"),
+            ..Config::default()
+        };
+        let c = Connection::client(Arc::new(client), rng(1));
         let mut s = Connection::server(Arc::new(server_config()), rng(2));
         let hello = c.pending_output().to_vec();
         s.feed(&hello).unwrap();
@@ -304,14 +337,20 @@ fn dh_values_outside_range_are_refused() {
         m.put_mpint(&bad);
         let e = s.feed(&packet_aligned(&m)).unwrap_err();
         assert_eq!(e.reason(), Some(DisconnectReason::KeyExchangeFailed), "{e}");
-        assert!(e.to_string().contains("DH") || e.to_string().contains("not in [2, p-2]"), "{e}");
+        assert!(
+            e.to_string().contains("DH") || e.to_string().contains("not in [2, p-2]"),
+            "{e}"
+        );
     }
 }
 
 #[test]
 fn invalid_p256_point_is_refused() {
-    let client = Config { kex: only("ecdh-sha2-nistp256"), ..Config::default() };
-    let mut c = Connection::client(Arc::new(client), rng(1));
+    let client = Config {
+        kex: only("ecdh-sha2-nistp256"),
+        ..Config::default()
+    };
+    let c = Connection::client(Arc::new(client), rng(1));
     let mut s = Connection::server(Arc::new(server_config()), rng(2));
     let hello = c.pending_output().to_vec();
     s.feed(&hello).unwrap();
@@ -349,7 +388,10 @@ fn bad_host_key_signature_aborts() {
     assert_eq!(e.reason(), Some(DisconnectReason::KeyExchangeFailed));
     assert!(e.to_string().contains("host key signature verification failed"), "{e}");
     while let Some(ev) = c.poll_event() {
-        assert!(!matches!(ev, Event::HostKey { .. }), "host key offered despite a bad signature");
+        assert!(
+            !matches!(ev, Event::HostKey { .. }),
+            "host key offered despite a bad signature"
+        );
     }
 }
 
@@ -363,7 +405,11 @@ fn corrupted_encrypted_packet_is_a_mac_error() {
         ("aes128-ctr", "hmac-sha2-512-etm@openssh.com"),
     ] {
         for offset in [6usize, 10, 20, 30] {
-            let cfg = Config { cipher: only(cipher), mac: only(mac), ..Config::default() };
+            let cfg = Config {
+                cipher: only(cipher),
+                mac: only(mac),
+                ..Config::default()
+            };
             let mut c = Connection::client(Arc::new(cfg), rng(1));
             let mut s = Connection::server(Arc::new(server_config()), rng(2));
             let (_, _, r) = pump(&mut c, &mut s);
@@ -374,10 +420,14 @@ fn corrupted_encrypted_packet_is_a_mac_error() {
             bytes[i] ^= 0x40;
             let e = s.feed(&bytes).unwrap_err();
             let ok = e.reason() == Some(DisconnectReason::MacError)
-                || (e.reason() == Some(DisconnectReason::ProtocolError) && e.to_string().starts_with("Bad packet length"));
+                || (e.reason() == Some(DisconnectReason::ProtocolError)
+                    && e.to_string().starts_with("Bad packet length"));
             assert!(ok, "{cipher}/{mac} offset {offset}: {e}");
             while let Some(ev) = s.poll_event() {
-                assert!(!matches!(ev, Event::AuthRequest { .. }), "corrupted request was delivered");
+                assert!(
+                    !matches!(ev, Event::AuthRequest { .. }),
+                    "corrupted request was delivered"
+                );
             }
         }
     }
@@ -391,8 +441,14 @@ fn connection_messages_and_client_success_before_auth_are_refused() {
     channel_open.put_u32(1 << 20);
     channel_open.put_u32(32768);
     for (msg, want) in [
-        (channel_open, "connection protocol message type 90 before authentication"),
-        (vec![80u8, 0, 0, 0, 1, b'x', 1], "connection protocol message type 80 before authentication"),
+        (
+            channel_open,
+            "connection protocol message type 90 before authentication",
+        ),
+        (
+            vec![80u8, 0, 0, 0, 1, b'x', 1],
+            "connection protocol message type 80 before authentication",
+        ),
         (vec![52u8], "unexpected SSH_MSG_USERAUTH_SUCCESS (52) from the client"),
     ] {
         let mut c = Connection::client(Arc::new(Config::default()), rng(1));
@@ -407,7 +463,13 @@ fn connection_messages_and_client_success_before_auth_are_refused() {
         // The server's DISCONNECT reaches the client with the reason.
         let out = s.pending_output().to_vec();
         let ce = c.feed(&out).unwrap_err();
-        assert_eq!(ce, Error::PeerDisconnected { code: 2, message: want.into() });
+        assert_eq!(
+            ce,
+            Error::PeerDisconnected {
+                code: 2,
+                message: want.into()
+            }
+        );
     }
 }
 

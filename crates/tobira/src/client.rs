@@ -76,12 +76,16 @@ fn session_err(host: &str, port: u16, e: DriverError) -> ClientError {
     })
 }
 
+/// The trust decision: given the host key algorithm and blob, accept or
+/// refuse with the text to show.
+pub type HostKeyVerifier<'a> = dyn FnMut(&str, &[u8]) -> Result<(), String> + 'a;
+
 /// Connects and runs the transport and the start of authentication.
 /// `verify` gets the host key algorithm and blob and returns the trust
 /// decision; `trace` receives decoded packets when tracing is on.
 pub async fn probe(
     s: &ClientSettings,
-    verify: &mut dyn FnMut(&str, &[u8]) -> Result<(), String>,
+    verify: &mut HostKeyVerifier<'_>,
     trace: &mut dyn FnMut(&str),
 ) -> Result<Outcome, ClientError> {
     let connect = TcpStream::connect((s.host.as_str(), s.port));
@@ -92,16 +96,31 @@ pub async fn probe(
             .and_then(|r| r),
         None => connect.await,
     }
-    .map_err(|source| ClientError::Connect { host: s.host.clone(), port: s.port, source })?;
+    .map_err(|source| ClientError::Connect {
+        host: s.host.clone(),
+        port: s.port,
+        source,
+    })?;
     let _ = stream.set_nodelay(true);
     let rng = Box::new(rand::rngs::StdRng::from_entropy());
     let mut d = Driver::new(stream, Connection::client(s.proto.clone(), rng));
-    let mut out = Outcome { server_ident: String::new(), negotiated: None, strict: false, server_sig_algs: None, auth_methods: Vec::new(), banner: None };
+    let mut out = Outcome {
+        server_ident: String::new(),
+        negotiated: None,
+        strict: false,
+        server_sig_algs: None,
+        auth_methods: Vec::new(),
+        banner: None,
+    };
     // No identification within this time is a failure, as OpenSSH's
     // banner timeout.
     let banner_limit = Some(s.connect_timeout.unwrap_or(Duration::from_secs(60)));
     loop {
-        let limit = if out.server_ident.is_empty() { banner_limit } else { None };
+        let limit = if out.server_ident.is_empty() {
+            banner_limit
+        } else {
+            None
+        };
         let ev = match d.next_event_within(limit).await {
             Ok(ev) => ev,
             Err(e) => {
@@ -119,7 +138,10 @@ pub async fn probe(
                 out.strict = strict;
             }
             Event::HostKey { algorithm, key } => match verify(&algorithm, &key) {
-                Ok(()) => d.conn.accept_host_key().map_err(|e| ClientError::Session(e.to_string()))?,
+                Ok(()) => d
+                    .conn
+                    .accept_host_key()
+                    .map_err(|e| ClientError::Session(e.to_string()))?,
                 Err(msg) => {
                     d.conn.reject_host_key("Host key verification failed.");
                     let _ = d.flush().await;
@@ -127,16 +149,21 @@ pub async fn probe(
                 }
             },
             Event::ExtInfo(_) => out.server_sig_algs = d.conn.server_sig_algs().map(|v| v.to_vec()),
-            Event::ServiceAccepted(_) => d.conn.userauth_none(&s.user).map_err(|e| ClientError::Session(e.to_string()))?,
+            Event::ServiceAccepted(_) => d
+                .conn
+                .userauth_none(&s.user)
+                .map_err(|e| ClientError::Session(e.to_string()))?,
             Event::AuthBanner(b) => out.banner = Some(b),
             Event::AuthFailure { methods, .. } => {
                 out.auth_methods = methods;
-                d.conn.disconnect(DisconnectReason::ByApplication, "disconnected by user");
+                d.conn
+                    .disconnect(DisconnectReason::ByApplication, "disconnected by user");
                 let _ = d.flush().await;
                 return Ok(out);
             }
             Event::AuthSuccess => {
-                d.conn.disconnect(DisconnectReason::ByApplication, "disconnected by user");
+                d.conn
+                    .disconnect(DisconnectReason::ByApplication, "disconnected by user");
                 let _ = d.flush().await;
                 return Err(ClientError::Session(
                     "the server accepted authentication method none, but sessions are not implemented yet".into(),

@@ -34,7 +34,11 @@ pub struct Driver<S> {
 impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// Binds `conn` to `stream`.
     pub fn new(stream: S, conn: Connection) -> Self {
-        Driver { stream, conn, buf: vec![0u8; 64 * 1024] }
+        Driver {
+            stream,
+            conn,
+            buf: vec![0u8; 64 * 1024],
+        }
     }
 
     /// Writes everything the connection has queued.
@@ -75,7 +79,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// [`Self::next_event`] with a deadline.
     pub async fn next_event_within(&mut self, limit: Option<Duration>) -> Result<Event, DriverError> {
         match limit {
-            Some(d) => tokio::time::timeout(d, self.next_event()).await.map_err(|_| DriverError::Timeout)?,
+            Some(d) => tokio::time::timeout(d, self.next_event())
+                .await
+                .map_err(|_| DriverError::Timeout)?,
             None => self.next_event().await,
         }
     }

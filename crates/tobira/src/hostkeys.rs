@@ -27,13 +27,18 @@ pub fn state_dir(is_root: bool) -> PathBuf {
     if let Some(x) = std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
         return PathBuf::from(x).join("tobira");
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/"));
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/"));
     home.join(".local/state/tobira")
 }
 
 /// Loads one private host key (unencrypted, as sshd requires).
 pub fn load(path: &Path) -> Result<(ssh_key::PrivateKey, Arc<SigningKey>), HostKeyError> {
-    let err = |m: String| HostKeyError { path: path.to_path_buf(), message: m };
+    let err = |m: String| HostKeyError {
+        path: path.to_path_buf(),
+        message: m,
+    };
     let k = keyfile::load_private(path, None).map_err(|e| err(e.to_string()))?;
     let s = SigningKey::from_ssh_key(&k).map_err(|e| err(e.to_string()))?;
     Ok((k, Arc::new(s)))
@@ -42,7 +47,10 @@ pub fn load(path: &Path) -> Result<(ssh_key::PrivateKey, Arc<SigningKey>), HostK
 /// Loads the configured keys, or with none configured, the generated
 /// ed25519 and rsa-4096 keys in `dir`, creating them on first start.
 /// Returns the keys and messages worth logging.
-pub fn load_or_generate(configured: &[PathBuf], dir: &Path) -> Result<(Vec<Arc<SigningKey>>, Vec<String>), HostKeyError> {
+pub fn load_or_generate(
+    configured: &[PathBuf],
+    dir: &Path,
+) -> Result<(Vec<Arc<SigningKey>>, Vec<String>), HostKeyError> {
     let mut notes = Vec::new();
     if !configured.is_empty() {
         let mut keys = Vec::new();
@@ -52,13 +60,21 @@ pub fn load_or_generate(configured: &[PathBuf], dir: &Path) -> Result<(Vec<Arc<S
         return Ok((keys, notes));
     }
     let mut keys = Vec::new();
-    for (kind, bits, name) in [(KeyType::Ed25519, None, "ssh_host_ed25519_key"), (KeyType::Rsa, Some(4096), "ssh_host_rsa_key")] {
+    for (kind, bits, name) in [
+        (KeyType::Ed25519, None, "ssh_host_ed25519_key"),
+        (KeyType::Rsa, Some(4096), "ssh_host_rsa_key"),
+    ] {
         let path = dir.join(name);
         if !path.exists() {
             create_dir(dir)?;
-            let k = keyfile::generate(kind, bits, "tobirad host key")
-                .map_err(|e| HostKeyError { path: path.clone(), message: e.to_string() })?;
-            keyfile::save_private(&path, &k, None).map_err(|e| HostKeyError { path: path.clone(), message: e.to_string() })?;
+            let k = keyfile::generate(kind, bits, "tobirad host key").map_err(|e| HostKeyError {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+            keyfile::save_private(&path, &k, None).map_err(|e| HostKeyError {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
             let _ = keyfile::save_public(&path.with_extension("pub"), k.public_key());
             notes.push(format!("generated host key {}", path.display()));
         }
@@ -68,7 +84,10 @@ pub fn load_or_generate(configured: &[PathBuf], dir: &Path) -> Result<(Vec<Arc<S
 }
 
 fn create_dir(dir: &Path) -> Result<(), HostKeyError> {
-    std::fs::create_dir_all(dir).map_err(|e| HostKeyError { path: dir.to_path_buf(), message: e.to_string() })?;
+    std::fs::create_dir_all(dir).map_err(|e| HostKeyError {
+        path: dir.to_path_buf(),
+        message: e.to_string(),
+    })?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

@@ -139,9 +139,7 @@ impl FromStr for KeyType {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "ed25519" | "ssh-ed25519" => Ok(KeyType::Ed25519),
-            "ecdsa" | "ecdsa-sha2-nistp256" | "ecdsa-sha2-nistp384" | "ecdsa-sha2-nistp521" => {
-                Ok(KeyType::Ecdsa)
-            }
+            "ecdsa" | "ecdsa-sha2-nistp256" | "ecdsa-sha2-nistp384" | "ecdsa-sha2-nistp521" => Ok(KeyType::Ecdsa),
             "rsa" | "ssh-rsa" => Ok(KeyType::Rsa),
             "ed448"
             | "ssh-ed448"
@@ -238,10 +236,7 @@ pub fn check_bits(kind: KeyType, bits: Option<usize>) -> Result<usize, KeyFileEr
             } else {
                 format!("{bits} bits is not supported (use 2048, 3072, 4096 or 8192)")
             };
-            Err(KeyFileError::InvalidKeyLength {
-                kind: "RSA",
-                reason,
-            })
+            Err(KeyFileError::InvalidKeyLength { kind: "RSA", reason })
         }
     }
 }
@@ -252,11 +247,7 @@ pub fn check_bits(kind: KeyType, bits: Option<usize>) -> Result<usize, KeyFileEr
 /// for ECDSA; for RSA 2048, 3072 (default), 4096 or 8192 (sizes from 1024
 /// to 16384 are valid for `ssh-keygen` but others are refused here; see
 /// [`check_bits`]).
-pub fn generate(
-    kind: KeyType,
-    bits: Option<usize>,
-    comment: &str,
-) -> Result<PrivateKey, KeyFileError> {
+pub fn generate(kind: KeyType, bits: Option<usize>, comment: &str) -> Result<PrivateKey, KeyFileError> {
     let bits = check_bits(kind, bits)?;
     let mut key = match kind {
         KeyType::Ed25519 => PrivateKey::from(Ed25519Keypair::random(&mut OsRng)),
@@ -288,8 +279,8 @@ fn generate_rsa(bits: usize) -> Result<RsaKeypair, KeyFileError> {
         4096 => KeySize::Rsa4096,
         _ => KeySize::Rsa8192,
     };
-    let pair = KeyPair::generate(size)
-        .map_err(|_| KeyFileError::Generation("RSA key pair generation failed".into()))?;
+    let pair =
+        KeyPair::generate(size).map_err(|_| KeyFileError::Generation("RSA key pair generation failed".into()))?;
     let der: Pkcs8V1Der<'static> = pair
         .as_der()
         .map_err(|_| KeyFileError::Generation("RSA key export failed".into()))?;
@@ -320,12 +311,9 @@ fn parse_private(text: &str) -> Result<Parsed, KeyFileError> {
     if let Some(block) = pem_block(text, "OPENSSH PRIVATE KEY") {
         return match PrivateKey::from_openssh(block) {
             Ok(k) => Ok(Parsed::OpenSsh(k)),
-            Err(
-                e
-                @ (ssh_key::Error::AlgorithmUnknown | ssh_key::Error::AlgorithmUnsupported { .. }),
-            ) => Err(KeyFileError::UnsupportedFormat(format!(
-                "key algorithm: {e}"
-            ))),
+            Err(e @ (ssh_key::Error::AlgorithmUnknown | ssh_key::Error::AlgorithmUnsupported { .. })) => {
+                Err(KeyFileError::UnsupportedFormat(format!("key algorithm: {e}")))
+            }
             // ssh-key 0.6 rejects ECDSA private scalars OpenSSH wrote as
             // shorter mpints (half of all P-521 keys): decode those here.
             Err(_) => openssh_ecdsa_fallback(block, None)
@@ -345,8 +333,7 @@ fn parse_private(text: &str) -> Result<Parsed, KeyFileError> {
             ));
         }
         use rsa::pkcs1::DecodeRsaPrivateKey;
-        let key =
-            rsa::RsaPrivateKey::from_pkcs1_pem(block).map_err(|_| KeyFileError::InvalidFormat)?;
+        let key = rsa::RsaPrivateKey::from_pkcs1_pem(block).map_err(|_| KeyFileError::InvalidFormat)?;
         return rsa_to_private(&key).map(Parsed::Pem);
     }
     if let Some(block) = pem_block(text, "EC PRIVATE KEY") {
@@ -415,9 +402,7 @@ impl<'a> Wire<'a> {
 }
 
 /// Right-aligns a minimal big-endian scalar in an `N`-byte buffer.
-fn padded_scalar<const N: usize>(
-    scalar: &[u8],
-) -> Result<zeroize::Zeroizing<[u8; N]>, KeyFileError> {
+fn padded_scalar<const N: usize>(scalar: &[u8]) -> Result<zeroize::Zeroizing<[u8; N]>, KeyFileError> {
     let digits = match scalar.iter().position(|&b| b != 0) {
         Some(i) => &scalar[i..],
         None => return Err(KeyFileError::InvalidFormat),
@@ -435,10 +420,7 @@ fn padded_scalar<const N: usize>(
 /// exactly the field size while OpenSSH writes it minimal (so shorter when
 /// its top bytes are zero: about half of P-521 keys, 1 in 256 others).
 /// Decrypts with `passphrase` when the key is encrypted.
-fn openssh_ecdsa_fallback(
-    block: &str,
-    passphrase: Option<&str>,
-) -> Result<PrivateKey, KeyFileError> {
+fn openssh_ecdsa_fallback(block: &str, passphrase: Option<&str>) -> Result<PrivateKey, KeyFileError> {
     use base64::Engine as _;
 
     let body: String = block
@@ -457,9 +439,7 @@ fn openssh_ecdsa_fallback(
     let kdf_name = w.string()?;
     let kdf_options = w.string()?;
     if w.u32()? != 1 {
-        return Err(KeyFileError::UnsupportedFormat(
-            "more than one key in a file".into(),
-        ));
+        return Err(KeyFileError::UnsupportedFormat("more than one key in a file".into()));
     }
     let public_blob = w.string()?;
     let sealed = w.string()?;
@@ -470,17 +450,13 @@ fn openssh_ecdsa_fallback(
     if !cipher.is_none() {
         let pass = passphrase.ok_or(KeyFileError::PassphraseRequired)?;
         if kdf_name != b"bcrypt" {
-            return Err(KeyFileError::UnsupportedFormat(
-                "key derivation function".into(),
-            ));
+            return Err(KeyFileError::UnsupportedFormat("key derivation function".into()));
         }
         let mut opts = Wire(kdf_options);
         let salt = opts.string()?.to_vec();
         let rounds = opts.u32()?;
         let kdf = ssh_key::Kdf::Bcrypt { salt, rounds };
-        let (key, iv) = kdf
-            .derive_key_and_iv(cipher, pass)
-            .map_err(KeyFileError::Key)?;
+        let (key, iv) = kdf.derive_key_and_iv(cipher, pass).map_err(KeyFileError::Key)?;
         let tag = if cipher.has_tag() {
             Some(<[u8; 16]>::try_from(tag).map_err(|_| KeyFileError::InvalidFormat)?)
         } else {
@@ -505,24 +481,24 @@ fn openssh_ecdsa_fallback(
     let comment = String::from_utf8_lossy(p.string()?).into_owned();
     let pair = match key_type {
         b"ecdsa-sha2-nistp256" => {
-            let k = p256::SecretKey::from_slice(&*padded_scalar::<32>(scalar)?)
-                .map_err(|_| KeyFileError::InvalidFormat)?;
+            let k =
+                p256::SecretKey::from_slice(&*padded_scalar::<32>(scalar)?).map_err(|_| KeyFileError::InvalidFormat)?;
             EcdsaKeypair::NistP256 {
                 public: k.public_key().into(),
                 private: k.into(),
             }
         }
         b"ecdsa-sha2-nistp384" => {
-            let k = p384::SecretKey::from_slice(&*padded_scalar::<48>(scalar)?)
-                .map_err(|_| KeyFileError::InvalidFormat)?;
+            let k =
+                p384::SecretKey::from_slice(&*padded_scalar::<48>(scalar)?).map_err(|_| KeyFileError::InvalidFormat)?;
             EcdsaKeypair::NistP384 {
                 public: k.public_key().into(),
                 private: k.into(),
             }
         }
         b"ecdsa-sha2-nistp521" => {
-            let k = p521::SecretKey::from_slice(&*padded_scalar::<66>(scalar)?)
-                .map_err(|_| KeyFileError::InvalidFormat)?;
+            let k =
+                p521::SecretKey::from_slice(&*padded_scalar::<66>(scalar)?).map_err(|_| KeyFileError::InvalidFormat)?;
             EcdsaKeypair::NistP521 {
                 public: k.public_key().into(),
                 private: k.into(),
@@ -609,10 +585,9 @@ pub fn private_from_str(text: &str, passphrase: Option<&str>) -> Result<PrivateK
                     let block = pem_block(text, "OPENSSH PRIVATE KEY").unwrap_or(text);
                     openssh_ecdsa_fallback(block, Some(p))
                 }
-                Err(ssh_key::Error::AlgorithmUnknown)
-                | Err(ssh_key::Error::AlgorithmUnsupported { .. }) => Err(
-                    KeyFileError::UnsupportedFormat(format!("cipher {}", k.cipher())),
-                ),
+                Err(ssh_key::Error::AlgorithmUnknown) | Err(ssh_key::Error::AlgorithmUnsupported { .. }) => {
+                    Err(KeyFileError::UnsupportedFormat(format!("cipher {}", k.cipher())))
+                }
                 // A wrong key fails the check-int comparison (or, for AEAD
                 // ciphers, the tag), or yields garbage failing a later check.
                 Err(_) => Err(KeyFileError::BadPassphrase),
@@ -700,11 +675,7 @@ pub fn private_to_string(
 /// Writes a private key to `path` in OpenSSH's format with mode 0600,
 /// encrypted with `aes256-ctr` and `bcrypt-pbkdf` when `passphrase` is
 /// given and not empty. `key` must not be encrypted.
-pub fn save_private(
-    path: &Path,
-    key: &PrivateKey,
-    passphrase: Option<&str>,
-) -> Result<(), KeyFileError> {
+pub fn save_private(path: &Path, key: &PrivateKey, passphrase: Option<&str>) -> Result<(), KeyFileError> {
     let text = private_to_string(key, passphrase)?;
     write_file(path, text.as_bytes(), 0o600)
 }
@@ -776,11 +747,7 @@ pub fn key_type_label(key: &PublicKey) -> &'static str {
 pub fn fingerprint(key: &PublicKey, hash: FingerprintHash) -> String {
     match hash {
         FingerprintHash::Md5 => {
-            let hex: Vec<String> = hash
-                .digest(key)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
+            let hex: Vec<String> = hash.digest(key).iter().map(|b| format!("{b:02x}")).collect();
             format!("MD5:{}", hex.join(":"))
         }
         FingerprintHash::Sha256 => key.fingerprint(HashAlg::Sha256).to_string(),
@@ -913,11 +880,7 @@ mod tests {
         save_public(&dir.0.join("id.pub"), key.public_key()).expect("save pub");
         let mode = fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
-        let pmode = fs::metadata(dir.0.join("id.pub"))
-            .expect("meta")
-            .permissions()
-            .mode()
-            & 0o777;
+        let pmode = fs::metadata(dir.0.join("id.pub")).expect("meta").permissions().mode() & 0o777;
         assert_eq!(pmode, 0o644);
         let encrypted = pass.is_some_and(|p| !p.is_empty());
         assert_eq!(is_encrypted(&path).expect("is_encrypted"), encrypted);
@@ -970,8 +933,7 @@ mod tests {
     fn rsa_default_size() {
         let key = generate(KeyType::Rsa, None, "").expect("generate");
         assert_eq!(key_bits(key.public_key()), 3072);
-        assert!(fingerprint_line(key.public_key(), FingerprintHash::Sha256)
-            .ends_with(" no comment (RSA)"));
+        assert!(fingerprint_line(key.public_key(), FingerprintHash::Sha256).ends_with(" no comment (RSA)"));
     }
 
     #[test]
@@ -997,19 +959,14 @@ mod tests {
         assert_eq!("rsa".parse::<KeyType>().ok(), Some(KeyType::Rsa));
         let e = "ed448".parse::<KeyType>().expect_err("ed448");
         assert_eq!(e.to_string(), "key type ed448 is not supported yet");
-        assert!(matches!(
-            "foo".parse::<KeyType>(),
-            Err(KeyFileError::UnknownKeyType(_))
-        ));
+        assert!(matches!("foo".parse::<KeyType>(), Err(KeyFileError::UnknownKeyType(_))));
     }
 
     // A key and its fingerprints, as printed by OpenSSH's ssh-keygen -l.
     const ED25519_PUB: &str =
         "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDcpwVnB0i4Ac1DflwKYv0M16O9HKl3boncwk4hilEYV test@example";
-    const ED25519_SHA256_LINE: &str =
-        "256 SHA256:v2mkRAFHoLskNabetO77+blWosTw5wnTRmq1o9zirJk test@example (ED25519)";
-    const ED25519_MD5_LINE: &str =
-        "256 MD5:85:36:ab:64:87:99:44:f0:fb:44:b9:9d:13:e4:eb:42 test@example (ED25519)";
+    const ED25519_SHA256_LINE: &str = "256 SHA256:v2mkRAFHoLskNabetO77+blWosTw5wnTRmq1o9zirJk test@example (ED25519)";
+    const ED25519_MD5_LINE: &str = "256 MD5:85:36:ab:64:87:99:44:f0:fb:44:b9:9d:13:e4:eb:42 test@example (ED25519)";
     const ED25519_SHA256_ART: &str = "\
 +--[ED25519 256]--+
 |      o+o        |
@@ -1038,14 +995,8 @@ mod tests {
     #[test]
     fn fingerprint_formats() {
         let key = PublicKey::from_openssh(ED25519_PUB).expect("parse");
-        assert_eq!(
-            fingerprint_line(&key, FingerprintHash::Sha256),
-            ED25519_SHA256_LINE
-        );
-        assert_eq!(
-            fingerprint_line(&key, FingerprintHash::Md5),
-            ED25519_MD5_LINE
-        );
+        assert_eq!(fingerprint_line(&key, FingerprintHash::Sha256), ED25519_SHA256_LINE);
+        assert_eq!(fingerprint_line(&key, FingerprintHash::Md5), ED25519_MD5_LINE);
         let sha = fingerprint(&key, FingerprintHash::Sha256);
         assert_eq!(sha.len(), "SHA256:".len() + 43);
         assert!(!sha.ends_with('='));
@@ -1067,9 +1018,7 @@ mod tests {
         assert_eq!(lines[10], "+----[SHA256]-----+");
         assert!(lines.iter().all(|l| l.chars().count() == 19));
         // ssh-key implements the same walk for SHA fingerprints.
-        let theirs = key
-            .fingerprint(HashAlg::Sha256)
-            .to_randomart("[ED25519 256]");
+        let theirs = key.fingerprint(HashAlg::Sha256).to_randomart("[ED25519 256]");
         assert_eq!(art.trim_end(), theirs.trim_end());
         let md5 = randomart(&key, FingerprintHash::Md5);
         assert!(md5.ends_with("+------[MD5]------+"), "{md5}");
@@ -1099,17 +1048,11 @@ mod tests {
         let pkcs1 = private.to_pkcs1_pem(Default::default()).expect("pkcs1");
         fs::write(dir.0.join("rsa1"), pkcs1.as_bytes()).expect("write");
         let loaded = load_private(&dir.0.join("rsa1"), None).expect("load pkcs1");
-        assert_eq!(
-            loaded.public_key().key_data(),
-            rsa_key.public_key().key_data()
-        );
+        assert_eq!(loaded.public_key().key_data(), rsa_key.public_key().key_data());
         let pkcs8 = private.to_pkcs8_pem(Default::default()).expect("pkcs8");
         fs::write(dir.0.join("rsa8"), pkcs8.as_bytes()).expect("write");
         let loaded = load_private(&dir.0.join("rsa8"), None).expect("load pkcs8");
-        assert_eq!(
-            loaded.public_key().key_data(),
-            rsa_key.public_key().key_data()
-        );
+        assert_eq!(loaded.public_key().key_data(), rsa_key.public_key().key_data());
 
         // SEC1 and PKCS#8 P-256, with OpenSSL's EC PARAMETERS block first.
         let secret = p256::SecretKey::random(&mut OsRng);
@@ -1121,17 +1064,11 @@ mod tests {
         );
         fs::write(dir.0.join("ec"), text).expect("write");
         let loaded = load_private(&dir.0.join("ec"), None).expect("load sec1");
-        assert_eq!(
-            loaded.public_key().key_data(),
-            expected.public_key().key_data()
-        );
+        assert_eq!(loaded.public_key().key_data(), expected.public_key().key_data());
         let p8 = secret.to_pkcs8_pem(Default::default()).expect("pkcs8");
         fs::write(dir.0.join("ec8"), p8.as_bytes()).expect("write");
         let loaded = load_private(&dir.0.join("ec8"), None).expect("load ec pkcs8");
-        assert_eq!(
-            loaded.public_key().key_data(),
-            expected.public_key().key_data()
-        );
+        assert_eq!(loaded.public_key().key_data(), expected.public_key().key_data());
 
         // PKCS#8 Ed25519.
         let signing = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
@@ -1139,10 +1076,7 @@ mod tests {
         let p8 = signing.to_pkcs8_pem(Default::default()).expect("pkcs8");
         fs::write(dir.0.join("ed8"), p8.as_bytes()).expect("write");
         let loaded = load_private(&dir.0.join("ed8"), None).expect("load ed pkcs8");
-        assert_eq!(
-            loaded.public_key().key_data(),
-            expected.public_key().key_data()
-        );
+        assert_eq!(loaded.public_key().key_data(), expected.public_key().key_data());
         assert!(!is_encrypted(&dir.0.join("ed8")).expect("is_encrypted"));
     }
 
@@ -1151,24 +1085,15 @@ mod tests {
         let dir = TempDir::new("garbage");
         let p = dir.0.join("junk");
         fs::write(&p, b"\xff\xfe not a key").expect("write");
-        assert!(matches!(
-            load_private(&p, None),
-            Err(KeyFileError::InvalidFormat)
-        ));
+        assert!(matches!(load_private(&p, None), Err(KeyFileError::InvalidFormat)));
         fs::write(
             &p,
             "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n",
         )
         .expect("write");
-        assert!(matches!(
-            load_private(&p, None),
-            Err(KeyFileError::InvalidFormat)
-        ));
+        assert!(matches!(load_private(&p, None), Err(KeyFileError::InvalidFormat)));
         let missing = dir.0.join("missing");
         let e = load_private(&missing, None).expect_err("missing");
-        assert!(
-            e.to_string().ends_with(": No such file or directory"),
-            "{e}"
-        );
+        assert!(e.to_string().ends_with(": No such file or directory"), "{e}");
     }
 }

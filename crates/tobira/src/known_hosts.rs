@@ -234,24 +234,11 @@ impl KnownHosts {
     /// ("can't be established\nbut keys of different type are already known
     /// for this host." when there were such keys), with
     /// [`KnownHosts::other_names`].
-    pub fn unknown_host_message(
-        &self,
-        host: &str,
-        port: u16,
-        ip: Option<&str>,
-        key: &PublicKey,
-    ) -> String {
+    pub fn unknown_host_message(&self, host: &str, port: u16, ip: Option<&str>, key: &PublicKey) -> String {
         let warnings = self.other_type_warnings(host, port, key);
         let names = self.other_names(key);
         let mut text = warnings.concat();
-        text.push_str(&prompt_text(
-            host,
-            port,
-            ip,
-            key,
-            &names,
-            !warnings.is_empty(),
-        ));
+        text.push_str(&prompt_text(host, port, ip, key, &names, !warnings.is_empty()));
         text
     }
 
@@ -262,9 +249,10 @@ impl KnownHosts {
         let own = key_type_name(key);
         let mut out = Vec::new();
         for wanted in OTHER_KEY_TYPES.iter().filter(|t| **t != own) {
-            let found = self.entries.iter().find(|e| {
-                e.marker == Marker::None && key_type_name(&e.key) == *wanted && e.matches(&name)
-            });
+            let found = self
+                .entries
+                .iter()
+                .find(|e| e.marker == Marker::None && key_type_name(&e.key) == *wanted && e.matches(&name));
             if let Some(e) = found {
                 out.push(format!(
                     "WARNING: {wanted} key found for host {name}\nin {}:{}\n{wanted} key fingerprint {}.\n",
@@ -352,13 +340,7 @@ pub fn hash_host_name(name: &str) -> io::Result<String> {
 /// `other_names` are lines from [`KnownHosts::other_names`]; at most eight
 /// are listed. [`KnownHosts::unknown_host_message`] also reports keys of
 /// other types.
-pub fn unknown_host_prompt(
-    host: &str,
-    port: u16,
-    ip: Option<&str>,
-    key: &PublicKey,
-    other_names: &[String],
-) -> String {
+pub fn unknown_host_prompt(host: &str, port: u16, ip: Option<&str>, key: &PublicKey, other_names: &[String]) -> String {
     prompt_text(host, port, ip, key, other_names, false)
 }
 
@@ -367,13 +349,7 @@ pub fn unknown_host_prompt(
 /// then "Host key verification failed."), one message per line, each
 /// ending in a newline. `path`:`line` is the offending line from
 /// [`HostKeyStatus::Changed`].
-pub fn changed_key_warning(
-    host: &str,
-    port: u16,
-    key: &PublicKey,
-    path: &Path,
-    line: usize,
-) -> String {
+pub fn changed_key_warning(host: &str, port: u16, key: &PublicKey, path: &Path, line: usize) -> String {
     let kind = key_type_name(key);
     let shown_path = path.display().to_string();
     let lines = [
@@ -562,11 +538,7 @@ fn classify(raw: &str) -> Line<'_> {
     if rest.is_empty() || rest.starts_with('#') {
         return Line::Invalid("truncated before key type");
     }
-    Line::Entry(Fields {
-        marker,
-        hosts,
-        rest,
-    })
+    Line::Entry(Fields { marker, hosts, rest })
 }
 
 /// OpenSSH's `check_markers()`: at most one known marker, followed by
@@ -708,9 +680,7 @@ fn hash_with_salt(name: &str, salt: &[u8]) -> Option<String> {
 
 /// ssh-keygen(1) `-H` leaves hashed names, wildcards and marker lines alone.
 fn is_hashable(fields: &Fields<'_>) -> bool {
-    fields.marker == Marker::None
-        && !fields.hosts.starts_with(HASH_DELIM)
-        && !has_wildcard(fields.hosts)
+    fields.marker == Marker::None && !fields.hosts.starts_with(HASH_DELIM) && !has_wildcard(fields.hosts)
 }
 
 /// Whether a host field holds `*`, `?` or `!`.
@@ -983,18 +953,15 @@ mod tests {
 
     // Generated with `ssh-keygen -t ed25519 -f /tmp/kh/ka -N '' -C testa`
     // (and kb), `ssh-keygen -t ecdsa -b 256 ... -C testc`.
-    const KEY_A: &str =
-        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHHkwN5cLoNSyLQKr1pySgeY3/MJyoknlqVZR2wxQTjI testa";
-    const KEY_B: &str =
-        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJpwMIm8IH+brX7ywewTpGEs78Zgsa05TVrylW2N3H2T testb";
+    const KEY_A: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHHkwN5cLoNSyLQKr1pySgeY3/MJyoknlqVZR2wxQTjI testa";
+    const KEY_B: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJpwMIm8IH+brX7ywewTpGEs78Zgsa05TVrylW2N3H2T testb";
     const KEY_C: &str = "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBOtmB1UjQsb0DDoZ2i0XkCFtFRGuN3ujNlV34P7QNrgxyDaiMtpjqYB5YOzTcNaWwm4DxtbxBrWwS1Q+pEEAQLE= testc";
     // `ssh-keygen -lf`: the fingerprints of KEY_A and KEY_C.
     const FP_A: &str = "SHA256:eHq3Ue8gJ0GAf2xN2YdfAGjGlTAKnoCUrzJsFWXQYpY";
     const FP_C: &str = "SHA256:vCXldkK2hhBRGW9UiOjXk67JF13KxglVB4ljkN3ADUo";
     // `ssh-keygen -H` of "example.com KEY_A" and "[example.com]:2222 KEY_B".
     const HASHED_EXAMPLE: &str = "|1|Lm54m4xK3gVfMlLxfDGplWxI9WQ=|KPYCKmx296agLlLSbCJyvQCB/aM=";
-    const HASHED_EXAMPLE_2222: &str =
-        "|1|uIfWTXP1dYtJSL/VTaELFd9mM8w=|UDSphYtKNvMesnyZJ6rGy/DscTM=";
+    const HASHED_EXAMPLE_2222: &str = "|1|uIfWTXP1dYtJSL/VTaELFd9mM8w=|UDSphYtKNvMesnyZJ6rGy/DscTM=";
 
     fn key(line: &str) -> PublicKey {
         PublicKey::from_openssh(line).expect("test key")
@@ -1022,10 +989,7 @@ mod tests {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or(0);
-        let dir = std::env::temp_dir().join(format!(
-            "tobira-known-hosts-{tag}-{}-{nanos}",
-            std::process::id()
-        ));
+        let dir = std::env::temp_dir().join(format!("tobira-known-hosts-{tag}-{}-{nanos}", std::process::id()));
         fs::create_dir_all(&dir).expect("temp dir");
         dir
     }
@@ -1044,26 +1008,15 @@ mod tests {
         assert_eq!(kh.check("example.com", 22, &key(KEY_A)), known(3));
         assert_eq!(kh.check("Example.COM", 22, &key(KEY_A)), known(3));
         assert_eq!(kh.check("foo", 22, &key(KEY_A)), known(3));
-        assert_eq!(
-            kh.check("other.org", 22, &key(KEY_A)),
-            HostKeyStatus::Unknown
-        );
-        assert_eq!(
-            kh.check("example.co", 22, &key(KEY_A)),
-            HostKeyStatus::Unknown
-        );
+        assert_eq!(kh.check("other.org", 22, &key(KEY_A)), HostKeyStatus::Unknown);
+        assert_eq!(kh.check("example.co", 22, &key(KEY_A)), HostKeyStatus::Unknown);
     }
 
     #[test]
     fn bracketed_port() {
-        let kh = parse(&format!(
-            "[example.com]:2222 {KEY_B}\nexample.com {KEY_A}\n"
-        ));
+        let kh = parse(&format!("[example.com]:2222 {KEY_B}\nexample.com {KEY_A}\n"));
         assert_eq!(kh.check("example.com", 2222, &key(KEY_B)), known(1));
-        assert_eq!(
-            kh.check("example.com", 2223, &key(KEY_C)),
-            HostKeyStatus::Unknown
-        );
+        assert_eq!(kh.check("example.com", 2223, &key(KEY_C)), HostKeyStatus::Unknown);
         // On port 22 the bracketed line does not apply: KEY_B differs from line 2.
         assert_eq!(
             kh.check("example.com", 22, &key(KEY_B)),
@@ -1074,10 +1027,7 @@ mod tests {
         );
         // ssh(1) "checking without port identifier": only exact matches count.
         assert_eq!(kh.check("example.com", 2223, &key(KEY_A)), known(2));
-        assert_eq!(
-            kh.check("example.com", 2223, &key(KEY_B)),
-            HostKeyStatus::Unknown
-        );
+        assert_eq!(kh.check("example.com", 2223, &key(KEY_B)), HostKeyStatus::Unknown);
     }
 
     #[test]
@@ -1087,28 +1037,13 @@ mod tests {
         ));
         assert_eq!(kh.check("www.example.com", 22, &key(KEY_A)), known(1));
         assert_eq!(kh.check("a.b.example.com", 22, &key(KEY_A)), known(1));
-        assert_eq!(
-            kh.check("bad.example.com", 22, &key(KEY_A)),
-            HostKeyStatus::Unknown
-        );
-        assert_eq!(
-            kh.check("example.com", 22, &key(KEY_A)),
-            HostKeyStatus::Unknown
-        );
+        assert_eq!(kh.check("bad.example.com", 22, &key(KEY_A)), HostKeyStatus::Unknown);
+        assert_eq!(kh.check("example.com", 22, &key(KEY_A)), HostKeyStatus::Unknown);
         assert_eq!(kh.check("host1.lan", 22, &key(KEY_B)), known(2));
-        assert_eq!(
-            kh.check("host10.lan", 22, &key(KEY_B)),
-            HostKeyStatus::Unknown
-        );
+        assert_eq!(kh.check("host10.lan", 22, &key(KEY_B)), HostKeyStatus::Unknown);
         assert_eq!(kh.check("10.0.3.7", 22, &key(KEY_B)), known(2));
-        assert_eq!(
-            kh.check("10.0.3.77", 22, &key(KEY_B)),
-            HostKeyStatus::Unknown
-        );
-        assert_eq!(
-            kh.check("example.org", 22, &key(KEY_C)),
-            HostKeyStatus::Unknown
-        );
+        assert_eq!(kh.check("10.0.3.77", 22, &key(KEY_B)), HostKeyStatus::Unknown);
+        assert_eq!(kh.check("example.org", 22, &key(KEY_C)), HostKeyStatus::Unknown);
         assert_eq!(kh.check("www.org", 22, &key(KEY_C)), known(3));
         assert!(wildcard_match(b"aXbXc", b"a*b*c"));
         assert!(wildcard_match(b"abc", b"***"));
@@ -1141,10 +1076,7 @@ mod tests {
                 line: 1
             }
         );
-        assert_eq!(
-            kh.check("example.org", 22, &key(KEY_A)),
-            HostKeyStatus::Unknown
-        );
+        assert_eq!(kh.check("example.org", 22, &key(KEY_A)), HostKeyStatus::Unknown);
         let found = find_host(&text, "[example.com]:2222");
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].0, 2);
@@ -1165,10 +1097,7 @@ mod tests {
             }
         );
         // Only keys of another type: unknown for this type, as ssh(1) asks.
-        assert_eq!(
-            kh.check("example.com", 22, &key(KEY_C)),
-            HostKeyStatus::Unknown
-        );
+        assert_eq!(kh.check("example.com", 22, &key(KEY_C)), HostKeyStatus::Unknown);
         let message = kh.unknown_host_message("example.com", 22, Some("192.0.2.1"), &key(KEY_C));
         assert!(message.starts_with(&format!(
             "WARNING: ED25519 key found for host example.com\nin kh:4\nED25519 key fingerprint {FP_A}.\n\
@@ -1208,20 +1137,13 @@ mod tests {
         let kh = parse(&format!("@cert-authority example.com {KEY_A}\n"));
         assert_eq!(kh.entries.len(), 1);
         assert_eq!(kh.entries[0].marker, Marker::CertAuthority);
-        assert_eq!(
-            kh.check("example.com", 22, &key(KEY_A)),
-            HostKeyStatus::Unknown
-        );
+        assert_eq!(kh.check("example.com", 22, &key(KEY_A)), HostKeyStatus::Unknown);
         assert!(kh.other_names(&key(KEY_A)).is_empty());
     }
 
     #[test]
     fn malformed_lines_ignored() {
-        let blob = bare(KEY_A)
-            .split(' ')
-            .nth(1)
-            .unwrap_or_default()
-            .to_string();
+        let blob = bare(KEY_A).split(' ').nth(1).unwrap_or_default().to_string();
         let text = format!(
             "example.com\n\
              @bogus example.com {KEY_A}\n\
@@ -1248,10 +1170,7 @@ mod tests {
         let kh = parse(&text);
         let names = kh.other_names(&key(KEY_A));
         assert_eq!(names, vec!["kh:1: foo,bar", "kh:2: [hashed name]"]);
-        assert_eq!(
-            kh.check("new.example", 22, &key(KEY_A)),
-            HostKeyStatus::Unknown
-        );
+        assert_eq!(kh.check("new.example", 22, &key(KEY_A)), HostKeyStatus::Unknown);
         let prompt = unknown_host_prompt("new.example", 22, Some("192.0.2.1"), &key(KEY_A), &names);
         assert_eq!(
             prompt,
@@ -1304,13 +1223,7 @@ mod tests {
 
     #[test]
     fn changed_warning_text() {
-        let text = changed_key_warning(
-            "example.com",
-            22,
-            &key(KEY_A),
-            Path::new("/home/u/.ssh/known_hosts"),
-            3,
-        );
+        let text = changed_key_warning("example.com", 22, &key(KEY_A), Path::new("/home/u/.ssh/known_hosts"), 3);
         let expected = format!(
             "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n\
              @    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\n\
@@ -1434,10 +1347,7 @@ mod tests {
         assert_eq!(lines[4], format!("@revoked x {KEY_B}"));
         assert!(lines[5].starts_with(HASHED_EXAMPLE_2222));
         assert!(!text.contains("foo") && !text.contains("xample.com") && !text.contains("other"));
-        assert_eq!(
-            fs::read_to_string(with_suffix(&path, ".old")).expect("old"),
-            original
-        );
+        assert_eq!(fs::read_to_string(with_suffix(&path, ".old")).expect("old"), original);
 
         let kh = KnownHosts::load(std::slice::from_ref(&path)).expect("load");
         let at = |line| HostKeyStatus::Known {

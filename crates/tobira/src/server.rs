@@ -26,7 +26,10 @@ pub struct ServerSettings {
 /// Accepts connections on every listener until the process ends. Each new
 /// connection takes the settings current in `settings` (so a SIGHUP reload
 /// applies to new connections; established ones keep theirs).
-pub async fn serve(listeners: Vec<TcpListener>, settings: tokio::sync::watch::Receiver<Arc<ServerSettings>>) -> std::io::Result<()> {
+pub async fn serve(
+    listeners: Vec<TcpListener>,
+    settings: tokio::sync::watch::Receiver<Arc<ServerSettings>>,
+) -> std::io::Result<()> {
     let mut tasks = Vec::new();
     for l in listeners {
         let s = settings.clone();
@@ -38,7 +41,10 @@ pub async fn serve(listeners: Vec<TcpListener>, settings: tokio::sync::watch::Re
     Ok(())
 }
 
-async fn accept_loop(listener: TcpListener, settings: tokio::sync::watch::Receiver<Arc<ServerSettings>>) -> std::io::Result<()> {
+async fn accept_loop(
+    listener: TcpListener,
+    settings: tokio::sync::watch::Receiver<Arc<ServerSettings>>,
+) -> std::io::Result<()> {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
@@ -72,7 +78,10 @@ pub async fn handle(stream: TcpStream, peer: SocketAddr, settings: Arc<ServerSet
             Ok(ev) => on_event(&ev, &addr, &settings, &mut user),
             Err(DriverError::Timeout) => {
                 info!("Timeout before authentication for {addr}");
-                d.conn.disconnect(tobira_proto::DisconnectReason::ProtocolError, "Timeout before authentication");
+                d.conn.disconnect(
+                    tobira_proto::DisconnectReason::ProtocolError,
+                    "Timeout before authentication",
+                );
                 let _ = d.flush().await;
                 return;
             }
@@ -106,8 +115,14 @@ fn on_event(ev: &Event, addr: &str, settings: &ServerSettings, user: &mut Option
         Event::PeerIdent(id) => debug!("Remote protocol version {id} from {addr}"),
         Event::Negotiated { algorithms: n, strict } => {
             debug!("kex: algorithm: {}; host key algorithm: {}", n.kex, n.host_key);
-            debug!("kex: client->server cipher: {} MAC: {} compression: {}", n.cipher_c2s, n.mac_c2s, n.comp_c2s);
-            debug!("kex: server->client cipher: {} MAC: {} compression: {}", n.cipher_s2c, n.mac_s2c, n.comp_s2c);
+            debug!(
+                "kex: client->server cipher: {} MAC: {} compression: {}",
+                n.cipher_c2s, n.mac_c2s, n.comp_c2s
+            );
+            debug!(
+                "kex: server->client cipher: {} MAC: {} compression: {}",
+                n.cipher_s2c, n.mac_s2c, n.comp_s2c
+            );
             if *strict {
                 debug!("kex: strict KEX mode enabled [{addr}]");
             }

@@ -42,7 +42,8 @@ pub fn decide(
 ) -> Result<(), String> {
     let mut files = s.user_files.clone();
     files.extend(s.global_files.iter().cloned());
-    let kh = KnownHosts::load(&files).map_err(|e| format!("cannot read known_hosts: {e}\nHost key verification failed."))?;
+    let kh =
+        KnownHosts::load(&files).map_err(|e| format!("cannot read known_hosts: {e}\nHost key verification failed."))?;
     match kh.check(host, port, key) {
         HostKeyStatus::Known { .. } => Ok(()),
         HostKeyStatus::Revoked { .. } => Err(known_hosts::revoked_key_warning(host, port, key)),
@@ -86,11 +87,22 @@ pub fn decide(
     }
 }
 
-fn record(s: &TrustSettings, host: &str, port: u16, key: &PublicKey, notify: &mut dyn FnMut(&str)) -> Result<(), String> {
-    let Some(path) = s.user_files.first() else { return Ok(()) };
+fn record(
+    s: &TrustSettings,
+    host: &str,
+    port: u16,
+    key: &PublicKey,
+    notify: &mut dyn FnMut(&str),
+) -> Result<(), String> {
+    let Some(path) = s.user_files.first() else {
+        return Ok(());
+    };
     match known_hosts::append(path, host, port, key, s.hash) {
         Ok(()) => notify(&known_hosts::permanently_added_message(host, port, key)),
-        Err(e) => notify(&format!("Failed to add the host to the list of known hosts ({}): {e}\n", path.display())),
+        Err(e) => notify(&format!(
+            "Failed to add the host to the list of known hosts ({}): {e}\n",
+            path.display()
+        )),
     }
     Ok(())
 }
@@ -107,11 +119,20 @@ mod tests {
     }
 
     fn key() -> PublicKey {
-        ssh_key::PrivateKey::random(&mut rand::rngs::OsRng, ssh_key::Algorithm::Ed25519).unwrap().public_key().clone()
+        ssh_key::PrivateKey::random(&mut rand::rngs::OsRng, ssh_key::Algorithm::Ed25519)
+            .unwrap()
+            .public_key()
+            .clone()
     }
 
     fn settings(file: PathBuf, mode: StrictMode) -> TrustSettings {
-        TrustSettings { user_files: vec![file], global_files: vec![], mode, hash: false, batch: false }
+        TrustSettings {
+            user_files: vec![file],
+            global_files: vec![],
+            mode,
+            hash: false,
+            batch: false,
+        }
     }
 
     #[test]
@@ -122,17 +143,37 @@ mod tests {
         let mut asked = Vec::new();
         let mut notes = Vec::new();
         let mut answers = vec!["maybe".to_string(), "yes".to_string()].into_iter();
-        decide(&s, "example", 2222, &k, &mut |q| { asked.push(q.to_string()); answers.next() }, &mut |n| notes.push(n.to_string())).unwrap();
-        assert!(asked[0].contains("The authenticity of host '[example]:2222"), "{}", asked[0]);
+        decide(
+            &s,
+            "example",
+            2222,
+            &k,
+            &mut |q| {
+                asked.push(q.to_string());
+                answers.next()
+            },
+            &mut |n| notes.push(n.to_string()),
+        )
+        .unwrap();
+        assert!(
+            asked[0].contains("The authenticity of host '[example]:2222"),
+            "{}",
+            asked[0]
+        );
         assert!(asked[0].contains("ED25519 key fingerprint is SHA256:"));
         assert_eq!(asked[1], "Please type 'yes', 'no' or the fingerprint: ");
         assert!(notes[0].contains("Permanently added '[example]:2222' (ED25519)"));
-        assert!(std::fs::read_to_string(&f).unwrap().starts_with("[example]:2222 ssh-ed25519 "));
+        assert!(std::fs::read_to_string(&f)
+            .unwrap()
+            .starts_with("[example]:2222 ssh-ed25519 "));
         decide(&s, "example", 2222, &k, &mut |_| panic!("asked again"), &mut |_| {}).unwrap();
         let other = key();
         let e = decide(&s, "example", 2222, &other, &mut |_| panic!("asked"), &mut |_| {}).unwrap_err();
         assert!(e.contains("REMOTE HOST IDENTIFICATION HAS CHANGED"), "{e}");
-        assert!(e.contains(&format!("Offending ED25519 key in {}:1", f.display())), "{e}");
+        assert!(
+            e.contains(&format!("Offending ED25519 key in {}:1", f.display())),
+            "{e}"
+        );
         assert!(e.trim_end().ends_with("Host key verification failed."), "{e}");
     }
 
@@ -152,12 +193,18 @@ mod tests {
         let k = key();
         let s = settings(tmp("yes"), StrictMode::Yes);
         let e = decide(&s, "h", 22, &k, &mut |_| panic!(), &mut |_| {}).unwrap_err();
-        assert!(e.starts_with("No ED25519 host key is known for h and you have requested strict checking."), "{e}");
+        assert!(
+            e.starts_with("No ED25519 host key is known for h and you have requested strict checking."),
+            "{e}"
+        );
         let s = settings(tmp("new"), StrictMode::AcceptNew);
         decide(&s, "h", 22, &k, &mut |_| panic!(), &mut |_| {}).unwrap();
         assert!(decide(&s, "h", 22, &key(), &mut |_| panic!(), &mut |_| {}).is_err());
         let mut s = settings(tmp("batch"), StrictMode::Ask);
         s.batch = true;
-        assert_eq!(decide(&s, "h", 22, &k, &mut |_| panic!(), &mut |_| {}).unwrap_err(), "Host key verification failed.");
+        assert_eq!(
+            decide(&s, "h", 22, &k, &mut |_| panic!(), &mut |_| {}).unwrap_err(),
+            "Host key verification failed."
+        );
     }
 }

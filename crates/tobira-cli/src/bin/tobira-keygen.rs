@@ -282,11 +282,7 @@ fn key_error(path: &Path, e: KeyFileError) -> Failure {
 
 /// Loads a private key, prompting for its passphrase on a terminal when it
 /// is encrypted and none was given.
-fn load_with_prompt(
-    path: &Path,
-    given: Option<&str>,
-    prompt: &str,
-) -> Result<ssh_key::PrivateKey, Failure> {
+fn load_with_prompt(path: &Path, given: Option<&str>, prompt: &str) -> Result<ssh_key::PrivateKey, Failure> {
     match keyfile::load_private(path, given) {
         Err(KeyFileError::PassphraseRequired) if interactive() => {
             let pass = read_passphrase(prompt)?;
@@ -338,13 +334,7 @@ fn generate(args: &Args) -> Res {
                     fs::DirBuilder::new()
                         .mode(0o700)
                         .create(&dir)
-                        .map_err(|e| {
-                            format!(
-                                "Could not create directory '{}': {}",
-                                dir.display(),
-                                io_text(&e)
-                            )
-                        })?;
+                        .map_err(|e| format!("Could not create directory '{}': {}", dir.display(), io_text(&e)))?;
                     if !args.quiet {
                         println!("Created directory '{}'.", dir.display());
                     }
@@ -361,8 +351,7 @@ fn generate(args: &Args) -> Res {
         if !interactive() {
             return Err(Quiet.into());
         }
-        let yes = read_answer("Overwrite (y/n)? ")
-            .is_some_and(|a| a.starts_with('y') || a.starts_with('Y'));
+        let yes = read_answer("Overwrite (y/n)? ").is_some_and(|a| a.starts_with('y') || a.starts_with('Y'));
         if !yes {
             return Err(Quiet.into());
         }
@@ -385,22 +374,13 @@ fn generate(args: &Args) -> Res {
         println!("Your identification has been saved in {}", path.display());
     }
     let pub_file = pub_path(&path);
-    keyfile::save_public(&pub_file, key.public_key()).map_err(|e| {
-        format!(
-            "Unable to save public key to {}: {}",
-            pub_file.display(),
-            io_or(&e)
-        )
-    })?;
+    keyfile::save_public(&pub_file, key.public_key())
+        .map_err(|e| format!("Unable to save public key to {}: {}", pub_file.display(), io_or(&e)))?;
     if !args.quiet {
         let hash = args.hash.unwrap_or_default();
         println!("Your public key has been saved in {}", pub_file.display());
         println!("The key fingerprint is:");
-        println!(
-            "{} {}",
-            keyfile::fingerprint(key.public_key(), hash),
-            comment
-        );
+        println!("{} {}", keyfile::fingerprint(key.public_key(), hash), comment);
         println!("The key's randomart image is:");
         println!("{}", keyfile::randomart(key.public_key(), hash));
     }
@@ -470,8 +450,9 @@ fn fingerprint(args: &Args) -> Res {
 fn fingerprint_private(path: &Path, args: &Args) -> Res {
     let key = match keyfile::load_public(&pub_path(path)) {
         Ok(k) => k,
-        Err(_) => keyfile::load_public_from_private(path)
-            .map_err(|_| format!("{} is not a key file.", path.display()))?,
+        Err(_) => {
+            keyfile::load_public_from_private(path).map_err(|_| format!("{} is not a key file.", path.display()))?
+        }
     };
     let comment = (!key.comment().is_empty()).then(|| key.comment().to_string());
     print_key_line(&key, comment.as_deref(), args);
@@ -541,11 +522,7 @@ fn change_passphrase(args: &Args) -> Res {
                 Some(p) => p.clone(),
                 None if interactive() => read_passphrase("Enter old passphrase: ")?,
                 None => {
-                    return Err(format!(
-                        "Failed to load key {}: passphrase required (use -P)",
-                        path.display()
-                    )
-                    .into())
+                    return Err(format!("Failed to load key {}: passphrase required (use -P)", path.display()).into())
                 }
             };
             keyfile::load_private(&path, Some(&old))
@@ -558,20 +535,14 @@ fn change_passphrase(args: &Args) -> Res {
     }
     let new = match &args.new_passphrase {
         Some(p) => p.clone(),
-        None if interactive() => {
-            match ask_new_passphrase("Enter new passphrase (empty for no passphrase): ")? {
-                Some(p) => p,
-                None => {
-                    println!("Pass phrases do not match.  Try again.");
-                    return Err(Quiet.into());
-                }
+        None if interactive() => match ask_new_passphrase("Enter new passphrase (empty for no passphrase): ")? {
+            Some(p) => p,
+            None => {
+                println!("Pass phrases do not match.  Try again.");
+                return Err(Quiet.into());
             }
-        }
-        None => {
-            return Err(
-                String::from("no new passphrase given (use -N, or run on a terminal)").into(),
-            )
-        }
+        },
+        None => return Err(String::from("no new passphrase given (use -N, or run on a terminal)").into()),
     };
     keyfile::save_private(&path, &key, Some(&new))
         .map_err(|e| format!("Saving key \"{}\" failed: {}", path.display(), io_or(&e)))?;
@@ -581,16 +552,13 @@ fn change_passphrase(args: &Args) -> Res {
 
 /// The known_hosts file of -F, -R and -H.
 fn known_hosts_file(args: &Args) -> PathBuf {
-    args.file
-        .clone()
-        .unwrap_or_else(|| ssh_dir().join("known_hosts"))
+    args.file.clone().unwrap_or_else(|| ssh_dir().join("known_hosts"))
 }
 
 /// `-F host`: print the known_hosts lines of a host.
 fn find_host(args: &Args, host: &str) -> Res {
     let path = known_hosts_file(args);
-    let text = fs::read_to_string(&path)
-        .map_err(|e| format!("Cannot stat {}: {}", path.display(), io_text(&e)))?;
+    let text = fs::read_to_string(&path).map_err(|e| format!("Cannot stat {}: {}", path.display(), io_text(&e)))?;
     let found = tobira::known_hosts::find_host(&text, host);
     if found.is_empty() {
         return Err(Quiet.into());
@@ -614,11 +582,10 @@ fn find_host(args: &Args, host: &str) -> Res {
 /// `-R host`: remove a host's lines from a known_hosts file.
 fn remove_host(args: &Args, host: &str) -> Res {
     let path = known_hosts_file(args);
-    let text = fs::read_to_string(&path)
-        .map_err(|e| format!("Cannot stat {}: {}", path.display(), io_text(&e)))?;
+    let text = fs::read_to_string(&path).map_err(|e| format!("Cannot stat {}: {}", path.display(), io_text(&e)))?;
     let found = tobira::known_hosts::find_host(&text, host);
-    let removed = tobira::known_hosts::remove_host(&path, host)
-        .map_err(|e| format!("{}: {}", path.display(), io_text(&e)))?;
+    let removed =
+        tobira::known_hosts::remove_host(&path, host).map_err(|e| format!("{}: {}", path.display(), io_text(&e)))?;
     if removed == 0 {
         eprintln!("Host {host} not found in {}", path.display());
         return Ok(());
@@ -639,8 +606,7 @@ fn hash_hosts(args: &Args) -> Res {
     if let Err(e) = fs::metadata(&path) {
         return Err(format!("Cannot stat {}: {}", path.display(), io_text(&e)).into());
     }
-    let hashed = tobira::known_hosts::hash_file(&path)
-        .map_err(|e| format!("{}: {}", path.display(), io_text(&e)))?;
+    let hashed = tobira::known_hosts::hash_file(&path).map_err(|e| format!("{}: {}", path.display(), io_text(&e)))?;
     println!("{} updated.", path.display());
     println!("Original contents retained as {}.old", path.display());
     if hashed > 0 {

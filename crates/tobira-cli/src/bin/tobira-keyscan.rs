@@ -81,7 +81,10 @@ fn weakness(name: &str) -> Option<&'static str> {
 fn print_kexinit(host: &str, port: u16, ident: &str, ki: &KexInit) {
     println!("# {host}:{port} {ident}");
     println!("identification: {ident}");
-    println!("cookie: {}", ki.cookie.iter().map(|b| format!("{b:02x}")).collect::<String>());
+    println!(
+        "cookie: {}",
+        ki.cookie.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    );
     for (label, list) in KEXINIT_LIST_NAMES.iter().zip(ki.lists()) {
         let bytes: usize = list.iter().map(|s| s.len()).sum::<usize>() + list.len().saturating_sub(1);
         println!("{label} ({} names, {bytes} bytes):", list.len());
@@ -114,13 +117,26 @@ fn print_choice(ki: &KexInit) {
             println!("tobira would negotiate:");
             println!("    kex: {}", n.kex);
             println!("    host key: {}", n.host_key);
-            println!("    client->server: cipher {} MAC {} compression {}", n.cipher_c2s, n.mac_c2s, n.comp_c2s);
-            println!("    server->client: cipher {} MAC {} compression {}", n.cipher_s2c, n.mac_s2c, n.comp_s2c);
+            println!(
+                "    client->server: cipher {} MAC {} compression {}",
+                n.cipher_c2s, n.mac_c2s, n.comp_c2s
+            );
+            println!(
+                "    server->client: cipher {} MAC {} compression {}",
+                n.cipher_s2c, n.mac_s2c, n.comp_s2c
+            );
         }
         Err(e) => println!("tobira would fail to negotiate: {e}"),
     }
     let strict = ki.kex.iter().any(|k| k == tobira_proto::algorithms::KEX_STRICT_S);
-    println!("strict KEX (kex-strict-s-v00@openssh.com): {}", if strict { "offered" } else { "not offered (Terrapin-vulnerable with ChaCha20-Poly1305 or EtM)" });
+    println!(
+        "strict KEX (kex-strict-s-v00@openssh.com): {}",
+        if strict {
+            "offered"
+        } else {
+            "not offered (Terrapin-vulnerable with ChaCha20-Poly1305 or EtM)"
+        }
+    );
 }
 
 enum Found {
@@ -129,8 +145,13 @@ enum Found {
 }
 
 async fn scan_one(host: &str, port: u16, algs: &[&str], want_kexinit: bool) -> Result<Found, String> {
-    let stream = tokio::net::TcpStream::connect((host, port)).await.map_err(|e| format!("{host}: {e}"))?;
-    let cfg = Config { host_key: algs.iter().map(|s| s.to_string()).collect(), ..Config::default() };
+    let stream = tokio::net::TcpStream::connect((host, port))
+        .await
+        .map_err(|e| format!("{host}: {e}"))?;
+    let cfg = Config {
+        host_key: algs.iter().map(|s| s.to_string()).collect(),
+        ..Config::default()
+    };
     let conn = Connection::client(Arc::new(cfg), Box::new(rand::rngs::StdRng::from_entropy()));
     let mut d = Driver::new(stream, conn);
     let mut ident = String::new();
@@ -165,7 +186,13 @@ fn main() -> ExitCode {
     let mut failed = false;
     for host in &args.hosts {
         if args.kexinit {
-            match rt.block_on(async { tokio::time::timeout(timeout, scan_one(host, args.port, tobira_proto::algorithms::HOSTKEY_SUPPORTED, true)).await }) {
+            match rt.block_on(async {
+                tokio::time::timeout(
+                    timeout,
+                    scan_one(host, args.port, tobira_proto::algorithms::HOSTKEY_SUPPORTED, true),
+                )
+                .await
+            }) {
                 Ok(Ok(Found::KexInit(ident, ki))) => {
                     print_kexinit(host, args.port, &ident, &ki);
                     print_choice(&ki);
@@ -190,9 +217,15 @@ fn main() -> ExitCode {
             let r = rt.block_on(async { tokio::time::timeout(timeout, scan_one(host, args.port, algs, false)).await });
             match r {
                 Ok(Ok(Found::Key(ident, blob))) => {
-                    let Ok(key) = ssh_key::PublicKey::from_bytes(&blob) else { continue };
+                    let Ok(key) = ssh_key::PublicKey::from_bytes(&blob) else {
+                        continue;
+                    };
                     let name = tobira::known_hosts::host_name_for(host, args.port);
-                    let shown = if args.hash { tobira::known_hosts::hash_host_name(&name).unwrap_or(name) } else { name };
+                    let shown = if args.hash {
+                        tobira::known_hosts::hash_host_name(&name).unwrap_or(name)
+                    } else {
+                        name
+                    };
                     eprintln!("# {host}:{} {ident}", args.port);
                     match key.to_openssh() {
                         Ok(line) => {

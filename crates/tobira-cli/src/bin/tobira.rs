@@ -102,7 +102,11 @@ fn query(kind: &str) -> Option<Vec<&'static str>> {
     Some(match kind.to_ascii_lowercase().as_str() {
         "kex" | "kexalgorithms" => KEX_SUPPORTED.to_vec(),
         "cipher" | "ciphers" => CIPHER_SUPPORTED.to_vec(),
-        "cipher-auth" => CIPHER_SUPPORTED.iter().copied().filter(|c| c.contains("gcm") || c.contains("poly1305")).collect(),
+        "cipher-auth" => CIPHER_SUPPORTED
+            .iter()
+            .copied()
+            .filter(|c| c.contains("gcm") || c.contains("poly1305"))
+            .collect(),
         "mac" | "macs" => MAC_SUPPORTED.to_vec(),
         "key" | "key-plain" => vec!["ssh-ed25519", "ecdsa-sha2-nistp256", "ssh-rsa"],
         "key-sig" | "hostkeyalgorithms" | "pubkeyacceptedalgorithms" | "sig" => HOSTKEY_SUPPORTED.to_vec(),
@@ -121,7 +125,13 @@ fn parse_destination(d: &str) -> Result<(Option<String>, String, Option<u16>), S
         let hostport = hostport.trim_end_matches('/');
         let (host, port) = if let Some(h) = hostport.strip_prefix('[') {
             let (h, tail) = h.split_once(']').ok_or("bad destination")?;
-            (h.to_string(), tail.strip_prefix(':').map(str::parse).transpose().map_err(|_| "bad port")?)
+            (
+                h.to_string(),
+                tail.strip_prefix(':')
+                    .map(str::parse)
+                    .transpose()
+                    .map_err(|_| "bad port")?,
+            )
         } else {
             match hostport.rsplit_once(':') {
                 Some((h, p)) => (h.to_string(), Some(p.parse().map_err(|_| "bad port")?)),
@@ -149,7 +159,10 @@ fn main() -> ExitCode {
         }
     };
     if args.version {
-        eprintln!("{}", tobira_proto::transport::ident::local_ident().trim_start_matches("SSH-2.0-"));
+        eprintln!(
+            "{}",
+            tobira_proto::transport::ident::local_ident().trim_start_matches("SSH-2.0-")
+        );
         return ExitCode::SUCCESS;
     }
     if let Some(q) = &args.query {
@@ -166,7 +179,13 @@ fn main() -> ExitCode {
     let Some(dest) = args.destination.clone() else {
         return fail("usage: tobira [-46CNqTtVv] [-c cipher_spec] [-m mac_spec] [-D [bind:]port] [-E log_file]\n              [-F configfile] [-i identity_file] [-J destination] [-L address]\n              [-l login_name] [-o option] [-p port] [-R address] [-W host:port]\n              [--trace] destination [command [argument ...]]");
     };
-    for (flag, used) in [("-D", !args.dynamic.is_empty()), ("-L", !args.local.is_empty()), ("-R", !args.remote.is_empty()), ("-J", args.jump.is_some()), ("-W", args.stdio.is_some())] {
+    for (flag, used) in [
+        ("-D", !args.dynamic.is_empty()),
+        ("-L", !args.local.is_empty()),
+        ("-R", !args.remote.is_empty()),
+        ("-J", args.jump.is_some()),
+        ("-W", args.stdio.is_some()),
+    ] {
         if used {
             return fail(&format!("tobira: {flag}: forwarding is not implemented yet"));
         }
@@ -175,8 +194,14 @@ fn main() -> ExitCode {
         Ok(x) => x,
         Err(e) => return fail(&format!("tobira: {e}: {dest}")),
     };
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/"));
-    let local_user = nix::unistd::User::from_uid(nix::unistd::getuid()).ok().flatten().map(|u| u.name).unwrap_or_else(|| "root".into());
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/"));
+    let local_user = nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| "root".into());
     let mut options = args.options.clone();
     if let Some(c) = &args.cipher_spec {
         options.push(format!("Ciphers={c}"));
@@ -188,7 +213,15 @@ fn main() -> ExitCode {
         options.push("Compression=yes".into());
     }
     let user_override = args.login.clone().or(dest_user);
-    let cfg = match tobira::config::client::resolve_client_config(&host, user_override.as_deref(), args.port.or(dest_port), &options, args.config_file.as_deref(), &home, &local_user) {
+    let cfg = match tobira::config::client::resolve_client_config(
+        &host,
+        user_override.as_deref(),
+        args.port.or(dest_port),
+        &options,
+        args.config_file.as_deref(),
+        &home,
+        &local_user,
+    ) {
         Ok(c) => c,
         Err(e) => return fail(&format!("{e}")),
     };
@@ -215,7 +248,10 @@ fn main() -> ExitCode {
         port: cfg.port,
         user: cfg.user.clone(),
         proto: Arc::new(proto),
-        connect_timeout: cfg.connect_timeout.filter(|d| !d.is_zero()).or(Some(Duration::from_secs(60))),
+        connect_timeout: cfg
+            .connect_timeout
+            .filter(|d| !d.is_zero())
+            .or(Some(Duration::from_secs(60))),
     };
     let verbose = args.verbose;
     let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
@@ -228,13 +264,24 @@ fn main() -> ExitCode {
     let mut verify = |_alg: &str, blob: &[u8]| -> Result<(), String> {
         let key = ssh_key::PublicKey::from_bytes(blob).map_err(|e| format!("bad host key: {e}"))?;
         if verbose > 0 {
-            eprintln!("debug1: Server host key: {} {}", key.algorithm(), key.fingerprint(ssh_key::HashAlg::Sha256));
+            eprintln!(
+                "debug1: Server host key: {} {}",
+                key.algorithm(),
+                key.fingerprint(ssh_key::HashAlg::Sha256)
+            );
         }
-        decide(&trust, &host_for_trust, port, &key, &mut tobira_cli::tty::ask, &mut |m| {
-            if !quiet {
-                eprint!("{m}");
-            }
-        })
+        decide(
+            &trust,
+            &host_for_trust,
+            port,
+            &key,
+            &mut tobira_cli::tty::ask,
+            &mut |m| {
+                if !quiet {
+                    eprint!("{m}");
+                }
+            },
+        )
     };
     let mut trace = |t: &str| eprintln!("{t}");
     let result = rt.block_on(probe(&settings, &mut verify, &mut trace));
@@ -245,8 +292,14 @@ fn main() -> ExitCode {
                 if let Some(n) = &out.negotiated {
                     eprintln!("debug1: kex: algorithm: {}", n.kex);
                     eprintln!("debug1: kex: host key algorithm: {}", n.host_key);
-                    eprintln!("debug1: kex: server->client cipher: {} MAC: {} compression: {}", n.cipher_s2c, n.mac_s2c, n.comp_s2c);
-                    eprintln!("debug1: kex: client->server cipher: {} MAC: {} compression: {}", n.cipher_c2s, n.mac_c2s, n.comp_c2s);
+                    eprintln!(
+                        "debug1: kex: server->client cipher: {} MAC: {} compression: {}",
+                        n.cipher_s2c, n.mac_s2c, n.comp_s2c
+                    );
+                    eprintln!(
+                        "debug1: kex: client->server cipher: {} MAC: {} compression: {}",
+                        n.cipher_c2s, n.mac_c2s, n.comp_c2s
+                    );
                 }
                 if out.strict {
                     eprintln!("debug1: kex: strict KEX mode enabled");
@@ -254,7 +307,10 @@ fn main() -> ExitCode {
                 if let Some(algs) = &out.server_sig_algs {
                     eprintln!("debug1: kex_input_ext_info: server-sig-algs=<{}>", algs.join(","));
                 }
-                eprintln!("debug1: Authentications that can continue: {}", out.auth_methods.join(","));
+                eprintln!(
+                    "debug1: Authentications that can continue: {}",
+                    out.auth_methods.join(",")
+                );
             }
             if let Some(b) = &out.banner {
                 eprint!("{b}");

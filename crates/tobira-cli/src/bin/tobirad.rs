@@ -69,7 +69,11 @@ fn main() -> ExitCode {
     for w in &cfg.warnings {
         eprintln!("tobirad: warning: {w}");
     }
-    let level = if args.debug > 0 { 1 + args.debug } else { log_level(&cfg) };
+    let level = if args.debug > 0 {
+        1 + args.debug
+    } else {
+        log_level(&cfg)
+    };
     if let Err(e) = tobira_cli::logging::init(level, args.log_file.as_deref()) {
         eprintln!("tobirad: cannot open log file: {e}");
         return ExitCode::from(255);
@@ -156,7 +160,10 @@ fn build_settings(cfg: &ServerConfig, is_root: bool, trace: bool) -> Result<Serv
         trace,
         ..tobira_proto::Config::default()
     };
-    let offered = proto.host_key.iter().any(|a| proto.host_keys.iter().any(|k| k.algorithms().contains(&a.as_str())));
+    let offered = proto
+        .host_key
+        .iter()
+        .any(|a| proto.host_keys.iter().any(|k| k.algorithms().contains(&a.as_str())));
     if !offered {
         return Err("no host key matches HostKeyAlgorithms".into());
     }
@@ -220,7 +227,8 @@ async fn run(
     }
     let (tx, rx) = tokio::sync::watch::channel(Arc::new(settings));
     let server = tokio::spawn(serve(listeners, rx));
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut term =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).map_err(|e| e.to_string())?;
     loop {
         tokio::select! {

@@ -42,11 +42,17 @@ pub fn wait_for_port(port: u16, child: &mut Child, log: &Path) {
             return;
         }
         if let Ok(Some(st)) = child.try_wait() {
-            panic!("server exited with {st}: {}", std::fs::read_to_string(log).unwrap_or_default());
+            panic!(
+                "server exited with {st}: {}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    panic!("server did not listen on {port}: {}", std::fs::read_to_string(log).unwrap_or_default());
+    panic!(
+        "server did not listen on {port}: {}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
 }
 
 /// Generates a key with OpenSSH's ssh-keygen.
@@ -95,7 +101,11 @@ impl Drop for Server {
 /// Host keys for a test server: RSA 2048 (the seed's), Ed25519, ECDSA P-256.
 pub fn host_keys(dir: &TempDir) -> Vec<PathBuf> {
     let mut v = Vec::new();
-    for (kind, bits, name) in [("rsa", Some(2048), "host_rsa"), ("ed25519", None, "host_ed25519"), ("ecdsa", Some(256), "host_ecdsa")] {
+    for (kind, bits, name) in [
+        ("rsa", Some(2048), "host_rsa"),
+        ("ed25519", None, "host_ed25519"),
+        ("ecdsa", Some(256), "host_ecdsa"),
+    ] {
         let p = dir.path(name);
         ssh_keygen(&p, kind, bits);
         v.push(p);
@@ -149,7 +159,15 @@ pub fn start_tobirad(extra: &[&str]) -> Server {
     let keys = host_keys(&dir);
     let log = dir.path("tobirad.log");
     let mut cmd = Command::new(bin("tobirad"));
-    cmd.args(["-D", "-e", "-d", "-p", &port.to_string(), "-o", "ListenAddress=127.0.0.1"]);
+    cmd.args([
+        "-D",
+        "-e",
+        "-d",
+        "-p",
+        &port.to_string(),
+        "-o",
+        "ListenAddress=127.0.0.1",
+    ]);
     for k in &keys {
         cmd.arg("-h").arg(k);
     }
@@ -168,7 +186,12 @@ pub fn start_tobirad(extra: &[&str]) -> Server {
 
 /// Runs a command with a time limit, capturing its output.
 pub fn run(cmd: &mut Command, limit: Duration) -> Output {
-    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let start = Instant::now();
     loop {
         if let Ok(Some(_)) = child.try_wait() {
@@ -177,7 +200,10 @@ pub fn run(cmd: &mut Command, limit: Duration) -> Output {
         if start.elapsed() > limit {
             let _ = child.kill();
             let out = child.wait_with_output().unwrap();
-            panic!("command timed out: {cmd:?}\nstderr: {}", String::from_utf8_lossy(&out.stderr));
+            panic!(
+                "command timed out: {cmd:?}\nstderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -186,24 +212,48 @@ pub fn run(cmd: &mut Command, limit: Duration) -> Output {
 /// OpenSSH's `ssh -vvv` against a server, authentication bound to fail.
 pub fn openssh_probe(port: u16, opts: &[&str]) -> (i32, String) {
     let mut c = Command::new("ssh");
-    c.args(["-vvv", "-F", "/dev/null", "-o", "UserKnownHostsFile=/dev/null", "-o", "GlobalKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=no", "-o", "BatchMode=yes", "-o", "PubkeyAuthentication=no", "-p", &port.to_string()]);
+    c.args([
+        "-vvv",
+        "-F",
+        "/dev/null",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "GlobalKnownHostsFile=/dev/null",
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "PubkeyAuthentication=no",
+        "-p",
+        &port.to_string(),
+    ]);
     for o in opts {
         c.args(["-o", o]);
     }
     c.args(["alice@127.0.0.1", "true"]);
     let out = run(&mut c, Duration::from_secs(60));
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// `tobira --trace` against a server, with a throw-away known_hosts.
 pub fn tobira_probe(port: u16, known_hosts: &Path, opts: &[&str]) -> (i32, String, String) {
     let mut c = Command::new(bin("tobira"));
-    c.args(["--trace", "-F", "/dev/null", "-o"]).arg(format!("UserKnownHostsFile={}", known_hosts.display()));
+    c.args(["--trace", "-F", "/dev/null", "-o"])
+        .arg(format!("UserKnownHostsFile={}", known_hosts.display()));
     c.args(["-o", "GlobalKnownHostsFile=/dev/null", "-p", &port.to_string()]);
     for o in opts {
         c.args(["-o", o]);
     }
     c.arg("alice@127.0.0.1");
     let out = run(&mut c, Duration::from_secs(60));
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }

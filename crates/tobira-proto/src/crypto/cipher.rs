@@ -46,15 +46,57 @@ impl CipherSpec {
 }
 
 /// The `none` cipher of the initial transport.
-pub static NONE: CipherSpec = CipherSpec { name: "none", kind: CipherKind::None, key_len: 0, iv_len: 0, block_len: 8, tag_len: 0 };
+pub static NONE: CipherSpec = CipherSpec {
+    name: "none",
+    kind: CipherKind::None,
+    key_len: 0,
+    iv_len: 0,
+    block_len: 8,
+    tag_len: 0,
+};
 
 /// Every cipher this build implements.
 pub static CIPHERS: &[CipherSpec] = &[
-    CipherSpec { name: "chacha20-poly1305@openssh.com", kind: CipherKind::ChaCha20Poly1305, key_len: 64, iv_len: 0, block_len: 8, tag_len: 16 },
-    CipherSpec { name: "aes128-gcm@openssh.com", kind: CipherKind::AesGcm, key_len: 16, iv_len: 12, block_len: 16, tag_len: 16 },
-    CipherSpec { name: "aes256-gcm@openssh.com", kind: CipherKind::AesGcm, key_len: 32, iv_len: 12, block_len: 16, tag_len: 16 },
-    CipherSpec { name: "aes128-ctr", kind: CipherKind::AesCtr, key_len: 16, iv_len: 16, block_len: 16, tag_len: 0 },
-    CipherSpec { name: "aes256-ctr", kind: CipherKind::AesCtr, key_len: 32, iv_len: 16, block_len: 16, tag_len: 0 },
+    CipherSpec {
+        name: "chacha20-poly1305@openssh.com",
+        kind: CipherKind::ChaCha20Poly1305,
+        key_len: 64,
+        iv_len: 0,
+        block_len: 8,
+        tag_len: 16,
+    },
+    CipherSpec {
+        name: "aes128-gcm@openssh.com",
+        kind: CipherKind::AesGcm,
+        key_len: 16,
+        iv_len: 12,
+        block_len: 16,
+        tag_len: 16,
+    },
+    CipherSpec {
+        name: "aes256-gcm@openssh.com",
+        kind: CipherKind::AesGcm,
+        key_len: 32,
+        iv_len: 12,
+        block_len: 16,
+        tag_len: 16,
+    },
+    CipherSpec {
+        name: "aes128-ctr",
+        kind: CipherKind::AesCtr,
+        key_len: 16,
+        iv_len: 16,
+        block_len: 16,
+        tag_len: 0,
+    },
+    CipherSpec {
+        name: "aes256-ctr",
+        kind: CipherKind::AesCtr,
+        key_len: 32,
+        iv_len: 16,
+        block_len: 16,
+        tag_len: 0,
+    },
 ];
 
 /// Looks a cipher up by name.
@@ -73,8 +115,12 @@ pub enum CtrState {
 impl CtrState {
     fn new(key: &[u8], iv: &[u8]) -> Option<Self> {
         match key.len() {
-            16 => Aes128Ctr::new_from_slices(key, iv).ok().map(|c| CtrState::Aes128(Box::new(c))),
-            32 => Aes256Ctr::new_from_slices(key, iv).ok().map(|c| CtrState::Aes256(Box::new(c))),
+            16 => Aes128Ctr::new_from_slices(key, iv)
+                .ok()
+                .map(|c| CtrState::Aes128(Box::new(c))),
+            32 => Aes256Ctr::new_from_slices(key, iv)
+                .ok()
+                .map(|c| CtrState::Aes256(Box::new(c))),
             _ => None,
         }
     }
@@ -129,7 +175,9 @@ impl GcmState {
     /// Verifies and decrypts `data_and_tag` in place; false when the tag is wrong.
     pub fn open(&mut self, len_bytes: &[u8], data_and_tag: &mut [u8]) -> bool {
         let nonce = self.next_nonce();
-        self.key.open_in_place(nonce, Aad::from(len_bytes), data_and_tag).is_ok()
+        self.key
+            .open_in_place(nonce, Aad::from(len_bytes), data_and_tag)
+            .is_ok()
     }
 }
 

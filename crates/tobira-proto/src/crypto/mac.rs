@@ -25,10 +25,34 @@ enum HmacHash {
 
 /// Every MAC this build implements.
 pub static MACS: &[MacSpec] = &[
-    MacSpec { name: "hmac-sha2-256", key_len: 32, tag_len: 32, etm: false, hash: HmacHash::Sha256 },
-    MacSpec { name: "hmac-sha2-512", key_len: 64, tag_len: 64, etm: false, hash: HmacHash::Sha512 },
-    MacSpec { name: "hmac-sha2-256-etm@openssh.com", key_len: 32, tag_len: 32, etm: true, hash: HmacHash::Sha256 },
-    MacSpec { name: "hmac-sha2-512-etm@openssh.com", key_len: 64, tag_len: 64, etm: true, hash: HmacHash::Sha512 },
+    MacSpec {
+        name: "hmac-sha2-256",
+        key_len: 32,
+        tag_len: 32,
+        etm: false,
+        hash: HmacHash::Sha256,
+    },
+    MacSpec {
+        name: "hmac-sha2-512",
+        key_len: 64,
+        tag_len: 64,
+        etm: false,
+        hash: HmacHash::Sha512,
+    },
+    MacSpec {
+        name: "hmac-sha2-256-etm@openssh.com",
+        key_len: 32,
+        tag_len: 32,
+        etm: true,
+        hash: HmacHash::Sha256,
+    },
+    MacSpec {
+        name: "hmac-sha2-512-etm@openssh.com",
+        key_len: 64,
+        tag_len: 64,
+        etm: true,
+        hash: HmacHash::Sha512,
+    },
 ];
 
 /// Looks a MAC up by name.
@@ -50,7 +74,10 @@ impl Mac {
             HmacHash::Sha256 => hmac::HMAC_SHA256,
             HmacHash::Sha512 => hmac::HMAC_SHA512,
         };
-        Mac { key: hmac::Key::new(alg, key), spec }
+        Mac {
+            key: hmac::Key::new(alg, key),
+            spec,
+        }
     }
 
     /// mac = MAC(key, sequence_number || data) (RFC 4253 §6.4); the caller

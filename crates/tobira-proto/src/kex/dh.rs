@@ -39,14 +39,23 @@ fn cmp_be(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
 
 /// Decodes a hex constant; the table's constants are well-formed.
 fn hex_to_bytes(hex: &str) -> Vec<u8> {
-    let digits: Vec<u8> = hex.bytes().filter_map(|c| (c as char).to_digit(16).map(|d| d as u8)).collect();
-    digits.chunks(2).map(|p| (p[0] << 4) | p.get(1).copied().unwrap_or(0)).collect()
+    let digits: Vec<u8> = hex
+        .bytes()
+        .filter_map(|c| (c as char).to_digit(16).map(|d| d as u8))
+        .collect();
+    digits
+        .chunks(2)
+        .map(|p| (p[0] << 4) | p.get(1).copied().unwrap_or(0))
+        .collect()
 }
 
 impl DhGroup {
     /// A fixed group from its hex prime, generator 2.
     pub fn from_hex(p_hex: &str) -> Self {
-        DhGroup { p: hex_to_bytes(p_hex), g: vec![2] }
+        DhGroup {
+            p: hex_to_bytes(p_hex),
+            g: vec![2],
+        }
     }
 
     /// Size of the modulus in bits.
@@ -63,8 +72,7 @@ impl DhGroup {
     }
 
     fn params(&self) -> Result<BoxedMontyParams, Error> {
-        let p = BoxedUint::from_be_slice(strip(&self.p), self.precision())
-            .map_err(|_| Error::kex("bad DH modulus"))?;
+        let p = BoxedUint::from_be_slice(strip(&self.p), self.precision()).map_err(|_| Error::kex("bad DH modulus"))?;
         let odd = Option::<Odd<BoxedUint>>::from(Odd::new(p)).ok_or_else(|| Error::kex("DH modulus is even"))?;
         Ok(BoxedMontyParams::new(odd))
     }
@@ -88,7 +96,8 @@ impl DhGroup {
         if self.p.last().is_none_or(|b| b & 1 == 0) {
             return Err(Error::kex("DH modulus is even"));
         }
-        self.check_public(&self.g).map_err(|_| Error::kex("invalid DH generator"))
+        self.check_public(&self.g)
+            .map_err(|_| Error::kex("invalid DH generator"))
     }
 
     /// Checks a public value: 1 < y < p-1 (RFC 4253 §8, "values not in the
@@ -166,7 +175,10 @@ mod tests {
     /// 2^x mod p against a value computed independently (Python's pow).
     #[test]
     fn modpow_known_answer() {
-        let g = DhGroup { p: vec![0x00, 0xfb], g: vec![2] }; // 251
+        let g = DhGroup {
+            p: vec![0x00, 0xfb],
+            g: vec![2],
+        }; // 251
         let r = g.modpow(&[2], &[0x10]).unwrap(); // 2^16 mod 251 = 25
         assert_eq!(strip(&r), &[25]);
     }

@@ -95,9 +95,15 @@ mod tests {
         let a = hex::decode("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a").unwrap();
         let b_pub = hex::decode("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f").unwrap();
         let kp = EcdhKeyPair::generate(Curve::X25519, &mut Fixed(a)).unwrap();
-        assert_eq!(hex::encode(&kp.public), "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a");
+        assert_eq!(
+            hex::encode(&kp.public),
+            "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a"
+        );
         let k = kp.agree(&b_pub).unwrap();
-        assert_eq!(hex::encode(&k[..]), "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742");
+        assert_eq!(
+            hex::encode(&k[..]),
+            "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742"
+        );
     }
 
     /// A low-order point gives an all-zero secret, which must be refused.

@@ -34,7 +34,11 @@ impl GexRequest {
             129..=192 => 7680,
             _ => 8192,
         };
-        GexRequest { min: MIN_MODULUS_BITS as u32, n, max: MAX_MODULUS_BITS as u32 }
+        GexRequest {
+            min: MIN_MODULUS_BITS as u32,
+            n,
+            max: MAX_MODULUS_BITS as u32,
+        }
     }
 }
 
@@ -68,7 +72,10 @@ pub fn parse_moduli(text: &str) -> Vec<Modulus> {
             continue;
         }
         let Ok(g) = u8::from_str_radix(f[5], 16) else { continue };
-        let group = DhGroup { p: DhGroup::from_hex(f[6]).p, g: vec![g] };
+        let group = DhGroup {
+            p: DhGroup::from_hex(f[6]).p,
+            g: vec![g],
+        };
         // moduli lists size as bits - 1.
         let bits = size.saturating_add(1);
         if group.bits() as u32 != bits {
@@ -81,17 +88,29 @@ pub fn parse_moduli(text: &str) -> Vec<Modulus> {
 
 /// The RFC 3526 groups used when no moduli file is available.
 pub fn fallback_groups() -> Vec<Modulus> {
-    [(2048, groups::GROUP14_P), (3072, groups::GROUP15_P), (4096, groups::GROUP16_P), (6144, groups::GROUP17_P), (8192, groups::GROUP18_P)]
-        .into_iter()
-        .map(|(bits, p)| Modulus { bits, group: DhGroup::from_hex(p) })
-        .collect()
+    [
+        (2048, groups::GROUP14_P),
+        (3072, groups::GROUP15_P),
+        (4096, groups::GROUP16_P),
+        (6144, groups::GROUP17_P),
+        (8192, groups::GROUP18_P),
+    ]
+    .into_iter()
+    .map(|(bits, p)| Modulus {
+        bits,
+        group: DhGroup::from_hex(p),
+    })
+    .collect()
 }
 
 /// Chooses a group as OpenSSH's `choose_dh` does: among groups within
 /// [min, max], the smallest size >= n (else the largest below n), one of
 /// that size at random.
 pub fn choose_group(moduli: &[Modulus], req: GexRequest, rng: &mut dyn RngCore) -> Option<DhGroup> {
-    let fits: Vec<&Modulus> = moduli.iter().filter(|m| m.bits >= req.min && m.bits <= req.max).collect();
+    let fits: Vec<&Modulus> = moduli
+        .iter()
+        .filter(|m| m.bits >= req.min && m.bits <= req.max)
+        .collect();
     let best = fits
         .iter()
         .map(|m| m.bits)
@@ -112,15 +131,54 @@ mod tests {
     fn choose_prefers_smallest_at_least_n() {
         let m = fallback_groups();
         let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-        let g = choose_group(&m, GexRequest { min: 2048, n: 3072, max: 8192 }, &mut rng).unwrap();
+        let g = choose_group(
+            &m,
+            GexRequest {
+                min: 2048,
+                n: 3072,
+                max: 8192,
+            },
+            &mut rng,
+        )
+        .unwrap();
         assert_eq!(g.bits(), 3072);
-        let g = choose_group(&m, GexRequest { min: 2048, n: 7680, max: 8192 }, &mut rng).unwrap();
+        let g = choose_group(
+            &m,
+            GexRequest {
+                min: 2048,
+                n: 7680,
+                max: 8192,
+            },
+            &mut rng,
+        )
+        .unwrap();
         assert_eq!(g.bits(), 8192);
-        let g = choose_group(&m, GexRequest { min: 9000, n: 9000, max: 9000 }, &mut rng);
+        let g = choose_group(
+            &m,
+            GexRequest {
+                min: 9000,
+                n: 9000,
+                max: 9000,
+            },
+            &mut rng,
+        );
         assert!(g.is_none());
-        let g = choose_group(&m, GexRequest { min: 1024, n: 1024, max: 1536 }, &mut rng);
+        let g = choose_group(
+            &m,
+            GexRequest {
+                min: 1024,
+                n: 1024,
+                max: 1536,
+            },
+            &mut rng,
+        );
         assert!(g.is_none());
-        assert!(!GexRequest { min: 4096, n: 2048, max: 8192 }.is_valid());
+        assert!(!GexRequest {
+            min: 4096,
+            n: 2048,
+            max: 8192
+        }
+        .is_valid());
         assert!(GexRequest::for_security(256).is_valid());
     }
 

@@ -48,11 +48,41 @@ pub struct KexSpec {
 
 /// Every key exchange method this build implements.
 pub static KEX_METHODS: &[KexSpec] = &[
-    KexSpec { name: "curve25519-sha256", family: KexFamily::Ecdh, hash: HashAlg::Sha256, curve: Some(Curve::X25519), group: None },
-    KexSpec { name: "curve25519-sha256@libssh.org", family: KexFamily::Ecdh, hash: HashAlg::Sha256, curve: Some(Curve::X25519), group: None },
-    KexSpec { name: "ecdh-sha2-nistp256", family: KexFamily::Ecdh, hash: HashAlg::Sha256, curve: Some(Curve::P256), group: None },
-    KexSpec { name: "diffie-hellman-group-exchange-sha256", family: KexFamily::DhGex, hash: HashAlg::Sha256, curve: None, group: None },
-    KexSpec { name: "diffie-hellman-group14-sha256", family: KexFamily::Dh, hash: HashAlg::Sha256, curve: None, group: Some(groups::GROUP14_P) },
+    KexSpec {
+        name: "curve25519-sha256",
+        family: KexFamily::Ecdh,
+        hash: HashAlg::Sha256,
+        curve: Some(Curve::X25519),
+        group: None,
+    },
+    KexSpec {
+        name: "curve25519-sha256@libssh.org",
+        family: KexFamily::Ecdh,
+        hash: HashAlg::Sha256,
+        curve: Some(Curve::X25519),
+        group: None,
+    },
+    KexSpec {
+        name: "ecdh-sha2-nistp256",
+        family: KexFamily::Ecdh,
+        hash: HashAlg::Sha256,
+        curve: Some(Curve::P256),
+        group: None,
+    },
+    KexSpec {
+        name: "diffie-hellman-group-exchange-sha256",
+        family: KexFamily::DhGex,
+        hash: HashAlg::Sha256,
+        curve: None,
+        group: None,
+    },
+    KexSpec {
+        name: "diffie-hellman-group14-sha256",
+        family: KexFamily::Dh,
+        hash: HashAlg::Sha256,
+        curve: None,
+        group: Some(groups::GROUP14_P),
+    },
 ];
 
 /// Looks a method up by name.

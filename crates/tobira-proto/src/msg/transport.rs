@@ -207,13 +207,16 @@ impl ExtInfo {
 
     /// The `server-sig-algs` extension's algorithms, if present.
     pub fn server_sig_algs(&self) -> Option<Vec<String>> {
-        self.extensions.iter().find(|(n, _)| n == "server-sig-algs").map(|(_, v)| {
-            String::from_utf8_lossy(v)
-                .split(',')
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect()
-        })
+        self.extensions
+            .iter()
+            .find(|(n, _)| n == "server-sig-algs")
+            .map(|(_, v)| {
+                String::from_utf8_lossy(v)
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
     }
 }
 

@@ -62,7 +62,10 @@ impl IdentReader {
                 if !(text.starts_with("SSH-2.0-") || text.starts_with("SSH-1.99-")) {
                     return Err(Error::with_reason(
                         DisconnectReason::ProtocolVersionNotSupported,
-                        format!("Protocol major versions differ: 2 vs. {}", text.get(4..).and_then(|v| v.split('.').next()).unwrap_or("?")),
+                        format!(
+                            "Protocol major versions differ: 2 vs. {}",
+                            text.get(4..).and_then(|v| v.split('.').next()).unwrap_or("?")
+                        ),
                     ));
                 }
                 return Ok(IdentScan::Found(text.to_string(), start));
@@ -107,7 +110,10 @@ mod tests {
 
     #[test]
     fn partial_and_limits() {
-        assert!(matches!(IdentReader::default().scan(b"SSH-2.0-x", true).unwrap(), IdentScan::NeedMore));
+        assert!(matches!(
+            IdentReader::default().scan(b"SSH-2.0-x", true).unwrap(),
+            IdentScan::NeedMore
+        ));
         let long = format!("SSH-2.0-{}\r\n", "a".repeat(250));
         assert!(IdentReader::default().scan(long.as_bytes(), true).is_err());
         let endless = vec![b'a'; 300];

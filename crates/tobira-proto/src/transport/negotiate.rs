@@ -55,11 +55,28 @@ pub fn negotiate(client: &KexInit, server: &KexInit, is_aead: impl Fn(&str) -> b
     let host_key = pick("host key type", &client.host_key, &server.host_key)?;
     let cipher_c2s = pick("cipher", &client.cipher_c2s, &server.cipher_c2s)?;
     let cipher_s2c = pick("cipher", &client.cipher_s2c, &server.cipher_s2c)?;
-    let mac_c2s = if is_aead(&cipher_c2s) { "<implicit>".to_string() } else { pick("MAC", &client.mac_c2s, &server.mac_c2s)? };
-    let mac_s2c = if is_aead(&cipher_s2c) { "<implicit>".to_string() } else { pick("MAC", &client.mac_s2c, &server.mac_s2c)? };
+    let mac_c2s = if is_aead(&cipher_c2s) {
+        "<implicit>".to_string()
+    } else {
+        pick("MAC", &client.mac_c2s, &server.mac_c2s)?
+    };
+    let mac_s2c = if is_aead(&cipher_s2c) {
+        "<implicit>".to_string()
+    } else {
+        pick("MAC", &client.mac_s2c, &server.mac_s2c)?
+    };
     let comp_c2s = pick("compression method", &client.comp_c2s, &server.comp_c2s)?;
     let comp_s2c = pick("compression method", &client.comp_s2c, &server.comp_s2c)?;
-    Ok(Negotiated { kex, host_key, cipher_c2s, cipher_s2c, mac_c2s, mac_s2c, comp_c2s, comp_s2c })
+    Ok(Negotiated {
+        kex,
+        host_key,
+        cipher_c2s,
+        cipher_s2c,
+        mac_c2s,
+        mac_s2c,
+        comp_c2s,
+        comp_s2c,
+    })
 }
 
 /// RFC 4253 §7.1: a guessed first kex packet is wrong when the sender's
@@ -89,10 +106,23 @@ mod tests {
 
     #[test]
     fn client_preference_wins() {
-        let c = ki(&["a", "b", "ext-info-c"], &["k1", "k2"], &["aes256-ctr", "aes128-ctr"], &["m1", "m2"]);
+        let c = ki(
+            &["a", "b", "ext-info-c"],
+            &["k1", "k2"],
+            &["aes256-ctr", "aes128-ctr"],
+            &["m1", "m2"],
+        );
         let s = ki(&["b", "a"], &["k2", "k1"], &["aes128-ctr", "aes256-ctr"], &["m2", "m1"]);
         let n = negotiate(&c, &s, |_| false).unwrap();
-        assert_eq!((n.kex.as_str(), n.host_key.as_str(), n.cipher_c2s.as_str(), n.mac_s2c.as_str()), ("a", "k1", "aes256-ctr", "m1"));
+        assert_eq!(
+            (
+                n.kex.as_str(),
+                n.host_key.as_str(),
+                n.cipher_c2s.as_str(),
+                n.mac_s2c.as_str()
+            ),
+            ("a", "k1", "aes256-ctr", "m1")
+        );
         assert!(guess_was_wrong(&s, &n));
         assert!(!guess_was_wrong(&c, &n));
     }

@@ -31,7 +31,9 @@ pub struct DirectionKeys {
 }
 
 fn length_is_clear(spec: &CipherSpec, mac: &Option<Mac>) -> bool {
-    spec.kind == CipherKind::AesGcm || spec.kind == CipherKind::ChaCha20Poly1305 || mac.as_ref().is_some_and(|m| m.spec.etm)
+    spec.kind == CipherKind::AesGcm
+        || spec.kind == CipherKind::ChaCha20Poly1305
+        || mac.as_ref().is_some_and(|m| m.spec.etm)
 }
 
 /// The sending half: seals payloads into packets.
@@ -45,7 +47,12 @@ pub struct Sealer {
 
 impl Default for Sealer {
     fn default() -> Self {
-        Sealer { spec: &NONE, state: CipherState::None, mac: None, seq: 0 }
+        Sealer {
+            spec: &NONE,
+            state: CipherState::None,
+            mac: None,
+            seq: 0,
+        }
     }
 }
 
@@ -69,7 +76,11 @@ impl Sealer {
     pub fn seal(&mut self, payload: &[u8], rng: &mut dyn RngCore, out: &mut Vec<u8>) -> (u32, u8) {
         let block = self.spec.block_len.max(8);
         let clear_len = length_is_clear(self.spec, &self.mac);
-        let aligned = if clear_len { 1 + payload.len() } else { 5 + payload.len() };
+        let aligned = if clear_len {
+            1 + payload.len()
+        } else {
+            5 + payload.len()
+        };
         let mut pad = block - aligned % block;
         if pad < MIN_PADDING {
             pad += block;
@@ -150,7 +161,14 @@ pub struct Opener {
 
 impl Default for Opener {
     fn default() -> Self {
-        Opener { spec: &NONE, state: CipherState::None, mac: None, seq: 0, first_block_done: None, max_packet: MAX_PACKET_PREAUTH }
+        Opener {
+            spec: &NONE,
+            state: CipherState::None,
+            mac: None,
+            seq: 0,
+            first_block_done: None,
+            max_packet: MAX_PACKET_PREAUTH,
+        }
     }
 }
 
@@ -177,7 +195,9 @@ impl Opener {
             return Err(Error::protocol(format!("Bad packet length {len}.")));
         }
         if aligned % block != 0 {
-            return Err(Error::protocol(format!("Bad packet length {len}: not a multiple of the block size {block}.")));
+            return Err(Error::protocol(format!(
+                "Bad packet length {len}: not a multiple of the block size {block}."
+            )));
         }
         Ok(n)
     }
@@ -208,7 +228,9 @@ impl Opener {
                 let (packet, rest) = buf.split_at_mut(4 + n);
                 let mut tag = [0u8; 16];
                 tag.copy_from_slice(&rest[..16]);
-                let CipherState::ChaChaOpen(k) = &mut self.state else { return Err(Error::Closed) };
+                let CipherState::ChaChaOpen(k) = &mut self.state else {
+                    return Err(Error::Closed);
+                };
                 k.open_in_place(seq, packet, &tag).map_err(|_| mac_error())?;
                 packet[..4].copy_from_slice(&plain);
                 n
@@ -220,7 +242,9 @@ impl Opener {
                     return Ok(None);
                 }
                 let (len_bytes, rest) = buf.split_at_mut(4);
-                let CipherState::Gcm(g) = &mut self.state else { return Err(Error::Closed) };
+                let CipherState::Gcm(g) = &mut self.state else {
+                    return Err(Error::Closed);
+                };
                 if !g.open(len_bytes, &mut rest[..n + tag_len]) {
                     return Err(mac_error());
                 }
@@ -238,7 +262,9 @@ impl Opener {
                     if !m.verify(seq, &buf[..4 + n], &buf[4 + n..4 + n + mac_len]) {
                         return Err(mac_error());
                     }
-                    let CipherState::Ctr(c) = &mut self.state else { return Err(Error::Closed) };
+                    let CipherState::Ctr(c) = &mut self.state else {
+                        return Err(Error::Closed);
+                    };
                     c.apply(&mut buf[4..4 + n]);
                     n
                 } else {
@@ -249,7 +275,9 @@ impl Opener {
                             if buf.len() < block {
                                 return Ok(None);
                             }
-                            let CipherState::Ctr(c) = &mut self.state else { return Err(Error::Closed) };
+                            let CipherState::Ctr(c) = &mut self.state else {
+                                return Err(Error::Closed);
+                            };
                             c.apply(&mut buf[..block]);
                             let l = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]);
                             let n = self.check_len(l, false)?;
@@ -261,7 +289,9 @@ impl Opener {
                         return Ok(None);
                     }
                     self.first_block_done = None;
-                    let CipherState::Ctr(c) = &mut self.state else { return Err(Error::Closed) };
+                    let CipherState::Ctr(c) = &mut self.state else {
+                        return Err(Error::Closed);
+                    };
                     c.apply(&mut buf[block..4 + n]);
                     let m = self.mac.as_ref().ok_or(Error::Closed)?;
                     if !m.verify(seq, &buf[..4 + n], &buf[4 + n..4 + n + mac_len]) {
@@ -274,7 +304,9 @@ impl Opener {
         };
         let pad = buf[4] as usize;
         if pad < MIN_PADDING || pad + 1 >= len {
-            return Err(Error::protocol(format!("Bad padding length {pad} for packet length {len}.")));
+            return Err(Error::protocol(format!(
+                "Bad padding length {pad} for packet length {len}."
+            )));
         }
         self.seq = self.seq.wrapping_add(1);
         Ok(Some(Opened {

@@ -14,15 +14,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tobira_proto::algorithms::{
-    resolve_list, CIPHER_DEFAULT, CIPHER_SUPPORTED, HOSTKEY_DEFAULT, HOSTKEY_SUPPORTED,
-    KEX_DEFAULT, KEX_SUPPORTED, MAC_DEFAULT, MAC_SUPPORTED,
+    resolve_list, CIPHER_DEFAULT, CIPHER_SUPPORTED, HOSTKEY_DEFAULT, HOSTKEY_SUPPORTED, KEX_DEFAULT, KEX_SUPPORTED,
+    MAC_DEFAULT, MAC_SUPPORTED,
 };
 
 use super::lexer::{self, ConfigLine};
 use super::{
-    expand_tilde, expand_tokens, glob_paths, match_pattern, match_pattern_list, parse_rekey_bytes,
-    parse_time, parse_yes_no, read_config_file, ConfigError, ListMatch, Location, LogLevel,
-    RekeyLimit, MAX_INCLUDE_DEPTH,
+    expand_tilde, expand_tokens, glob_paths, match_pattern, match_pattern_list, parse_rekey_bytes, parse_time,
+    parse_yes_no, read_config_file, ConfigError, ListMatch, Location, LogLevel, RekeyLimit, MAX_INCLUDE_DEPTH,
 };
 
 /// The system-wide client configuration file (`ssh_config(5)`, FILES).
@@ -327,17 +326,16 @@ pub fn parse_forward(spec: &str, kind: ForwardKind) -> Result<Forward, String> {
     let bad = || format!("Bad forwarding specification '{spec}'");
     let fields = split_forward_fields(spec.trim_start()).ok_or_else(bad)?;
     let port = |s: &str| -> Result<u16, String> { s.parse::<u16>().map_err(|_| bad()) };
-    let ep =
-        |f: &(String, bool), host: Option<&(String, bool)>| -> Result<ForwardEndpoint, String> {
-            if f.1 {
-                Ok(ForwardEndpoint::Unix(PathBuf::from(&f.0)))
-            } else {
-                Ok(ForwardEndpoint::Tcp {
-                    host: host.map(|h| h.0.clone()),
-                    port: port(&f.0)?,
-                })
-            }
-        };
+    let ep = |f: &(String, bool), host: Option<&(String, bool)>| -> Result<ForwardEndpoint, String> {
+        if f.1 {
+            Ok(ForwardEndpoint::Unix(PathBuf::from(&f.0)))
+        } else {
+            Ok(ForwardEndpoint::Tcp {
+                host: host.map(|h| h.0.clone()),
+                port: port(&f.0)?,
+            })
+        }
+    };
     let (listen, connect) = match fields.as_slice() {
         [a] => (ep(a, None)?, None),
         [a, b] if a.1 && b.1 => (ep(a, None)?, Some(ep(b, None)?)),
@@ -501,40 +499,19 @@ static KEYWORDS: &[(&str, Kind)] = &[
     ("ciphers", Kind::Known(Kw::Ciphers)),
     ("macs", Kind::Known(Kw::Macs)),
     ("hostkeyalgorithms", Kind::Known(Kw::HostKeyAlgorithms)),
-    (
-        "pubkeyacceptedalgorithms",
-        Kind::Known(Kw::PubkeyAcceptedAlgorithms),
-    ),
-    (
-        "pubkeyacceptedkeytypes",
-        Kind::Known(Kw::PubkeyAcceptedAlgorithms),
-    ),
+    ("pubkeyacceptedalgorithms", Kind::Known(Kw::PubkeyAcceptedAlgorithms)),
+    ("pubkeyacceptedkeytypes", Kind::Known(Kw::PubkeyAcceptedAlgorithms)),
     ("compression", Kind::Known(Kw::Compression)),
     ("rekeylimit", Kind::Known(Kw::RekeyLimit)),
     ("userknownhostsfile", Kind::Known(Kw::UserKnownHostsFile)),
-    (
-        "globalknownhostsfile",
-        Kind::Known(Kw::GlobalKnownHostsFile),
-    ),
-    (
-        "stricthostkeychecking",
-        Kind::Known(Kw::StrictHostKeyChecking),
-    ),
+    ("globalknownhostsfile", Kind::Known(Kw::GlobalKnownHostsFile)),
+    ("stricthostkeychecking", Kind::Known(Kw::StrictHostKeyChecking)),
     ("hashknownhosts", Kind::Known(Kw::HashKnownHosts)),
     ("updatehostkeys", Kind::Known(Kw::UpdateHostKeys)),
     ("batchmode", Kind::Known(Kw::BatchMode)),
-    (
-        "preferredauthentications",
-        Kind::Known(Kw::PreferredAuthentications),
-    ),
-    (
-        "passwordauthentication",
-        Kind::Known(Kw::PasswordAuthentication),
-    ),
-    (
-        "pubkeyauthentication",
-        Kind::Known(Kw::PubkeyAuthentication),
-    ),
+    ("preferredauthentications", Kind::Known(Kw::PreferredAuthentications)),
+    ("passwordauthentication", Kind::Known(Kw::PasswordAuthentication)),
+    ("pubkeyauthentication", Kind::Known(Kw::PubkeyAuthentication)),
     ("dsaauthentication", Kind::Known(Kw::PubkeyAuthentication)),
     (
         "kbdinteractiveauthentication",
@@ -544,18 +521,9 @@ static KEYWORDS: &[(&str, Kind)] = &[
         "challengeresponseauthentication",
         Kind::Known(Kw::KbdInteractiveAuthentication),
     ),
-    (
-        "skeyauthentication",
-        Kind::Known(Kw::KbdInteractiveAuthentication),
-    ),
-    (
-        "tisauthentication",
-        Kind::Known(Kw::KbdInteractiveAuthentication),
-    ),
-    (
-        "numberofpasswordprompts",
-        Kind::Known(Kw::NumberOfPasswordPrompts),
-    ),
+    ("skeyauthentication", Kind::Known(Kw::KbdInteractiveAuthentication)),
+    ("tisauthentication", Kind::Known(Kw::KbdInteractiveAuthentication)),
+    ("numberofpasswordprompts", Kind::Known(Kw::NumberOfPasswordPrompts)),
     ("connecttimeout", Kind::Known(Kw::ConnectTimeout)),
     ("connectionattempts", Kind::Known(Kw::ConnectionAttempts)),
     ("serveraliveinterval", Kind::Known(Kw::ServerAliveInterval)),
@@ -567,10 +535,7 @@ static KEYWORDS: &[(&str, Kind)] = &[
     ("localforward", Kind::Known(Kw::LocalForward)),
     ("remoteforward", Kind::Known(Kw::RemoteForward)),
     ("dynamicforward", Kind::Known(Kw::DynamicForward)),
-    (
-        "exitonforwardfailure",
-        Kind::Known(Kw::ExitOnForwardFailure),
-    ),
+    ("exitonforwardfailure", Kind::Known(Kw::ExitOnForwardFailure)),
     ("proxyjump", Kind::Known(Kw::ProxyJump)),
     ("proxycommand", Kind::Known(Kw::ProxyCommand)),
     ("loglevel", Kind::Known(Kw::LogLevel)),
@@ -822,8 +787,7 @@ impl Resolver {
     /// The host `Match host` tests: `HostName` (with `%h`) once set.
     fn current_host(&self) -> String {
         match &self.host_name {
-            Some(r) => expand_tokens(&r.value, &[('h', &self.host_arg)])
-                .unwrap_or_else(|_| r.value.clone()),
+            Some(r) => expand_tokens(&r.value, &[('h', &self.host_arg)]).unwrap_or_else(|_| r.value.clone()),
             None => self.host_arg.clone(),
         }
     }
@@ -850,13 +814,7 @@ impl Resolver {
         Ok(())
     }
 
-    fn line(
-        &mut self,
-        line: &ConfigLine,
-        active: &mut bool,
-        flags: &Flags,
-        depth: usize,
-    ) -> Result<(), ConfigError> {
+    fn line(&mut self, line: &ConfigLine, active: &mut bool, flags: &Flags, depth: usize) -> Result<(), ConfigError> {
         let at = &line.location;
         let key = line.keyword_lower();
         let kind = match lookup(&key) {
@@ -892,10 +850,7 @@ impl Resolver {
                 *active = false;
                 for a in &line.args {
                     if a.is_empty() {
-                        return Err(ConfigError::invalid(
-                            at,
-                            format!("keyword {key} empty argument"),
-                        ));
+                        return Err(ConfigError::invalid(at, format!("keyword {key} empty argument")));
                     }
                 }
                 if flags.never_match {
@@ -956,9 +911,7 @@ impl Resolver {
             };
             if attr == "all" {
                 if !only_final_canonical || i < args.len() {
-                    return Err(bad(format!(
-                        "'{oattr}' cannot be combined with other Match attributes"
-                    )));
+                    return Err(bad(format!("'{oattr}' cannot be combined with other Match attributes")));
                 }
                 attributes += 1;
                 if negate {
@@ -987,9 +940,7 @@ impl Resolver {
                 "user" => match_pattern_list(self.remote_user(), arg, false) == ListMatch::Match,
                 "localuser" => match_pattern_list(&self.local_user, arg, false) == ListMatch::Match,
                 "exec" | "localnetwork" | "tagged" | "command" | "version" | "sessiontype" => {
-                    self.warn(format!(
-                        "{at}: Match {attr} not supported yet; section skipped"
-                    ));
+                    self.warn(format!("{at}: Match {attr} not supported yet; section skipped"));
                     result = false;
                     continue;
                 }
@@ -1035,10 +986,7 @@ impl Resolver {
             let oactive = *active;
             for f in glob_paths(&path) {
                 if depth + 1 > MAX_INCLUDE_DEPTH {
-                    return Err(ConfigError::invalid(
-                        at,
-                        "Too many recursive configuration includes",
-                    ));
+                    return Err(ConfigError::invalid(at, "Too many recursive configuration includes"));
                 }
                 let text = read_config_file(&f)?;
                 let sub = Flags {
@@ -1118,24 +1066,14 @@ impl Resolver {
                 }
                 1
             }
-            Kw::KexAlgorithms
-            | Kw::Ciphers
-            | Kw::Macs
-            | Kw::HostKeyAlgorithms
-            | Kw::PubkeyAcceptedAlgorithms => {
+            Kw::KexAlgorithms | Kw::Ciphers | Kw::Macs | Kw::HostKeyAlgorithms | Kw::PubkeyAcceptedAlgorithms => {
                 let a = need(args, at)?;
                 let (name, def, sup): (&str, &[&str], &[&str]) = match kw {
                     Kw::KexAlgorithms => ("KexAlgorithms", KEX_DEFAULT, KEX_SUPPORTED),
                     Kw::Ciphers => ("Ciphers", CIPHER_DEFAULT, CIPHER_SUPPORTED),
                     Kw::Macs => ("MACs", MAC_DEFAULT, MAC_SUPPORTED),
-                    Kw::HostKeyAlgorithms => {
-                        ("HostKeyAlgorithms", HOSTKEY_DEFAULT, HOSTKEY_SUPPORTED)
-                    }
-                    _ => (
-                        "PubkeyAcceptedAlgorithms",
-                        HOSTKEY_DEFAULT,
-                        HOSTKEY_SUPPORTED,
-                    ),
+                    Kw::HostKeyAlgorithms => ("HostKeyAlgorithms", HOSTKEY_DEFAULT, HOSTKEY_SUPPORTED),
+                    _ => ("PubkeyAcceptedAlgorithms", HOSTKEY_DEFAULT, HOSTKEY_SUPPORTED),
                 };
                 let v = resolve_list(a, def, sup).map_err(|reason| ConfigError::BadAlgorithm {
                     at: at.clone(),
@@ -1175,8 +1113,7 @@ impl Resolver {
                     None => 1,
                     Some("none") | Some("default") => 2,
                     Some(t) => {
-                        let d = parse_time(t)
-                            .ok_or_else(|| ConfigError::invalid(at, "invalid time value."))?;
+                        let d = parse_time(t).ok_or_else(|| ConfigError::invalid(at, "invalid time value."))?;
                         if self.first(Kw::RekeyInterval, active) {
                             self.cfg.rekey_limit.interval = (!d.is_zero()).then_some(d);
                         }
@@ -1237,20 +1174,15 @@ impl Resolver {
             Kw::PreferredAuthentications => {
                 let a = need(args, at)?;
                 if self.first(kw, active) {
-                    self.cfg.preferred_authentications = a
-                        .split(',')
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_string)
-                        .collect();
+                    self.cfg.preferred_authentications =
+                        a.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect();
                 }
                 1
             }
-            Kw::PasswordAuthentication => {
-                self.flag(kw, args, at, active, |c, v| c.password_authentication = v)?
+            Kw::PasswordAuthentication => self.flag(kw, args, at, active, |c, v| c.password_authentication = v)?,
+            Kw::KbdInteractiveAuthentication => {
+                self.flag(kw, args, at, active, |c, v| c.kbd_interactive_authentication = v)?
             }
-            Kw::KbdInteractiveAuthentication => self.flag(kw, args, at, active, |c, v| {
-                c.kbd_interactive_authentication = v
-            })?,
             Kw::PubkeyAuthentication => {
                 let v = multistate(
                     args,
@@ -1271,8 +1203,7 @@ impl Resolver {
             }
             Kw::NumberOfPasswordPrompts | Kw::ConnectionAttempts | Kw::ServerAliveCountMax => {
                 let a = args.first().map(String::as_str).unwrap_or("");
-                let v = int(a)
-                    .map_err(|r| ConfigError::invalid(at, format!("{key} integer value {r}.")))?;
+                let v = int(a).map_err(|r| ConfigError::invalid(at, format!("{key} integer value {r}.")))?;
                 if self.first(kw, active) {
                     match kw {
                         Kw::NumberOfPasswordPrompts => self.cfg.number_of_password_prompts = v,
@@ -1390,16 +1321,11 @@ impl Resolver {
                 }
                 n.min(args.len())
             }
-            Kw::ExitOnForwardFailure => {
-                self.flag(kw, args, at, active, |c, v| c.exit_on_forward_failure = v)?
-            }
+            Kw::ExitOnForwardFailure => self.flag(kw, args, at, active, |c, v| c.exit_on_forward_failure = v)?,
             Kw::ProxyJump => {
                 let a = need(args, at)?;
                 if a != "none" && a.split(',').any(|h| h.is_empty() || h.starts_with('-')) {
-                    return Err(ConfigError::invalid(
-                        at,
-                        format!("Invalid ProxyJump \"{a}\""),
-                    ));
+                    return Err(ConfigError::invalid(at, format!("Invalid ProxyJump \"{a}\"")));
                 }
                 if !self.set.contains(&Kw::ProxyCommand) && self.first(kw, active) {
                     self.cfg.proxy_jump = (a != "none").then(|| a.to_string());
@@ -1417,9 +1343,8 @@ impl Resolver {
             }
             Kw::LogLevel => {
                 let a = args.first().map(String::as_str).unwrap_or("");
-                let v = LogLevel::parse(a).ok_or_else(|| {
-                    ConfigError::invalid(at, format!("unsupported log level '{a}'"))
-                })?;
+                let v = LogLevel::parse(a)
+                    .ok_or_else(|| ConfigError::invalid(at, format!("unsupported log level '{a}'")))?;
                 if self.first(kw, active) {
                     self.cfg.log_level = v;
                 }
@@ -1469,8 +1394,8 @@ impl Resolver {
         set: impl FnOnce(&mut ClientConfig, bool),
     ) -> Result<usize, ConfigError> {
         let a = need(args, at)?;
-        let v = parse_yes_no(a, true)
-            .ok_or_else(|| ConfigError::invalid(at, format!("unsupported option \"{a}\".")))?;
+        let v =
+            parse_yes_no(a, true).ok_or_else(|| ConfigError::invalid(at, format!("unsupported option \"{a}\".")))?;
         if self.first(kw, active) {
             set(&mut self.cfg, v);
         }
@@ -1483,23 +1408,15 @@ impl Resolver {
             self.cfg.user = self.local_user.clone();
         }
         if let Some(r) = &self.host_name {
-            self.cfg.host_name =
-                expand_tokens(&r.value, &[('h', &self.host_arg)]).map_err(|e| {
-                    ConfigError::invalid(&r.at, format!("HostName \"{}\": {e}", r.value))
-                })?;
+            self.cfg.host_name = expand_tokens(&r.value, &[('h', &self.host_arg)])
+                .map_err(|e| ConfigError::invalid(&r.at, format!("HostName \"{}\": {e}", r.value)))?;
         }
         let home_s = self.home.to_string_lossy().into_owned();
         let local_host = local_hostname();
         let short_host = local_host.split('.').next().unwrap_or("").to_string();
         let port_s = self.cfg.port.to_string();
         let jump = self.cfg.proxy_jump.clone().unwrap_or_default();
-        let conn_hash = connection_hash(
-            &local_host,
-            &self.cfg.host_name,
-            &port_s,
-            &self.cfg.user,
-            &jump,
-        );
+        let conn_hash = connection_hash(&local_host, &self.cfg.host_name, &port_s, &self.cfg.user, &jump);
         self.cfg.tokens = vec![
             ('C', conn_hash),
             ('d', home_s.clone()),
@@ -1515,16 +1432,12 @@ impl Resolver {
             ('u', self.local_user.clone()),
         ];
         let cfg = &self.cfg;
-        let expand =
-            |value: &str, at: Option<&Location>, what: &str| -> Result<String, ConfigError> {
-                cfg.expand(value).map_err(|e| match at {
-                    Some(at) => ConfigError::invalid(at, format!("{what} \"{value}\": {e}")),
-                    None => ConfigError::invalid(
-                        &Location::command_line(),
-                        format!("{what} \"{value}\": {e}"),
-                    ),
-                })
-            };
+        let expand = |value: &str, at: Option<&Location>, what: &str| -> Result<String, ConfigError> {
+            cfg.expand(value).map_err(|e| match at {
+                Some(at) => ConfigError::invalid(at, format!("{what} \"{value}\": {e}")),
+                None => ConfigError::invalid(&Location::command_line(), format!("{what} \"{value}\": {e}")),
+            })
+        };
 
         let mut identity = Vec::new();
         let is_default = self.identity_files.is_empty();
@@ -1534,11 +1447,7 @@ impl Resolver {
             }
         } else {
             for r in &self.identity_files {
-                identity.push(PathBuf::from(expand(
-                    &r.value,
-                    Some(&r.at),
-                    "identityfile",
-                )?));
+                identity.push(PathBuf::from(expand(&r.value, Some(&r.at), "identityfile")?));
             }
         }
 
@@ -1572,9 +1481,7 @@ impl Resolver {
         )?;
         let update_default = match &self.user_known_hosts {
             None => true,
-            Some((l, _)) => {
-                l.len() == 1 && (l[0] == "~/.ssh/known_hosts" || l[0] == "%d/.ssh/known_hosts")
-            }
+            Some((l, _)) => l.len() == 1 && (l[0] == "~/.ssh/known_hosts" || l[0] == "%d/.ssh/known_hosts"),
         };
 
         let agent = match &self.identity_agent {
@@ -1583,20 +1490,16 @@ impl Resolver {
             Some(r) if r.value.eq_ignore_ascii_case("none") => IdentityAgent::None,
             Some(r) => match r.value.strip_prefix('$') {
                 Some(var) => IdentityAgent::Env(var.trim_matches(['{', '}']).to_string()),
-                None => IdentityAgent::Socket(PathBuf::from(expand(
-                    &r.value,
-                    Some(&r.at),
-                    "identityagent",
-                )?)),
+                None => IdentityAgent::Socket(PathBuf::from(expand(&r.value, Some(&r.at), "identityagent")?)),
             },
         };
         let proxy = match &self.proxy_command {
             Some(r) if !r.value.eq_ignore_ascii_case("none") => {
-                let t: Vec<(char, &str)> =
-                    cfg.tokens.iter().map(|(c, v)| (*c, v.as_str())).collect();
-                Some(expand_tokens(&r.value, &t).map_err(|e| {
-                    ConfigError::invalid(&r.at, format!("proxycommand \"{}\": {e}", r.value))
-                })?)
+                let t: Vec<(char, &str)> = cfg.tokens.iter().map(|(c, v)| (*c, v.as_str())).collect();
+                Some(
+                    expand_tokens(&r.value, &t)
+                        .map_err(|e| ConfigError::invalid(&r.at, format!("proxycommand \"{}\": {e}", r.value)))?,
+                )
             }
             _ => None,
         };
@@ -1633,11 +1536,7 @@ fn need<'a>(args: &'a [String], at: &Location) -> Result<&'a str, ConfigError> {
     }
 }
 
-fn multistate<T: Copy>(
-    args: &[String],
-    at: &Location,
-    table: &[(&str, T)],
-) -> Result<T, ConfigError> {
+fn multistate<T: Copy>(args: &[String], at: &Location, table: &[(&str, T)]) -> Result<T, ConfigError> {
     let a = need(args, at)?;
     table
         .iter()
@@ -1708,12 +1607,7 @@ mod tests {
         Tmp(d)
     }
 
-    fn resolve(
-        home: &Path,
-        host: &str,
-        text: &str,
-        options: &[&str],
-    ) -> Result<ClientConfig, ConfigError> {
+    fn resolve(home: &Path, host: &str, text: &str, options: &[&str]) -> Result<ClientConfig, ConfigError> {
         let f = home.join("cfg");
         std::fs::write(&f, text).unwrap();
         let opts: Vec<String> = options.iter().map(|s| s.to_string()).collect();
@@ -1774,10 +1668,7 @@ Host *
         assert!(!c.identity_file_is_default);
         assert_eq!(
             c.identity_file,
-            [
-                t.0.join(".ssh/id_web1.example.org_deploy"),
-                t.0.join(".ssh/common")
-            ]
+            [t.0.join(".ssh/id_web1.example.org_deploy"), t.0.join(".ssh/common")]
         );
         assert_eq!(c.strict_host_key_checking, StrictHostKeyChecking::AcceptNew);
         // A negated pattern excludes the section.
@@ -1831,25 +1722,14 @@ Match all
         assert!(c.compression);
         assert!(!c.batch_mode);
         assert!(
-            c.warnings
-                .iter()
-                .any(|w| w.contains("Match exec not supported yet")),
+            c.warnings.iter().any(|w| w.contains("Match exec not supported yet")),
             "{:?}",
             c.warnings
         );
         assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
         assert_eq!(c.connect_timeout, Some(Duration::from_secs(7)));
         assert_eq!(c.server_alive_interval, Duration::from_secs(30));
-        let c = resolve_client_config(
-            "alias",
-            Some("bob"),
-            None,
-            &[],
-            Some(&t.0.join("cfg")),
-            &t.0,
-            "alice",
-        )
-        .unwrap();
+        let c = resolve_client_config("alias", Some("bob"), None, &[], Some(&t.0.join("cfg")), &t.0, "alice").unwrap();
         assert_eq!(c.port, 2200);
         assert!(resolve(&t.0, "x", "Match colour blue\n", &[])
             .unwrap_err()
@@ -1902,10 +1782,7 @@ Match all
             ]
         );
         let e = resolve(&t.0, "h", "", &["NoSuch=1"]).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "command-line: line 0: Bad configuration option: nosuch"
-        );
+        assert_eq!(e.to_string(), "command-line: line 0: Bad configuration option: nosuch");
         let e = resolve(&t.0, "h", "Ciphers aes128-cbc\n", &[]).unwrap_err();
         let s = e.to_string();
         assert!(
@@ -1947,9 +1824,7 @@ RequestTTY force
 PubkeyAuthentication host-bound
 ";
         let c = resolve(&t.0, "h", text, &[]).unwrap();
-        assert!(!c
-            .ciphers
-            .contains(&"chacha20-poly1305@openssh.com".to_string()));
+        assert!(!c.ciphers.contains(&"chacha20-poly1305@openssh.com".to_string()));
         assert_eq!(c.macs[0], "hmac-sha2-512-etm@openssh.com");
         assert_eq!(c.host_key_algorithms, ["ssh-ed25519"]);
         assert!(c.host_key_algorithms_set);
@@ -1979,10 +1854,7 @@ PubkeyAuthentication host-bound
             c.local_forward,
             [
                 Forward {
-                    listen: ForwardEndpoint::Tcp {
-                        host: None,
-                        port: 8080
-                    },
+                    listen: ForwardEndpoint::Tcp { host: None, port: 8080 },
                     connect: Some(ForwardEndpoint::Tcp {
                         host: Some("localhost".into()),
                         port: 80
@@ -2003,10 +1875,7 @@ PubkeyAuthentication host-bound
         assert_eq!(
             c.remote_forward,
             [Forward {
-                listen: ForwardEndpoint::Tcp {
-                    host: None,
-                    port: 9000
-                },
+                listen: ForwardEndpoint::Tcp { host: None, port: 9000 },
                 connect: None
             }]
         );
@@ -2022,13 +1891,7 @@ PubkeyAuthentication host-bound
         assert_eq!(c.request_tty, RequestTty::Force);
         assert!(c.pubkey_authentication);
         // ProxyJump set first wins over a later ProxyCommand.
-        let c = resolve(
-            &t.0,
-            "h",
-            "ProxyJump bastion:2222\nProxyCommand nc %h %p\n",
-            &[],
-        )
-        .unwrap();
+        let c = resolve(&t.0, "h", "ProxyJump bastion:2222\nProxyCommand nc %h %p\n", &[]).unwrap();
         assert_eq!(c.proxy_jump.as_deref(), Some("bastion:2222"));
         assert_eq!(c.proxy_command, None);
         assert!(resolve(&t.0, "h", "EscapeChar ab\n", &[]).is_err());
@@ -2038,23 +1901,11 @@ PubkeyAuthentication host-bound
     #[test]
     fn forward_specs() {
         let f = parse_forward("8080:localhost:80", ForwardKind::Local).unwrap();
-        assert_eq!(
-            f.listen,
-            ForwardEndpoint::Tcp {
-                host: None,
-                port: 8080
-            }
-        );
+        assert_eq!(f.listen, ForwardEndpoint::Tcp { host: None, port: 8080 });
         let f = parse_forward("/tmp/sock:host:22", ForwardKind::Local).unwrap();
         assert_eq!(f.listen, ForwardEndpoint::Unix("/tmp/sock".into()));
         let f = parse_forward("0:localhost:22", ForwardKind::Remote).unwrap();
-        assert_eq!(
-            f.listen,
-            ForwardEndpoint::Tcp {
-                host: None,
-                port: 0
-            }
-        );
+        assert_eq!(f.listen, ForwardEndpoint::Tcp { host: None, port: 0 });
         assert!(parse_forward("0:localhost:22", ForwardKind::Local).is_err());
         assert!(parse_forward("1080", ForwardKind::Dynamic).is_ok());
         assert!(parse_forward("a:b:c:d:e", ForwardKind::Local).is_err());
@@ -2066,11 +1917,7 @@ PubkeyAuthentication host-bound
     fn include_and_default_files() {
         let t = tmp("include");
         std::fs::create_dir_all(t.0.join(".ssh/config.d")).unwrap();
-        std::fs::write(
-            t.0.join(".ssh/config.d/a.conf"),
-            "Host inc\n  User from-include\n",
-        )
-        .unwrap();
+        std::fs::write(t.0.join(".ssh/config.d/a.conf"), "Host inc\n  User from-include\n").unwrap();
         std::fs::write(
             t.0.join(".ssh/config"),
             "Include config.d/*.conf\nHost inc\n  User later\n  Port 2000\n",
@@ -2088,24 +1935,14 @@ PubkeyAuthentication host-bound
         let c = resolve_client_config("inc", None, None, &[], None, &t.0, "alice").unwrap();
         assert_eq!(c.user, "outer");
         // -F none reads nothing.
-        let c = resolve_client_config(
-            "inc",
-            None,
-            None,
-            &[],
-            Some(Path::new("none")),
-            &t.0,
-            "alice",
-        )
-        .unwrap();
+        let c = resolve_client_config("inc", None, None, &[], Some(Path::new("none")), &t.0, "alice").unwrap();
         assert_eq!(c.user, "alice");
         // Recursion is bounded.
         std::fs::write(t.0.join(".ssh/config"), "Include config\n").unwrap();
         let e = resolve_client_config("x", None, None, &[], None, &t.0, "alice").unwrap_err();
         assert!(e.to_string().contains("Too many recursive"), "{e}");
         // A missing -F file is an error naming it.
-        let e = resolve_client_config("x", None, None, &[], Some(&t.0.join("nope")), &t.0, "alice")
-            .unwrap_err();
+        let e = resolve_client_config("x", None, None, &[], Some(&t.0.join("nope")), &t.0, "alice").unwrap_err();
         assert!(e.to_string().contains("nope"));
     }
 
@@ -2123,16 +1960,10 @@ PubkeyAuthentication host-bound
         assert_eq!(c.host_name, "10.0.0.%");
         assert_eq!(
             c.identity_file,
-            [PathBuf::from(format!(
-                "{}/alice/%bob@10.0.0.%:22/srv/%",
-                t.0.display()
-            ))]
+            [PathBuf::from(format!("{}/alice/%bob@10.0.0.%:22/srv/%", t.0.display()))]
         );
         let e = resolve(&t.0, "srv", "IdentityFile ~/.ssh/%Z\n", &[]).unwrap_err();
-        assert!(
-            e.to_string().contains("line 1") && e.to_string().contains("%Z"),
-            "{e}"
-        );
+        assert!(e.to_string().contains("line 1") && e.to_string().contains("%Z"), "{e}");
         let c = resolve(&t.0, "srv", "", &[]).unwrap();
         assert_eq!(c.expand("%C").unwrap().len(), 40);
         assert_eq!(c.expand("~/x").unwrap(), format!("{}/x", t.0.display()));

@@ -52,10 +52,7 @@ pub fn parse_line(text: &str, location: Location) -> Result<Option<ConfigLine>, 
     let mut rest = &s[end..];
     if keyword.is_empty() {
         // A line starting with '=': nothing OpenSSH accepts.
-        return Err(ConfigError::invalid(
-            &location,
-            format!("no keyword before \"{s}\""),
-        ));
+        return Err(ConfigError::invalid(&location, format!("no keyword before \"{s}\"")));
     }
     // Skip the separator: whitespace and at most one '='.
     rest = rest.trim_start_matches(WS);
@@ -100,9 +97,7 @@ pub fn split_args(s: &str) -> Option<Vec<String>> {
             let c = chars[i];
             if c == '\\' {
                 match chars.get(i + 1) {
-                    Some(&n)
-                        if n == '\'' || n == '"' || n == '\\' || (quote.is_none() && n == ' ') =>
-                    {
+                    Some(&n) if n == '\'' || n == '"' || n == '\\' || (quote.is_none() && n == ' ') => {
                         arg.push(n);
                         i += 2;
                     }
@@ -195,10 +190,7 @@ mod tests {
     #[test]
     fn missing_argument() {
         let e = parse_line("Port", Location::new("/f", 2)).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "/f line 2: no argument after keyword \"Port\""
-        );
+        assert_eq!(e.to_string(), "/f line 2: no argument after keyword \"Port\"");
         assert!(parse_line("Port =", Location::new("/f", 2)).is_err());
     }
 

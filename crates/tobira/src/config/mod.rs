@@ -214,20 +214,12 @@ pub struct RekeyLimit {
 /// Parses the first argument of `RekeyLimit`: `default` or a byte count
 /// with an optional `K`, `M`, `G` (...) suffix, at least 16 unless 0
 /// (`sshd_config(5)`). Returns `Ok(None)` for `default`/0.
-pub(crate) fn parse_rekey_bytes(
-    arg: &str,
-    keyword: &str,
-    at: &Location,
-) -> Result<Option<u64>, ConfigError> {
+pub(crate) fn parse_rekey_bytes(arg: &str, keyword: &str, at: &Location) -> Result<Option<u64>, ConfigError> {
     if arg == "default" {
         return Ok(None);
     }
-    let v = parse_size(arg).ok_or_else(|| {
-        ConfigError::invalid(
-            at,
-            format!("Bad {keyword} number '{arg}': Invalid argument"),
-        )
-    })?;
+    let v = parse_size(arg)
+        .ok_or_else(|| ConfigError::invalid(at, format!("Bad {keyword} number '{arg}': Invalid argument")))?;
     if v != 0 && v < 16 {
         return Err(ConfigError::invalid(at, format!("{keyword} too small")));
     }
@@ -488,11 +480,7 @@ fn ip_bits(ip: IpAddr) -> u128 {
 }
 
 fn prefix_mask(len: u8, max: u8) -> u128 {
-    let all: u128 = if max == 32 {
-        u128::from(u32::MAX)
-    } else {
-        u128::MAX
-    };
+    let all: u128 = if max == 32 { u128::from(u32::MAX) } else { u128::MAX };
     if len == 0 {
         0
     } else {
@@ -613,10 +601,7 @@ mod tests {
         assert_eq!(parse_time("2m"), Some(Duration::from_secs(120)));
         assert_eq!(parse_time("1h30m"), Some(Duration::from_secs(5400)));
         assert_eq!(parse_time("10s"), Some(Duration::from_secs(10)));
-        assert_eq!(
-            parse_time("1W2D"),
-            Some(Duration::from_secs(604_800 + 2 * 86_400))
-        );
+        assert_eq!(parse_time("1W2D"), Some(Duration::from_secs(604_800 + 2 * 86_400)));
         assert_eq!(parse_time("0"), Some(Duration::ZERO));
         assert_eq!(parse_time(""), None);
         assert_eq!(parse_time("1x"), None);
@@ -641,12 +626,7 @@ mod tests {
 
     #[test]
     fn tokens_and_tilde() {
-        let t = [
-            ('h', "example.org"),
-            ('u', "alice"),
-            ('d', "/home/alice"),
-            ('r', "bob"),
-        ];
+        let t = [('h', "example.org"), ('u', "alice"), ('d', "/home/alice"), ('r', "bob")];
         assert_eq!(
             expand_tokens("%d/.ssh/id_%h_%r", &t).unwrap(),
             "/home/alice/.ssh/id_example.org_bob"
@@ -667,14 +647,8 @@ mod tests {
         assert!(!match_pattern("abc", "a?"));
         assert!(match_pattern("", "*"));
         assert!(match_pattern("aaaaaaaaaaaaaaaaaaaaaab", "*a*a*a*a*a*a*b"));
-        assert_eq!(
-            match_pattern_list("web1", "web*,!web2", false),
-            ListMatch::Match
-        );
-        assert_eq!(
-            match_pattern_list("web2", "web*,!web2", false),
-            ListMatch::Negated
-        );
+        assert_eq!(match_pattern_list("web1", "web*,!web2", false), ListMatch::Match);
+        assert_eq!(match_pattern_list("web2", "web*,!web2", false), ListMatch::Negated);
         assert_eq!(match_pattern_list("db", "web*", false), ListMatch::NoMatch);
         assert_eq!(match_pattern_list("WEB1", "web*", true), ListMatch::Match);
     }
@@ -682,38 +656,20 @@ mod tests {
     #[test]
     fn address_lists() {
         let a: IpAddr = "192.168.1.7".parse().unwrap();
-        assert_eq!(
-            addr_match_list(Some(a), "192.168.1.0/24"),
-            Ok(ListMatch::Match)
-        );
-        assert_eq!(
-            addr_match_list(Some(a), "10.0.0.0/8"),
-            Ok(ListMatch::NoMatch)
-        );
+        assert_eq!(addr_match_list(Some(a), "192.168.1.0/24"), Ok(ListMatch::Match));
+        assert_eq!(addr_match_list(Some(a), "10.0.0.0/8"), Ok(ListMatch::NoMatch));
         assert_eq!(
             addr_match_list(Some(a), "192.168.*,!192.168.1.7"),
             Ok(ListMatch::Negated)
         );
-        assert_eq!(
-            addr_match_list(Some(a), "192.168.1.7"),
-            Ok(ListMatch::Match)
-        );
+        assert_eq!(addr_match_list(Some(a), "192.168.1.7"), Ok(ListMatch::Match));
         assert!(addr_match_list(Some(a), "192.168.1.1/24").is_err());
         assert!(addr_match_list(Some(a), "192.168.1.0/33").is_err());
         let mapped: IpAddr = "::ffff:192.168.1.7".parse().unwrap();
-        assert_eq!(
-            addr_match_list(Some(mapped), "192.168.0.0/16"),
-            Ok(ListMatch::Match)
-        );
+        assert_eq!(addr_match_list(Some(mapped), "192.168.0.0/16"), Ok(ListMatch::Match));
         let v6: IpAddr = "2001:db8::1".parse().unwrap();
-        assert_eq!(
-            addr_match_list(Some(v6), "2001:db8::/32"),
-            Ok(ListMatch::Match)
-        );
-        assert_eq!(
-            addr_match_list(Some(v6), "0.0.0.0/0"),
-            Ok(ListMatch::NoMatch)
-        );
+        assert_eq!(addr_match_list(Some(v6), "2001:db8::/32"), Ok(ListMatch::Match));
+        assert_eq!(addr_match_list(Some(v6), "0.0.0.0/0"), Ok(ListMatch::NoMatch));
     }
 
     #[test]

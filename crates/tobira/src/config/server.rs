@@ -20,15 +20,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tobira_proto::algorithms::{
-    resolve_list, CIPHER_DEFAULT, CIPHER_SUPPORTED, COMPRESSION_SUPPORTED, HOSTKEY_DEFAULT,
-    HOSTKEY_SUPPORTED, KEX_DEFAULT, KEX_SUPPORTED, MAC_DEFAULT, MAC_SUPPORTED,
+    resolve_list, CIPHER_DEFAULT, CIPHER_SUPPORTED, COMPRESSION_SUPPORTED, HOSTKEY_DEFAULT, HOSTKEY_SUPPORTED,
+    KEX_DEFAULT, KEX_SUPPORTED, MAC_DEFAULT, MAC_SUPPORTED,
 };
 
 use super::lexer::{self, ConfigLine};
 use super::{
-    addr_match_list, expand_tilde, expand_tokens, glob_paths, match_pattern_list,
-    parse_rekey_bytes, parse_time, parse_yes_no, read_config_file, ConfigError, ListMatch,
-    Location, LogLevel, RekeyLimit, MAX_INCLUDE_DEPTH,
+    addr_match_list, expand_tilde, expand_tokens, glob_paths, match_pattern_list, parse_rekey_bytes, parse_time,
+    parse_yes_no, read_config_file, ConfigError, ListMatch, Location, LogLevel, RekeyLimit, MAX_INCLUDE_DEPTH,
 };
 
 /// The default configuration file of `tobirad` (`sshd(8)`'s
@@ -476,9 +475,7 @@ impl MatchCriterion {
     pub fn matches(&self, ci: &ConnectionInfo<'_>) -> bool {
         match self {
             MatchCriterion::All => true,
-            MatchCriterion::User(list) => {
-                match_pattern_list(ci.user, list, false) == ListMatch::Match
-            }
+            MatchCriterion::User(list) => match_pattern_list(ci.user, list, false) == ListMatch::Match,
             MatchCriterion::Group(list) => {
                 let mut found = false;
                 for g in ci.groups {
@@ -495,12 +492,9 @@ impl MatchCriterion {
                 let host = ci.host.unwrap_or(&addr);
                 match_pattern_list(host, list, true) == ListMatch::Match
             }
-            MatchCriterion::Address(list) => {
-                addr_match_list(Some(ci.addr), list) == Ok(ListMatch::Match)
-            }
+            MatchCriterion::Address(list) => addr_match_list(Some(ci.addr), list) == Ok(ListMatch::Match),
             MatchCriterion::LocalAddress(list) => {
-                ci.local_addr.is_some()
-                    && addr_match_list(ci.local_addr, list) == Ok(ListMatch::Match)
+                ci.local_addr.is_some() && addr_match_list(ci.local_addr, list) == Ok(ListMatch::Match)
             }
             MatchCriterion::LocalPort(p) => ci.local_port == Some(*p),
             MatchCriterion::RDomain(list) => ci
@@ -512,11 +506,7 @@ impl MatchCriterion {
 
 /// Parses an `sshd_config(5)` file given as text (`path` names it in
 /// messages and anchors relative `Include`s).
-pub fn parse_server_config(
-    path: &Path,
-    text: &str,
-    is_root: bool,
-) -> Result<ServerConfig, ConfigError> {
+pub fn parse_server_config(path: &Path, text: &str, is_root: bool) -> Result<ServerConfig, ConfigError> {
     build(Some((path, text)), &[], is_root)
 }
 
@@ -545,11 +535,7 @@ pub fn load_server_config(
     }
 }
 
-fn build(
-    file: Option<(&Path, &str)>,
-    overrides: &[String],
-    is_root: bool,
-) -> Result<ServerConfig, ConfigError> {
+fn build(file: Option<(&Path, &str)>, overrides: &[String], is_root: bool) -> Result<ServerConfig, ConfigError> {
     let include_dir = file
         .and_then(|(p, _)| p.parent())
         .filter(|p| !p.as_os_str().is_empty())
@@ -662,52 +648,20 @@ static KEYWORDS: &[(&str, Kind, bool)] = &[
     ("ciphers", Kind::Known(Kw::Ciphers), G),
     ("macs", Kind::Known(Kw::Macs), G),
     ("hostkeyalgorithms", Kind::Known(Kw::HostKeyAlgorithms), G),
-    (
-        "pubkeyacceptedalgorithms",
-        Kind::Known(Kw::PubkeyAcceptedAlgorithms),
-        M,
-    ),
-    (
-        "pubkeyacceptedkeytypes",
-        Kind::Known(Kw::PubkeyAcceptedAlgorithms),
-        M,
-    ),
-    (
-        "casignaturealgorithms",
-        Kind::Known(Kw::CaSignatureAlgorithms),
-        M,
-    ),
+    ("pubkeyacceptedalgorithms", Kind::Known(Kw::PubkeyAcceptedAlgorithms), M),
+    ("pubkeyacceptedkeytypes", Kind::Known(Kw::PubkeyAcceptedAlgorithms), M),
+    ("casignaturealgorithms", Kind::Known(Kw::CaSignatureAlgorithms), M),
     ("compression", Kind::Known(Kw::Compression), G),
     ("rekeylimit", Kind::Known(Kw::RekeyLimit), M),
     ("logingracetime", Kind::Known(Kw::LoginGraceTime), G),
     ("maxauthtries", Kind::Known(Kw::MaxAuthTries), M),
     ("maxstartups", Kind::Known(Kw::MaxStartups), G),
     ("maxsessions", Kind::Known(Kw::MaxSessions), M),
-    (
-        "clientaliveinterval",
-        Kind::Known(Kw::ClientAliveInterval),
-        M,
-    ),
-    (
-        "clientalivecountmax",
-        Kind::Known(Kw::ClientAliveCountMax),
-        M,
-    ),
-    (
-        "passwordauthentication",
-        Kind::Known(Kw::PasswordAuthentication),
-        M,
-    ),
-    (
-        "pubkeyauthentication",
-        Kind::Known(Kw::PubkeyAuthentication),
-        M,
-    ),
-    (
-        "dsaauthentication",
-        Kind::Known(Kw::PubkeyAuthentication),
-        G,
-    ),
+    ("clientaliveinterval", Kind::Known(Kw::ClientAliveInterval), M),
+    ("clientalivecountmax", Kind::Known(Kw::ClientAliveCountMax), M),
+    ("passwordauthentication", Kind::Known(Kw::PasswordAuthentication), M),
+    ("pubkeyauthentication", Kind::Known(Kw::PubkeyAuthentication), M),
+    ("dsaauthentication", Kind::Known(Kw::PubkeyAuthentication), G),
     (
         "kbdinteractiveauthentication",
         Kind::Known(Kw::KbdInteractiveAuthentication),
@@ -718,23 +672,11 @@ static KEYWORDS: &[(&str, Kind, bool)] = &[
         Kind::Known(Kw::KbdInteractiveAuthentication),
         M,
     ),
-    (
-        "skeyauthentication",
-        Kind::Known(Kw::KbdInteractiveAuthentication),
-        M,
-    ),
+    ("skeyauthentication", Kind::Known(Kw::KbdInteractiveAuthentication), M),
     ("permitrootlogin", Kind::Known(Kw::PermitRootLogin), M),
-    (
-        "permitemptypasswords",
-        Kind::Known(Kw::PermitEmptyPasswords),
-        M,
-    ),
+    ("permitemptypasswords", Kind::Known(Kw::PermitEmptyPasswords), M),
     ("authorizedkeysfile", Kind::Known(Kw::AuthorizedKeysFile), M),
-    (
-        "authenticationmethods",
-        Kind::Known(Kw::AuthenticationMethods),
-        M,
-    ),
+    ("authenticationmethods", Kind::Known(Kw::AuthenticationMethods), M),
     ("allowusers", Kind::Known(Kw::AllowUsers), M),
     ("denyusers", Kind::Known(Kw::DenyUsers), M),
     ("allowgroups", Kind::Known(Kw::AllowGroups), M),
@@ -917,10 +859,7 @@ impl Parser {
         if matches!(ctx, Ctx::Match(_)) && !def.in_match {
             return Err(ConfigError::invalid(
                 at,
-                format!(
-                    "Directive '{}' is not allowed within a Match block",
-                    line.keyword
-                ),
+                format!("Directive '{}' is not allowed within a Match block", line.keyword),
             ));
         }
         match def.kind {
@@ -956,11 +895,7 @@ impl Parser {
                     location: at.clone(),
                 });
                 let idx = self.cfg.match_blocks.len() - 1;
-                *ctx = if all {
-                    Ctx::MatchAll(idx)
-                } else {
-                    Ctx::Match(idx)
-                };
+                *ctx = if all { Ctx::MatchAll(idx) } else { Ctx::Match(idx) };
                 Ok(())
             }
             Kind::Known(Kw::Include) => {
@@ -994,18 +929,10 @@ impl Parser {
         }
     }
 
-    fn include(
-        &mut self,
-        line: &ConfigLine,
-        ctx: &mut Ctx,
-        depth: usize,
-    ) -> Result<(), ConfigError> {
+    fn include(&mut self, line: &ConfigLine, ctx: &mut Ctx, depth: usize) -> Result<(), ConfigError> {
         let at = &line.location;
         if line.args.is_empty() {
-            return Err(ConfigError::invalid(
-                at,
-                format!("{} missing argument.", line.keyword),
-            ));
+            return Err(ConfigError::invalid(at, format!("{} missing argument.", line.keyword)));
         }
         for arg in &line.args {
             if arg.is_empty() {
@@ -1025,10 +952,7 @@ impl Parser {
             };
             for f in glob_paths(&pattern) {
                 if depth + 1 > MAX_INCLUDE_DEPTH {
-                    return Err(ConfigError::invalid(
-                        at,
-                        "Too many recursive configuration includes",
-                    ));
+                    return Err(ConfigError::invalid(at, "Too many recursive configuration includes"));
                 }
                 let text = read_config_file(&f)?;
                 let base: Vec<MatchCriterion> = match *ctx {
@@ -1079,9 +1003,7 @@ fn parse_match(args: &[String], at: &Location) -> Result<Vec<MatchCriterion>, Co
         i += 1;
         if attr == "all" {
             if !out.is_empty() || i < args.len() {
-                return Err(bad(
-                    "'all' cannot be combined with other Match attributes".into()
-                ));
+                return Err(bad("'all' cannot be combined with other Match attributes".into()));
             }
             out.push(MatchCriterion::All);
             break;
@@ -1129,15 +1051,10 @@ fn need<'a>(args: &'a [String], at: &Location, msg: &str) -> Result<&'a str, Con
 
 fn flag(args: &[String], at: &Location) -> Result<bool, ConfigError> {
     let a = need(args, at, "missing argument.")?;
-    parse_yes_no(a, false)
-        .ok_or_else(|| ConfigError::invalid(at, format!("unsupported option \"{a}\".")))
+    parse_yes_no(a, false).ok_or_else(|| ConfigError::invalid(at, format!("unsupported option \"{a}\".")))
 }
 
-fn multistate<T: Copy>(
-    args: &[String],
-    at: &Location,
-    table: &[(&str, T)],
-) -> Result<T, ConfigError> {
+fn multistate<T: Copy>(args: &[String], at: &Location, table: &[(&str, T)]) -> Result<T, ConfigError> {
     let a = need(args, at, "missing argument.")?;
     table
         .iter()
@@ -1158,10 +1075,7 @@ fn int(args: &[String], at: &Location, key: &str) -> Result<u32, ConfigError> {
             _ => "too large",
         }
     };
-    Err(ConfigError::invalid(
-        at,
-        format!("{key} integer value {reason}."),
-    ))
+    Err(ConfigError::invalid(at, format!("{key} integer value {reason}.")))
 }
 
 fn time(args: &[String], at: &Location) -> Result<Duration, ConfigError> {
@@ -1276,12 +1190,7 @@ const AUTH_METHODS: &[&str] = &[
 
 /// Applies one keyword line to `cfg` (first obtained value wins per
 /// `pass`), checking its syntax whether or not the value is kept.
-fn apply(
-    cfg: &mut ServerConfig,
-    pass: &mut Pass,
-    kw: Kw,
-    line: &ConfigLine,
-) -> Result<(), ConfigError> {
+fn apply(cfg: &mut ServerConfig, pass: &mut Pass, kw: Kw, line: &ConfigLine) -> Result<(), ConfigError> {
     let at = &line.location;
     let key = line.keyword.as_str();
     let args = &line.args[..];
@@ -1313,11 +1222,7 @@ fn apply(
                 pass,
                 kw,
                 &mut cfg.listen_address,
-                [ListenAddress {
-                    host,
-                    port,
-                    rdomain,
-                }],
+                [ListenAddress { host, port, rdomain }],
             );
             n
         }
@@ -1343,14 +1248,7 @@ fn apply(
             1
         }
         Kw::HostKeyAlgorithms => {
-            let v = algos(
-                args,
-                at,
-                key,
-                "HostKeyAlgorithms",
-                HOSTKEY_DEFAULT,
-                HOSTKEY_SUPPORTED,
-            )?;
+            let v = algos(args, at, key, "HostKeyAlgorithms", HOSTKEY_DEFAULT, HOSTKEY_SUPPORTED)?;
             first_wins(pass, kw, &mut cfg.host_key_algorithms, v);
             1
         }
@@ -1399,8 +1297,7 @@ fn apply(
                 None => 1,
                 Some("none") | Some("default") => 2,
                 Some(t) => {
-                    let d = parse_time(t)
-                        .ok_or_else(|| ConfigError::invalid(at, "invalid time value."))?;
+                    let d = parse_time(t).ok_or_else(|| ConfigError::invalid(at, "invalid time value."))?;
                     let v = (!d.is_zero()).then_some(d);
                     first_wins(pass, Kw::RekeyInterval, &mut cfg.rekey_limit.interval, v);
                     2
@@ -1547,10 +1444,7 @@ fn apply(
             need(args, at, &format!("{key} missing argument."))?;
             for a in args {
                 if a.is_empty() {
-                    return Err(ConfigError::invalid(
-                        at,
-                        format!("keyword {key} empty argument"),
-                    ));
+                    return Err(ConfigError::invalid(at, format!("keyword {key} empty argument")));
                 }
                 expand_tokens(a, &[('h', ""), ('u', ""), ('U', "")])
                     .map_err(|e| ConfigError::invalid(at, format!("{key} \"{a}\": {e}")))?;
@@ -1566,21 +1460,13 @@ fn apply(
             } else {
                 for a in args {
                     if a == "any" {
-                        return Err(ConfigError::invalid(
-                            at,
-                            format!("\"any\" must appear alone in {key}"),
-                        ));
+                        return Err(ConfigError::invalid(at, format!("\"any\" must appear alone in {key}")));
                     }
                     let methods: Vec<String> = a.split(',').map(str::to_string).collect();
                     for m in &methods {
                         let name = m.split_once(':').map_or(m.as_str(), |(n, _)| n);
-                        if !AUTH_METHODS.contains(&name)
-                            || (m.contains(':') && name != "keyboard-interactive")
-                        {
-                            return Err(ConfigError::invalid(
-                                at,
-                                format!("invalid {key} method list."),
-                            ));
+                        if !AUTH_METHODS.contains(&name) || (m.contains(':') && name != "keyboard-interactive") {
+                            return Err(ConfigError::invalid(at, format!("invalid {key} method list.")));
                         }
                     }
                     lists.push(methods);
@@ -1591,10 +1477,7 @@ fn apply(
         }
         Kw::AllowUsers | Kw::DenyUsers | Kw::AllowGroups | Kw::DenyGroups => {
             if let Some(a) = args.iter().find(|a| a.is_empty()) {
-                return Err(ConfigError::invalid(
-                    at,
-                    format!("invalid {key} pattern: \"{a}\""),
-                ));
+                return Err(ConfigError::invalid(at, format!("invalid {key} pattern: \"{a}\"")));
             }
             let list = match kw {
                 Kw::AllowUsers => &mut cfg.allow_users,
@@ -1632,17 +1515,12 @@ fn apply(
                     } else {
                         e.clone()
                     };
-                    permit_entry_ok(&e)
-                        .map_err(|m| ConfigError::invalid(at, format!("{key} {m}")))?;
+                    permit_entry_ok(&e).map_err(|m| ConfigError::invalid(at, format!("{key} {m}")))?;
                     v.push(e);
                 }
                 v
             };
-            let n = if a == "any" || a == "none" {
-                1
-            } else {
-                args.len()
-            };
+            let n = if a == "any" || a == "none" { 1 } else { args.len() };
             let slot = if kw == Kw::PermitOpen {
                 &mut cfg.permit_open
             } else {
@@ -1692,8 +1570,8 @@ fn apply(
         }
         Kw::LogLevel => {
             let a = args.first().map(String::as_str).unwrap_or("");
-            let v = LogLevel::parse(a)
-                .ok_or_else(|| ConfigError::invalid(at, format!("unsupported log level '{a}'")))?;
+            let v =
+                LogLevel::parse(a).ok_or_else(|| ConfigError::invalid(at, format!("unsupported log level '{a}'")))?;
             first_wins(pass, kw, &mut cfg.log_level, v);
             1
         }
@@ -1801,20 +1679,13 @@ mod tests {
 
     #[test]
     fn algorithm_lists() {
-        let c = parse(
-            "Ciphers aes256-ctr,aes128-ctr\nKexAlgorithms -diffie-hellman-*\nMACs ^hmac-sha2-512\n",
-        );
+        let c = parse("Ciphers aes256-ctr,aes128-ctr\nKexAlgorithms -diffie-hellman-*\nMACs ^hmac-sha2-512\n");
         assert_eq!(c.ciphers, ["aes256-ctr", "aes128-ctr"]);
-        assert!(c
-            .kex_algorithms
-            .iter()
-            .all(|k| !k.starts_with("diffie-hellman")));
+        assert!(c.kex_algorithms.iter().all(|k| !k.starts_with("diffie-hellman")));
         assert!(!c.kex_algorithms.is_empty());
         assert_eq!(c.macs[0], "hmac-sha2-512");
         let c = parse("Ciphers +aes*-gcm@openssh.com\n");
-        assert!(c
-            .ciphers
-            .starts_with(&["chacha20-poly1305@openssh.com".to_string()]));
+        assert!(c.ciphers.starts_with(&["chacha20-poly1305@openssh.com".to_string()]));
         let e = err("# x\nCiphers +3des-cbc\n");
         assert!(e.contains("/etc/tobira/tobirad_config line 2"), "{e}");
         assert!(e.contains("Ciphers") && e.contains("3des-cbc"), "{e}");
@@ -1833,10 +1704,7 @@ mod tests {
             "/etc/tobira/tobirad_config: line 3: Bad configuration option: Frobnicate"
         );
         let e = err("PasswordAuthentication maybe\n");
-        assert_eq!(
-            e,
-            "/etc/tobira/tobirad_config line 1: unsupported option \"maybe\"."
-        );
+        assert_eq!(e, "/etc/tobira/tobirad_config line 1: unsupported option \"maybe\".");
         let e = err("Port 22 23\n");
         assert!(e.contains("extra arguments"), "{e}");
         let e = err("Port 0\n");
@@ -1858,7 +1726,9 @@ mod tests {
 
     #[test]
     fn quoted_values_and_equals() {
-        let c = parse("Banner \"/etc/my banner\"\nMaxSessions=4\nPermitRootLogin = no\nForceCommand /bin/echo \"hi there\"\n");
+        let c = parse(
+            "Banner \"/etc/my banner\"\nMaxSessions=4\nPermitRootLogin = no\nForceCommand /bin/echo \"hi there\"\n",
+        );
         assert_eq!(c.banner, Some(PathBuf::from("/etc/my banner")));
         assert_eq!(c.max_sessions, 4);
         assert_eq!(c.permit_root_login, PermitRootLogin::No);
@@ -1915,18 +1785,12 @@ mod tests {
             c.authentication_methods,
             [
                 vec!["publickey".to_string(), "password".to_string()],
-                vec![
-                    "publickey".to_string(),
-                    "keyboard-interactive:pam".to_string()
-                ]
+                vec!["publickey".to_string(), "keyboard-interactive:pam".to_string()]
             ]
         );
         assert_eq!(
             c.set_env,
-            [
-                ("A".to_string(), "1".to_string()),
-                ("B".to_string(), "x y".to_string())
-            ]
+            [("A".to_string(), "1".to_string()), ("B".to_string(), "x y".to_string())]
         );
         assert_eq!(c.permit_open, ["host:80", "[::1]:*"]);
         assert_eq!(c.permit_listen, ["*:8080"]);
@@ -1939,8 +1803,11 @@ mod tests {
         assert!(err("AcceptEnv A=B\n").contains("Invalid environment name"));
         assert!(err("SetEnv NOVALUE\n").contains("Invalid environment"));
         assert!(err("PermitOpen host\n").contains("bad port"));
-        let paths = parse("AuthorizedKeysFile %h/.ssh/keys_%u /etc/keys/%u none .ssh/rel\n")
-            .authorized_keys_paths("bob", Path::new("/home/bob"), 1000);
+        let paths = parse("AuthorizedKeysFile %h/.ssh/keys_%u /etc/keys/%u none .ssh/rel\n").authorized_keys_paths(
+            "bob",
+            Path::new("/home/bob"),
+            1000,
+        );
         assert_eq!(
             paths,
             [
@@ -1963,10 +1830,7 @@ mod tests {
         .unwrap();
         let c = load_server_config(
             Some(&f),
-            &[
-                "PasswordAuthentication=no".to_string(),
-                "MaxAuthTries 2".to_string(),
-            ],
+            &["PasswordAuthentication=no".to_string(), "MaxAuthTries 2".to_string()],
             false,
         )
         .unwrap();
@@ -1975,14 +1839,10 @@ mod tests {
         let bob = c.for_connection("bob", "10.0.0.1".parse().unwrap(), &[]);
         assert!(!bob.password_authentication);
         let e = load_server_config(Some(&f), &["Bogus=1".to_string()], false).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "command-line: line 0: Bad configuration option: Bogus"
-        );
+        assert_eq!(e.to_string(), "command-line: line 0: Bad configuration option: Bogus");
         let e = load_server_config(Some(&f), &["Ciphers=nope".to_string()], false).unwrap_err();
         assert!(
-            e.to_string()
-                .starts_with("command-line line 0: Bad SSH2 Ciphers"),
+            e.to_string().starts_with("command-line line 0: Bad SSH2 Ciphers"),
             "{e}"
         );
         if !Path::new(DEFAULT_CONFIG_PATH).exists() {
@@ -2007,10 +1867,7 @@ mod tests {
         );
         assert!(c.password_authentication);
         assert_eq!(c.match_blocks.len(), 4);
-        assert_eq!(
-            c.match_blocks[0].criteria,
-            [MatchCriterion::User("alice,bob".into())]
-        );
+        assert_eq!(c.match_blocks[0].criteria, [MatchCriterion::User("alice,bob".into())]);
         assert_eq!(c.match_blocks[0].lines.len(), 2);
 
         let lan: IpAddr = "192.168.1.5".parse().unwrap();
@@ -2060,8 +1917,7 @@ mod tests {
         assert!(x.password_authentication);
         assert_eq!(x.max_sessions, 10);
         assert_eq!(
-            c.for_connection("bob", "10.1.1.1".parse().unwrap(), &[])
-                .max_sessions,
+            c.for_connection("bob", "10.1.1.1".parse().unwrap(), &[]).max_sessions,
             1
         );
 
@@ -2088,11 +1944,7 @@ mod tests {
     fn include_files() {
         let d = tmpdir("include");
         std::fs::create_dir_all(d.join("conf.d")).unwrap();
-        std::fs::write(
-            d.join("conf.d/10-a.conf"),
-            "PasswordAuthentication no\nPort 2200\n",
-        )
-        .unwrap();
+        std::fs::write(d.join("conf.d/10-a.conf"), "PasswordAuthentication no\nPort 2200\n").unwrap();
         std::fs::write(
             d.join("conf.d/20-b.conf"),
             "PasswordAuthentication yes\nMaxAuthTries 4\n",
@@ -2123,13 +1975,9 @@ mod tests {
 
         // Absolute include and error locations inside included files.
         std::fs::write(d.join("bad.conf"), "\nNoSuchThing 1\n").unwrap();
-        let e = parse_server_config(
-            &main,
-            &format!("Include {}\n", d.join("bad.conf").display()),
-            false,
-        )
-        .unwrap_err()
-        .to_string();
+        let e = parse_server_config(&main, &format!("Include {}\n", d.join("bad.conf").display()), false)
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             e,
             format!(
@@ -2143,10 +1991,7 @@ mod tests {
         let e = parse_server_config(&main, "Include loop.conf\n", false)
             .unwrap_err()
             .to_string();
-        assert!(
-            e.contains("Too many recursive configuration includes"),
-            "{e}"
-        );
+        assert!(e.contains("Too many recursive configuration includes"), "{e}");
         let _ = std::fs::remove_dir_all(&d);
     }
 
@@ -2162,9 +2007,7 @@ mod tests {
         };
         if std::fs::read_to_string(p).is_ok_and(|t| t.lines().any(|l| l.trim() == "UsePAM yes")) {
             assert!(
-                c.warnings
-                    .iter()
-                    .any(|w| w.ends_with("Unsupported option UsePAM")),
+                c.warnings.iter().any(|w| w.ends_with("Unsupported option UsePAM")),
                 "{:?}",
                 c.warnings
             );
