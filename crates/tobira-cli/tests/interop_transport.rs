@@ -484,3 +484,122 @@ fn connection_refused_is_one_line_exit_255() {
         format!("tobira: connect to host 127.0.0.1 port {port}: Connection refused (os error 111)")
     );
 }
+
+/// With no host key configured, keys are generated on first start into the
+/// state directory and reused after (checked through OpenSSH's ssh-keyscan).
+#[test]
+fn host_keys_generated_once_and_reused() {
+    let dir = TempDir::new("state");
+    let state = dir.path("state");
+    let scan = |port: u16| {
+        let out = run(
+            Command::new("ssh-keyscan").args(["-p", &port.to_string(), "-t", "ed25519,rsa", "127.0.0.1"]),
+            Duration::from_secs(30),
+        );
+        // Keep "type base64", without the [host]:port prefix.
+        let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split_once(' ').map(|(_, k)| k.to_string()))
+            .collect();
+        lines.sort();
+        lines
+    };
+    let mut first = Vec::new();
+    for round in 0..2 {
+        let port = free_port();
+        let log = dir.path(&format!("log{round}"));
+        let mut child = Command::new(bin("tobirad"))
+            .args(["-D", "-e", "-p", &port.to_string(), "-o", "ListenAddress=127.0.0.1"])
+            .env("TOBIRA_STATE_DIR", &state)
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        wait_for_port(port, &mut child, &log);
+        let keys = scan(port);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(keys.len(), 2, "{keys:?}");
+        assert!(keys.iter().any(|k| k.starts_with("ssh-ed25519 ")));
+        assert!(keys.iter().any(|k| k.starts_with("ssh-rsa ")));
+        let text = std::fs::read_to_string(&log).unwrap();
+        if round == 0 {
+            assert!(text.contains("generated host key"), "{text}");
+            first = keys;
+        } else {
+            assert!(!text.contains("generated host key"), "{text}");
+            assert_eq!(keys, first, "keys changed across restarts");
+        }
+    }
+    let out = run(
+        Command::new("ssh-keygen")
+            .arg("-l")
+            .arg("-f")
+            .arg(state.join("ssh_host_rsa_key.pub")),
+        Duration::from_secs(10),
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("4096 SHA256:"));
+}
+
+/// `tobirad -t` checks configuration and keys: unknown keywords and
+/// algorithm names are problems (exit 1), a good configuration exits 0.
+#[test]
+fn tobirad_config_test_mode() {
+    let dir = TempDir::new("tmode");
+    let keys = host_keys(&dir);
+    let t = |extra: &[&str]| {
+        let out = run(
+            Command::new(bin("tobirad"))
+                .arg("-t")
+                .arg("-h")
+                .arg(&keys[1])
+                .args(extra),
+            Duration::from_secs(30),
+        );
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    assert_eq!(t(&[]).0, Some(0));
+    let (code, err) = t(&["-o", "Ciphers=aes256-ctr,rot13-cbc"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("rot13-cbc"), "{err}");
+    let (code, err) = t(&["-o", "NoSuchKeyword=yes"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("Bad configuration option: NoSuchKeyword")
+            || err.contains("Bad configuration option: nosuchkeyword"),
+        "{err}"
+    );
+    let cfg = dir.path("cfg");
+    std::fs::write(&cfg, "Port 2222\nUsePAM yes\n").unwrap();
+    let (code, err) = t(&["-f", cfg.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains("UsePAM"),
+        "an OpenSSH keyword tobira lacks is a warning: {err}"
+    );
+    let (code, err) = t(&["-h", "/nonexistent/key"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("/nonexistent/key"), "{err}");
+}
+
+/// A server that accepts and then says nothing: the client gives up at
+/// ConnectTimeout with a one-line reason and exit 255.
+#[test]
+fn silent_server_times_out() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let hold = std::thread::spawn(move || {
+        let c = l.accept();
+        std::thread::sleep(Duration::from_secs(5));
+        drop(c);
+    });
+    let dir = TempDir::new("silent");
+    let (code, _, err) = tobira_probe(port, &dir.path("kh"), &["ConnectTimeout=1"]);
+    assert_eq!(code, 255);
+    assert!(
+        err.contains(&format!(
+            "Connection timed out during banner exchange with 127.0.0.1 port {port}"
+        )),
+        "{err}"
+    );
+    hold.join().unwrap();
+}

@@ -495,3 +495,163 @@ fn random_input_never_panics() {
         let _ = c.feed(&input);
     }
 }
+
+/// Splits plaintext packets (before NEWKEYS) after the identification line.
+fn plaintext_payloads(bytes: &[u8]) -> Vec<Vec<u8>> {
+    let start = bytes.windows(2).position(|w| w == b"\r\n").unwrap() + 2;
+    let mut at = start;
+    let mut out = Vec::new();
+    while at + 5 <= bytes.len() {
+        let len = u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]) as usize;
+        let pad = bytes[at + 4] as usize;
+        out.push(bytes[at + 5..at + 4 + len - pad].to_vec());
+        at += 4 + len;
+    }
+    out
+}
+
+fn client_kexinit(kex: &[&str], follows: bool) -> Vec<u8> {
+    let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    tobira_proto::msg::transport::KexInit {
+        kex: v(kex),
+        host_key: v(&["ssh-ed25519"]),
+        cipher_c2s: v(&["aes128-ctr"]),
+        cipher_s2c: v(&["aes128-ctr"]),
+        mac_c2s: v(&["hmac-sha2-256"]),
+        mac_s2c: v(&["hmac-sha2-256"]),
+        comp_c2s: v(&["none"]),
+        comp_s2c: v(&["none"]),
+        first_kex_packet_follows: follows,
+        ..Default::default()
+    }
+    .encode()
+}
+
+fn ecdh_init() -> Vec<u8> {
+    let kp = tobira_proto::kex::ecdh::EcdhKeyPair::generate(tobira_proto::kex::Curve::X25519, &mut rand::rngs::OsRng)
+        .unwrap();
+    let mut m = vec![30u8];
+    m.put_string(&kp.public);
+    m
+}
+
+/// RFC 4253 §7.1: a wrongly guessed kex packet is ignored; a right guess
+/// is used.
+#[test]
+fn first_kex_packet_follows_wrong_and_right_guess() {
+    // Wrong guess: the client guessed group14, the server only speaks curve25519.
+    let server = Config {
+        kex: only("curve25519-sha256"),
+        ..server_config()
+    };
+    let mut s = Connection::server(Arc::new(server.clone()), rng(5));
+    let mut input = b"SSH-2.0-guesser\r\n".to_vec();
+    input.extend(packet_aligned(&client_kexinit(
+        &["diffie-hellman-group14-sha256", "curve25519-sha256"],
+        true,
+    )));
+    let mut guess = vec![30u8];
+    guess.put_mpint(&[0x42; 256]);
+    input.extend(packet_aligned(&guess));
+    input.extend(packet_aligned(&ecdh_init()));
+    s.feed(&input).unwrap();
+    let replies = plaintext_payloads(s.pending_output());
+    assert_eq!(
+        replies.iter().map(|p| p[0]).collect::<Vec<_>>(),
+        vec![20, 31, 21],
+        "KEXINIT, ECDH reply, NEWKEYS"
+    );
+
+    // Right guess: the same packet is the real ECDH init.
+    let mut s = Connection::server(Arc::new(server), rng(5));
+    let mut input = b"SSH-2.0-guesser\r\n".to_vec();
+    input.extend(packet_aligned(&client_kexinit(&["curve25519-sha256"], true)));
+    input.extend(packet_aligned(&ecdh_init()));
+    s.feed(&input).unwrap();
+    let replies = plaintext_payloads(s.pending_output());
+    assert_eq!(replies.iter().map(|p| p[0]).collect::<Vec<_>>(), vec![20, 31, 21]);
+}
+
+/// RFC 4253 §9: either side re-exchanges keys; the session identifier stays,
+/// data sent meanwhile is held and then delivered.
+#[test]
+fn rekey_from_either_side_keeps_session_and_holds_data() {
+    for client_starts in [true, false] {
+        let cfg = Config {
+            trace: false,
+            ..Config::default()
+        };
+        let mut c = Connection::client(Arc::new(cfg), rng(11));
+        let mut s = Connection::server(Arc::new(server_config()), rng(12));
+        let (_, _, r) = pump(&mut c, &mut s);
+        r.unwrap();
+        let sid = c.session_id().unwrap().to_vec();
+        if client_starts {
+            c.start_rekey();
+        } else {
+            s.start_rekey();
+        }
+        assert!(c.kex_in_progress() || s.kex_in_progress());
+        // Sent during the re-exchange: held until NEWKEYS.
+        c.userauth_none("carol").unwrap();
+        let (ce, se, r) = pump(&mut c, &mut s);
+        r.unwrap();
+        assert!(
+            ce.contains(&Event::KexDone { first: false }),
+            "client_starts={client_starts}"
+        );
+        assert!(se.contains(&Event::KexDone { first: false }));
+        assert!(
+            !ce.iter().any(|e| matches!(e, Event::HostKey { .. })),
+            "same host key is not asked about again"
+        );
+        assert_eq!(c.session_id().unwrap(), &sid[..]);
+        assert_eq!(s.session_id().unwrap(), &sid[..]);
+        let done = se.iter().position(|e| *e == Event::KexDone { first: false }).unwrap();
+        let req = se
+            .iter()
+            .position(|e| matches!(e, Event::AuthRequest { user, .. } if user == "carol"))
+            .unwrap();
+        if client_starts {
+            assert!(req > done, "held request delivered after the re-exchange");
+        } else {
+            // The client had not seen the server's KEXINIT yet, so it sent
+            // at once, which the server accepts (RFC 4253 §7.1).
+            assert!(req < done);
+        }
+    }
+}
+
+/// Unknown message numbers after the key exchange get UNIMPLEMENTED with
+/// the packet's sequence number; DEBUG with always_display surfaces.
+#[test]
+fn unimplemented_and_debug() {
+    let mut c = Connection::client(Arc::new(Config::default()), rng(1));
+    let mut s = Connection::server(Arc::new(server_config()), rng(2));
+    let (_, _, r) = pump(&mut c, &mut s);
+    r.unwrap();
+    c.send_payload(vec![200, 1, 2, 3]).unwrap();
+    let mut dbg = vec![4u8, 1];
+    dbg.put_string(b"hello from the client");
+    dbg.put_string(b"");
+    c.send_payload(dbg).unwrap();
+    let bytes = c.pending_output().to_vec();
+    c.consume_output(bytes.len());
+    s.feed(&bytes).unwrap();
+    let events: Vec<Event> = std::iter::from_fn(|| s.poll_event()).collect();
+    assert!(events.contains(&Event::Debug("hello from the client".into())));
+    // Strict KEX reset the client's sequence numbers at NEWKEYS: SERVICE_REQUEST
+    // was 0, USERAUTH_REQUEST 1, so the unknown message is 2.
+    let trace: String = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Trace(t) => Some(t.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert!(trace.contains(">> SSH_MSG_UNIMPLEMENTED (3)"), "{trace}");
+    assert!(trace.contains("rejected sequence number: 2"), "{trace}");
+    let back = s.pending_output().to_vec();
+    c.feed(&back).unwrap();
+    assert!(!c.is_closed());
+}

@@ -18,9 +18,13 @@ pub struct HostKeyError {
     pub message: String,
 }
 
-/// The state directory: `/var/lib/tobira` as root, else
-/// `$XDG_STATE_HOME/tobira` or `~/.local/state/tobira`.
+/// The state directory: `$TOBIRA_STATE_DIR` when set, else
+/// `/var/lib/tobira` as root, else `$XDG_STATE_HOME/tobira` or
+/// `~/.local/state/tobira`.
 pub fn state_dir(is_root: bool) -> PathBuf {
+    if let Some(d) = std::env::var_os("TOBIRA_STATE_DIR").filter(|v| !v.is_empty()) {
+        return PathBuf::from(d);
+    }
     if is_root {
         return PathBuf::from("/var/lib/tobira");
     }
