@@ -1,5 +1,5 @@
 //! Host and user key signature algorithms: `ssh-ed25519` (RFC 8709),
-//! `ecdsa-sha2-nistp256` (RFC 5656 §3), `rsa-sha2-256`/`rsa-sha2-512`
+//! `ecdsa-sha2-nistp256/384/521` (RFC 5656 §3), `rsa-sha2-256`/`rsa-sha2-512`
 //! (RFC 8332). Public key blobs and signature blobs are encoded per RFC
 //! 4253 §6.6; signing and verification run on aws-lc-rs.
 
@@ -23,10 +23,49 @@ pub fn algorithms_for_key_type(key_type: &str) -> &'static [&'static str] {
     match key_type {
         "ssh-ed25519" => &["ssh-ed25519"],
         "ecdsa-sha2-nistp256" => &["ecdsa-sha2-nistp256"],
+        "ecdsa-sha2-nistp384" => &["ecdsa-sha2-nistp384"],
+        "ecdsa-sha2-nistp521" => &["ecdsa-sha2-nistp521"],
         "ssh-rsa" => &["rsa-sha2-512", "rsa-sha2-256"],
         _ => &[],
     }
 }
+
+/// An ECDSA curve as SSH names it (RFC 5656 §6.1) and aws-lc-rs implements it.
+pub struct EcdsaCurve {
+    /// Key type and signature algorithm name.
+    pub name: &'static str,
+    /// The curve identifier inside the key blob.
+    pub ident: &'static str,
+    /// Bytes of a scalar (r and s).
+    pub scalar_len: usize,
+    signing: &'static signature::EcdsaSigningAlgorithm,
+    verifying: &'static signature::EcdsaVerificationAlgorithm,
+}
+
+/// The three NIST curves of RFC 5656 with their RFC 5656 §6.2.1 hashes.
+pub static CURVES: [EcdsaCurve; 3] = [
+    EcdsaCurve {
+        name: "ecdsa-sha2-nistp256",
+        ident: "nistp256",
+        scalar_len: 32,
+        signing: &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+        verifying: &signature::ECDSA_P256_SHA256_FIXED,
+    },
+    EcdsaCurve {
+        name: "ecdsa-sha2-nistp384",
+        ident: "nistp384",
+        scalar_len: 48,
+        signing: &signature::ECDSA_P384_SHA384_FIXED_SIGNING,
+        verifying: &signature::ECDSA_P384_SHA384_FIXED,
+    },
+    EcdsaCurve {
+        name: "ecdsa-sha2-nistp521",
+        ident: "nistp521",
+        scalar_len: 66,
+        signing: &signature::ECDSA_P521_SHA512_FIXED_SIGNING,
+        verifying: &signature::ECDSA_P521_SHA512_FIXED,
+    },
+];
 
 /// A key-loading error.
 #[derive(Debug, thiserror::Error)]
@@ -41,7 +80,7 @@ pub enum KeyError {
 
 enum Inner {
     Ed25519(Ed25519KeyPair),
-    EcdsaP256(EcdsaKeyPair),
+    Ecdsa(EcdsaKeyPair, &'static EcdsaCurve),
     Rsa(RsaKeyPair),
 }
 
@@ -77,24 +116,19 @@ impl SigningKey {
                 })
             }
             KeypairData::Ecdsa(kp) => {
-                if kp.curve() != ssh_key::EcdsaCurve::NistP256 {
-                    return Err(KeyError::Unsupported(kp.algorithm().to_string()));
-                }
-                let pair = EcdsaKeyPair::from_private_key_and_public_key(
-                    &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
-                    kp.private_key_bytes(),
-                    kp.public_key_bytes(),
-                )
-                .map_err(|e| KeyError::Invalid("ecdsa", e.to_string()))?;
+                let curve = match kp.curve() {
+                    ssh_key::EcdsaCurve::NistP256 => &CURVES[0],
+                    ssh_key::EcdsaCurve::NistP384 => &CURVES[1],
+                    ssh_key::EcdsaCurve::NistP521 => &CURVES[2],
+                };
+                let pair =
+                    EcdsaKeyPair::from_private_key_and_public_key(curve.signing, kp.private_key_bytes(), kp.public_key_bytes())
+                        .map_err(|e| KeyError::Invalid("ecdsa", e.to_string()))?;
                 let mut blob = Vec::new();
-                blob.put_string(b"ecdsa-sha2-nistp256");
-                blob.put_string(b"nistp256");
+                blob.put_string(curve.name.as_bytes());
+                blob.put_string(curve.ident.as_bytes());
                 blob.put_string(kp.public_key_bytes());
-                Ok(SigningKey {
-                    inner: Inner::EcdsaP256(pair),
-                    blob,
-                    key_type: "ecdsa-sha2-nistp256",
-                })
+                Ok(SigningKey { inner: Inner::Ecdsa(pair, curve), blob, key_type: curve.name })
             }
             KeypairData::Rsa(kp) => {
                 // ssh-key 0.6's conversion to `rsa::RsaPrivateKey` repeats p
@@ -165,7 +199,7 @@ impl SigningKey {
                 out.put_string(alg.as_bytes());
                 out.put_string(k.sign(data).as_ref());
             }
-            (Inner::EcdsaP256(k), "ecdsa-sha2-nistp256") => {
+            (Inner::Ecdsa(k, curve), a) if a == curve.name => {
                 let sig = k
                     .sign(&SystemRandom::new(), data)
                     .map_err(|_| Error::kex("ECDSA signing failed"))?;
@@ -230,26 +264,26 @@ pub fn verify(alg: &str, key_blob: &[u8], data: &[u8], sig_blob: &[u8]) -> Resul
                 .verify(data, sig)
                 .is_ok()
         }
-        "ecdsa-sha2-nistp256" => {
+        a if a.starts_with("ecdsa-sha2-") => {
+            let spec = CURVES.iter().find(|c| c.name == a).ok_or_else(|| bad_sig("unsupported ECDSA curve"))?;
             let curve = kr.string().map_err(|_| bad_sig("malformed ecdsa key"))?;
             let q = kr.string().map_err(|_| bad_sig("malformed ecdsa key"))?;
             kr.finish().map_err(|_| bad_sig("trailing data in key"))?;
-            if curve != b"nistp256" {
+            if curve != spec.ident.as_bytes() {
                 return Err(bad_sig("ecdsa curve mismatch"));
             }
             let mut ir = Reader::new(sig);
             let r = ir.mpint_positive().map_err(|_| bad_sig("malformed ecdsa signature"))?;
             let s = ir.mpint_positive().map_err(|_| bad_sig("malformed ecdsa signature"))?;
             ir.finish().map_err(|_| bad_sig("trailing data in ecdsa signature"))?;
-            if r.len() > 32 || s.len() > 32 {
+            let n = spec.scalar_len;
+            if r.len() > n || s.len() > n {
                 return Err(bad_sig("ecdsa signature component too long"));
             }
-            let mut fixed = [0u8; 64];
-            fixed[32 - r.len()..32].copy_from_slice(r);
-            fixed[64 - s.len()..].copy_from_slice(s);
-            UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, q)
-                .verify(data, &fixed)
-                .is_ok()
+            let mut fixed = vec![0u8; 2 * n];
+            fixed[n - r.len()..n].copy_from_slice(r);
+            fixed[2 * n - s.len()..].copy_from_slice(s);
+            UnparsedPublicKey::new(spec.verifying, q).verify(data, &fixed).is_ok()
         }
         "rsa-sha2-256" | "rsa-sha2-512" => {
             let e = kr.mpint_positive().map_err(|_| bad_sig("malformed rsa key"))?;
@@ -287,6 +321,8 @@ mod tests {
             include_str!("../tests/keys/host_ed25519"),
             include_str!("../tests/keys/host_ecdsa"),
             include_str!("../tests/keys/host_rsa"),
+            include_str!("../tests/keys/user_ecdsa384"),
+            include_str!("../tests/keys/user_ecdsa521"),
         ]
         .iter()
         .map(|t| SigningKey::from_ssh_key(&ssh_key::PrivateKey::from_openssh(t).unwrap()).unwrap())

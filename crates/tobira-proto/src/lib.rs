@@ -21,4 +21,4 @@ pub mod connection;
 pub mod trace;
 
 pub use config::Config;
-pub use connection::{Connection, Event, Role};
+pub use connection::{AuthRequest, Connection, Event, Role};

@@ -1,6 +1,7 @@
 //! Message numbers (RFC 4250 §4.1) and typed messages.
 
 pub mod transport;
+pub mod userauth;
 
 /// Message numbers of RFC 4250 §4.1.2 and the extensions we speak.
 #[allow(missing_docs)]
@@ -26,6 +27,8 @@ pub mod num {
     pub const USERAUTH_SUCCESS: u8 = 52;
     pub const USERAUTH_BANNER: u8 = 53;
     pub const USERAUTH_PK_OK: u8 = 60;
+    pub const USERAUTH_PASSWD_CHANGEREQ: u8 = 60;
+    pub const USERAUTH_INFO_REQUEST: u8 = 60;
     pub const USERAUTH_INFO_RESPONSE: u8 = 61;
     pub const GLOBAL_REQUEST: u8 = 80;
     pub const REQUEST_SUCCESS: u8 = 81;

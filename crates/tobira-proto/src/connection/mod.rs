@@ -26,11 +26,15 @@ use crate::kex::gex::{self, GexRequest};
 use crate::kex::{self, KexFamily, KexSpec};
 use crate::msg::num;
 use crate::msg::transport::{encode_service, encode_unimplemented, Disconnect, ExtInfo, KexInit};
+use crate::msg::userauth::InfoRequest;
+pub use userauth::AuthRequest;
+
+mod userauth;
 use crate::trace::{self, Direction};
 use crate::transport::ident::{IdentReader, IdentScan};
 use crate::transport::keys::derive;
 use crate::transport::negotiate::{guess_was_wrong, negotiate, Negotiated};
-use crate::transport::packet::{DirectionKeys, Opener, Sealer, MAX_PACKET};
+use crate::transport::packet::{DirectionKeys, Opener, Sealer};
 use crate::wire::{Reader, Writer};
 
 /// Which side of the connection we are.
@@ -85,15 +89,25 @@ pub enum Event {
     AuthSuccess,
     /// Client: USERAUTH_BANNER text.
     AuthBanner(String),
-    /// Server: a USERAUTH_REQUEST was answered with FAILURE (for logging).
-    AuthRequest {
-        /// User name.
-        user: String,
-        /// Service name.
-        service: String,
-        /// Method name.
-        method: String,
+    /// Client: USERAUTH_PK_OK: the server would accept this key.
+    AuthPkOk {
+        /// Algorithm.
+        algorithm: String,
+        /// Key blob.
+        key_blob: Vec<u8>,
     },
+    /// Client: keyboard-interactive prompts (RFC 4256 §3.2); answer with
+    /// [`Connection::userauth_info_response`].
+    AuthInfoRequest(InfoRequest),
+    /// Client: the server asks for a new password (RFC 4252 §8).
+    AuthPasswdChangeReq(String),
+    /// Server: a USERAUTH_REQUEST to decide on. Answer with
+    /// [`Connection::auth_accept`], [`Connection::auth_reject`],
+    /// [`Connection::auth_pk_ok`], [`Connection::auth_info_request`] or
+    /// [`Connection::auth_passwd_changereq`].
+    AuthRequest(AuthRequest),
+    /// Server: answers to our keyboard-interactive prompts.
+    AuthInfoResponse(Vec<zeroize::Zeroizing<String>>),
     /// SSH_MSG_DEBUG from the peer.
     Debug(String),
     /// One decoded packet, when tracing is on.
@@ -168,6 +182,12 @@ pub struct Connection {
     held_bytes: usize,
     events: VecDeque<Event>,
     pending_verdict: Option<(Vec<u8>, Zeroizing<Vec<u8>>)>,
+    /// Server: the host key blob of the first key exchange (host-bound auth).
+    kex_host_key: Option<Vec<u8>>,
+    /// Server: keyboard-interactive prompts are outstanding.
+    kbd_pending: bool,
+    /// Client: the method of the last USERAUTH_REQUEST (to read message 60).
+    last_method: Option<&'static str>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -221,6 +241,9 @@ impl Connection {
             held_bytes: 0,
             events: VecDeque::new(),
             pending_verdict: None,
+            kex_host_key: None,
+            kbd_pending: false,
+            last_method: None,
         };
         c.out.extend_from_slice(c.local_ident.as_bytes());
         c.out.extend_from_slice(b"\r\n");
@@ -888,6 +911,9 @@ impl Connection {
         k_enc.put_mpint(k);
         let h = self.exchange_hash(key.public_blob(), mid, &k_enc)?;
         let sig = key.sign(&alg, &h)?;
+        if self.kex_host_key.is_none() {
+            self.kex_host_key = Some(key.public_blob().to_vec());
+        }
         let mut m = vec![reply];
         m.put_string(key.public_blob());
         m.extend_from_slice(tail);
@@ -1031,57 +1057,6 @@ impl Connection {
         Ok(())
     }
 
-    fn on_userauth(&mut self, msg: u8, payload: &[u8]) -> Result<(), Error> {
-        if !self.userauth_active {
-            return Err(Error::protocol(format!(
-                "authentication message {msg} before ssh-userauth service accepted"
-            )));
-        }
-        match (self.role, msg) {
-            (Role::Server, num::USERAUTH_REQUEST) => {
-                if self.authenticated {
-                    return Ok(());
-                }
-                let mut r = Reader::new(payload);
-                r.u8()?;
-                let user = String::from_utf8_lossy(r.string()?).into_owned();
-                let service = String::from_utf8_lossy(r.string()?).into_owned();
-                let method = String::from_utf8_lossy(r.string()?).into_owned();
-                self.events.push_back(Event::AuthRequest { user, service, method });
-                let mut m = vec![num::USERAUTH_FAILURE];
-                m.put_name_list(&self.config.auth_methods);
-                m.put_bool(false);
-                self.send(m)
-            }
-            (Role::Client, num::USERAUTH_FAILURE) => {
-                let mut r = Reader::new(payload);
-                r.u8()?;
-                let methods = r.name_list()?;
-                let partial = r.bool()?;
-                self.events.push_back(Event::AuthFailure { methods, partial });
-                Ok(())
-            }
-            (Role::Client, num::USERAUTH_SUCCESS) => {
-                self.authenticated = true;
-                self.opener.max_packet = MAX_PACKET;
-                self.events.push_back(Event::AuthSuccess);
-                Ok(())
-            }
-            (Role::Client, num::USERAUTH_BANNER) => {
-                let mut r = Reader::new(payload);
-                r.u8()?;
-                let text = String::from_utf8_lossy(r.string()?).into_owned();
-                self.events.push_back(Event::AuthBanner(text));
-                Ok(())
-            }
-            (role, m) => Err(Error::protocol(format!(
-                "unexpected {} ({m}) from the {}",
-                crate::msg::name(m, None),
-                if role == Role::Server { "client" } else { "server" }
-            ))),
-        }
-    }
-
     /// Sends an arbitrary message (payload starting with its number) once
     /// the first key exchange is done; held while a re-exchange runs. For
     /// extensions the core does not know; the core's own state does not
@@ -1093,18 +1068,6 @@ impl Connection {
         self.send(payload)
     }
 
-    /// Client: sends USERAUTH_REQUEST with method `none` (RFC 4252 §5.2),
-    /// which asks the server for its list of methods.
-    pub fn userauth_none(&mut self, user: &str) -> Result<(), Error> {
-        if !self.userauth_active || self.role != Role::Client {
-            return Err(Error::protocol("ssh-userauth service not accepted"));
-        }
-        let mut m = vec![num::USERAUTH_REQUEST];
-        m.put_string(user.as_bytes());
-        m.put_string(b"ssh-connection");
-        m.put_string(b"none");
-        self.send(m)
-    }
 }
 
 /// OpenSSH's `we_need`: the largest key, IV, block or MAC size in bits.
