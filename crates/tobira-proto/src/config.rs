@@ -24,8 +24,6 @@ pub struct Config {
     pub host_keys: Vec<Arc<SigningKey>>,
     /// Server: DH group-exchange moduli.
     pub moduli: Arc<Vec<Modulus>>,
-    /// Server: methods listed in SSH_MSG_USERAUTH_FAILURE.
-    pub auth_methods: Vec<String>,
     /// Server: algorithms listed in the `server-sig-algs` extension.
     pub server_sig_algs: Vec<String>,
     /// Emit [`crate::Event::Trace`] for every packet.
@@ -48,7 +46,6 @@ impl Default for Config {
             compression: owned(algorithms::COMPRESSION_DEFAULT),
             host_keys: Vec::new(),
             moduli: Arc::new(crate::kex::gex::fallback_groups()),
-            auth_methods: owned(&["publickey", "password", "keyboard-interactive"]),
             server_sig_algs: owned(algorithms::HOSTKEY_SUPPORTED),
             trace: false,
             ident: crate::transport::ident::local_ident(),

@@ -10,6 +10,7 @@ use tobira_proto::transport::negotiate::Negotiated;
 use tobira_proto::{Connection, DisconnectReason, Event};
 use tokio::net::TcpStream;
 
+use crate::client_auth::{Authenticator, Prompter};
 use crate::driver::{Driver, DriverError};
 
 /// Where and as whom to connect.
@@ -38,10 +39,8 @@ pub struct Outcome {
     pub strict: bool,
     /// The server's `server-sig-algs`.
     pub server_sig_algs: Option<Vec<String>>,
-    /// Methods the server offers after `none`.
-    pub auth_methods: Vec<String>,
-    /// Banner text, if the server sent one.
-    pub banner: Option<String>,
+    /// The method that authenticated us.
+    pub auth_method: String,
 }
 
 /// Client failures, each with the one-line message ssh would print.
@@ -60,6 +59,16 @@ pub enum ClientError {
     /// The trust decision refused the host key (text already shown).
     #[error("{0}")]
     HostKeyRejected(String),
+    /// Every method failed: OpenSSH's `user@host: Permission denied (…).`
+    #[error("{user}@{host}: Permission denied ({}).", methods.join(","))]
+    PermissionDenied {
+        /// User.
+        user: String,
+        /// Host.
+        host: String,
+        /// Methods the server still offered.
+        methods: Vec<String>,
+    },
     /// Protocol or I/O failure after connecting.
     #[error("{0}")]
     Session(String),
@@ -80,14 +89,16 @@ fn session_err(host: &str, port: u16, e: DriverError) -> ClientError {
 /// refuse with the text to show.
 pub type HostKeyVerifier<'a> = dyn FnMut(&str, &[u8]) -> Result<(), String> + 'a;
 
-/// Connects and runs the transport and the start of authentication.
-/// `verify` gets the host key algorithm and blob and returns the trust
-/// decision; `trace` receives decoded packets when tracing is on.
-pub async fn probe(
+/// Connects, runs the key exchange with the trust decision, and
+/// authenticates with `auth`. `trace` receives decoded packets when tracing
+/// is on, `debug` the ssh -v style lines.
+pub async fn connect(
     s: &ClientSettings,
     verify: &mut HostKeyVerifier<'_>,
+    auth: &mut Authenticator,
+    prompter: &mut dyn Prompter,
     trace: &mut dyn FnMut(&str),
-) -> Result<Outcome, ClientError> {
+) -> Result<(Driver<TcpStream>, Outcome), ClientError> {
     let connect = TcpStream::connect((s.host.as_str(), s.port));
     let stream = match s.connect_timeout {
         Some(t) => tokio::time::timeout(t, connect)
@@ -96,11 +107,7 @@ pub async fn probe(
             .and_then(|r| r),
         None => connect.await,
     }
-    .map_err(|source| ClientError::Connect {
-        host: s.host.clone(),
-        port: s.port,
-        source,
-    })?;
+    .map_err(|source| ClientError::Connect { host: s.host.clone(), port: s.port, source })?;
     let _ = stream.set_nodelay(true);
     let rng = Box::new(rand::rngs::StdRng::from_entropy());
     let mut d = Driver::new(stream, Connection::client(s.proto.clone(), rng));
@@ -109,18 +116,14 @@ pub async fn probe(
         negotiated: None,
         strict: false,
         server_sig_algs: None,
-        auth_methods: Vec::new(),
-        banner: None,
+        auth_method: String::new(),
     };
     // No identification within this time is a failure, as OpenSSH's
     // banner timeout.
     let banner_limit = Some(s.connect_timeout.unwrap_or(Duration::from_secs(60)));
+    let sess = |e: tobira_proto::Error| ClientError::Session(e.to_string());
     loop {
-        let limit = if out.server_ident.is_empty() {
-            banner_limit
-        } else {
-            None
-        };
+        let limit = if out.server_ident.is_empty() { banner_limit } else { None };
         let ev = match d.next_event_within(limit).await {
             Ok(ev) => ev,
             Err(e) => {
@@ -138,10 +141,7 @@ pub async fn probe(
                 out.strict = strict;
             }
             Event::HostKey { algorithm, key } => match verify(&algorithm, &key) {
-                Ok(()) => d
-                    .conn
-                    .accept_host_key()
-                    .map_err(|e| ClientError::Session(e.to_string()))?,
+                Ok(()) => d.conn.accept_host_key().map_err(sess)?,
                 Err(msg) => {
                     d.conn.reject_host_key("Host key verification failed.");
                     let _ = d.flush().await;
@@ -149,27 +149,47 @@ pub async fn probe(
                 }
             },
             Event::ExtInfo(_) => out.server_sig_algs = d.conn.server_sig_algs().map(|v| v.to_vec()),
-            Event::ServiceAccepted(_) => d
-                .conn
-                .userauth_none(&s.user)
-                .map_err(|e| ClientError::Session(e.to_string()))?,
-            Event::AuthBanner(b) => out.banner = Some(b),
+            Event::ServiceAccepted(_) => auth.start(&mut d.conn).map_err(sess)?,
+            Event::AuthBanner(b) => prompter.show(&b),
             Event::AuthFailure { methods, .. } => {
-                out.auth_methods = methods;
-                d.conn
-                    .disconnect(DisconnectReason::ByApplication, "disconnected by user");
+                if !auth.on_failure(&mut d.conn, &methods, prompter).map_err(sess)? {
+                    d.conn.disconnect(DisconnectReason::NoMoreAuthMethodsAvailable, "No more authentication methods available");
+                    let _ = d.flush().await;
+                    return Err(ClientError::PermissionDenied { user: auth_user(auth), host: s.host.clone(), methods });
+                }
+            }
+            Event::AuthPkOk { .. } => {
+                if !auth.on_pk_ok(&mut d.conn, prompter).map_err(sess)? {
+                    let methods = auth.last_can_continue.clone();
+                    if !auth.on_failure(&mut d.conn, &methods, prompter).map_err(sess)? {
+                        d.conn.disconnect(DisconnectReason::NoMoreAuthMethodsAvailable, "No more authentication methods available");
+                        let _ = d.flush().await;
+                        return Err(ClientError::PermissionDenied { user: auth_user(auth), host: s.host.clone(), methods });
+                    }
+                }
+            }
+            Event::AuthInfoRequest(req) => {
+                if !auth.on_info_request(&mut d.conn, &req, prompter).map_err(sess)? {
+                    d.conn.disconnect(DisconnectReason::AuthCancelledByUser, "Authentication cancelled by user");
+                    let _ = d.flush().await;
+                    return Err(ClientError::Session("authentication cancelled".into()));
+                }
+            }
+            Event::AuthPasswdChangeReq(prompt) => {
+                prompter.show(&format!("{prompt}\n"));
+                d.conn.disconnect(DisconnectReason::AuthCancelledByUser, "Password change required");
                 let _ = d.flush().await;
-                return Ok(out);
+                return Err(ClientError::Session("the server requires a password change, which tobira does not do yet".into()));
             }
             Event::AuthSuccess => {
-                d.conn
-                    .disconnect(DisconnectReason::ByApplication, "disconnected by user");
-                let _ = d.flush().await;
-                return Err(ClientError::Session(
-                    "the server accepted authentication method none, but sessions are not implemented yet".into(),
-                ));
+                out.auth_method = auth.last_method.clone().unwrap_or_else(|| "none".into());
+                return Ok((d, out));
             }
             _ => {}
         }
     }
+}
+
+fn auth_user(a: &Authenticator) -> String {
+    a.user().to_string()
 }

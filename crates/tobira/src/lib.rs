@@ -3,14 +3,21 @@
 //! The tokio driver of the tobira SSH-2 implementation: client and server
 //! connection tasks around the sans-IO core in `tobira-proto`, and the
 //! OpenSSH-compatible files (known_hosts, key files, configuration).
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod account;
+pub mod agent;
+pub mod authorized_keys;
 pub mod client;
+pub mod client_auth;
 pub mod config;
+#[allow(unsafe_code)]
+pub mod crypt;
 pub mod driver;
 pub mod hostkeys;
 pub mod keyfile;
 pub mod known_hosts;
 pub mod server;
+pub mod server_auth;
 pub mod trust;

@@ -10,7 +10,9 @@ use tobira_proto::{Connection, Event};
 use tokio::net::{TcpListener, TcpStream};
 use tracing::{debug, info};
 
+use crate::config::server::ServerConfig;
 use crate::driver::{Driver, DriverError};
+use crate::server_auth::{AuthState, Decision, Outcome, PolicyContext};
 
 /// Settings shared by every connection of a server.
 #[derive(Debug, Clone)]
@@ -21,6 +23,12 @@ pub struct ServerSettings {
     pub login_grace_time: Option<Duration>,
     /// Print every packet to stderr (`--trace`).
     pub trace: bool,
+    /// The server configuration (authentication policy).
+    pub config: Arc<ServerConfig>,
+    /// Running as root: authenticate system accounts.
+    pub is_root: bool,
+    /// Secret for the per-user failure delay.
+    pub delay_secret: [u8; 32],
 }
 
 /// Accepts connections on every listener until the process ends. Each new
@@ -69,38 +77,81 @@ pub async fn handle(stream: TcpStream, peer: SocketAddr, settings: Arc<ServerSet
     let conn = Connection::server(settings.proto.clone(), rng);
     let mut d = Driver::new(stream, conn);
     let deadline = settings.login_grace_time.map(|g| tokio::time::Instant::now() + g);
-    let mut user: Option<String> = None;
+    let ctx = PolicyContext { config: (*settings.config).clone(), is_root: settings.is_root, peer };
+    let mut auth = Some(AuthState::new(ctx));
+    let pre = " [preauth]";
     loop {
-        let left = deadline.map(|t| t.saturating_duration_since(tokio::time::Instant::now()));
+        let authenticated = d.conn.is_authenticated();
+        let left = if authenticated { None } else { deadline.map(|t| t.saturating_duration_since(tokio::time::Instant::now())) };
         let ev = d.next_event_within(left).await;
-        let pre = " [preauth]";
+        let user = auth.as_ref().and_then(|a| a.user().map(str::to_string));
+        let suffix = if authenticated { "" } else { pre };
         match ev {
-            Ok(ev) => on_event(&ev, &addr, &settings, &mut user),
+            Ok(Event::AuthRequest(req)) => {
+                let Some(mut st) = auth.take() else { return };
+                let started = tokio::time::Instant::now();
+                if let Some(b) = st.take_banner() {
+                    let _ = d.conn.auth_banner(&b);
+                }
+                let (st, out) = match tokio::task::spawn_blocking(move || {
+                    let o = st.decide(&req);
+                    (st, o)
+                })
+                .await
+                {
+                    Ok(x) => x,
+                    Err(_) => return,
+                };
+                if !apply(&mut d, &st, out, started, &settings).await {
+                    return;
+                }
+                auth = Some(st);
+            }
+            Ok(Event::AuthInfoResponse(responses)) => {
+                let Some(mut st) = auth.take() else { return };
+                let started = tokio::time::Instant::now();
+                let (st, out) = match tokio::task::spawn_blocking(move || {
+                    let o = st.decide_info(&responses);
+                    (st, o)
+                })
+                .await
+                {
+                    Ok(x) => x,
+                    Err(_) => return,
+                };
+                if !apply(&mut d, &st, out, started, &settings).await {
+                    return;
+                }
+                auth = Some(st);
+            }
+            Ok(ev) => on_event(&ev, &addr, &settings),
             Err(DriverError::Timeout) => {
                 info!("Timeout before authentication for {addr}");
-                d.conn.disconnect(
-                    tobira_proto::DisconnectReason::ProtocolError,
-                    "Timeout before authentication",
-                );
+                d.conn.disconnect(tobira_proto::DisconnectReason::ProtocolError, "Timeout before authentication");
                 let _ = d.flush().await;
                 return;
             }
             Err(e) => {
                 while let Some(ev) = d.conn.poll_event() {
-                    on_event(&ev, &addr, &settings, &mut user);
+                    on_event(&ev, &addr, &settings);
                 }
                 match e {
                     DriverError::Protocol(tobira_proto::Error::PeerDisconnected { code, message }) => {
-                        info!("Received disconnect from {addr}:{code}: {message}{pre}");
-                        info!("Disconnected from {addr}{pre}");
+                        info!("Received disconnect from {addr}:{code}: {message}{suffix}");
+                        match (&user, authenticated) {
+                            (Some(u), true) => info!("Disconnected from user {u} {addr}"),
+                            (Some(u), false) => info!("Disconnected from authenticating user {u} {addr}{pre}"),
+                            _ => info!("Disconnected from {addr}{pre}"),
+                        }
                     }
                     DriverError::Protocol(tobira_proto::Error::Local { message, .. }) => {
                         info!("error: {message} [{addr}]");
-                        info!("Disconnected from {addr}{pre}");
+                        info!("Disconnected from {addr}{suffix}");
                     }
-                    _ => match &user {
-                        Some(u) => info!("Connection closed by authenticating user {u} {addr}{pre}"),
-                        None => info!("Connection closed by {addr}{pre}"),
+                    _ => match (&user, authenticated) {
+                        (Some(u), true) => info!("Connection closed by user {u} {addr}"),
+                        (Some(u), false) => info!("Connection closed by authenticating user {u} {addr}{pre}"),
+                        _ => info!("Connection closed by {addr}{pre}"),
                     },
                 }
                 return;
@@ -109,27 +160,53 @@ pub async fn handle(stream: TcpStream, peer: SocketAddr, settings: Arc<ServerSet
     }
 }
 
-fn on_event(ev: &Event, addr: &str, settings: &ServerSettings, user: &mut Option<String>) {
+/// Sends the decision; false when the connection must end.
+async fn apply(
+    d: &mut Driver<TcpStream>,
+    st: &AuthState,
+    out: Outcome,
+    started: tokio::time::Instant,
+    settings: &ServerSettings,
+) -> bool {
+    for line in &out.log {
+        info!("{line}");
+    }
+    let r = match out.decision {
+        Decision::Accept => d.conn.auth_accept(),
+        Decision::PkOk { algorithm, key_blob } => d.conn.auth_pk_ok(&algorithm, &key_blob),
+        Decision::Info(q) => d.conn.auth_info_request(&q),
+        Decision::Reject { partial } => {
+            if !partial {
+                // Failures answer no sooner than the user's fixed delay,
+                // valid user or not (OpenSSH's ensure_minimum_time_since).
+                let mut delay = st.failure_delay(&settings.delay_secret);
+                while started.elapsed() > delay {
+                    delay *= 2;
+                }
+                tokio::time::sleep_until(started + delay).await;
+            }
+            d.conn.auth_reject(&out.methods, partial)
+        }
+        Decision::Disconnect(msg) => {
+            d.conn.disconnect(tobira_proto::DisconnectReason::ProtocolError, &msg);
+            let _ = d.flush().await;
+            return false;
+        }
+    };
+    r.is_ok() && d.flush().await.is_ok()
+}
+
+fn on_event(ev: &Event, addr: &str, settings: &ServerSettings) {
     match ev {
         Event::Trace(t) if settings.trace => eprintln!("[{addr}] {t}"),
         Event::PeerIdent(id) => debug!("Remote protocol version {id} from {addr}"),
         Event::Negotiated { algorithms: n, strict } => {
             debug!("kex: algorithm: {}; host key algorithm: {}", n.kex, n.host_key);
-            debug!(
-                "kex: client->server cipher: {} MAC: {} compression: {}",
-                n.cipher_c2s, n.mac_c2s, n.comp_c2s
-            );
-            debug!(
-                "kex: server->client cipher: {} MAC: {} compression: {}",
-                n.cipher_s2c, n.mac_s2c, n.comp_s2c
-            );
+            debug!("kex: client->server cipher: {} MAC: {} compression: {}", n.cipher_c2s, n.mac_c2s, n.comp_c2s);
+            debug!("kex: server->client cipher: {} MAC: {} compression: {}", n.cipher_s2c, n.mac_s2c, n.comp_s2c);
             if *strict {
                 debug!("kex: strict KEX mode enabled [{addr}]");
             }
-        }
-        Event::AuthRequest { user: u, method, .. } => {
-            debug!("userauth-request for user {u} service ssh-connection method {method} [preauth]");
-            *user = Some(u.clone());
         }
         _ => {}
     }

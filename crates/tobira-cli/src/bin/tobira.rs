@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use tobira::client::{probe, ClientError, ClientSettings};
+use tobira::client::{connect, ClientError, ClientSettings};
+use tobira::client_auth::{AuthSettings, Authenticator};
+use tobira::config::client::IdentityAgent;
 use tobira::trust::{decide, StrictMode, TrustSettings};
 
 /// tobira SSH client.
@@ -283,23 +285,54 @@ fn main() -> ExitCode {
             },
         )
     };
+    let agent = match &cfg.identity_agent {
+        IdentityAgent::None => None,
+        IdentityAgent::Default => std::env::var_os("SSH_AUTH_SOCK").filter(|v| !v.is_empty()).map(PathBuf::from),
+        IdentityAgent::Env(name) => std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from),
+        IdentityAgent::Socket(p) => Some(p.clone()),
+    };
+    let mut identity_files: Vec<PathBuf> = args.identity.clone();
+    for f in &cfg.identity_file {
+        if !identity_files.contains(f) && (!cfg.identity_file_is_default || f.exists()) {
+            identity_files.push(f.clone());
+        }
+    }
+    let preferred = if cfg.preferred_authentications.is_empty() {
+        vec!["publickey".to_string(), "keyboard-interactive".to_string(), "password".to_string()]
+    } else {
+        cfg.preferred_authentications.clone()
+    };
+    let mut auth = Authenticator::new(AuthSettings {
+        user: cfg.user.clone(),
+        host: cfg.host_name.clone(),
+        preferred,
+        pubkey: cfg.pubkey_authentication,
+        password: cfg.password_authentication,
+        kbd_interactive: cfg.kbd_interactive_authentication,
+        identity_files,
+        identities_only: cfg.identities_only,
+        agent,
+        batch: cfg.batch_mode,
+        password_prompts: cfg.number_of_password_prompts,
+        pubkey_algorithms: cfg.pubkey_accepted_algorithms.clone(),
+    });
+    let mut prompter = tobira_cli::tty::TtyPrompter { batch: cfg.batch_mode, quiet: args.quiet };
     let mut trace = |t: &str| eprintln!("{t}");
-    let result = rt.block_on(probe(&settings, &mut verify, &mut trace));
+    let result = rt.block_on(connect(&settings, &mut verify, &mut auth, &mut prompter, &mut trace));
+    if verbose > 0 {
+        for line in &auth.debug {
+            eprintln!("{line}");
+        }
+    }
     match result {
-        Ok(out) => {
+        Ok((_driver, out)) => {
             if verbose > 0 {
                 eprintln!("debug1: Remote protocol version {}", out.server_ident);
                 if let Some(n) = &out.negotiated {
                     eprintln!("debug1: kex: algorithm: {}", n.kex);
                     eprintln!("debug1: kex: host key algorithm: {}", n.host_key);
-                    eprintln!(
-                        "debug1: kex: server->client cipher: {} MAC: {} compression: {}",
-                        n.cipher_s2c, n.mac_s2c, n.comp_s2c
-                    );
-                    eprintln!(
-                        "debug1: kex: client->server cipher: {} MAC: {} compression: {}",
-                        n.cipher_c2s, n.mac_c2s, n.comp_c2s
-                    );
+                    eprintln!("debug1: kex: server->client cipher: {} MAC: {} compression: {}", n.cipher_s2c, n.mac_s2c, n.comp_s2c);
+                    eprintln!("debug1: kex: client->server cipher: {} MAC: {} compression: {}", n.cipher_c2s, n.mac_c2s, n.comp_c2s);
                 }
                 if out.strict {
                     eprintln!("debug1: kex: strict KEX mode enabled");
@@ -307,22 +340,18 @@ fn main() -> ExitCode {
                 if let Some(algs) = &out.server_sig_algs {
                     eprintln!("debug1: kex_input_ext_info: server-sig-algs=<{}>", algs.join(","));
                 }
-                eprintln!(
-                    "debug1: Authentications that can continue: {}",
-                    out.auth_methods.join(",")
-                );
             }
-            if let Some(b) = &out.banner {
-                eprint!("{b}");
+            if !args.quiet {
+                let shown = tobira::known_hosts::host_name_for(&cfg.host_name, cfg.port);
+                eprintln!("Authenticated to {} ({}) using \"{}\".", cfg.host_name, if shown.starts_with('[') { shown.clone() } else { format!("[{shown}]:{}", cfg.port) }, out.auth_method);
             }
             fail(&format!(
-                "tobira: {}@{}: user authentication is not available yet in this version of tobira (the server offers: {})",
-                cfg.user,
-                cfg.host_name,
-                out.auth_methods.join(",")
+                "tobira: {}@{}: logged in, but sessions and remote commands are not available yet in this version of tobira",
+                cfg.user, cfg.host_name
             ))
         }
         Err(ClientError::HostKeyRejected(msg)) => fail(msg.trim_end()),
+        Err(e @ ClientError::PermissionDenied { .. }) => fail(&e.to_string()),
         Err(e) => fail(&format!("tobira: {e}")),
     }
 }

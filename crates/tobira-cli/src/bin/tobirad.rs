@@ -137,16 +137,6 @@ fn build_settings(cfg: &ServerConfig, is_root: bool, trace: bool) -> Result<Serv
         }
         None => tobira_proto::kex::gex::fallback_groups(),
     };
-    let mut methods = Vec::new();
-    if cfg.pubkey_authentication {
-        methods.push("publickey".to_string());
-    }
-    if cfg.password_authentication {
-        methods.push("password".to_string());
-    }
-    if cfg.kbd_interactive_authentication {
-        methods.push("keyboard-interactive".to_string());
-    }
     let proto = tobira_proto::Config {
         kex: cfg.kex_algorithms.clone(),
         host_key: cfg.host_key_algorithms.clone(),
@@ -155,7 +145,6 @@ fn build_settings(cfg: &ServerConfig, is_root: bool, trace: bool) -> Result<Serv
         compression: cfg.compression_algorithms(),
         host_keys: keys,
         moduli: Arc::new(moduli),
-        auth_methods: methods,
         server_sig_algs: cfg.pubkey_accepted_algorithms.clone(),
         trace,
         ..tobira_proto::Config::default()
@@ -167,7 +156,12 @@ fn build_settings(cfg: &ServerConfig, is_root: bool, trace: bool) -> Result<Serv
     if !offered {
         return Err("no host key matches HostKeyAlgorithms".into());
     }
+    let mut delay_secret = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut delay_secret);
     Ok(ServerSettings {
+        config: Arc::new(cfg.clone()),
+        is_root,
+        delay_secret,
         proto: Arc::new(proto),
         login_grace_time: (!cfg.login_grace_time.is_zero()).then_some(cfg.login_grace_time),
         trace,

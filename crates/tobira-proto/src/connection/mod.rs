@@ -554,7 +554,7 @@ impl Connection {
                         "connection protocol message type {msg} before authentication"
                     )));
                 }
-                self.send(encode_unimplemented(seq))
+                self.on_connection_message(msg, payload, seq)
             }
             _ => {
                 if self.session_id.is_none() && self.strict {
@@ -1055,6 +1055,35 @@ impl Connection {
         }
         self.events.push_back(Event::ExtInfo(ext));
         Ok(())
+    }
+
+    /// The connection protocol (RFC 4254) is not implemented yet: channel
+    /// opens are refused with SSH_OPEN_ADMINISTRATIVELY_PROHIBITED, global
+    /// requests that want a reply fail, anything else is UNIMPLEMENTED.
+    fn on_connection_message(&mut self, msg: u8, payload: &[u8], seq: u32) -> Result<(), Error> {
+        let mut r = Reader::new(payload);
+        r.u8()?;
+        match msg {
+            num::CHANNEL_OPEN => {
+                let _kind = r.string()?;
+                let sender = r.u32()?;
+                let mut m = vec![num::CHANNEL_OPEN_FAILURE];
+                m.put_u32(sender);
+                m.put_u32(1);
+                m.put_string(b"sessions are not implemented yet in this version of tobira");
+                m.put_string(b"");
+                self.send(m)
+            }
+            num::GLOBAL_REQUEST => {
+                let _name = r.string()?;
+                if r.bool()? {
+                    self.send(vec![num::REQUEST_FAILURE])
+                } else {
+                    Ok(())
+                }
+            }
+            _ => self.send(encode_unimplemented(seq)),
+        }
     }
 
     /// Sends an arbitrary message (payload starting with its number) once
