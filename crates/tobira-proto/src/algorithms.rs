@@ -23,6 +23,20 @@ pub const HOSTKEY_SUPPORTED: &[&str] = &["ssh-ed25519", "ecdsa-sha2-nistp256", "
 /// Default host-key algorithms (RFC 8709, RFC 5656, RFC 8332).
 pub const HOSTKEY_DEFAULT: &[&str] = HOSTKEY_SUPPORTED;
 
+/// Public key signature algorithms for user authentication
+/// (`PubkeyAcceptedAlgorithms`; RFC 8709, RFC 5656, RFC 8332).
+pub const PUBKEY_SUPPORTED: &[&str] = &[
+    "ssh-ed25519",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+    "rsa-sha2-512",
+    "rsa-sha2-256",
+];
+
+/// Default `PubkeyAcceptedAlgorithms`.
+pub const PUBKEY_DEFAULT: &[&str] = PUBKEY_SUPPORTED;
+
 /// Ciphers this build implements.
 pub const CIPHER_SUPPORTED: &[&str] = &[
     "chacha20-poly1305@openssh.com",

@@ -46,7 +46,7 @@ impl Default for Config {
             compression: owned(algorithms::COMPRESSION_DEFAULT),
             host_keys: Vec::new(),
             moduli: Arc::new(crate::kex::gex::fallback_groups()),
-            server_sig_algs: owned(algorithms::HOSTKEY_SUPPORTED),
+            server_sig_algs: owned(algorithms::PUBKEY_SUPPORTED),
             trace: false,
             ident: crate::transport::ident::local_ident(),
         }

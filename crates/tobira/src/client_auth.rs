@@ -117,7 +117,7 @@ impl Authenticator {
         };
         let mut files = Vec::new();
         for path in &a.s.identity_files {
-            let public = keyfile::load_public_from_private(path).or_else(|_| {
+            let public = keyfile::load_public_from_private(path).or_else(|_| keyfile::load_public(path)).or_else(|_| {
                 let mut p = path.clone().into_os_string();
                 p.push(".pub");
                 keyfile::load_public(&PathBuf::from(p))

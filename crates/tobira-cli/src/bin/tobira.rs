@@ -110,8 +110,9 @@ fn query(kind: &str) -> Option<Vec<&'static str>> {
             .filter(|c| c.contains("gcm") || c.contains("poly1305"))
             .collect(),
         "mac" | "macs" => MAC_SUPPORTED.to_vec(),
-        "key" | "key-plain" => vec!["ssh-ed25519", "ecdsa-sha2-nistp256", "ssh-rsa"],
-        "key-sig" | "hostkeyalgorithms" | "pubkeyacceptedalgorithms" | "sig" => HOSTKEY_SUPPORTED.to_vec(),
+        "key" | "key-plain" => vec!["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-rsa"],
+        "key-sig" | "sig" | "pubkeyacceptedalgorithms" => PUBKEY_SUPPORTED.to_vec(),
+        "hostkeyalgorithms" => HOSTKEY_SUPPORTED.to_vec(),
         "compression" => COMPRESSION_SUPPORTED.to_vec(),
         _ => return None,
     })

@@ -3,6 +3,7 @@
 //! service is never touched.
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -256,4 +257,117 @@ pub fn tobira_probe(port: u16, known_hosts: &Path, opts: &[&str]) -> (i32, Strin
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// A throw-away system account with a known password, removed on drop.
+/// The interop tests run as root (CI does).
+pub struct TestUser {
+    pub name: String,
+    pub home: PathBuf,
+    pub password: String,
+}
+
+fn retry(cmd: &mut Command) -> bool {
+    for _ in 0..50 {
+        if cmd.status().map(|s| s.success()).unwrap_or(false) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+impl TestUser {
+    pub fn create() -> Self {
+        assert!(nix_is_root(), "the login interop tests create system accounts and must run as root (CI does)");
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let name = format!("tbt{}x{n}", std::process::id() % 100_000);
+        let home = PathBuf::from(format!("/tmp/tobira-home-{name}"));
+        let _ = std::fs::remove_dir_all(&home);
+        assert!(retry(Command::new("useradd").args(["-m", "-d"]).arg(&home).args(["-s", "/bin/sh", &name])), "useradd failed");
+        let password = format!("Pw-{name}-9x");
+        let mut c = Command::new("chpasswd").stdin(Stdio::piped()).spawn().unwrap();
+        c.stdin.take().unwrap().write_all(format!("{name}:{password}\n").as_bytes()).unwrap();
+        assert!(c.wait().unwrap().success());
+        std::fs::create_dir_all(home.join(".ssh")).unwrap();
+        let u = TestUser { name, home, password };
+        u.chown();
+        u
+    }
+
+    fn chown(&self) {
+        let _ = Command::new("chown").arg("-R").arg(format!("{0}:{0}", self.name)).arg(&self.home).status();
+        let _ = Command::new("chmod").arg("700").arg(self.home.join(".ssh")).status();
+    }
+
+    /// Writes authorized_keys with these lines.
+    pub fn authorize(&self, lines: &[String]) {
+        let p = self.home.join(".ssh/authorized_keys");
+        std::fs::write(&p, lines.join("\n") + "\n").unwrap();
+        self.chown();
+        let _ = Command::new("chmod").arg("600").arg(&p).status();
+    }
+}
+
+impl Drop for TestUser {
+    fn drop(&mut self) {
+        retry(Command::new("userdel").args(["-r", "-f", &self.name]).stderr(Stdio::null()));
+        let _ = std::fs::remove_dir_all(&self.home);
+    }
+}
+
+pub fn nix_is_root() -> bool {
+    Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
+}
+
+/// A key made by ssh-keygen (optionally with a passphrase); returns the
+/// private key path and the public line.
+pub fn user_key(dir: &TempDir, name: &str, kind: &str, bits: Option<u32>, passphrase: &str) -> (PathBuf, String) {
+    let p = dir.path(name);
+    let mut c = Command::new("ssh-keygen");
+    c.args(["-q", "-N", passphrase, "-t", kind, "-C", name, "-f"]).arg(&p);
+    if let Some(b) = bits {
+        c.args(["-b", &b.to_string()]);
+    }
+    assert!(c.status().unwrap().success());
+    let public = std::fs::read_to_string(p.with_extension("pub")).unwrap_or_else(|_| {
+        let mut q = p.clone().into_os_string();
+        q.push(".pub");
+        std::fs::read_to_string(PathBuf::from(q)).unwrap()
+    });
+    (p, public.trim().to_string())
+}
+
+/// An SSH_ASKPASS program that prints `answer`.
+pub fn askpass(dir: &TempDir, answer: &str) -> PathBuf {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let p = dir.path(&format!("askpass-{}", N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)));
+    std::fs::write(&p, format!("#!/bin/sh\nprintf '%s\\n' '{answer}'\n")).unwrap();
+    let _ = Command::new("chmod").arg("755").arg(&p).status();
+    p
+}
+
+/// Runs a login client (`ssh` or tobira) with common options; returns
+/// (exit code, stderr).
+pub fn login(client: &str, port: u16, user: &str, opts: &[&str], env: &[(&str, &str)]) -> (i32, String) {
+    let mut c = if client == "ssh" { Command::new("ssh") } else { Command::new(bin("tobira")) };
+    c.args(["-v", "-F", "/dev/null", "-o", "UserKnownHostsFile=/dev/null", "-o", "GlobalKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=no", "-o", "IdentitiesOnly=yes", "-p", &port.to_string()]);
+    for o in opts {
+        if o.starts_with('-') {
+            c.arg(o);
+        } else {
+            c.args(["-o", o]);
+        }
+    }
+    c.arg(format!("{user}@127.0.0.1"));
+    if client == "ssh" {
+        c.arg("true");
+    }
+    c.env_remove("SSH_AUTH_SOCK").env("DISPLAY", ":0");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = run(&mut c, Duration::from_secs(60));
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
 }

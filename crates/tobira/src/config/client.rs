@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use tobira_proto::algorithms::{
     resolve_list, CIPHER_DEFAULT, CIPHER_SUPPORTED, HOSTKEY_DEFAULT, HOSTKEY_SUPPORTED, KEX_DEFAULT, KEX_SUPPORTED,
+    PUBKEY_DEFAULT, PUBKEY_SUPPORTED,
     MAC_DEFAULT, MAC_SUPPORTED,
 };
 
@@ -715,7 +716,7 @@ impl Resolver {
                 macs: strs(MAC_DEFAULT),
                 host_key_algorithms: strs(HOSTKEY_DEFAULT),
                 host_key_algorithms_set: false,
-                pubkey_accepted_algorithms: strs(HOSTKEY_DEFAULT),
+                pubkey_accepted_algorithms: strs(PUBKEY_DEFAULT),
                 compression: false,
                 rekey_limit: RekeyLimit::default(),
                 user_known_hosts_file: Vec::new(),
@@ -1073,7 +1074,7 @@ impl Resolver {
                     Kw::Ciphers => ("Ciphers", CIPHER_DEFAULT, CIPHER_SUPPORTED),
                     Kw::Macs => ("MACs", MAC_DEFAULT, MAC_SUPPORTED),
                     Kw::HostKeyAlgorithms => ("HostKeyAlgorithms", HOSTKEY_DEFAULT, HOSTKEY_SUPPORTED),
-                    _ => ("PubkeyAcceptedAlgorithms", HOSTKEY_DEFAULT, HOSTKEY_SUPPORTED),
+                    _ => ("PubkeyAcceptedAlgorithms", PUBKEY_DEFAULT, PUBKEY_SUPPORTED),
                 };
                 let v = resolve_list(a, def, sup).map_err(|reason| ConfigError::BadAlgorithm {
                     at: at.clone(),

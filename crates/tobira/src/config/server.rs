@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use tobira_proto::algorithms::{
     resolve_list, CIPHER_DEFAULT, CIPHER_SUPPORTED, COMPRESSION_SUPPORTED, HOSTKEY_DEFAULT, HOSTKEY_SUPPORTED,
-    KEX_DEFAULT, KEX_SUPPORTED, MAC_DEFAULT, MAC_SUPPORTED,
+    KEX_DEFAULT, KEX_SUPPORTED, MAC_DEFAULT, MAC_SUPPORTED, PUBKEY_DEFAULT, PUBKEY_SUPPORTED,
 };
 
 use super::lexer::{self, ConfigLine};
@@ -320,8 +320,8 @@ impl ServerConfig {
             ciphers: strs(CIPHER_DEFAULT),
             macs: strs(MAC_DEFAULT),
             host_key_algorithms: strs(HOSTKEY_DEFAULT),
-            pubkey_accepted_algorithms: strs(HOSTKEY_DEFAULT),
-            ca_signature_algorithms: strs(HOSTKEY_DEFAULT),
+            pubkey_accepted_algorithms: strs(PUBKEY_DEFAULT),
+            ca_signature_algorithms: strs(PUBKEY_DEFAULT),
             compression: Compression::Delayed,
             rekey_limit: RekeyLimit::default(),
             login_grace_time: Duration::from_secs(120),
@@ -1258,8 +1258,8 @@ fn apply(cfg: &mut ServerConfig, pass: &mut Pass, kw: Kw, line: &ConfigLine) -> 
                 at,
                 key,
                 "PubkeyAcceptedAlgorithms",
-                HOSTKEY_DEFAULT,
-                HOSTKEY_SUPPORTED,
+                PUBKEY_DEFAULT,
+                PUBKEY_SUPPORTED,
             )?;
             first_wins(pass, kw, &mut cfg.pubkey_accepted_algorithms, v);
             1
@@ -1270,8 +1270,8 @@ fn apply(cfg: &mut ServerConfig, pass: &mut Pass, kw: Kw, line: &ConfigLine) -> 
                 at,
                 key,
                 "CASignatureAlgorithms",
-                HOSTKEY_DEFAULT,
-                HOSTKEY_SUPPORTED,
+                PUBKEY_DEFAULT,
+                PUBKEY_SUPPORTED,
             )?;
             first_wins(pass, kw, &mut cfg.ca_signature_algorithms, v);
             1
