@@ -26,7 +26,11 @@ pub fn ask(question: &str) -> Option<String> {
 /// also on error). `None` without a terminal.
 pub fn ask_secret(prompt: &str) -> Option<zeroize::Zeroizing<String>> {
     use nix::sys::termios::{tcgetattr, tcsetattr, LocalFlags, SetArg};
-    let tty = std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty").ok()?;
+    let tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .ok()?;
     let mut w = tty.try_clone().ok()?;
     let saved = tcgetattr(&tty).ok()?;
     let mut quiet = saved.clone();
@@ -51,7 +55,11 @@ pub fn ask_secret(prompt: &str) -> Option<zeroize::Zeroizing<String>> {
 
 /// Runs `$SSH_ASKPASS prompt` and returns its first output line.
 pub fn askpass(program: &str, prompt: &str) -> Option<zeroize::Zeroizing<String>> {
-    let out = std::process::Command::new(program).arg(prompt).stdin(std::process::Stdio::null()).output().ok()?;
+    let out = std::process::Command::new(program)
+        .arg(prompt)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .ok()?;
     if !out.status.success() {
         return None;
     }

@@ -28,17 +28,23 @@ fn authenticated(port: u16, method: &str) -> String {
 fn publickey_every_key_type_both_ways() {
     let user = TestUser::create();
     let dir = TempDir::new("keys");
-    let keys: Vec<(String, std::path::PathBuf, String)> =
-        KEY_TYPES.iter().map(|(n, k, b)| {
+    let keys: Vec<(String, std::path::PathBuf, String)> = KEY_TYPES
+        .iter()
+        .map(|(n, k, b)| {
             let (p, line) = user_key(&dir, n, k, *b, "");
             (n.to_string(), p, line)
-        }).collect();
+        })
+        .collect();
     user.authorize(&keys.iter().map(|k| k.2.clone()).collect::<Vec<_>>());
     let tobirad = start_tobirad(&[]);
     let sshd = start_sshd(&["AuthorizedKeysFile=.ssh/authorized_keys"]);
     let mut failures = Vec::new();
     for (name, path, _) in &keys {
-        let algs: Vec<&str> = if name == "rsa" { vec!["rsa-sha2-512", "rsa-sha2-256"] } else { vec![""] };
+        let algs: Vec<&str> = if name == "rsa" {
+            vec!["rsa-sha2-512", "rsa-sha2-256"]
+        } else {
+            vec![""]
+        };
         for alg in algs {
             let ident = format!("-i{}", path.display());
             let mut opts = vec![ident.as_str(), "BatchMode=yes"];
@@ -57,12 +63,22 @@ fn publickey_every_key_type_both_ways() {
     assert!(failures.is_empty(), "{}", failures.join("\n---\n"));
     let log = tobirad.wait_log("Accepted publickey");
     for label in ["ED25519 SHA256:", "ECDSA SHA256:", "RSA SHA256:"] {
-        assert!(log.contains(&format!("Accepted publickey for {} from 127.0.0.1 port", user.name)) && log.contains(label), "{label}\n{log}");
+        assert!(
+            log.contains(&format!("Accepted publickey for {} from 127.0.0.1 port", user.name)) && log.contains(label),
+            "{label}\n{log}"
+        );
     }
     assert!(log.contains("ssh2: ECDSA SHA256:"));
     let slog = sshd.wait_log("Accepted publickey");
-    assert_eq!(slog.matches(&format!("Accepted publickey for {}", user.name)).count(), 6, "{slog}");
-    assert!(slog.contains("RSA-SHA2-256") || slog.contains("rsa-sha2-256"), "sshd saw rsa-sha2-256: {slog}");
+    assert_eq!(
+        slog.matches(&format!("Accepted publickey for {}", user.name)).count(),
+        6,
+        "{slog}"
+    );
+    assert!(
+        slog.contains("RSA-SHA2-256") || slog.contains("rsa-sha2-256"),
+        "sshd saw rsa-sha2-256: {slog}"
+    );
 }
 
 /// An encrypted key unlocked with its passphrase (from SSH_ASKPASS), and
@@ -81,36 +97,79 @@ fn encrypted_key_and_agent_both_ways() {
     let env = [("SSH_ASKPASS", ask), ("SSH_ASKPASS_REQUIRE", "force")];
     let ident = format!("-i{}", enc.display());
     for (client, server) in [("ssh", &tobirad), ("tobira", &sshd)] {
-        let (code, err) = login(client, server.port, &user.name, &[ident.as_str(), "PreferredAuthentications=publickey"], &env);
+        let (code, err) = login(
+            client,
+            server.port,
+            &user.name,
+            &[ident.as_str(), "PreferredAuthentications=publickey"],
+            &env,
+        );
         assert_eq!(code, 255, "{client}: {err}");
-        assert!(err.contains(&authenticated(server.port, "publickey")), "{client}: {err}");
+        assert!(
+            err.contains(&authenticated(server.port, "publickey")),
+            "{client}: {err}"
+        );
     }
     // Wrong passphrase: the key cannot be used.
     let bad = askpass(&dir, "wrong");
     let bad = bad.to_str().unwrap();
     for (client, server) in [("ssh", &tobirad), ("tobira", &sshd)] {
-        let (code, err) = login(client, server.port, &user.name, &[ident.as_str(), "PreferredAuthentications=publickey"], &[("SSH_ASKPASS", bad), ("SSH_ASKPASS_REQUIRE", "force")]);
+        let (code, err) = login(
+            client,
+            server.port,
+            &user.name,
+            &[ident.as_str(), "PreferredAuthentications=publickey"],
+            &[("SSH_ASKPASS", bad), ("SSH_ASKPASS_REQUIRE", "force")],
+        );
         assert_eq!(code, 255);
-        assert!(err.contains(&format!("{}@127.0.0.1: Permission denied (publickey", user.name)), "{client}: {err}");
+        assert!(
+            err.contains(&format!("{}@127.0.0.1: Permission denied (publickey", user.name)),
+            "{client}: {err}"
+        );
     }
     // The agent.
     let sock = dir.path("agent.sock");
-    let mut agent = Command::new("ssh-agent").arg("-D").arg("-a").arg(&sock).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("ssh-agent must be installed");
+    let mut agent = Command::new("ssh-agent")
+        .arg("-D")
+        .arg("-a")
+        .arg(&sock)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ssh-agent must be installed");
     for _ in 0..100 {
         if sock.exists() {
             break;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    let added = Command::new("ssh-add").arg(&agent_key).env("SSH_AUTH_SOCK", &sock).stderr(Stdio::null()).status().unwrap();
+    let added = Command::new("ssh-add")
+        .arg(&agent_key)
+        .env("SSH_AUTH_SOCK", &sock)
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
     assert!(added.success());
     let sock_s = sock.to_str().unwrap();
     // IdentitiesOnly with the public half names the agent's key, as with ssh.
     let agent_pub = format!("-i{}.pub", agent_key.display());
     for (client, server) in [("ssh", &tobirad), ("tobira", &sshd)] {
-        let (code, err) = login(client, server.port, &user.name, &[agent_pub.as_str(), "BatchMode=yes", "PreferredAuthentications=publickey"], &[("SSH_AUTH_SOCK", sock_s)]);
+        let (code, err) = login(
+            client,
+            server.port,
+            &user.name,
+            &[
+                agent_pub.as_str(),
+                "BatchMode=yes",
+                "PreferredAuthentications=publickey",
+            ],
+            &[("SSH_AUTH_SOCK", sock_s)],
+        );
         assert_eq!(code, 255, "{client}: {err}");
-        assert!(err.contains(&authenticated(server.port, "publickey")), "{client} with agent: {err}");
+        assert!(
+            err.contains(&authenticated(server.port, "publickey")),
+            "{client} with agent: {err}"
+        );
     }
     let _ = agent.kill();
     let _ = agent.wait();
@@ -131,18 +190,51 @@ fn password_via_askpass_both_ways_and_failures() {
     let bad = askpass(&dir, "not-the-password");
     let bad = bad.to_str().unwrap();
     for (client, server) in [("ssh", &tobirad), ("tobira", &sshd), ("tobira", &tobirad)] {
-        let (code, err) = login(client, server.port, &user.name, &["PreferredAuthentications=password"], &[("SSH_ASKPASS", good), ("SSH_ASKPASS_REQUIRE", "force")]);
+        let (code, err) = login(
+            client,
+            server.port,
+            &user.name,
+            &["PreferredAuthentications=password"],
+            &[("SSH_ASKPASS", good), ("SSH_ASKPASS_REQUIRE", "force")],
+        );
         assert_eq!(code, 255);
-        assert!(err.contains(&authenticated(server.port, "password")), "{client}: {err}\n--- server log ---\n{}", server.log_text());
-        let (code, err) = login(client, server.port, &user.name, &["PreferredAuthentications=password", "NumberOfPasswordPrompts=2"], &[("SSH_ASKPASS", bad), ("SSH_ASKPASS_REQUIRE", "force")]);
+        assert!(
+            err.contains(&authenticated(server.port, "password")),
+            "{client}: {err}\n--- server log ---\n{}",
+            server.log_text()
+        );
+        let (code, err) = login(
+            client,
+            server.port,
+            &user.name,
+            &["PreferredAuthentications=password", "NumberOfPasswordPrompts=2"],
+            &[("SSH_ASKPASS", bad), ("SSH_ASKPASS_REQUIRE", "force")],
+        );
         assert_eq!(code, 255);
         assert!(err.contains("Permission denied, please try again."), "{client}: {err}");
-        assert!(err.trim_end().ends_with(&format!("{}@127.0.0.1: Permission denied (publickey,password).", user.name))
-            || err.trim_end().ends_with(&format!("{}@127.0.0.1: Permission denied (publickey,password,keyboard-interactive).", user.name)), "{client}: {err}");
+        assert!(
+            err.trim_end().ends_with(&format!(
+                "{}@127.0.0.1: Permission denied (publickey,password).",
+                user.name
+            )) || err.trim_end().ends_with(&format!(
+                "{}@127.0.0.1: Permission denied (publickey,password,keyboard-interactive).",
+                user.name
+            )),
+            "{client}: {err}"
+        );
     }
-    let (code, err) = login("ssh", tobirad.port, "no-such-user-x", &["PreferredAuthentications=password", "NumberOfPasswordPrompts=1"], &[("SSH_ASKPASS", bad), ("SSH_ASKPASS_REQUIRE", "force")]);
+    let (code, err) = login(
+        "ssh",
+        tobirad.port,
+        "no-such-user-x",
+        &["PreferredAuthentications=password", "NumberOfPasswordPrompts=1"],
+        &[("SSH_ASKPASS", bad), ("SSH_ASKPASS_REQUIRE", "force")],
+    );
     assert_eq!(code, 255);
-    assert!(err.contains("no-such-user-x@127.0.0.1: Permission denied (publickey,password,keyboard-interactive)."), "{err}");
+    assert!(
+        err.contains("no-such-user-x@127.0.0.1: Permission denied (publickey,password,keyboard-interactive)."),
+        "{err}"
+    );
     let log = tobirad.wait_log("invalid user no-such-user-x");
     for needle in [
         format!("Accepted password for {} from 127.0.0.1 port", user.name),
@@ -153,7 +245,13 @@ fn password_via_askpass_both_ways_and_failures() {
         assert!(log.contains(&needle), "missing {needle:?} in\n{log}");
     }
     // BatchMode never prompts.
-    let (code, err) = login("tobira", tobirad.port, &user.name, &["BatchMode=yes", "PreferredAuthentications=password"], &[("SSH_ASKPASS", good), ("SSH_ASKPASS_REQUIRE", "force")]);
+    let (code, err) = login(
+        "tobira",
+        tobirad.port,
+        &user.name,
+        &["BatchMode=yes", "PreferredAuthentications=password"],
+        &[("SSH_ASKPASS", good), ("SSH_ASKPASS_REQUIRE", "force")],
+    );
     assert_eq!(code, 255);
     assert!(err.contains("Permission denied"), "{err}");
 }
@@ -167,17 +265,41 @@ fn keyboard_interactive() {
     let good = askpass(&dir, &user.password);
     let good = good.to_str().unwrap();
     for client in ["ssh", "tobira"] {
-        let (code, err) = login(client, tobirad.port, &user.name, &["PreferredAuthentications=keyboard-interactive"], &[("SSH_ASKPASS", good), ("SSH_ASKPASS_REQUIRE", "force")]);
+        let (code, err) = login(
+            client,
+            tobirad.port,
+            &user.name,
+            &["PreferredAuthentications=keyboard-interactive"],
+            &[("SSH_ASKPASS", good), ("SSH_ASKPASS_REQUIRE", "force")],
+        );
         assert_eq!(code, 255);
-        assert!(err.contains(&authenticated(tobirad.port, "keyboard-interactive")), "{client}: {err}");
+        assert!(
+            err.contains(&authenticated(tobirad.port, "keyboard-interactive")),
+            "{client}: {err}"
+        );
     }
     let bad = askpass(&dir, "nope");
-    let (code, err) = login("ssh", tobirad.port, &user.name, &["PreferredAuthentications=keyboard-interactive", "NumberOfPasswordPrompts=1"], &[("SSH_ASKPASS", bad.to_str().unwrap()), ("SSH_ASKPASS_REQUIRE", "force")]);
+    let (code, err) = login(
+        "ssh",
+        tobirad.port,
+        &user.name,
+        &[
+            "PreferredAuthentications=keyboard-interactive",
+            "NumberOfPasswordPrompts=1",
+        ],
+        &[("SSH_ASKPASS", bad.to_str().unwrap()), ("SSH_ASKPASS_REQUIRE", "force")],
+    );
     assert_eq!(code, 255);
     assert!(err.contains("Permission denied"), "{err}");
     let log = tobirad.wait_log("Failed keyboard-interactive");
-    assert!(log.contains(&format!("Accepted keyboard-interactive for {}", user.name)), "{log}");
-    assert!(log.contains(&format!("Failed keyboard-interactive for {}", user.name)), "{log}");
+    assert!(
+        log.contains(&format!("Accepted keyboard-interactive for {}", user.name)),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!("Failed keyboard-interactive for {}", user.name)),
+        "{log}"
+    );
 }
 
 /// authorized_keys restrictions and server policy: a key not listed, a
@@ -191,7 +313,11 @@ fn server_policy_refusals_and_partial_success() {
     let (unlisted, _) = user_key(&dir, "unlisted", "ed25519", None, "");
     let (fromk, from_line) = user_key(&dir, "fromk", "ed25519", None, "");
     let (expk, exp_line) = user_key(&dir, "expk", "ed25519", None, "");
-    user.authorize(&[listed_line, format!("from=\"10.9.8.0/24\" {from_line}"), format!("expiry-time=\"20200101\" {exp_line}")]);
+    user.authorize(&[
+        listed_line,
+        format!("from=\"10.9.8.0/24\" {from_line}"),
+        format!("expiry-time=\"20200101\" {exp_line}"),
+    ]);
     let banner = dir.path("banner");
     std::fs::write(&banner, "Authorized use only.\n").unwrap();
     let tobirad = start_tobirad(&["-o", &format!("Banner={}", banner.display()), "-o", "MaxAuthTries=3"]);
@@ -199,7 +325,10 @@ fn server_policy_refusals_and_partial_success() {
         let ident = format!("-i{}", key.display());
         let (code, err) = login("ssh", tobirad.port, &user.name, &[ident.as_str(), "BatchMode=yes"], &[]);
         assert_eq!(code, 255, "{what}");
-        assert!(err.contains("Permission denied (publickey,password,keyboard-interactive)."), "{what}: {err}");
+        assert!(
+            err.contains("Permission denied (publickey,password,keyboard-interactive)."),
+            "{what}: {err}"
+        );
         assert!(!err.contains("Authenticated to"), "{what}: {err}");
     }
     let log = tobirad.wait_log("not from a permitted host");
@@ -208,23 +337,62 @@ fn server_policy_refusals_and_partial_success() {
     let ident = format!("-i{}", listed.display());
     let (_, err) = login("ssh", tobirad.port, &user.name, &[ident.as_str(), "BatchMode=yes"], &[]);
     assert!(err.contains("Authorized use only."), "{err}");
-    let (_, err) = login("tobira", tobirad.port, &user.name, &[ident.as_str(), "BatchMode=yes"], &[]);
+    let (_, err) = login(
+        "tobira",
+        tobirad.port,
+        &user.name,
+        &[ident.as_str(), "BatchMode=yes"],
+        &[],
+    );
     assert!(err.contains("Authorized use only."), "{err}");
     // MaxAuthTries: the third failure disconnects.
     let bad = askpass(&dir, "bad");
-    let (code, err) = login("ssh", tobirad.port, &user.name, &["PreferredAuthentications=password", "NumberOfPasswordPrompts=5"], &[("SSH_ASKPASS", bad.to_str().unwrap()), ("SSH_ASKPASS_REQUIRE", "force")]);
+    let (code, err) = login(
+        "ssh",
+        tobirad.port,
+        &user.name,
+        &["PreferredAuthentications=password", "NumberOfPasswordPrompts=5"],
+        &[("SSH_ASKPASS", bad.to_str().unwrap()), ("SSH_ASKPASS_REQUIRE", "force")],
+    );
     assert_eq!(code, 255);
     assert!(err.contains("Too many authentication failures"), "{err}");
     let log = tobirad.wait_log("Too many authentication failures");
-    assert!(log.contains(&format!("Disconnecting authenticating user {} 127.0.0.1 port", user.name)), "{log}");
+    assert!(
+        log.contains(&format!(
+            "Disconnecting authenticating user {} 127.0.0.1 port",
+            user.name
+        )),
+        "{log}"
+    );
     // AuthenticationMethods publickey,password: partial success, then password.
     let both = start_tobirad(&["-o", "AuthenticationMethods=publickey,password"]);
     let good = askpass(&dir, &user.password);
-    let (code, err) = login("ssh", both.port, &user.name, &[ident.as_str()], &[("SSH_ASKPASS", good.to_str().unwrap()), ("SSH_ASKPASS_REQUIRE", "force")]);
+    let (code, err) = login(
+        "ssh",
+        both.port,
+        &user.name,
+        &[ident.as_str()],
+        &[
+            ("SSH_ASKPASS", good.to_str().unwrap()),
+            ("SSH_ASKPASS_REQUIRE", "force"),
+        ],
+    );
     assert_eq!(code, 255);
-    assert!(err.contains("Authenticated using \"publickey\" with partial success."), "{err}");
+    assert!(
+        err.contains("Authenticated using \"publickey\" with partial success."),
+        "{err}"
+    );
     assert!(err.contains(&authenticated(both.port, "password")), "{err}");
-    let (code, err) = login("tobira", both.port, &user.name, &[ident.as_str()], &[("SSH_ASKPASS", good.to_str().unwrap()), ("SSH_ASKPASS_REQUIRE", "force")]);
+    let (code, err) = login(
+        "tobira",
+        both.port,
+        &user.name,
+        &[ident.as_str()],
+        &[
+            ("SSH_ASKPASS", good.to_str().unwrap()),
+            ("SSH_ASKPASS_REQUIRE", "force"),
+        ],
+    );
     assert_eq!(code, 255);
     assert!(err.contains(&authenticated(both.port, "password")), "{err}");
     // DenyUsers: even the right key fails.
@@ -233,7 +401,13 @@ fn server_policy_refusals_and_partial_success() {
     assert_eq!(code, 255);
     assert!(!err.contains("Authenticated to"), "{err}");
     let log = deny.wait_log("DenyUsers");
-    assert!(log.contains(&format!("User {} from 127.0.0.1 not allowed because listed in DenyUsers", user.name)), "{log}");
+    assert!(
+        log.contains(&format!(
+            "User {} from 127.0.0.1 not allowed because listed in DenyUsers",
+            user.name
+        )),
+        "{log}"
+    );
 }
 
 /// An invalid user gets the same answers as a valid user with a wrong
@@ -245,10 +419,37 @@ fn invalid_user_is_indistinguishable() {
     let tobirad = start_tobirad(&["--trace"]);
     let bad = askpass(&dir, "wrong");
     let env = [("SSH_ASKPASS", bad.to_str().unwrap()), ("SSH_ASKPASS_REQUIRE", "force")];
-    let (_, valid) = login("tobira", tobirad.port, &user.name, &["PreferredAuthentications=password", "NumberOfPasswordPrompts=1", "--trace"], &env);
-    let (_, invalid) = login("tobira", tobirad.port, "nobody-here-x", &["PreferredAuthentications=password", "NumberOfPasswordPrompts=1", "--trace"], &env);
+    let (_, valid) = login(
+        "tobira",
+        tobirad.port,
+        &user.name,
+        &[
+            "PreferredAuthentications=password",
+            "NumberOfPasswordPrompts=1",
+            "--trace",
+        ],
+        &env,
+    );
+    let (_, invalid) = login(
+        "tobira",
+        tobirad.port,
+        "nobody-here-x",
+        &[
+            "PreferredAuthentications=password",
+            "NumberOfPasswordPrompts=1",
+            "--trace",
+        ],
+        &env,
+    );
     let answers = |t: &str| -> Vec<String> {
-        t.lines().filter(|l| l.contains("authentications that can continue") || l.contains("partial success") || l.starts_with("<< SSH_MSG_USERAUTH")).map(|l| l.split("packet_length").next().unwrap_or("").to_string()).collect()
+        t.lines()
+            .filter(|l| {
+                l.contains("authentications that can continue")
+                    || l.contains("partial success")
+                    || l.starts_with("<< SSH_MSG_USERAUTH")
+            })
+            .map(|l| l.split("packet_length").next().unwrap_or("").to_string())
+            .collect()
     };
     assert!(!answers(&valid).is_empty());
     assert_eq!(answers(&valid), answers(&invalid));

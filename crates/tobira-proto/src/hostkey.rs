@@ -121,14 +121,21 @@ impl SigningKey {
                     ssh_key::EcdsaCurve::NistP384 => &CURVES[1],
                     ssh_key::EcdsaCurve::NistP521 => &CURVES[2],
                 };
-                let pair =
-                    EcdsaKeyPair::from_private_key_and_public_key(curve.signing, kp.private_key_bytes(), kp.public_key_bytes())
-                        .map_err(|e| KeyError::Invalid("ecdsa", e.to_string()))?;
+                let pair = EcdsaKeyPair::from_private_key_and_public_key(
+                    curve.signing,
+                    kp.private_key_bytes(),
+                    kp.public_key_bytes(),
+                )
+                .map_err(|e| KeyError::Invalid("ecdsa", e.to_string()))?;
                 let mut blob = Vec::new();
                 blob.put_string(curve.name.as_bytes());
                 blob.put_string(curve.ident.as_bytes());
                 blob.put_string(kp.public_key_bytes());
-                Ok(SigningKey { inner: Inner::Ecdsa(pair, curve), blob, key_type: curve.name })
+                Ok(SigningKey {
+                    inner: Inner::Ecdsa(pair, curve),
+                    blob,
+                    key_type: curve.name,
+                })
             }
             KeypairData::Rsa(kp) => {
                 // ssh-key 0.6's conversion to `rsa::RsaPrivateKey` repeats p
@@ -265,7 +272,10 @@ pub fn verify(alg: &str, key_blob: &[u8], data: &[u8], sig_blob: &[u8]) -> Resul
                 .is_ok()
         }
         a if a.starts_with("ecdsa-sha2-") => {
-            let spec = CURVES.iter().find(|c| c.name == a).ok_or_else(|| bad_sig("unsupported ECDSA curve"))?;
+            let spec = CURVES
+                .iter()
+                .find(|c| c.name == a)
+                .ok_or_else(|| bad_sig("unsupported ECDSA curve"))?;
             let curve = kr.string().map_err(|_| bad_sig("malformed ecdsa key"))?;
             let q = kr.string().map_err(|_| bad_sig("malformed ecdsa key"))?;
             kr.finish().map_err(|_| bad_sig("trailing data in key"))?;

@@ -140,9 +140,9 @@ fn every_algorithm_reaches_userauth_failure() {
             }),
             "{label}"
         );
-        assert!(se
-            .iter()
-            .any(|e| matches!(e, Event::AuthRequest(r) if r.request.user == "alice" && r.request.method.name() == "none")));
+        assert!(se.iter().any(
+            |e| matches!(e, Event::AuthRequest(r) if r.request.user == "alice" && r.request.method.name() == "none")
+        ));
     }
 }
 

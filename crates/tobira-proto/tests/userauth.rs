@@ -44,7 +44,10 @@ fn pump(c: &mut Connection, s: &mut Connection) -> (Vec<Event>, Vec<Event>) {
 }
 
 fn pair() -> (Connection, Connection) {
-    let server = Config { host_keys: vec![Arc::new(key("host_ed25519"))], ..Config::default() };
+    let server = Config {
+        host_keys: vec![Arc::new(key("host_ed25519"))],
+        ..Config::default()
+    };
     let mut c = Connection::client(Arc::new(Config::default()), rng(1));
     let mut s = Connection::server(Arc::new(server), rng(2));
     let (ce, _) = pump(&mut c, &mut s);
@@ -64,7 +67,13 @@ fn requests(events: &[Event]) -> Vec<tobira_proto::AuthRequest> {
 
 #[test]
 fn publickey_query_then_signature_for_every_key_type() {
-    for name in ["host_ed25519", "host_ecdsa", "host_rsa", "user_ecdsa384", "user_ecdsa521"] {
+    for name in [
+        "host_ed25519",
+        "host_ecdsa",
+        "host_rsa",
+        "user_ecdsa384",
+        "user_ecdsa521",
+    ] {
         let k = key(name);
         for alg in k.algorithms() {
             let (mut c, mut s) = pair();
@@ -74,7 +83,10 @@ fn publickey_query_then_signature_for_every_key_type() {
             assert_eq!(r.signature_valid, None);
             s.auth_pk_ok(alg, k.public_blob()).unwrap();
             let (ce, _) = pump(&mut c, &mut s);
-            assert!(ce.contains(&Event::AuthPkOk { algorithm: alg.to_string(), key_blob: k.public_blob().to_vec() }));
+            assert!(ce.contains(&Event::AuthPkOk {
+                algorithm: alg.to_string(),
+                key_blob: k.public_blob().to_vec()
+            }));
             let data = c.userauth_publickey_data("alice", alg, k.public_blob());
             let sig = k.sign(alg, &data).unwrap();
             c.userauth_publickey_signed("alice", alg, k.public_blob(), sig).unwrap();
@@ -94,26 +106,42 @@ fn forged_or_misdirected_signatures_do_not_verify() {
     let other = key("host_ecdsa");
     // Signature over another session identifier.
     let (mut c, mut s) = pair();
-    let data = publickey_signed_data(&[7u8; 32], "alice", "ssh-connection", "ssh-ed25519", k.public_blob(), None);
-    c.userauth_publickey_signed("alice", "ssh-ed25519", k.public_blob(), k.sign("ssh-ed25519", &data).unwrap()).unwrap();
+    let data = publickey_signed_data(
+        &[7u8; 32],
+        "alice",
+        "ssh-connection",
+        "ssh-ed25519",
+        k.public_blob(),
+        None,
+    );
+    c.userauth_publickey_signed(
+        "alice",
+        "ssh-ed25519",
+        k.public_blob(),
+        k.sign("ssh-ed25519", &data).unwrap(),
+    )
+    .unwrap();
     let (_, se) = pump(&mut c, &mut s);
     assert_eq!(requests(&se)[0].signature_valid, Some(false));
     // Signed by another key.
     let data = c.userauth_publickey_data("alice", "ssh-ed25519", k.public_blob());
     let wrong = other.sign("ecdsa-sha2-nistp256", &data).unwrap();
-    c.userauth_publickey_signed("alice", "ssh-ed25519", k.public_blob(), wrong).unwrap();
+    c.userauth_publickey_signed("alice", "ssh-ed25519", k.public_blob(), wrong)
+        .unwrap();
     let (_, se) = pump(&mut c, &mut s);
     assert_eq!(requests(&se)[0].signature_valid, Some(false));
     // Algorithm name that does not match the key.
     let data = c.userauth_publickey_data("alice", "rsa-sha2-256", k.public_blob());
     let sig = k.sign("ssh-ed25519", &data).unwrap();
-    c.userauth_publickey_signed("alice", "rsa-sha2-256", k.public_blob(), sig).unwrap();
+    c.userauth_publickey_signed("alice", "rsa-sha2-256", k.public_blob(), sig)
+        .unwrap();
     let (_, se) = pump(&mut c, &mut s);
     assert_eq!(requests(&se)[0].signature_valid, Some(false));
     // Signed for another user name.
     let data = c.userauth_publickey_data("mallory", "ssh-ed25519", k.public_blob());
     let sig = k.sign("ssh-ed25519", &data).unwrap();
-    c.userauth_publickey_signed("alice", "ssh-ed25519", k.public_blob(), sig).unwrap();
+    c.userauth_publickey_signed("alice", "ssh-ed25519", k.public_blob(), sig)
+        .unwrap();
     let (_, se) = pump(&mut c, &mut s);
     assert_eq!(requests(&se)[0].signature_valid, Some(false));
 }
@@ -126,7 +154,14 @@ fn hostbound_publickey_checks_the_host_key() {
     for (hk, want) in [(&host, true), (&wrong_host, false)] {
         let (mut c, mut s) = pair();
         let sid = c.session_id().unwrap().to_vec();
-        let data = publickey_signed_data(&sid, "alice", "ssh-connection", "rsa-sha2-512", k.public_blob(), Some(hk.public_blob()));
+        let data = publickey_signed_data(
+            &sid,
+            "alice",
+            "ssh-connection",
+            "rsa-sha2-512",
+            k.public_blob(),
+            Some(hk.public_blob()),
+        );
         let req = UserauthRequest {
             user: "alice".into(),
             service: "ssh-connection".into(),
@@ -149,7 +184,10 @@ fn password_change_request_and_keyboard_interactive() {
     c.userauth_password("bob", "old", None).unwrap();
     let (_, se) = pump(&mut c, &mut s);
     match &requests(&se)[0].request.method {
-        MethodData::Password { password, new_password: None } => assert_eq!(password.as_str(), "old"),
+        MethodData::Password {
+            password,
+            new_password: None,
+        } => assert_eq!(password.as_str(), "old"),
         m => panic!("{m:?}"),
     }
     s.auth_passwd_changereq("Password expired").unwrap();
@@ -157,20 +195,35 @@ fn password_change_request_and_keyboard_interactive() {
     assert!(ce.contains(&Event::AuthPasswdChangeReq("Password expired".into())));
     c.userauth_password("bob", "old", Some("new")).unwrap();
     let (_, se) = pump(&mut c, &mut s);
-    assert!(matches!(&requests(&se)[0].request.method, MethodData::Password { new_password: Some(n), .. } if n.as_str() == "new"));
+    assert!(
+        matches!(&requests(&se)[0].request.method, MethodData::Password { new_password: Some(n), .. } if n.as_str() == "new")
+    );
     s.auth_reject(&["keyboard-interactive".into()], false).unwrap();
     pump(&mut c, &mut s);
 
     c.userauth_keyboard_interactive("bob").unwrap();
     let (_, se) = pump(&mut c, &mut s);
-    assert!(matches!(requests(&se)[0].request.method, MethodData::KeyboardInteractive { .. }));
-    let q = InfoRequest { name: String::new(), instruction: String::new(), prompts: vec![Prompt { text: "Password: ".into(), echo: false }] };
+    assert!(matches!(
+        requests(&se)[0].request.method,
+        MethodData::KeyboardInteractive { .. }
+    ));
+    let q = InfoRequest {
+        name: String::new(),
+        instruction: String::new(),
+        prompts: vec![Prompt {
+            text: "Password: ".into(),
+            echo: false,
+        }],
+    };
     s.auth_info_request(&q).unwrap();
     let (ce, _) = pump(&mut c, &mut s);
     assert!(ce.contains(&Event::AuthInfoRequest(q)));
     c.userauth_info_response(&[Zeroizing::new("pw".into())]).unwrap();
     let (_, se) = pump(&mut c, &mut s);
-    assert!(matches!(&se[..], [Event::AuthInfoResponse(r)] if r[0].as_str() == "pw"), "{se:?}");
+    assert!(
+        matches!(&se[..], [Event::AuthInfoResponse(r)] if r[0].as_str() == "pw"),
+        "{se:?}"
+    );
     s.auth_accept().unwrap();
     let (ce, _) = pump(&mut c, &mut s);
     assert!(ce.contains(&Event::AuthSuccess));

@@ -107,7 +107,11 @@ pub async fn connect(
             .and_then(|r| r),
         None => connect.await,
     }
-    .map_err(|source| ClientError::Connect { host: s.host.clone(), port: s.port, source })?;
+    .map_err(|source| ClientError::Connect {
+        host: s.host.clone(),
+        port: s.port,
+        source,
+    })?;
     let _ = stream.set_nodelay(true);
     let rng = Box::new(rand::rngs::StdRng::from_entropy());
     let mut d = Driver::new(stream, Connection::client(s.proto.clone(), rng));
@@ -123,7 +127,11 @@ pub async fn connect(
     let banner_limit = Some(s.connect_timeout.unwrap_or(Duration::from_secs(60)));
     let sess = |e: tobira_proto::Error| ClientError::Session(e.to_string());
     loop {
-        let limit = if out.server_ident.is_empty() { banner_limit } else { None };
+        let limit = if out.server_ident.is_empty() {
+            banner_limit
+        } else {
+            None
+        };
         let ev = match d.next_event_within(limit).await {
             Ok(ev) => ev,
             Err(e) => {
@@ -152,34 +160,40 @@ pub async fn connect(
             Event::ServiceAccepted(_) => auth.start(&mut d.conn).map_err(sess)?,
             Event::AuthBanner(b) => prompter.show(&b),
             Event::AuthFailure { methods, .. } => {
-                if !auth.on_failure(&mut d.conn, &methods, prompter).map_err(sess)? {
-                    d.conn.disconnect(DisconnectReason::NoMoreAuthMethodsAvailable, "No more authentication methods available");
-                    let _ = d.flush().await;
-                    return Err(ClientError::PermissionDenied { user: auth_user(auth), host: s.host.clone(), methods });
+                let more = auth.on_failure(&mut d.conn, &methods, prompter).map_err(sess)?;
+                if !more {
+                    return Err(give_up(&mut d, auth, &s.host, methods).await);
                 }
             }
             Event::AuthPkOk { .. } => {
-                if !auth.on_pk_ok(&mut d.conn, prompter).map_err(sess)? {
-                    let methods = auth.last_can_continue.clone();
-                    if !auth.on_failure(&mut d.conn, &methods, prompter).map_err(sess)? {
-                        d.conn.disconnect(DisconnectReason::NoMoreAuthMethodsAvailable, "No more authentication methods available");
-                        let _ = d.flush().await;
-                        return Err(ClientError::PermissionDenied { user: auth_user(auth), host: s.host.clone(), methods });
-                    }
+                // A key that cannot sign (bad passphrase, agent refusal)
+                // counts as a failure: move on to the next method.
+                let signed = auth.on_pk_ok(&mut d.conn, prompter).map_err(sess)?;
+                let methods = auth.last_can_continue.clone();
+                let more = signed || auth.on_failure(&mut d.conn, &methods, prompter).map_err(sess)?;
+                if !more {
+                    return Err(give_up(&mut d, auth, &s.host, methods).await);
                 }
             }
             Event::AuthInfoRequest(req) => {
-                if !auth.on_info_request(&mut d.conn, &req, prompter).map_err(sess)? {
-                    d.conn.disconnect(DisconnectReason::AuthCancelledByUser, "Authentication cancelled by user");
+                let answered = auth.on_info_request(&mut d.conn, &req, prompter).map_err(sess)?;
+                if !answered {
+                    d.conn.disconnect(
+                        DisconnectReason::AuthCancelledByUser,
+                        "Authentication cancelled by user",
+                    );
                     let _ = d.flush().await;
                     return Err(ClientError::Session("authentication cancelled".into()));
                 }
             }
             Event::AuthPasswdChangeReq(prompt) => {
                 prompter.show(&format!("{prompt}\n"));
-                d.conn.disconnect(DisconnectReason::AuthCancelledByUser, "Password change required");
+                d.conn
+                    .disconnect(DisconnectReason::AuthCancelledByUser, "Password change required");
                 let _ = d.flush().await;
-                return Err(ClientError::Session("the server requires a password change, which tobira does not do yet".into()));
+                return Err(ClientError::Session(
+                    "the server requires a password change, which tobira does not do yet".into(),
+                ));
             }
             Event::AuthSuccess => {
                 out.auth_method = auth.last_method.clone().unwrap_or_else(|| "none".into());
@@ -190,6 +204,17 @@ pub async fn connect(
     }
 }
 
-fn auth_user(a: &Authenticator) -> String {
-    a.user().to_string()
+/// Ends the connection when no method is left (RFC 4252 §5.1) and builds
+/// OpenSSH's "Permission denied" error.
+async fn give_up(d: &mut Driver<TcpStream>, auth: &Authenticator, host: &str, methods: Vec<String>) -> ClientError {
+    d.conn.disconnect(
+        DisconnectReason::NoMoreAuthMethodsAvailable,
+        "No more authentication methods available",
+    );
+    let _ = d.flush().await;
+    ClientError::PermissionDenied {
+        user: auth.user().to_string(),
+        host: host.to_string(),
+        methods,
+    }
 }

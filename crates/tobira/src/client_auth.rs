@@ -86,9 +86,15 @@ fn algorithm_for(key: &ssh_key::PublicKey, server_sig_algs: Option<&[String]>, a
         ssh_key::Algorithm::Rsa { .. } => vec!["rsa-sha2-512", "rsa-sha2-256"],
         other => vec![match other {
             ssh_key::Algorithm::Ed25519 => "ssh-ed25519",
-            ssh_key::Algorithm::Ecdsa { curve: ssh_key::EcdsaCurve::NistP256 } => "ecdsa-sha2-nistp256",
-            ssh_key::Algorithm::Ecdsa { curve: ssh_key::EcdsaCurve::NistP384 } => "ecdsa-sha2-nistp384",
-            ssh_key::Algorithm::Ecdsa { curve: ssh_key::EcdsaCurve::NistP521 } => "ecdsa-sha2-nistp521",
+            ssh_key::Algorithm::Ecdsa {
+                curve: ssh_key::EcdsaCurve::NistP256,
+            } => "ecdsa-sha2-nistp256",
+            ssh_key::Algorithm::Ecdsa {
+                curve: ssh_key::EcdsaCurve::NistP384,
+            } => "ecdsa-sha2-nistp384",
+            ssh_key::Algorithm::Ecdsa {
+                curve: ssh_key::EcdsaCurve::NistP521,
+            } => "ecdsa-sha2-nistp521",
             _ => return None,
         }],
     };
@@ -117,14 +123,18 @@ impl Authenticator {
         };
         let mut files = Vec::new();
         for path in &a.s.identity_files {
-            let public = keyfile::load_public_from_private(path).or_else(|_| keyfile::load_public(path)).or_else(|_| {
-                let mut p = path.clone().into_os_string();
-                p.push(".pub");
-                keyfile::load_public(&PathBuf::from(p))
-            });
+            let public = keyfile::load_public_from_private(path)
+                .or_else(|_| keyfile::load_public(path))
+                .or_else(|_| {
+                    let mut p = path.clone().into_os_string();
+                    p.push(".pub");
+                    keyfile::load_public(&PathBuf::from(p))
+                });
             match public {
                 Ok(k) => files.push((path.clone(), k)),
-                Err(e) => a.debug.push(format!("debug1: identity file {} type -1 ({e})", path.display())),
+                Err(e) => a
+                    .debug
+                    .push(format!("debug1: identity file {} type -1 ({e})", path.display())),
             }
         }
         if a.s.pubkey {
@@ -133,17 +143,30 @@ impl Authenticator {
                     Ok(mut ag) => {
                         if let Ok(ids) = ag.identities() {
                             for id in ids {
-                                let Ok(key) = ssh_key::PublicKey::from_bytes(&id.key_blob) else { continue };
+                                let Ok(key) = ssh_key::PublicKey::from_bytes(&id.key_blob) else {
+                                    continue;
+                                };
                                 if a.s.identities_only && !files.iter().any(|(_, f)| f.key_data() == key.key_data()) {
                                     continue;
                                 }
-                                a.debug.push(format!("debug1: Will attempt key: {} {} agent", id.comment, key.fingerprint(ssh_key::HashAlg::Sha256)));
-                                a.identities.push(Identity { source: Source::Agent, blob: id.key_blob, key, label: id.comment });
+                                a.debug.push(format!(
+                                    "debug1: Will attempt key: {} {} agent",
+                                    id.comment,
+                                    key.fingerprint(ssh_key::HashAlg::Sha256)
+                                ));
+                                a.identities.push(Identity {
+                                    source: Source::Agent,
+                                    blob: id.key_blob,
+                                    key,
+                                    label: id.comment,
+                                });
                             }
                         }
                         a.agent = Some(ag);
                     }
-                    Err(e) => a.debug.push(format!("debug1: get_agent_identities: ssh_get_authentication_socket: {e}")),
+                    Err(e) => a.debug.push(format!(
+                        "debug1: get_agent_identities: ssh_get_authentication_socket: {e}"
+                    )),
                 }
             }
         }
@@ -152,8 +175,18 @@ impl Authenticator {
                 continue;
             }
             let Ok(blob) = key.to_bytes() else { continue };
-            a.debug.push(format!("debug1: Will attempt key: {} {} {}", path.display(), key.algorithm(), key.fingerprint(ssh_key::HashAlg::Sha256)));
-            a.identities.push(Identity { label: path.display().to_string(), source: Source::File { path, loaded: None }, blob, key });
+            a.debug.push(format!(
+                "debug1: Will attempt key: {} {} {}",
+                path.display(),
+                key.algorithm(),
+                key.fingerprint(ssh_key::HashAlg::Sha256)
+            ));
+            a.identities.push(Identity {
+                label: path.display().to_string(),
+                source: Source::File { path, loaded: None },
+                blob,
+                key,
+            });
         }
         a
     }
@@ -170,7 +203,12 @@ impl Authenticator {
 
     /// After USERAUTH_FAILURE: tries the next method the server allows.
     /// `Ok(false)` when nothing is left (permission denied).
-    pub fn on_failure(&mut self, conn: &mut Connection, can_continue: &[String], prompter: &mut dyn Prompter) -> Result<bool, Error> {
+    pub fn on_failure(
+        &mut self,
+        conn: &mut Connection,
+        can_continue: &[String],
+        prompter: &mut dyn Prompter,
+    ) -> Result<bool, Error> {
         self.last_method = None;
         self.last_can_continue = can_continue.to_vec();
         self.current = None;
@@ -178,7 +216,9 @@ impl Authenticator {
         for method in preferred.iter().filter(|m| can_continue.contains(m)) {
             let sent = match method.as_str() {
                 "publickey" if self.s.pubkey => self.try_next_key(conn)?,
-                "keyboard-interactive" if self.s.kbd_interactive && !self.s.batch && self.kbd_tries < self.s.password_prompts => {
+                "keyboard-interactive"
+                    if self.s.kbd_interactive && !self.s.batch && self.kbd_tries < self.s.password_prompts =>
+                {
                     self.kbd_tries += 1;
                     conn.userauth_keyboard_interactive(&self.s.user)?;
                     true
@@ -213,10 +253,18 @@ impl Authenticator {
             self.next_identity += 1;
             let id = &self.identities[i];
             let Some(alg) = algorithm_for(&id.key, conn.server_sig_algs(), &self.s.pubkey_algorithms) else {
-                self.debug.push(format!("debug1: Skipping {}: no acceptable signature algorithm", id.label));
+                self.debug.push(format!(
+                    "debug1: Skipping {}: no acceptable signature algorithm",
+                    id.label
+                ));
                 continue;
             };
-            self.debug.push(format!("debug1: Offering public key: {} {} {}", id.label, alg, id.key.fingerprint(ssh_key::HashAlg::Sha256)));
+            self.debug.push(format!(
+                "debug1: Offering public key: {} {} {}",
+                id.label,
+                alg,
+                id.key.fingerprint(ssh_key::HashAlg::Sha256)
+            ));
             conn.userauth_publickey_query(&self.s.user, &alg, &id.blob)?;
             self.current = Some((i, alg));
             return Ok(true);
@@ -228,8 +276,11 @@ impl Authenticator {
     /// signed request. `Ok(false)` when the key could not be used (bad
     /// passphrase, agent refusal): the caller moves on as after a failure.
     pub fn on_pk_ok(&mut self, conn: &mut Connection, prompter: &mut dyn Prompter) -> Result<bool, Error> {
-        let Some((i, alg)) = self.current.clone() else { return Ok(false) };
-        self.debug.push(format!("debug1: Server accepts key: {}", self.identities[i].label));
+        let Some((i, alg)) = self.current.clone() else {
+            return Ok(false);
+        };
+        self.debug
+            .push(format!("debug1: Server accepts key: {}", self.identities[i].label));
         let data = conn.userauth_publickey_data(&self.s.user, &alg, &self.identities[i].blob);
         let sig = match self.sign(i, &alg, &data, prompter) {
             Some(s) => s,
@@ -264,7 +315,9 @@ impl Authenticator {
                                 *loaded = SigningKey::from_ssh_key(&k).ok();
                                 break;
                             }
-                            Err(KeyFileError::PassphraseRequired) | Err(KeyFileError::BadPassphrase) if !batch && attempt < tries => {
+                            Err(KeyFileError::PassphraseRequired) | Err(KeyFileError::BadPassphrase)
+                                if !batch && attempt < tries =>
+                            {
                                 let prompt = if attempt == 0 {
                                     format!("Enter passphrase for key '{}': ", path.display())
                                 } else {
@@ -286,7 +339,12 @@ impl Authenticator {
 
     /// Keyboard-interactive prompts: shows name and instruction, asks each
     /// prompt (with echo when the server allows it) and sends the answers.
-    pub fn on_info_request(&mut self, conn: &mut Connection, req: &InfoRequest, prompter: &mut dyn Prompter) -> Result<bool, Error> {
+    pub fn on_info_request(
+        &mut self,
+        conn: &mut Connection,
+        req: &InfoRequest,
+        prompter: &mut dyn Prompter,
+    ) -> Result<bool, Error> {
         if !req.name.is_empty() {
             prompter.show(&format!("{}\n", req.name));
         }
@@ -295,8 +353,16 @@ impl Authenticator {
         }
         let mut answers = Vec::new();
         for p in &req.prompts {
-            let text = if p.text.is_empty() { "Response: ".to_string() } else { p.text.clone() };
-            let a = if p.echo { prompter.visible(&text).map(Zeroizing::new) } else { prompter.secret(&text) };
+            let text = if p.text.is_empty() {
+                "Response: ".to_string()
+            } else {
+                p.text.clone()
+            };
+            let a = if p.echo {
+                prompter.visible(&text).map(Zeroizing::new)
+            } else {
+                prompter.secret(&text)
+            };
             match a {
                 Some(a) => answers.push(a),
                 None => return Ok(false),

@@ -77,17 +77,32 @@ pub async fn handle(stream: TcpStream, peer: SocketAddr, settings: Arc<ServerSet
     let conn = Connection::server(settings.proto.clone(), rng);
     let mut d = Driver::new(stream, conn);
     let deadline = settings.login_grace_time.map(|g| tokio::time::Instant::now() + g);
-    let ctx = PolicyContext { config: (*settings.config).clone(), is_root: settings.is_root, peer };
+    let ctx = PolicyContext {
+        config: (*settings.config).clone(),
+        is_root: settings.is_root,
+        peer,
+    };
     let mut auth = Some(AuthState::new(ctx));
     let pre = " [preauth]";
     loop {
         let authenticated = d.conn.is_authenticated();
-        let left = if authenticated { None } else { deadline.map(|t| t.saturating_duration_since(tokio::time::Instant::now())) };
+        let left = if authenticated {
+            None
+        } else {
+            deadline.map(|t| t.saturating_duration_since(tokio::time::Instant::now()))
+        };
         let ev = d.next_event_within(left).await;
         let user = auth.as_ref().and_then(|a| a.user().map(str::to_string));
         let suffix = if authenticated { "" } else { pre };
         match ev {
             Ok(Event::AuthRequest(req)) => {
+                let r = &req.request;
+                debug!(
+                    "userauth-request for user {} service {} method {} [preauth]",
+                    r.user,
+                    r.service,
+                    r.method.name()
+                );
                 let Some(mut st) = auth.take() else { return };
                 let started = tokio::time::Instant::now();
                 if let Some(b) = st.take_banner() {
@@ -127,7 +142,10 @@ pub async fn handle(stream: TcpStream, peer: SocketAddr, settings: Arc<ServerSet
             Ok(ev) => on_event(&ev, &addr, &settings),
             Err(DriverError::Timeout) => {
                 info!("Timeout before authentication for {addr}");
-                d.conn.disconnect(tobira_proto::DisconnectReason::ProtocolError, "Timeout before authentication");
+                d.conn.disconnect(
+                    tobira_proto::DisconnectReason::ProtocolError,
+                    "Timeout before authentication",
+                );
                 let _ = d.flush().await;
                 return;
             }
@@ -202,8 +220,14 @@ fn on_event(ev: &Event, addr: &str, settings: &ServerSettings) {
         Event::PeerIdent(id) => debug!("Remote protocol version {id} from {addr}"),
         Event::Negotiated { algorithms: n, strict } => {
             debug!("kex: algorithm: {}; host key algorithm: {}", n.kex, n.host_key);
-            debug!("kex: client->server cipher: {} MAC: {} compression: {}", n.cipher_c2s, n.mac_c2s, n.comp_c2s);
-            debug!("kex: server->client cipher: {} MAC: {} compression: {}", n.cipher_s2c, n.mac_s2c, n.comp_s2c);
+            debug!(
+                "kex: client->server cipher: {} MAC: {} compression: {}",
+                n.cipher_c2s, n.mac_c2s, n.comp_c2s
+            );
+            debug!(
+                "kex: server->client cipher: {} MAC: {} compression: {}",
+                n.cipher_s2c, n.mac_s2c, n.comp_s2c
+            );
             if *strict {
                 debug!("kex: strict KEX mode enabled [{addr}]");
             }

@@ -82,7 +82,10 @@ pub struct AuthState {
 }
 
 fn today_days() -> i64 {
-    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs() as i64 / 86_400).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64 / 86_400)
+        .unwrap_or(0)
 }
 
 fn key_label(key: &ssh_key::PublicKey) -> String {
@@ -172,7 +175,11 @@ impl AuthState {
             return Decision::Accept;
         }
         self.completed.push(method.to_string());
-        if lists.iter().any(|l| l.iter().map(|m| m.split(':').next().unwrap_or("")).eq(self.completed.iter().map(String::as_str))) {
+        if lists.iter().any(|l| {
+            l.iter()
+                .map(|m| m.split(':').next().unwrap_or(""))
+                .eq(self.completed.iter().map(String::as_str))
+        }) {
             Decision::Accept
         } else {
             Decision::Reject { partial: true }
@@ -205,23 +212,32 @@ impl AuthState {
                 Some((u, h)) => (u, Some(h)),
                 None => (pat, None),
             };
-            crate::config::match_pattern(user, u)
-                && h.is_none_or(|h| authorized_keys::from_matches(h, ip, None))
+            crate::config::match_pattern(user, u) && h.is_none_or(|h| authorized_keys::from_matches(h, ip, None))
         };
         if c.deny_users.iter().any(|p| host_match(p)) {
             return Err(format!("User {user} from {ip} not allowed because listed in DenyUsers"));
         }
         if !c.allow_users.is_empty() && !c.allow_users.iter().any(|p| host_match(p)) {
-            return Err(format!("User {user} from {ip} not allowed because not listed in AllowUsers"));
+            return Err(format!(
+                "User {user} from {ip} not allowed because not listed in AllowUsers"
+            ));
         }
         if !c.deny_groups.is_empty() || !c.allow_groups.is_empty() {
             let groups = account::groups(&acct);
-            let in_any = |pats: &[String]| groups.iter().any(|g| pats.iter().any(|p| crate::config::match_pattern(g, p)));
+            let in_any = |pats: &[String]| {
+                groups
+                    .iter()
+                    .any(|g| pats.iter().any(|p| crate::config::match_pattern(g, p)))
+            };
             if in_any(&c.deny_groups) {
-                return Err(format!("User {user} from {ip} not allowed because a group is listed in DenyGroups"));
+                return Err(format!(
+                    "User {user} from {ip} not allowed because a group is listed in DenyGroups"
+                ));
             }
             if !c.allow_groups.is_empty() && !in_any(&c.allow_groups) {
-                return Err(format!("User {user} from {ip} not allowed because none of user's groups are listed in AllowGroups"));
+                return Err(format!(
+                    "User {user} from {ip} not allowed because none of user's groups are listed in AllowGroups"
+                ));
             }
         }
         Ok(Some(acct))
@@ -235,7 +251,9 @@ impl AuthState {
         match self.ctx.config.permit_root_login {
             PermitRootLogin::Yes => true,
             PermitRootLogin::ProhibitPassword => method == "publickey",
-            PermitRootLogin::ForcedCommandsOnly => method == "publickey" && options.is_some_and(|o| o.command.is_some()),
+            PermitRootLogin::ForcedCommandsOnly => {
+                method == "publickey" && options.is_some_and(|o| o.command.is_some())
+            }
             PermitRootLogin::No => false,
         }
     }
@@ -247,25 +265,47 @@ impl AuthState {
         let methods = self.methods_left();
         if counted && self.failures >= self.ctx.config.max_auth_tries.max(1) {
             let user = self.user.clone().unwrap_or_default();
-            let who = if self.invalid_logged { format!("invalid user {user}") } else { format!("authenticating user {user}") };
-            log.push(format!("error: maximum authentication attempts exceeded for {}{user} from {} ssh2 [preauth]", if self.invalid_logged { "invalid user " } else { "" }, self.addr()));
-            log.push(format!("Disconnecting {who} {}: Too many authentication failures [preauth]", self.addr()));
-            return Outcome { decision: Decision::Disconnect("Too many authentication failures".into()), log, methods };
+            let who = if self.invalid_logged {
+                format!("invalid user {user}")
+            } else {
+                format!("authenticating user {user}")
+            };
+            log.push(format!(
+                "error: maximum authentication attempts exceeded for {}{user} from {} ssh2 [preauth]",
+                if self.invalid_logged { "invalid user " } else { "" },
+                self.addr()
+            ));
+            log.push(format!(
+                "Disconnecting {who} {}: Too many authentication failures [preauth]",
+                self.addr()
+            ));
+            return Outcome {
+                decision: Decision::Disconnect("Too many authentication failures".into()),
+                log,
+                methods,
+            };
         }
-        Outcome { decision: Decision::Reject { partial: false }, log, methods }
+        Outcome {
+            decision: Decision::Reject { partial: false },
+            log,
+            methods,
+        }
     }
 
     fn authorized(&self, acct: &Account, key: &ssh_key::PublicKey) -> Result<Option<KeyOptions>, String> {
         let c = &self.ctx.config;
         for path in c.authorized_keys_paths(&acct.name, &acct.home, acct.uid) {
-            let Ok(text) = std::fs::read_to_string(&path) else { continue };
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
             if c.strict_modes {
                 if let Err(e) = authorized_keys::check_strict_modes(&path, acct.uid, &acct.home) {
                     return Err(format!("Authentication refused: {e}"));
                 }
             }
             let entries = authorized_keys::parse(&text);
-            match authorized_keys::find_for_user(&entries, &acct.name, key, self.ctx.peer.ip(), None, SystemTime::now()) {
+            match authorized_keys::find_for_user(&entries, &acct.name, key, self.ctx.peer.ip(), None, SystemTime::now())
+            {
                 Ok(Some(hit)) => return Ok(Some(hit.options)),
                 Ok(None) => {}
                 Err(reason) => return Err(reason),
@@ -285,12 +325,22 @@ impl AuthState {
         if self.user.as_deref() != Some(r.user.as_str()) || r.service != "ssh-connection" {
             // sshd: "Disconnecting: Change of username or service not allowed"
             return Outcome {
-                decision: Decision::Disconnect(format!("Change of username or service not allowed: ({},{}) -> ({},{})", self.user.clone().unwrap_or_default(), "ssh-connection", r.user, r.service)),
+                decision: Decision::Disconnect(format!(
+                    "Change of username or service not allowed: ({},{}) -> ({},{})",
+                    self.user.clone().unwrap_or_default(),
+                    "ssh-connection",
+                    r.user,
+                    r.service
+                )),
                 log: vec![],
                 methods: vec![],
             };
         }
-        let base = if matches!(r.method, MethodData::PublicKey { .. }) { "publickey" } else { method.as_str() };
+        let base = if matches!(r.method, MethodData::PublicKey { .. }) {
+            "publickey"
+        } else {
+            method.as_str()
+        };
         let enabled = self.methods_left();
         let counted = method != "none";
         if !enabled.iter().any(|m| m == base) {
@@ -322,14 +372,30 @@ impl AuthState {
                 return self.fail(counted, log);
             }
         };
-        let Some(acct) = acct else { return self.fail(counted, vec![]) };
+        let Some(acct) = acct else {
+            return self.fail(counted, vec![]);
+        };
         match &r.method {
             MethodData::None => self.fail(false, vec![]),
-            MethodData::PublicKey { algorithm, key_blob, signature, .. } => {
+            MethodData::PublicKey {
+                algorithm,
+                key_blob,
+                signature,
+                ..
+            } => {
                 let Ok(key) = ssh_key::PublicKey::from_bytes(key_blob) else {
-                    return self.fail(true, vec![format!("userauth_pubkey: cannot decode key: {algorithm} [preauth]")]);
+                    return self.fail(
+                        true,
+                        vec![format!("userauth_pubkey: cannot decode key: {algorithm} [preauth]")],
+                    );
                 };
-                if !self.ctx.config.pubkey_accepted_algorithms.iter().any(|a| a == algorithm) {
+                if !self
+                    .ctx
+                    .config
+                    .pubkey_accepted_algorithms
+                    .iter()
+                    .any(|a| a == algorithm)
+                {
                     return self.fail(true, vec![format!("userauth_pubkey: signature algorithm {algorithm} not in PubkeyAcceptedAlgorithms [preauth]")]);
                 }
                 let options = match self.authorized(&acct, &key) {
@@ -339,14 +405,24 @@ impl AuthState {
                 let label = key_label(&key);
                 match (signature, options) {
                     (None, Some(_)) => Outcome {
-                        decision: Decision::PkOk { algorithm: algorithm.clone(), key_blob: key_blob.clone() },
+                        decision: Decision::PkOk {
+                            algorithm: algorithm.clone(),
+                            key_blob: key_blob.clone(),
+                        },
                         log: vec![],
                         methods: vec![],
                     },
                     (None, None) => self.fail(true, vec![]),
                     (Some(_), Some(opts)) if req.signature_valid == Some(true) => {
                         if !self.root_allowed(&acct, "publickey", Some(&opts)) {
-                            return self.fail(true, vec![format!("ROOT LOGIN REFUSED FROM {} port {}", self.ctx.peer.ip(), self.ctx.peer.port())]);
+                            return self.fail(
+                                true,
+                                vec![format!(
+                                    "ROOT LOGIN REFUSED FROM {} port {}",
+                                    self.ctx.peer.ip(),
+                                    self.ctx.peer.port()
+                                )],
+                            );
                         }
                         let decision = self.complete("publickey");
                         let mut log = Vec::new();
@@ -357,9 +433,16 @@ impl AuthState {
                         } else {
                             log.push(format!("Partial publickey for {} from {addr} ssh2: {label}", r.user));
                         }
-                        Outcome { decision, log, methods: self.methods_left() }
+                        Outcome {
+                            decision,
+                            log,
+                            methods: self.methods_left(),
+                        }
                     }
-                    _ => self.fail(true, vec![format!("Failed publickey for {} from {addr} ssh2: {label}", r.user)]),
+                    _ => self.fail(
+                        true,
+                        vec![format!("Failed publickey for {} from {addr} ssh2: {label}", r.user)],
+                    ),
                 }
             }
             MethodData::Password { password, new_password } => {
@@ -372,7 +455,10 @@ impl AuthState {
                     decision: Decision::Info(InfoRequest {
                         name: String::new(),
                         instruction: String::new(),
-                        prompts: vec![Prompt { text: "Password: ".into(), echo: false }],
+                        prompts: vec![Prompt {
+                            text: "Password: ".into(),
+                            echo: false,
+                        }],
                     }),
                     log: vec![],
                     methods: vec![],
@@ -384,14 +470,23 @@ impl AuthState {
 
     /// Decides on keyboard-interactive answers.
     pub fn decide_info(&mut self, responses: &[Zeroizing<String>]) -> Outcome {
-        let Some(user) = self.kbd_user.take() else { return self.fail(true, vec![]) };
+        let Some(user) = self.kbd_user.take() else {
+            return self.fail(true, vec![]);
+        };
         let acct = match self.account_for(&user) {
             Ok(Some(a)) => a,
             _ => {
                 if let Some(r) = responses.first() {
                     account::dummy_verify(r);
                 }
-                return self.fail(true, vec![format!("Failed keyboard-interactive for {}{user} from {} ssh2", if self.invalid_logged { "invalid user " } else { "" }, self.addr())]);
+                return self.fail(
+                    true,
+                    vec![format!(
+                        "Failed keyboard-interactive for {}{user} from {} ssh2",
+                        if self.invalid_logged { "invalid user " } else { "" },
+                        self.addr()
+                    )],
+                );
             }
         };
         let ok = responses.len() == 1 && self.check_password(&acct, &responses[0]);
@@ -412,7 +507,8 @@ impl AuthState {
             account::dummy_verify(password);
             return false;
         }
-        if !account::password_login_possible(&entry) && !(entry.hash.is_empty() && self.ctx.config.permit_empty_passwords) {
+        let empty_ok = entry.hash.is_empty() && self.ctx.config.permit_empty_passwords;
+        if !(account::password_login_possible(&entry) || empty_ok) {
             account::dummy_verify(password);
             return false;
         }
@@ -425,11 +521,26 @@ impl AuthState {
         if ok {
             if let Some(entry) = account::shadow_entry(&user) {
                 if account::account_state(&entry, today_days()) == AccountState::PasswordExpired {
-                    return self.fail(true, vec![format!("Password expired for {user} from {addr}: change it through another channel")]);
+                    return self.fail(
+                        true,
+                        vec![format!(
+                            "Password expired for {user} from {addr}: change it through another channel"
+                        )],
+                    );
                 }
             }
             if !self.root_allowed(acct, method, None) {
-                return self.fail(true, vec![format!("Failed {method} for {user} from {addr} ssh2"), format!("ROOT LOGIN REFUSED FROM {} port {}", self.ctx.peer.ip(), self.ctx.peer.port())]);
+                return self.fail(
+                    true,
+                    vec![
+                        format!("Failed {method} for {user} from {addr} ssh2"),
+                        format!(
+                            "ROOT LOGIN REFUSED FROM {} port {}",
+                            self.ctx.peer.ip(),
+                            self.ctx.peer.port()
+                        ),
+                    ],
+                );
             }
             let decision = self.complete(method);
             let log = if decision == Decision::Accept {
@@ -438,7 +549,11 @@ impl AuthState {
             } else {
                 vec![format!("Partial {method} for {user} from {addr} ssh2")]
             };
-            return Outcome { decision, log, methods: self.methods_left() };
+            return Outcome {
+                decision,
+                log,
+                methods: self.methods_left(),
+            };
         }
         self.fail(true, vec![format!("Failed {method} for {user} from {addr} ssh2")])
     }

@@ -110,7 +110,13 @@ fn query(kind: &str) -> Option<Vec<&'static str>> {
             .filter(|c| c.contains("gcm") || c.contains("poly1305"))
             .collect(),
         "mac" | "macs" => MAC_SUPPORTED.to_vec(),
-        "key" | "key-plain" => vec!["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-rsa"],
+        "key" | "key-plain" => vec![
+            "ssh-ed25519",
+            "ecdsa-sha2-nistp256",
+            "ecdsa-sha2-nistp384",
+            "ecdsa-sha2-nistp521",
+            "ssh-rsa",
+        ],
         "key-sig" | "sig" | "pubkeyacceptedalgorithms" => PUBKEY_SUPPORTED.to_vec(),
         "hostkeyalgorithms" => HOSTKEY_SUPPORTED.to_vec(),
         "compression" => COMPRESSION_SUPPORTED.to_vec(),
@@ -288,7 +294,9 @@ fn main() -> ExitCode {
     };
     let agent = match &cfg.identity_agent {
         IdentityAgent::None => None,
-        IdentityAgent::Default => std::env::var_os("SSH_AUTH_SOCK").filter(|v| !v.is_empty()).map(PathBuf::from),
+        IdentityAgent::Default => std::env::var_os("SSH_AUTH_SOCK")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from),
         IdentityAgent::Env(name) => std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from),
         IdentityAgent::Socket(p) => Some(p.clone()),
     };
@@ -299,7 +307,11 @@ fn main() -> ExitCode {
         }
     }
     let preferred = if cfg.preferred_authentications.is_empty() {
-        vec!["publickey".to_string(), "keyboard-interactive".to_string(), "password".to_string()]
+        vec![
+            "publickey".to_string(),
+            "keyboard-interactive".to_string(),
+            "password".to_string(),
+        ]
     } else {
         cfg.preferred_authentications.clone()
     };
@@ -317,7 +329,10 @@ fn main() -> ExitCode {
         password_prompts: cfg.number_of_password_prompts,
         pubkey_algorithms: cfg.pubkey_accepted_algorithms.clone(),
     });
-    let mut prompter = tobira_cli::tty::TtyPrompter { batch: cfg.batch_mode, quiet: args.quiet };
+    let mut prompter = tobira_cli::tty::TtyPrompter {
+        batch: cfg.batch_mode,
+        quiet: args.quiet,
+    };
     let mut trace = |t: &str| eprintln!("{t}");
     let result = rt.block_on(connect(&settings, &mut verify, &mut auth, &mut prompter, &mut trace));
     if verbose > 0 {
@@ -332,8 +347,14 @@ fn main() -> ExitCode {
                 if let Some(n) = &out.negotiated {
                     eprintln!("debug1: kex: algorithm: {}", n.kex);
                     eprintln!("debug1: kex: host key algorithm: {}", n.host_key);
-                    eprintln!("debug1: kex: server->client cipher: {} MAC: {} compression: {}", n.cipher_s2c, n.mac_s2c, n.comp_s2c);
-                    eprintln!("debug1: kex: client->server cipher: {} MAC: {} compression: {}", n.cipher_c2s, n.mac_c2s, n.comp_c2s);
+                    eprintln!(
+                        "debug1: kex: server->client cipher: {} MAC: {} compression: {}",
+                        n.cipher_s2c, n.mac_s2c, n.comp_s2c
+                    );
+                    eprintln!(
+                        "debug1: kex: client->server cipher: {} MAC: {} compression: {}",
+                        n.cipher_c2s, n.mac_c2s, n.comp_c2s
+                    );
                 }
                 if out.strict {
                     eprintln!("debug1: kex: strict KEX mode enabled");
@@ -344,7 +365,16 @@ fn main() -> ExitCode {
             }
             if !args.quiet {
                 let shown = tobira::known_hosts::host_name_for(&cfg.host_name, cfg.port);
-                eprintln!("Authenticated to {} ({}) using \"{}\".", cfg.host_name, if shown.starts_with('[') { shown.clone() } else { format!("[{shown}]:{}", cfg.port) }, out.auth_method);
+                eprintln!(
+                    "Authenticated to {} ({}) using \"{}\".",
+                    cfg.host_name,
+                    if shown.starts_with('[') {
+                        shown.clone()
+                    } else {
+                        format!("[{shown}]:{}", cfg.port)
+                    },
+                    out.auth_method
+                );
             }
             fail(&format!(
                 "tobira: {}@{}: logged in, but sessions and remote commands are not available yet in this version of tobira",

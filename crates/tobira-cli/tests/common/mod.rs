@@ -246,7 +246,14 @@ pub fn tobira_probe(port: u16, known_hosts: &Path, opts: &[&str]) -> (i32, Strin
     let mut c = Command::new(bin("tobira"));
     c.args(["--trace", "-F", "/dev/null", "-o"])
         .arg(format!("UserKnownHostsFile={}", known_hosts.display()));
-    c.args(["-o", "GlobalKnownHostsFile=/dev/null", "-p", &port.to_string()]);
+    c.args([
+        "-o",
+        "GlobalKnownHostsFile=/dev/null",
+        "-o",
+        "IdentitiesOnly=yes",
+        "-p",
+        &port.to_string(),
+    ]);
     for o in opts {
         c.args(["-o", o]);
     }
@@ -279,16 +286,31 @@ fn retry(cmd: &mut Command) -> bool {
 
 impl TestUser {
     pub fn create() -> Self {
-        assert!(nix_is_root(), "the login interop tests create system accounts and must run as root (CI does)");
+        assert!(
+            nix_is_root(),
+            "the login interop tests create system accounts and must run as root (CI does)"
+        );
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let name = format!("tbt{}x{n}", std::process::id() % 100_000);
         let home = PathBuf::from(format!("/tmp/tobira-home-{name}"));
         let _ = std::fs::remove_dir_all(&home);
-        assert!(retry(Command::new("useradd").args(["-m", "-d"]).arg(&home).args(["-s", "/bin/sh", &name])), "useradd failed");
+        assert!(
+            retry(
+                Command::new("useradd")
+                    .args(["-m", "-d"])
+                    .arg(&home)
+                    .args(["-s", "/bin/sh", &name])
+            ),
+            "useradd failed"
+        );
         let password = format!("Pw-{name}-9x");
         let mut c = Command::new("chpasswd").stdin(Stdio::piped()).spawn().unwrap();
-        c.stdin.take().unwrap().write_all(format!("{name}:{password}\n").as_bytes()).unwrap();
+        c.stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{name}:{password}\n").as_bytes())
+            .unwrap();
         assert!(c.wait().unwrap().success());
         std::fs::create_dir_all(home.join(".ssh")).unwrap();
         let u = TestUser { name, home, password };
@@ -297,7 +319,11 @@ impl TestUser {
     }
 
     fn chown(&self) {
-        let _ = Command::new("chown").arg("-R").arg(format!("{0}:{0}", self.name)).arg(&self.home).status();
+        let _ = Command::new("chown")
+            .arg("-R")
+            .arg(format!("{0}:{0}", self.name))
+            .arg(&self.home)
+            .status();
         let _ = Command::new("chmod").arg("700").arg(self.home.join(".ssh")).status();
     }
 
@@ -312,13 +338,21 @@ impl TestUser {
 
 impl Drop for TestUser {
     fn drop(&mut self) {
-        retry(Command::new("userdel").args(["-r", "-f", &self.name]).stderr(Stdio::null()));
+        retry(
+            Command::new("userdel")
+                .args(["-r", "-f", &self.name])
+                .stderr(Stdio::null()),
+        );
         let _ = std::fs::remove_dir_all(&self.home);
     }
 }
 
 pub fn nix_is_root() -> bool {
-    Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
 }
 
 /// A key made by ssh-keygen (optionally with a passphrase); returns the
@@ -342,7 +376,10 @@ pub fn user_key(dir: &TempDir, name: &str, kind: &str, bits: Option<u32>, passph
 /// An SSH_ASKPASS program that prints `answer`.
 pub fn askpass(dir: &TempDir, answer: &str) -> PathBuf {
     static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let p = dir.path(&format!("askpass-{}", N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)));
+    let p = dir.path(&format!(
+        "askpass-{}",
+        N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    ));
     std::fs::write(&p, format!("#!/bin/sh\nprintf '%s\\n' '{answer}'\n")).unwrap();
     let _ = Command::new("chmod").arg("755").arg(&p).status();
     p
@@ -351,8 +388,26 @@ pub fn askpass(dir: &TempDir, answer: &str) -> PathBuf {
 /// Runs a login client (`ssh` or tobira) with common options; returns
 /// (exit code, stderr).
 pub fn login(client: &str, port: u16, user: &str, opts: &[&str], env: &[(&str, &str)]) -> (i32, String) {
-    let mut c = if client == "ssh" { Command::new("ssh") } else { Command::new(bin("tobira")) };
-    c.args(["-v", "-F", "/dev/null", "-o", "UserKnownHostsFile=/dev/null", "-o", "GlobalKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=no", "-o", "IdentitiesOnly=yes", "-p", &port.to_string()]);
+    let mut c = if client == "ssh" {
+        Command::new("ssh")
+    } else {
+        Command::new(bin("tobira"))
+    };
+    c.args([
+        "-v",
+        "-F",
+        "/dev/null",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "GlobalKnownHostsFile=/dev/null",
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "IdentitiesOnly=yes",
+        "-p",
+        &port.to_string(),
+    ]);
     for o in opts {
         if o.starts_with('-') {
             c.arg(o);
@@ -369,5 +424,8 @@ pub fn login(client: &str, port: u16, user: &str, opts: &[&str], env: &[(&str, &
         c.env(k, v);
     }
     let out = run(&mut c, Duration::from_secs(60));
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }

@@ -1096,7 +1096,6 @@ impl Connection {
         }
         self.send(payload)
     }
-
 }
 
 /// OpenSSH's `we_need`: the largest key, IV, block or MAC size in bits.

@@ -30,7 +30,9 @@ pub struct AuthRequest {
 impl Connection {
     pub(super) fn on_userauth(&mut self, msg: u8, payload: &[u8]) -> Result<(), Error> {
         if !self.userauth_active {
-            return Err(Error::protocol(format!("authentication message {msg} before ssh-userauth service accepted")));
+            return Err(Error::protocol(format!(
+                "authentication message {msg} before ssh-userauth service accepted"
+            )));
         }
         match (self.role, msg) {
             (Role::Server, num::USERAUTH_REQUEST) => self.on_request(payload),
@@ -107,19 +109,33 @@ impl Connection {
         // A new request abandons keyboard-interactive prompts (RFC 4256 §3.4).
         self.kbd_pending = false;
         let signature_valid = match &request.method {
-            MethodData::PublicKey { algorithm, key_blob, host_key, signature: Some(sig) } => {
+            MethodData::PublicKey {
+                algorithm,
+                key_blob,
+                host_key,
+                signature: Some(sig),
+            } => {
                 let host_ok = match host_key {
                     Some(h) => self.kex_host_key.as_deref() == Some(h.as_slice()),
                     None => true,
                 };
                 let sid = self.session_id.clone().unwrap_or_default();
-                let data =
-                    publickey_signed_data(&sid, &request.user, &request.service, algorithm, key_blob, host_key.as_deref());
+                let data = publickey_signed_data(
+                    &sid,
+                    &request.user,
+                    &request.service,
+                    algorithm,
+                    key_blob,
+                    host_key.as_deref(),
+                );
                 Some(host_ok && hostkey::verify(algorithm, key_blob, &data, sig).is_ok())
             }
             _ => None,
         };
-        self.events.push_back(Event::AuthRequest(AuthRequest { request, signature_valid }));
+        self.events.push_back(Event::AuthRequest(AuthRequest {
+            request,
+            signature_valid,
+        }));
         Ok(())
     }
 
@@ -199,7 +215,11 @@ impl Connection {
     /// Client: method `none` (RFC 4252 §5.2), which asks for the server's
     /// methods.
     pub fn userauth_none(&mut self, user: &str) -> Result<(), Error> {
-        self.client_request(UserauthRequest { user: user.into(), service: "ssh-connection".into(), method: MethodData::None })
+        self.client_request(UserauthRequest {
+            user: user.into(),
+            service: "ssh-connection".into(),
+            method: MethodData::None,
+        })
     }
 
     /// Client: method `password` (RFC 4252 §8); `new_password` answers a
@@ -261,7 +281,9 @@ impl Connection {
         self.client_request(UserauthRequest {
             user: user.into(),
             service: "ssh-connection".into(),
-            method: MethodData::KeyboardInteractive { submethods: String::new() },
+            method: MethodData::KeyboardInteractive {
+                submethods: String::new(),
+            },
         })
     }
 

@@ -48,7 +48,9 @@ impl std::fmt::Debug for MethodData {
         match self {
             MethodData::None => write!(f, "None"),
             MethodData::Password { .. } => write!(f, "Password(redacted)"),
-            MethodData::PublicKey { algorithm, signature, .. } => {
+            MethodData::PublicKey {
+                algorithm, signature, ..
+            } => {
                 write!(f, "PublicKey({algorithm}, signed: {})", signature.is_some())
             }
             MethodData::KeyboardInteractive { .. } => write!(f, "KeyboardInteractive"),
@@ -99,22 +101,43 @@ impl UserauthRequest {
             "password" => {
                 let change = r.bool()?;
                 let password = Zeroizing::new(r.utf8()?.to_string());
-                let new_password = if change { Some(Zeroizing::new(r.utf8()?.to_string())) } else { None };
+                let new_password = if change {
+                    Some(Zeroizing::new(r.utf8()?.to_string()))
+                } else {
+                    None
+                };
                 MethodData::Password { password, new_password }
             }
             "publickey" | HOSTBOUND_METHOD => {
                 let signed = r.bool()?;
                 let algorithm = text(r.string()?);
                 let key_blob = r.string()?.to_vec();
-                let host_key = if method_name == HOSTBOUND_METHOD { Some(r.string()?.to_vec()) } else { None };
+                let host_key = if method_name == HOSTBOUND_METHOD {
+                    Some(r.string()?.to_vec())
+                } else {
+                    None
+                };
                 let signature = if signed { Some(r.string()?.to_vec()) } else { None };
-                MethodData::PublicKey { algorithm, key_blob, host_key, signature }
+                MethodData::PublicKey {
+                    algorithm,
+                    key_blob,
+                    host_key,
+                    signature,
+                }
             }
             "keyboard-interactive" => {
                 let _language = r.string()?;
-                MethodData::KeyboardInteractive { submethods: text(r.string()?) }
+                MethodData::KeyboardInteractive {
+                    submethods: text(r.string()?),
+                }
             }
-            _ => return Ok(UserauthRequest { user, service, method: MethodData::Other(method_name) }),
+            _ => {
+                return Ok(UserauthRequest {
+                    user,
+                    service,
+                    method: MethodData::Other(method_name),
+                })
+            }
         };
         r.finish()?;
         Ok(UserauthRequest { user, service, method })
@@ -135,7 +158,12 @@ impl UserauthRequest {
                     v.put_string(n.as_bytes());
                 }
             }
-            MethodData::PublicKey { algorithm, key_blob, host_key, signature } => {
+            MethodData::PublicKey {
+                algorithm,
+                key_blob,
+                host_key,
+                signature,
+            } => {
                 v.put_bool(signature.is_some());
                 v.put_string(algorithm.as_bytes());
                 v.put_string(key_blob);
@@ -170,7 +198,11 @@ pub fn publickey_signed_data(
     v.put_u8(num::USERAUTH_REQUEST);
     v.put_string(user.as_bytes());
     v.put_string(service.as_bytes());
-    v.put_string(if host_key.is_some() { HOSTBOUND_METHOD.as_bytes() } else { b"publickey" });
+    v.put_string(if host_key.is_some() {
+        HOSTBOUND_METHOD.as_bytes()
+    } else {
+        b"publickey"
+    });
     v.put_bool(true);
     v.put_string(algorithm.as_bytes());
     v.put_string(key_blob);
@@ -232,7 +264,11 @@ impl InfoRequest {
             prompts.push(Prompt { text, echo: r.bool()? });
         }
         r.finish()?;
-        Ok(InfoRequest { name, instruction, prompts })
+        Ok(InfoRequest {
+            name,
+            instruction,
+            prompts,
+        })
     }
 }
 
@@ -302,30 +338,58 @@ mod tests {
     fn requests_round_trip_and_truncation_fails() {
         let reqs = [
             MethodData::None,
-            MethodData::Password { password: Zeroizing::new("pw".into()), new_password: None },
-            MethodData::Password { password: Zeroizing::new("a".into()), new_password: Some(Zeroizing::new("b".into())) },
-            MethodData::PublicKey { algorithm: "ssh-ed25519".into(), key_blob: vec![1, 2], host_key: None, signature: None },
+            MethodData::Password {
+                password: Zeroizing::new("pw".into()),
+                new_password: None,
+            },
+            MethodData::Password {
+                password: Zeroizing::new("a".into()),
+                new_password: Some(Zeroizing::new("b".into())),
+            },
+            MethodData::PublicKey {
+                algorithm: "ssh-ed25519".into(),
+                key_blob: vec![1, 2],
+                host_key: None,
+                signature: None,
+            },
             MethodData::PublicKey {
                 algorithm: "ssh-ed25519".into(),
                 key_blob: vec![1],
                 host_key: Some(vec![9]),
                 signature: Some(vec![3]),
             },
-            MethodData::KeyboardInteractive { submethods: String::new() },
+            MethodData::KeyboardInteractive {
+                submethods: String::new(),
+            },
         ];
         for m in reqs {
-            let r = UserauthRequest { user: "u".into(), service: "ssh-connection".into(), method: m };
+            let r = UserauthRequest {
+                user: "u".into(),
+                service: "ssh-connection".into(),
+                method: m,
+            };
             let enc = r.encode();
             assert_eq!(UserauthRequest::decode(&enc).unwrap(), r);
             for cut in 1..enc.len() {
-                assert!(UserauthRequest::decode(&enc[..cut]).is_err(), "{:?} cut {cut}", r.method);
+                assert!(
+                    UserauthRequest::decode(&enc[..cut]).is_err(),
+                    "{:?} cut {cut}",
+                    r.method
+                );
             }
         }
     }
 
     #[test]
     fn info_messages() {
-        let q = InfoRequest { name: "n".into(), instruction: "i".into(), prompts: vec![Prompt { text: "Password: ".into(), echo: false }] };
+        let q = InfoRequest {
+            name: "n".into(),
+            instruction: "i".into(),
+            prompts: vec![Prompt {
+                text: "Password: ".into(),
+                echo: false,
+            }],
+        };
         assert_eq!(InfoRequest::decode(&q.encode()).unwrap(), q);
         let resp = encode_info_response(&[Zeroizing::new("x".into())]);
         assert_eq!(decode_info_response(&resp).unwrap()[0].as_str(), "x");

@@ -15,8 +15,7 @@ use std::time::Duration;
 
 use tobira_proto::algorithms::{
     resolve_list, CIPHER_DEFAULT, CIPHER_SUPPORTED, HOSTKEY_DEFAULT, HOSTKEY_SUPPORTED, KEX_DEFAULT, KEX_SUPPORTED,
-    PUBKEY_DEFAULT, PUBKEY_SUPPORTED,
-    MAC_DEFAULT, MAC_SUPPORTED,
+    MAC_DEFAULT, MAC_SUPPORTED, PUBKEY_DEFAULT, PUBKEY_SUPPORTED,
 };
 
 use super::lexer::{self, ConfigLine};

@@ -1265,14 +1265,7 @@ fn apply(cfg: &mut ServerConfig, pass: &mut Pass, kw: Kw, line: &ConfigLine) -> 
             1
         }
         Kw::CaSignatureAlgorithms => {
-            let v = algos(
-                args,
-                at,
-                key,
-                "CASignatureAlgorithms",
-                PUBKEY_DEFAULT,
-                PUBKEY_SUPPORTED,
-            )?;
+            let v = algos(args, at, key, "CASignatureAlgorithms", PUBKEY_DEFAULT, PUBKEY_SUPPORTED)?;
             first_wins(pass, kw, &mut cfg.ca_signature_algorithms, v);
             1
         }
