@@ -454,3 +454,158 @@ fn invalid_user_is_indistinguishable() {
     assert!(!answers(&valid).is_empty());
     assert_eq!(answers(&valid), answers(&invalid));
 }
+
+/// fail2ban's stock sshd filter (pointed at our daemon name) matches the
+/// failure lines tobirad writes to its `-E` log file.
+#[test]
+fn fail2ban_sshd_filter_matches_tobirad_log() {
+    let user = TestUser::create();
+    let dir = TempDir::new("f2b");
+    let logfile = dir.path("auth.log");
+    let tobirad = start_tobirad(&["-E", logfile.to_str().unwrap(), "-o", "MaxAuthTries=2"]);
+    let bad = askpass(&dir, "wrong-password");
+    let env = [("SSH_ASKPASS", bad.to_str().unwrap()), ("SSH_ASKPASS_REQUIRE", "force")];
+    login(
+        "ssh",
+        tobirad.port,
+        &user.name,
+        &["PreferredAuthentications=password", "NumberOfPasswordPrompts=1"],
+        &env,
+    );
+    login(
+        "ssh",
+        tobirad.port,
+        "intruder-x",
+        &["PreferredAuthentications=password", "NumberOfPasswordPrompts=1"],
+        &env,
+    );
+    login(
+        "ssh",
+        tobirad.port,
+        &user.name,
+        &["PreferredAuthentications=password", "NumberOfPasswordPrompts=3"],
+        &env,
+    );
+    let mut text = String::new();
+    for _ in 0..100 {
+        text = std::fs::read_to_string(&logfile).unwrap_or_default();
+        if text.contains("maximum authentication attempts exceeded") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        text.lines().all(|l| l.contains(" tobirad[")),
+        "syslog-style lines: {text}"
+    );
+    let out = run(
+        Command::new("fail2ban-regex")
+            .arg(&logfile)
+            .arg("sshd[_daemon=tobirad]"),
+        Duration::from_secs(60),
+    );
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "fail2ban-regex (package fail2ban) must be installed: {report}"
+    );
+    // Failed password x4 (valid user x3, invalid x1), Invalid user x1,
+    // maximum attempts x1 at least.
+    let matched: u32 = report
+        .lines()
+        .find(|l| l.starts_with("Lines:"))
+        .and_then(|l| l.split(", ").find(|p| p.ends_with(" matched")))
+        .and_then(|p| p.trim_end_matches(" matched").trim().parse().ok())
+        .unwrap_or(0);
+    assert!(matched >= 5, "fail2ban matched {matched} lines:\n{report}\n{text}");
+    for rx in [
+        "Failed (?:<F-NOFAIL>publickey",
+        "[iI](?:llegal|nvalid) user",
+        "maximum authentication attempts exceeded",
+    ] {
+        assert!(
+            report.lines().any(|l| l.contains(rx) && !l.contains("[0]")),
+            "no hit for {rx}:\n{report}"
+        );
+    }
+}
+
+/// ssh_config/sshd_config `Match`: a `Match User` block turns password
+/// authentication off for one user only.
+#[test]
+fn match_user_block_applies() {
+    let user = TestUser::create();
+    let dir = TempDir::new("match");
+    let cfg = dir.path("tobirad_config");
+    std::fs::write(
+        &cfg,
+        format!(
+            "PasswordAuthentication yes\nMatch User {}\n    PasswordAuthentication no\n",
+            user.name
+        ),
+    )
+    .unwrap();
+    let tobirad = start_tobirad(&["-f", cfg.to_str().unwrap()]);
+    let good = askpass(&dir, &user.password);
+    let (code, err) = login(
+        "ssh",
+        tobirad.port,
+        &user.name,
+        &["PreferredAuthentications=password"],
+        &[
+            ("SSH_ASKPASS", good.to_str().unwrap()),
+            ("SSH_ASKPASS_REQUIRE", "force"),
+        ],
+    );
+    assert_eq!(code, 255);
+    assert!(!err.contains("Authenticated to"), "{err}");
+    assert!(
+        err.contains("Permission denied (publickey,keyboard-interactive)."),
+        "{err}"
+    );
+}
+
+/// tobira → sshd with keyboard-interactive through sshd's PAM.
+#[test]
+fn keyboard_interactive_against_sshd_pam() {
+    let user = TestUser::create();
+    let dir = TempDir::new("kbdpam");
+    let sshd = start_sshd(&[
+        "UsePAM=yes",
+        "KbdInteractiveAuthentication=yes",
+        "PasswordAuthentication=no",
+    ]);
+    let good = askpass(&dir, &user.password);
+    let (code, err) = login(
+        "tobira",
+        sshd.port,
+        &user.name,
+        &["PreferredAuthentications=keyboard-interactive"],
+        &[
+            ("SSH_ASKPASS", good.to_str().unwrap()),
+            ("SSH_ASKPASS_REQUIRE", "force"),
+        ],
+    );
+    assert_eq!(code, 255);
+    assert!(
+        err.contains(&authenticated(sshd.port, "keyboard-interactive")),
+        "{err}\n{}",
+        sshd.log_text()
+    );
+    let bad = askpass(&dir, "definitely-wrong");
+    let (code, err) = login(
+        "tobira",
+        sshd.port,
+        &user.name,
+        &[
+            "PreferredAuthentications=keyboard-interactive",
+            "NumberOfPasswordPrompts=1",
+        ],
+        &[("SSH_ASKPASS", bad.to_str().unwrap()), ("SSH_ASKPASS_REQUIRE", "force")],
+    );
+    assert_eq!(code, 255);
+    assert!(
+        err.contains(&format!("{}@127.0.0.1: Permission denied (", user.name)),
+        "{err}"
+    );
+}

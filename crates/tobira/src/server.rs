@@ -189,8 +189,11 @@ async fn apply(
     for line in &out.log {
         info!("{line}");
     }
+    if let Some(n) = &out.notice {
+        let _ = d.conn.auth_banner(n);
+    }
     let r = match out.decision {
-        Decision::Accept => d.conn.auth_accept(),
+        Decision::Accept => d.conn.auth_accept_with_sig_algs(st.per_user_sig_algs()),
         Decision::PkOk { algorithm, key_blob } => d.conn.auth_pk_ok(&algorithm, &key_blob),
         Decision::Info(q) => d.conn.auth_info_request(&q),
         Decision::Reject { partial } => {

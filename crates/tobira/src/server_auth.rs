@@ -47,6 +47,8 @@ pub struct Outcome {
     pub decision: Decision,
     /// Lines for the log, in sshd's wording.
     pub log: Vec<String>,
+    /// A message for the user (USERAUTH_BANNER) before the answer.
+    pub notice: Option<String>,
     /// Methods to list in USERAUTH_FAILURE.
     pub methods: Vec<String>,
 }
@@ -74,6 +76,8 @@ pub struct AuthState {
     invalid_logged: bool,
     /// Keyboard-interactive prompts sent for this user.
     kbd_user: Option<String>,
+    /// The configuration with the user's `Match` blocks applied.
+    effective: Option<ServerConfig>,
     /// Options of the authorized_keys line that authenticated the user.
     pub key_options: Option<KeyOptions>,
     /// The authenticated account.
@@ -111,7 +115,22 @@ impl AuthState {
             key_options: None,
             account: None,
             banner_sent: false,
+            effective: None,
         }
+    }
+
+    /// The configuration in force: global until the user is known, then
+    /// with that user's `Match` blocks (sshd_config(5) `Match`).
+    pub fn cfg(&self) -> &ServerConfig {
+        self.effective.as_ref().unwrap_or(&self.ctx.config)
+    }
+
+    /// `server-sig-algs` for this user when a `Match` block changed
+    /// `PubkeyAcceptedAlgorithms` (sent before USERAUTH_SUCCESS, RFC 8308 §2.4).
+    pub fn per_user_sig_algs(&self) -> Option<Vec<String>> {
+        let eff = self.effective.as_ref()?;
+        (eff.pubkey_accepted_algorithms != self.ctx.config.pubkey_accepted_algorithms)
+            .then(|| eff.pubkey_accepted_algorithms.clone())
     }
 
     /// The user name of the first request, once seen.
@@ -125,7 +144,7 @@ impl AuthState {
             return None;
         }
         self.banner_sent = true;
-        let path = self.ctx.config.banner.clone()?;
+        let path = self.cfg().banner.clone()?;
         std::fs::read_to_string(path).ok()
     }
 
@@ -135,7 +154,7 @@ impl AuthState {
 
     /// Methods enabled by configuration, in sshd's order.
     fn enabled_methods(&self) -> Vec<String> {
-        let c = &self.ctx.config;
+        let c = self.cfg();
         let mut m = Vec::new();
         if c.pubkey_authentication {
             m.push("publickey".to_string());
@@ -153,7 +172,7 @@ impl AuthState {
     /// already succeeded.
     pub fn methods_left(&self) -> Vec<String> {
         let enabled = self.enabled_methods();
-        let lists = &self.ctx.config.authentication_methods;
+        let lists = &self.cfg().authentication_methods;
         if lists.is_empty() || lists.iter().any(|l| l.len() == 1 && l[0] == "any") {
             return enabled;
         }
@@ -170,7 +189,7 @@ impl AuthState {
     }
 
     fn complete(&mut self, method: &str) -> Decision {
-        let lists = &self.ctx.config.authentication_methods;
+        let lists = self.cfg().authentication_methods.clone();
         if lists.is_empty() || lists.iter().any(|l| l.len() == 1 && l[0] == "any") {
             return Decision::Accept;
         }
@@ -206,7 +225,7 @@ impl AuthState {
                 }
             }
         }
-        let c = &self.ctx.config;
+        let c = self.cfg();
         let host_match = |pat: &str| -> bool {
             let (u, h) = match pat.split_once('@') {
                 Some((u, h)) => (u, Some(h)),
@@ -248,7 +267,7 @@ impl AuthState {
         if acct.uid != 0 {
             return true;
         }
-        match self.ctx.config.permit_root_login {
+        match self.cfg().permit_root_login {
             PermitRootLogin::Yes => true,
             PermitRootLogin::ProhibitPassword => method == "publickey",
             PermitRootLogin::ForcedCommandsOnly => {
@@ -263,7 +282,7 @@ impl AuthState {
             self.failures += 1;
         }
         let methods = self.methods_left();
-        if counted && self.failures >= self.ctx.config.max_auth_tries.max(1) {
+        if counted && self.failures >= self.cfg().max_auth_tries.max(1) {
             let user = self.user.clone().unwrap_or_default();
             let who = if self.invalid_logged {
                 format!("invalid user {user}")
@@ -283,17 +302,19 @@ impl AuthState {
                 decision: Decision::Disconnect("Too many authentication failures".into()),
                 log,
                 methods,
+                notice: None,
             };
         }
         Outcome {
             decision: Decision::Reject { partial: false },
             log,
             methods,
+            notice: None,
         }
     }
 
     fn authorized(&self, acct: &Account, key: &ssh_key::PublicKey) -> Result<Option<KeyOptions>, String> {
-        let c = &self.ctx.config;
+        let c = self.cfg();
         for path in c.authorized_keys_paths(&acct.name, &acct.home, acct.uid) {
             let Ok(text) = std::fs::read_to_string(&path) else {
                 continue;
@@ -321,6 +342,10 @@ impl AuthState {
         let method = r.method.name().to_string();
         if self.user.is_none() {
             self.user = Some(r.user.clone());
+            let groups = account::lookup(&r.user)
+                .map(|a| account::groups(&a))
+                .unwrap_or_default();
+            self.effective = Some(self.ctx.config.for_connection(&r.user, self.ctx.peer.ip(), &groups));
         }
         if self.user.as_deref() != Some(r.user.as_str()) || r.service != "ssh-connection" {
             // sshd: "Disconnecting: Change of username or service not allowed"
@@ -334,6 +359,7 @@ impl AuthState {
                 )),
                 log: vec![],
                 methods: vec![],
+                notice: None,
             };
         }
         let base = if matches!(r.method, MethodData::PublicKey { .. }) {
@@ -411,6 +437,7 @@ impl AuthState {
                         },
                         log: vec![],
                         methods: vec![],
+                        notice: None,
                     },
                     (None, None) => self.fail(true, vec![]),
                     (Some(_), Some(opts)) if req.signature_valid == Some(true) => {
@@ -437,6 +464,7 @@ impl AuthState {
                             decision,
                             log,
                             methods: self.methods_left(),
+                            notice: None,
                         }
                     }
                     _ => self.fail(
@@ -462,6 +490,7 @@ impl AuthState {
                     }),
                     log: vec![],
                     methods: vec![],
+                    notice: None,
                 }
             }
             MethodData::Other(_) => self.fail(true, vec![]),
@@ -503,11 +532,11 @@ impl AuthState {
             account::dummy_verify(password);
             return false;
         };
-        if password.is_empty() && !self.ctx.config.permit_empty_passwords {
+        if password.is_empty() && !self.cfg().permit_empty_passwords {
             account::dummy_verify(password);
             return false;
         }
-        let empty_ok = entry.hash.is_empty() && self.ctx.config.permit_empty_passwords;
+        let empty_ok = entry.hash.is_empty() && self.cfg().permit_empty_passwords;
         if !(account::password_login_possible(&entry) || empty_ok) {
             account::dummy_verify(password);
             return false;
@@ -521,12 +550,13 @@ impl AuthState {
         if ok {
             if let Some(entry) = account::shadow_entry(&user) {
                 if account::account_state(&entry, today_days()) == AccountState::PasswordExpired {
-                    return self.fail(
-                        true,
-                        vec![format!(
-                            "Password expired for {user} from {addr}: change it through another channel"
-                        )],
+                    let line = format!("Password expired for {user} from {addr}: change it through another channel");
+                    let mut o = self.fail(true, vec![line]);
+                    o.notice = Some(
+                        "Your password has expired. tobirad cannot change passwords yet: change it through another channel.\n"
+                            .into(),
                     );
+                    return o;
                 }
             }
             if !self.root_allowed(acct, method, None) {
@@ -553,6 +583,7 @@ impl AuthState {
                 decision,
                 log,
                 methods: self.methods_left(),
+                notice: None,
             };
         }
         self.fail(true, vec![format!("Failed {method} for {user} from {addr} ssh2")])

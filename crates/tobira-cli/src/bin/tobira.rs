@@ -235,7 +235,7 @@ fn main() -> ExitCode {
         Err(e) => return fail(&format!("{e}")),
     };
     let level = if args.quiet { 0 } else { 1 + args.verbose };
-    let _ = tobira_cli::logging::init(level.saturating_sub(1), args.log_file.as_deref());
+    let _ = tobira_cli::logging::init(level.saturating_sub(1), args.log_file.as_deref(), "tobira");
     let mode: StrictMode = cfg.strict_host_key_checking;
     let trust = TrustSettings {
         user_files: cfg.user_known_hosts_file.clone(),

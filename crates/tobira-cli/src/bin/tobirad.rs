@@ -74,7 +74,7 @@ fn main() -> ExitCode {
     } else {
         log_level(&cfg)
     };
-    if let Err(e) = tobira_cli::logging::init(level, args.log_file.as_deref()) {
+    if let Err(e) = tobira_cli::logging::init(level, args.log_file.as_deref(), "tobirad") {
         eprintln!("tobirad: cannot open log file: {e}");
         return ExitCode::from(255);
     }

@@ -158,6 +158,20 @@ impl Connection {
         self.send(vec![num::USERAUTH_SUCCESS])
     }
 
+    /// Server: success, preceded by an EXT_INFO with this user's
+    /// `server-sig-algs` when given and the client asked for ext-info
+    /// (RFC 8308 §2.4).
+    pub fn auth_accept_with_sig_algs(&mut self, sig_algs: Option<Vec<String>>) -> Result<(), Error> {
+        if let (Some(algs), true, false) = (sig_algs, self.peer_wants_ext_info, self.authenticated) {
+            let ext = crate::msg::transport::ExtInfo {
+                extensions: vec![("server-sig-algs".into(), algs.join(",").into_bytes())],
+            };
+            self.server_auth_check()?;
+            self.send(ext.encode())?;
+        }
+        self.auth_accept()
+    }
+
     /// Server: USERAUTH_FAILURE with the methods that can continue.
     pub fn auth_reject(&mut self, methods: &[String], partial: bool) -> Result<(), Error> {
         self.server_auth_check()?;
