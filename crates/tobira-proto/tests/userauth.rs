@@ -281,3 +281,17 @@ fn after_success_connection_messages_are_allowed_and_requests_ignored() {
     assert!(requests(&se).is_empty());
     assert!(!s.is_closed() && !c.is_closed());
 }
+
+/// RFC 8308 §2.4: a per-user EXT_INFO may precede USERAUTH_SUCCESS.
+#[test]
+fn per_user_server_sig_algs_before_success() {
+    let (mut c, mut s) = pair();
+    c.userauth_password("bob", "pw", None).unwrap();
+    pump(&mut c, &mut s);
+    s.auth_accept_with_sig_algs(Some(vec!["ssh-ed25519".into()])).unwrap();
+    let (ce, _) = pump(&mut c, &mut s);
+    let ext = ce.iter().position(|e| matches!(e, Event::ExtInfo(_))).unwrap();
+    let ok = ce.iter().position(|e| *e == Event::AuthSuccess).unwrap();
+    assert!(ext < ok);
+    assert_eq!(c.server_sig_algs().unwrap(), ["ssh-ed25519".to_string()]);
+}
