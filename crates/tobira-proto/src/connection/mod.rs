@@ -24,18 +24,22 @@ use crate::kex::dh::{DhGroup, DhKeyPair};
 use crate::kex::ecdh::EcdhKeyPair;
 use crate::kex::gex::{self, GexRequest};
 use crate::kex::{self, KexFamily, KexSpec};
+use crate::msg::connection::{ChannelKind, ChannelRequest};
 use crate::msg::num;
 use crate::msg::transport::{encode_service, encode_unimplemented, Disconnect, ExtInfo, KexInit};
 use crate::msg::userauth::InfoRequest;
 pub use userauth::AuthRequest;
 
+mod channels;
 mod userauth;
+
 use crate::trace::{self, Direction};
 use crate::transport::ident::{IdentReader, IdentScan};
 use crate::transport::keys::derive;
 use crate::transport::negotiate::{guess_was_wrong, negotiate, Negotiated};
 use crate::transport::packet::{DirectionKeys, Opener, Sealer};
 use crate::wire::{Reader, Writer};
+pub use channels::{LOCAL_MAX_PACKET, LOCAL_WINDOW};
 
 /// Which side of the connection we are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,6 +112,88 @@ pub enum Event {
     AuthRequest(AuthRequest),
     /// Server: answers to our keyboard-interactive prompts.
     AuthInfoResponse(Vec<zeroize::Zeroizing<String>>),
+    /// The peer opens a channel; answer with [`Connection::channel_accept`]
+    /// or [`Connection::channel_reject`].
+    ChannelOpenRequest {
+        /// Our id for the channel.
+        id: u32,
+        /// Type and type-specific data.
+        kind: ChannelKind,
+    },
+    /// A channel we opened is open.
+    ChannelOpenConfirmed {
+        /// Channel id.
+        id: u32,
+    },
+    /// A channel we opened was refused (RFC 4254 §5.1).
+    ChannelOpenFailed {
+        /// Channel id.
+        id: u32,
+        /// Reason code.
+        code: u32,
+        /// Description.
+        message: String,
+    },
+    /// Data on a channel.
+    ChannelData {
+        /// Channel id.
+        id: u32,
+        /// The bytes.
+        data: Vec<u8>,
+    },
+    /// Extended data (1 = stderr) on a channel.
+    ChannelExtendedData {
+        /// Channel id.
+        id: u32,
+        /// Data type code.
+        code: u32,
+        /// The bytes.
+        data: Vec<u8>,
+    },
+    /// The peer sent EOF on a channel.
+    ChannelEof {
+        /// Channel id.
+        id: u32,
+    },
+    /// The channel is closed both ways and forgotten.
+    ChannelClosed {
+        /// Channel id.
+        id: u32,
+    },
+    /// A channel request from the peer; answer with
+    /// [`Connection::channel_request_reply`] when `want_reply`.
+    ChannelRequest {
+        /// Channel id.
+        id: u32,
+        /// The request.
+        request: ChannelRequest,
+        /// The peer wants an answer.
+        want_reply: bool,
+    },
+    /// The answer to one of our channel requests.
+    ChannelRequestReply {
+        /// Channel id.
+        id: u32,
+        /// CHANNEL_SUCCESS or CHANNEL_FAILURE.
+        success: bool,
+    },
+    /// A global request from the peer; answer with
+    /// [`Connection::global_request_reply`] when `want_reply`.
+    GlobalRequest {
+        /// Request name.
+        name: String,
+        /// The peer wants an answer.
+        want_reply: bool,
+        /// Request-specific data.
+        data: Vec<u8>,
+    },
+    /// The answer to one of our global requests.
+    GlobalReply {
+        /// REQUEST_SUCCESS or REQUEST_FAILURE.
+        success: bool,
+        /// Response-specific data.
+        data: Vec<u8>,
+    },
     /// SSH_MSG_DEBUG from the peer.
     Debug(String),
     /// One decoded packet, when tracing is on.
@@ -188,6 +274,8 @@ pub struct Connection {
     kbd_pending: bool,
     /// Client: the method of the last USERAUTH_REQUEST (to read message 60).
     last_method: Option<&'static str>,
+    /// Channels and global requests (RFC 4254).
+    chans: channels::Channels,
 }
 
 impl std::fmt::Debug for Connection {
@@ -244,6 +332,7 @@ impl Connection {
             kex_host_key: None,
             kbd_pending: false,
             last_method: None,
+            chans: channels::new_table(),
         };
         c.out.extend_from_slice(c.local_ident.as_bytes());
         c.out.extend_from_slice(b"\r\n");
@@ -554,7 +643,7 @@ impl Connection {
                         "connection protocol message type {msg} before authentication"
                     )));
                 }
-                self.on_connection_message(msg, payload, seq)
+                self.on_connection_message(msg, payload)
             }
             _ => {
                 if self.session_id.is_none() && self.strict {
@@ -1055,35 +1144,6 @@ impl Connection {
         }
         self.events.push_back(Event::ExtInfo(ext));
         Ok(())
-    }
-
-    /// The connection protocol (RFC 4254) is not implemented yet: channel
-    /// opens are refused with SSH_OPEN_ADMINISTRATIVELY_PROHIBITED, global
-    /// requests that want a reply fail, anything else is UNIMPLEMENTED.
-    fn on_connection_message(&mut self, msg: u8, payload: &[u8], seq: u32) -> Result<(), Error> {
-        let mut r = Reader::new(payload);
-        r.u8()?;
-        match msg {
-            num::CHANNEL_OPEN => {
-                let _kind = r.string()?;
-                let sender = r.u32()?;
-                let mut m = vec![num::CHANNEL_OPEN_FAILURE];
-                m.put_u32(sender);
-                m.put_u32(1);
-                m.put_string(b"sessions are not implemented yet in this version of tobira");
-                m.put_string(b"");
-                self.send(m)
-            }
-            num::GLOBAL_REQUEST => {
-                let _name = r.string()?;
-                if r.bool()? {
-                    self.send(vec![num::REQUEST_FAILURE])
-                } else {
-                    Ok(())
-                }
-            }
-            _ => self.send(encode_unimplemented(seq)),
-        }
     }
 
     /// Sends an arbitrary message (payload starting with its number) once

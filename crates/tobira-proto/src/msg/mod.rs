@@ -1,5 +1,6 @@
 //! Message numbers (RFC 4250 §4.1) and typed messages.
 
+pub mod connection;
 pub mod transport;
 pub mod userauth;
 

@@ -1,0 +1,600 @@
+//! The connection protocol (RFC 4254): channels with flow control, channel
+//! requests, global requests. Data the application writes is queued per
+//! channel and sent as the peer's window allows; EOF and CLOSE follow the
+//! queued data so nothing is lost.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use super::{Connection, Event, Phase};
+use crate::error::Error;
+use crate::msg::connection::{open_failure, ChannelKind, ChannelRequest};
+use crate::msg::num;
+use crate::wire::{Reader, Writer};
+
+/// Our receive window per channel (RFC 4254 §5.2).
+pub const LOCAL_WINDOW: u32 = 2 * 1024 * 1024;
+/// The largest data packet we accept.
+pub const LOCAL_MAX_PACKET: u32 = 32 * 1024;
+/// Channels open at once on one connection, at most.
+pub const MAX_CHANNELS: usize = 1024;
+/// Bytes the application may queue on one channel beyond the peer's window.
+pub const MAX_QUEUED: usize = 16 * 1024 * 1024;
+
+#[derive(Debug)]
+struct Channel {
+    remote_id: Option<u32>,
+    remote_window: u32,
+    remote_max_packet: u32,
+    local_window: u32,
+    /// Data waiting for window: (extended data code, bytes).
+    queue: VecDeque<(Option<u32>, Vec<u8>)>,
+    queued: usize,
+    eof_wanted: bool,
+    eof_sent: bool,
+    eof_received: bool,
+    close_wanted: bool,
+    close_sent: bool,
+    close_received: bool,
+    /// Our requests awaiting CHANNEL_SUCCESS/FAILURE.
+    replies_due: u32,
+    /// Answers owed to the peer's requests, in order: `None` while the
+    /// application decides, `Some(success)` once known.
+    answers: VecDeque<Option<bool>>,
+    /// Opened by the peer and not yet accepted or refused.
+    pending_accept: bool,
+}
+
+impl Channel {
+    fn new() -> Self {
+        Channel {
+            remote_id: None,
+            remote_window: 0,
+            remote_max_packet: 0,
+            local_window: LOCAL_WINDOW,
+            queue: VecDeque::new(),
+            queued: 0,
+            eof_wanted: false,
+            eof_sent: false,
+            eof_received: false,
+            close_wanted: false,
+            close_sent: false,
+            close_received: false,
+            replies_due: 0,
+            answers: VecDeque::new(),
+            pending_accept: false,
+        }
+    }
+}
+
+/// The channel table and global-request bookkeeping of a connection.
+#[derive(Debug, Default)]
+pub struct Channels {
+    map: BTreeMap<u32, Channel>,
+    /// Our global requests awaiting a reply.
+    global_replies_due: u32,
+    /// Answers owed to the peer's global requests, in order (see
+    /// `Channel::answers`).
+    global_answers: VecDeque<Option<(bool, Vec<u8>)>>,
+    /// The client said `no-more-sessions@openssh.com`.
+    pub no_more_sessions: bool,
+}
+
+impl Channels {
+    fn free_id(&self) -> Option<u32> {
+        if self.map.len() >= MAX_CHANNELS {
+            return None;
+        }
+        (0u32..).find(|i| !self.map.contains_key(i))
+    }
+}
+
+fn bad(msg: String) -> Error {
+    Error::protocol(msg)
+}
+
+impl Connection {
+    fn connection_ready(&self) -> Result<(), Error> {
+        if !self.authenticated || self.phase != Phase::Running {
+            return Err(Error::protocol(
+                "the connection protocol needs an authenticated connection",
+            ));
+        }
+        Ok(())
+    }
+
+    pub(super) fn on_connection_message(&mut self, msg: u8, payload: &[u8]) -> Result<(), Error> {
+        let mut r = Reader::new(payload);
+        r.u8()?;
+        match msg {
+            num::GLOBAL_REQUEST => {
+                let name = String::from_utf8_lossy(r.string()?).into_owned();
+                let want_reply = r.bool()?;
+                let data = r.remaining().to_vec();
+                match name.as_str() {
+                    // Answered here, in turn with the application's answers.
+                    "keepalive@openssh.com" | "hostkeys-00@openssh.com" | "hostkeys-prove-00@openssh.com" => {
+                        if want_reply {
+                            self.chans.global_answers.push_back(Some((false, Vec::new())));
+                        }
+                    }
+                    "no-more-sessions@openssh.com" => self.chans.no_more_sessions = true,
+                    _ => {
+                        if want_reply {
+                            self.chans.global_answers.push_back(None);
+                        }
+                        self.events.push_back(Event::GlobalRequest { name, want_reply, data });
+                    }
+                }
+                self.flush_global_answers()
+            }
+            num::REQUEST_SUCCESS | num::REQUEST_FAILURE => {
+                if self.chans.global_replies_due == 0 {
+                    return Err(bad("unexpected global request reply".into()));
+                }
+                self.chans.global_replies_due -= 1;
+                self.events.push_back(Event::GlobalReply {
+                    success: msg == num::REQUEST_SUCCESS,
+                    data: r.remaining().to_vec(),
+                });
+                Ok(())
+            }
+            num::CHANNEL_OPEN => self.on_channel_open(&mut r),
+            _ => {
+                let id = r.u32()?;
+                let ch = self
+                    .chans
+                    .map
+                    .get_mut(&id)
+                    .ok_or_else(|| bad(format!("message {msg} for unknown channel {id}")))?;
+                if ch.pending_accept
+                    || (ch.remote_id.is_none()
+                        && !matches!(msg, num::CHANNEL_OPEN_CONFIRMATION | num::CHANNEL_OPEN_FAILURE))
+                {
+                    return Err(bad(format!("message {msg} for channel {id} before it is open")));
+                }
+                match msg {
+                    num::CHANNEL_OPEN_CONFIRMATION => {
+                        if ch.remote_id.is_some() {
+                            return Err(bad(format!("channel {id}: duplicate open confirmation")));
+                        }
+                        let remote = r.u32()?;
+                        let window = r.u32()?;
+                        let max_packet = r.u32()?;
+                        if max_packet == 0 {
+                            return Err(bad(format!("channel {id}: maximum packet size 0")));
+                        }
+                        ch.remote_id = Some(remote);
+                        ch.remote_window = window;
+                        ch.remote_max_packet = max_packet;
+                        self.events.push_back(Event::ChannelOpenConfirmed { id });
+                        self.flush_channel(id)
+                    }
+                    num::CHANNEL_OPEN_FAILURE => {
+                        if ch.remote_id.is_some() {
+                            return Err(bad(format!("channel {id}: open failure after confirmation")));
+                        }
+                        let code = r.u32()?;
+                        let message = String::from_utf8_lossy(r.string()?).into_owned();
+                        self.chans.map.remove(&id);
+                        self.events.push_back(Event::ChannelOpenFailed { id, code, message });
+                        Ok(())
+                    }
+                    num::CHANNEL_WINDOW_ADJUST => {
+                        let n = r.u32()?;
+                        ch.remote_window = ch
+                            .remote_window
+                            .checked_add(n)
+                            .ok_or_else(|| bad(format!("channel {id}: window adjust overflows the window")))?;
+                        self.flush_channel(id)
+                    }
+                    num::CHANNEL_DATA | num::CHANNEL_EXTENDED_DATA => {
+                        let code = if msg == num::CHANNEL_EXTENDED_DATA {
+                            Some(r.u32()?)
+                        } else {
+                            None
+                        };
+                        let data = r.string()?;
+                        let len = data.len() as u32;
+                        if len > LOCAL_MAX_PACKET {
+                            return Err(bad(format!(
+                                "channel {id}: received a {len}-byte packet, over the maximum {LOCAL_MAX_PACKET}"
+                            )));
+                        }
+                        if len > ch.local_window {
+                            return Err(bad(format!(
+                                "channel {id}: received {len} bytes, more than the window of {}",
+                                ch.local_window
+                            )));
+                        }
+                        ch.local_window -= len;
+                        // RFC 4254 §5.2: data after EOF is not allowed; like
+                        // OpenSSH, it is discarded.
+                        if ch.eof_received || ch.close_received {
+                            return Ok(());
+                        }
+                        if ch.local_window < LOCAL_WINDOW / 2 {
+                            let add = LOCAL_WINDOW - ch.local_window;
+                            ch.local_window = LOCAL_WINDOW;
+                            let remote = ch.remote_id.unwrap_or_default();
+                            let mut m = vec![num::CHANNEL_WINDOW_ADJUST];
+                            m.put_u32(remote);
+                            m.put_u32(add);
+                            self.send(m)?;
+                        }
+                        let data = data.to_vec();
+                        self.events.push_back(match code {
+                            Some(code) => Event::ChannelExtendedData { id, code, data },
+                            None => Event::ChannelData { id, data },
+                        });
+                        Ok(())
+                    }
+                    num::CHANNEL_EOF => {
+                        ch.eof_received = true;
+                        self.events.push_back(Event::ChannelEof { id });
+                        Ok(())
+                    }
+                    num::CHANNEL_CLOSE => {
+                        if ch.close_received {
+                            return Err(bad(format!("channel {id}: duplicate close")));
+                        }
+                        ch.close_received = true;
+                        // Queued data can no longer be delivered.
+                        ch.queue.clear();
+                        ch.queued = 0;
+                        ch.close_wanted = true;
+                        self.flush_channel(id)
+                    }
+                    num::CHANNEL_REQUEST => {
+                        let name = String::from_utf8_lossy(r.string()?).into_owned();
+                        let want_reply = r.bool()?;
+                        let request = ChannelRequest::decode(&name, &mut r)?;
+                        if request == ChannelRequest::Keepalive {
+                            // Answered here, in turn (OpenSSH answers failure).
+                            if want_reply {
+                                ch.answers.push_back(Some(false));
+                            }
+                            return self.flush_answers(id);
+                        }
+                        if want_reply {
+                            ch.answers.push_back(None);
+                        }
+                        self.events.push_back(Event::ChannelRequest {
+                            id,
+                            request,
+                            want_reply,
+                        });
+                        Ok(())
+                    }
+                    num::CHANNEL_SUCCESS | num::CHANNEL_FAILURE => {
+                        if ch.replies_due == 0 {
+                            return Err(bad(format!("channel {id}: unexpected request reply")));
+                        }
+                        ch.replies_due -= 1;
+                        self.events.push_back(Event::ChannelRequestReply {
+                            id,
+                            success: msg == num::CHANNEL_SUCCESS,
+                        });
+                        Ok(())
+                    }
+                    _ => Err(bad(format!("unknown connection protocol message {msg}"))),
+                }
+            }
+        }
+    }
+
+    fn on_channel_open(&mut self, r: &mut Reader<'_>) -> Result<(), Error> {
+        let kind_name = String::from_utf8_lossy(r.string()?).into_owned();
+        let sender = r.u32()?;
+        let window = r.u32()?;
+        let max_packet = r.u32()?;
+        let kind = ChannelKind::decode(&kind_name, r)?;
+        let refuse = |c: &mut Connection, code: u32, why: &str| -> Result<(), Error> {
+            let mut m = vec![num::CHANNEL_OPEN_FAILURE];
+            m.put_u32(sender);
+            m.put_u32(code);
+            m.put_string(why.as_bytes());
+            m.put_string(b"");
+            c.send(m)
+        };
+        if max_packet == 0 {
+            return refuse(self, open_failure::ADMINISTRATIVELY_PROHIBITED, "maximum packet size 0");
+        }
+        if kind == ChannelKind::Session && self.chans.no_more_sessions {
+            return Err(bad("session channel opened after no-more-sessions@openssh.com".into()));
+        }
+        let Some(id) = self.chans.free_id() else {
+            return refuse(self, open_failure::RESOURCE_SHORTAGE, "too many channels");
+        };
+        let mut ch = Channel::new();
+        ch.remote_id = Some(sender);
+        ch.remote_window = window;
+        ch.remote_max_packet = max_packet;
+        ch.pending_accept = true;
+        self.chans.map.insert(id, ch);
+        self.events.push_back(Event::ChannelOpenRequest { id, kind });
+        Ok(())
+    }
+
+    /// Accepts a channel the peer opened (CHANNEL_OPEN_CONFIRMATION).
+    pub fn channel_accept(&mut self, id: u32) -> Result<(), Error> {
+        let ch = self
+            .chans
+            .map
+            .get_mut(&id)
+            .ok_or_else(|| bad(format!("no channel {id}")))?;
+        if !ch.pending_accept {
+            return Err(bad(format!("channel {id} is not awaiting acceptance")));
+        }
+        ch.pending_accept = false;
+        let mut m = vec![num::CHANNEL_OPEN_CONFIRMATION];
+        m.put_u32(ch.remote_id.unwrap_or_default());
+        m.put_u32(id);
+        m.put_u32(LOCAL_WINDOW);
+        m.put_u32(LOCAL_MAX_PACKET);
+        self.send(m)
+    }
+
+    /// Refuses a channel the peer opened (CHANNEL_OPEN_FAILURE, RFC 4254 §5.1).
+    pub fn channel_reject(&mut self, id: u32, code: u32, message: &str) -> Result<(), Error> {
+        let ch = self.chans.map.get(&id).ok_or_else(|| bad(format!("no channel {id}")))?;
+        if !ch.pending_accept {
+            return Err(bad(format!("channel {id} is not awaiting acceptance")));
+        }
+        let remote = ch.remote_id.unwrap_or_default();
+        self.chans.map.remove(&id);
+        let mut m = vec![num::CHANNEL_OPEN_FAILURE];
+        m.put_u32(remote);
+        m.put_u32(code);
+        m.put_string(message.as_bytes());
+        m.put_string(b"");
+        self.send(m)
+    }
+
+    /// Opens a channel; the answer comes as [`Event::ChannelOpenConfirmed`]
+    /// or [`Event::ChannelOpenFailed`] with the returned id.
+    pub fn channel_open(&mut self, kind: ChannelKind) -> Result<u32, Error> {
+        self.connection_ready()?;
+        let id = self.chans.free_id().ok_or_else(|| bad("too many channels".into()))?;
+        self.chans.map.insert(id, Channel::new());
+        let mut m = vec![num::CHANNEL_OPEN];
+        m.put_string(kind.name().as_bytes());
+        m.put_u32(id);
+        m.put_u32(LOCAL_WINDOW);
+        m.put_u32(LOCAL_MAX_PACKET);
+        kind.encode_fields(&mut m);
+        self.send(m)?;
+        Ok(id)
+    }
+
+    /// Sends a channel request (RFC 4254 §6). With `want_reply` the answer
+    /// comes as [`Event::ChannelRequestReply`].
+    pub fn channel_request(&mut self, id: u32, request: &ChannelRequest, want_reply: bool) -> Result<(), Error> {
+        let ch = self.open_channel(id)?;
+        if ch.close_sent {
+            return Ok(());
+        }
+        if want_reply {
+            ch.replies_due += 1;
+        }
+        let remote = ch.remote_id.unwrap_or_default();
+        let mut m = vec![num::CHANNEL_REQUEST];
+        m.put_u32(remote);
+        m.put_string(request.name().as_bytes());
+        m.put_bool(want_reply);
+        request.encode_fields(&mut m);
+        self.send(m)
+    }
+
+    /// Answers the oldest request of this channel that wanted a reply.
+    pub fn channel_request_reply(&mut self, id: u32, success: bool) -> Result<(), Error> {
+        let ch = self.open_channel(id)?;
+        let slot = ch
+            .answers
+            .iter_mut()
+            .find(|a| a.is_none())
+            .ok_or_else(|| bad(format!("channel {id}: no request awaits a reply")))?;
+        *slot = Some(success);
+        self.flush_answers(id)
+    }
+
+    /// Sends the answers that are known, in order (RFC 4254 §5.4).
+    fn flush_answers(&mut self, id: u32) -> Result<(), Error> {
+        let Some(ch) = self.chans.map.get_mut(&id) else {
+            return Ok(());
+        };
+        let remote = ch.remote_id.unwrap_or_default();
+        let mut out = Vec::new();
+        while let Some(Some(success)) = ch.answers.front().copied() {
+            ch.answers.pop_front();
+            if !ch.close_sent {
+                let mut m = vec![if success {
+                    num::CHANNEL_SUCCESS
+                } else {
+                    num::CHANNEL_FAILURE
+                }];
+                m.put_u32(remote);
+                out.push(m);
+            }
+        }
+        for m in out {
+            self.send(m)?;
+        }
+        Ok(())
+    }
+
+    fn open_channel(&mut self, id: u32) -> Result<&mut Channel, Error> {
+        let ch = self
+            .chans
+            .map
+            .get_mut(&id)
+            .ok_or_else(|| bad(format!("no channel {id}")))?;
+        if ch.remote_id.is_none() || ch.pending_accept {
+            return Err(bad(format!("channel {id} is not open")));
+        }
+        Ok(ch)
+    }
+
+    /// Queues data (or extended data with `code`, 1 = stderr) for the
+    /// channel; it is sent as the peer's window allows.
+    pub fn channel_write(&mut self, id: u32, code: Option<u32>, data: &[u8]) -> Result<(), Error> {
+        let ch = self
+            .chans
+            .map
+            .get_mut(&id)
+            .ok_or_else(|| bad(format!("no channel {id}")))?;
+        if ch.eof_wanted || ch.close_wanted {
+            return Err(bad(format!("channel {id}: write after EOF or close")));
+        }
+        if ch.queued + data.len() > MAX_QUEUED {
+            return Err(bad(format!("channel {id}: too much data queued")));
+        }
+        if data.is_empty() {
+            return Ok(());
+        }
+        ch.queued += data.len();
+        ch.queue.push_back((code, data.to_vec()));
+        self.flush_channel(id)
+    }
+
+    /// Bytes queued on the channel and not yet sent.
+    pub fn channel_queued(&self, id: u32) -> usize {
+        self.chans.map.get(&id).map_or(0, |c| c.queued)
+    }
+
+    /// True while the channel exists (until both sides closed it).
+    pub fn channel_exists(&self, id: u32) -> bool {
+        self.chans.map.contains_key(&id)
+    }
+
+    /// Sends EOF after the queued data (RFC 4254 §5.3).
+    pub fn channel_eof(&mut self, id: u32) -> Result<(), Error> {
+        if let Some(ch) = self.chans.map.get_mut(&id) {
+            ch.eof_wanted = true;
+            self.flush_channel(id)?;
+        }
+        Ok(())
+    }
+
+    /// Closes the channel after the queued data (RFC 4254 §5.3).
+    pub fn channel_close(&mut self, id: u32) -> Result<(), Error> {
+        if let Some(ch) = self.chans.map.get_mut(&id) {
+            ch.close_wanted = true;
+            self.flush_channel(id)?;
+        }
+        Ok(())
+    }
+
+    /// Sends what the window allows; then EOF and CLOSE when wanted and
+    /// the queue is empty; forgets the channel when both closes are done.
+    fn flush_channel(&mut self, id: u32) -> Result<(), Error> {
+        let Some(ch) = self.chans.map.get_mut(&id) else {
+            return Ok(());
+        };
+        let Some(remote) = ch.remote_id else { return Ok(()) };
+        if ch.pending_accept {
+            return Ok(());
+        }
+        let mut out: Vec<Vec<u8>> = Vec::new();
+        while !ch.close_sent && ch.remote_window > 0 {
+            let Some((code, data)) = ch.queue.front_mut() else {
+                break;
+            };
+            let n = data
+                .len()
+                .min(ch.remote_window as usize)
+                .min(ch.remote_max_packet as usize);
+            let mut m = Vec::with_capacity(n + 16);
+            match code {
+                Some(c) => {
+                    m.push(num::CHANNEL_EXTENDED_DATA);
+                    m.put_u32(remote);
+                    m.put_u32(*c);
+                }
+                None => {
+                    m.push(num::CHANNEL_DATA);
+                    m.put_u32(remote);
+                }
+            }
+            m.put_string(&data[..n]);
+            out.push(m);
+            ch.remote_window -= n as u32;
+            ch.queued -= n;
+            if n == data.len() {
+                ch.queue.pop_front();
+            } else {
+                data.drain(..n);
+            }
+        }
+        let empty = ch.queue.is_empty();
+        if empty && ch.eof_wanted && !ch.eof_sent && !ch.close_sent {
+            ch.eof_sent = true;
+            let mut m = vec![num::CHANNEL_EOF];
+            m.put_u32(remote);
+            out.push(m);
+        }
+        if empty && ch.close_wanted && !ch.close_sent {
+            ch.close_sent = true;
+            let mut m = vec![num::CHANNEL_CLOSE];
+            m.put_u32(remote);
+            out.push(m);
+        }
+        let done = ch.close_sent && ch.close_received;
+        for m in out {
+            self.send(m)?;
+        }
+        if done {
+            self.chans.map.remove(&id);
+            self.events.push_back(Event::ChannelClosed { id });
+        }
+        Ok(())
+    }
+
+    /// Sends a global request (RFC 4254 §4); with `want_reply` the answer
+    /// comes as [`Event::GlobalReply`].
+    pub fn global_request(&mut self, name: &str, want_reply: bool, data: &[u8]) -> Result<(), Error> {
+        self.connection_ready()?;
+        if want_reply {
+            self.chans.global_replies_due += 1;
+        }
+        let mut m = vec![num::GLOBAL_REQUEST];
+        m.put_string(name.as_bytes());
+        m.put_bool(want_reply);
+        m.extend_from_slice(data);
+        self.send(m)
+    }
+
+    /// Answers the oldest global request that wanted a reply.
+    pub fn global_request_reply(&mut self, success: bool, data: &[u8]) -> Result<(), Error> {
+        let slot = self
+            .chans
+            .global_answers
+            .iter_mut()
+            .find(|a| a.is_none())
+            .ok_or_else(|| bad("no global request awaits a reply".into()))?;
+        *slot = Some((success, data.to_vec()));
+        self.flush_global_answers()
+    }
+
+    /// Sends the known global answers, in order (RFC 4254 §4).
+    fn flush_global_answers(&mut self) -> Result<(), Error> {
+        while let Some(Some(_)) = self.chans.global_answers.front() {
+            let Some(Some((success, data))) = self.chans.global_answers.pop_front() else {
+                break;
+            };
+            let mut m = vec![if success {
+                num::REQUEST_SUCCESS
+            } else {
+                num::REQUEST_FAILURE
+            }];
+            if success {
+                m.extend_from_slice(&data);
+            }
+            self.send(m)?;
+        }
+        Ok(())
+    }
+}
+
+pub(super) fn new_table() -> Channels {
+    Channels::default()
+}

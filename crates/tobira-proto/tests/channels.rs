@@ -1,0 +1,286 @@
+//! The connection protocol through the sans-IO core (RFC 4254): channel
+//! open/accept/refuse, requests and replies, data both ways under flow
+//! control, EOF and CLOSE ordering, and the limits a hostile peer hits.
+
+use std::sync::Arc;
+
+use rand::SeedableRng;
+use tobira_proto::hostkey::SigningKey;
+use tobira_proto::msg::connection::{ChannelKind, ChannelRequest};
+use tobira_proto::wire::Writer;
+use tobira_proto::{Config, Connection, DisconnectReason, Event};
+
+fn rng(seed: u64) -> Box<rand::rngs::StdRng> {
+    Box::new(rand::rngs::StdRng::seed_from_u64(seed))
+}
+
+fn host_key() -> Arc<SigningKey> {
+    let path = format!("{}/tests/keys/host_ed25519", env!("CARGO_MANIFEST_DIR"));
+    let k = ssh_key::PrivateKey::from_openssh(std::fs::read_to_string(path).unwrap()).unwrap();
+    Arc::new(SigningKey::from_ssh_key(&k).unwrap())
+}
+
+/// Moves bytes until quiet, collecting events (host key accepted).
+fn pump(c: &mut Connection, s: &mut Connection) -> (Vec<Event>, Vec<Event>) {
+    let (mut ce, mut se) = (Vec::new(), Vec::new());
+    loop {
+        let co = c.pending_output().to_vec();
+        c.consume_output(co.len());
+        let so = s.pending_output().to_vec();
+        s.consume_output(so.len());
+        if co.is_empty() && so.is_empty() {
+            return (ce, se);
+        }
+        s.feed(&co).unwrap();
+        c.feed(&so).unwrap();
+        while let Some(ev) = c.poll_event() {
+            if let Event::HostKey { .. } = ev {
+                c.accept_host_key().unwrap();
+            }
+            ce.push(ev);
+        }
+        se.extend(std::iter::from_fn(|| s.poll_event()));
+    }
+}
+
+/// An authenticated pair.
+fn pair() -> (Connection, Connection) {
+    let server = Config {
+        host_keys: vec![host_key()],
+        ..Config::default()
+    };
+    let mut c = Connection::client(Arc::new(Config::default()), rng(1));
+    let mut s = Connection::server(Arc::new(server), rng(2));
+    pump(&mut c, &mut s);
+    c.userauth_password("u", "p", None).unwrap();
+    pump(&mut c, &mut s);
+    s.auth_accept().unwrap();
+    pump(&mut c, &mut s);
+    assert!(c.is_authenticated());
+    (c, s)
+}
+
+/// Opens a session from the client and accepts it on the server.
+fn session(c: &mut Connection, s: &mut Connection) -> (u32, u32) {
+    let cid = c.channel_open(ChannelKind::Session).unwrap();
+    let (_, se) = pump(c, s);
+    let sid = se
+        .iter()
+        .find_map(|e| match e {
+            Event::ChannelOpenRequest {
+                id,
+                kind: ChannelKind::Session,
+            } => Some(*id),
+            _ => None,
+        })
+        .unwrap();
+    s.channel_accept(sid).unwrap();
+    let (ce, _) = pump(c, s);
+    assert!(ce.contains(&Event::ChannelOpenConfirmed { id: cid }));
+    (cid, sid)
+}
+
+fn data_of(events: &[Event], want: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    for e in events {
+        if let Event::ChannelData { id, data } = e {
+            if *id == want {
+                out.extend_from_slice(data);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn exec_session_round_trip() {
+    let (mut c, mut s) = pair();
+    let (cid, sid) = session(&mut c, &mut s);
+    c.channel_request(
+        cid,
+        &ChannelRequest::Exec {
+            command: "echo hi".into(),
+        },
+        true,
+    )
+    .unwrap();
+    let (_, se) = pump(&mut c, &mut s);
+    assert!(se.contains(&Event::ChannelRequest {
+        id: sid,
+        request: ChannelRequest::Exec {
+            command: "echo hi".into()
+        },
+        want_reply: true
+    }));
+    s.channel_request_reply(sid, true).unwrap();
+    s.channel_write(sid, None, b"hi\n").unwrap();
+    s.channel_write(sid, Some(1), b"warn\n").unwrap();
+    s.channel_request(sid, &ChannelRequest::ExitStatus { status: 3 }, false)
+        .unwrap();
+    s.channel_eof(sid).unwrap();
+    s.channel_close(sid).unwrap();
+    let (ce, se1) = pump(&mut c, &mut s);
+    let order: Vec<&Event> = ce.iter().filter(|e| !matches!(e, Event::Trace(_))).collect();
+    assert_eq!(
+        order,
+        vec![
+            &Event::ChannelRequestReply { id: cid, success: true },
+            &Event::ChannelData {
+                id: cid,
+                data: b"hi\n".to_vec()
+            },
+            &Event::ChannelExtendedData {
+                id: cid,
+                code: 1,
+                data: b"warn\n".to_vec()
+            },
+            &Event::ChannelRequest {
+                id: cid,
+                request: ChannelRequest::ExitStatus { status: 3 },
+                want_reply: false
+            },
+            &Event::ChannelEof { id: cid },
+            // The server's CLOSE is answered at once (RFC 4254 §5.3).
+            &Event::ChannelClosed { id: cid },
+        ]
+    );
+    assert!(se1.contains(&Event::ChannelClosed { id: sid }));
+    assert!(!c.channel_exists(cid) && !s.channel_exists(sid));
+}
+
+/// 5 MiB through a 2 MiB window and 32 KiB packets: every byte arrives in
+/// order, nothing is sent past the window, and CLOSE comes after the data.
+#[test]
+fn bulk_data_respects_window_and_close_after_data() {
+    let (mut c, mut s) = pair();
+    let (cid, sid) = session(&mut c, &mut s);
+    let blob: Vec<u8> = (0..5 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    s.channel_write(sid, None, &blob).unwrap();
+    s.channel_eof(sid).unwrap();
+    s.channel_close(sid).unwrap();
+    assert!(s.channel_queued(sid) > 0, "held back by the window");
+    let (ce, _) = pump(&mut c, &mut s);
+    assert_eq!(data_of(&ce, cid), blob);
+    let last_data = ce.iter().rposition(|e| matches!(e, Event::ChannelData { .. })).unwrap();
+    let eof = ce.iter().position(|e| *e == Event::ChannelEof { id: cid }).unwrap();
+    assert!(eof > last_data);
+    let closed = ce.iter().position(|e| *e == Event::ChannelClosed { id: cid }).unwrap();
+    assert!(closed > eof);
+}
+
+#[test]
+fn many_channels_and_refusals() {
+    let (mut c, mut s) = pair();
+    let mut ids = Vec::new();
+    for _ in 0..20 {
+        ids.push(session(&mut c, &mut s));
+    }
+    for (i, (cid, sid)) in ids.iter().enumerate() {
+        c.channel_write(*cid, None, format!("channel {i}").as_bytes()).unwrap();
+        let (_, se) = pump(&mut c, &mut s);
+        assert_eq!(data_of(&se, *sid), format!("channel {i}").into_bytes());
+    }
+    let cid = c
+        .channel_open(ChannelKind::DirectTcpip {
+            host: "h".into(),
+            port: 1,
+            originator: "o".into(),
+            originator_port: 2,
+        })
+        .unwrap();
+    let (_, se) = pump(&mut c, &mut s);
+    let sid = se.iter().find_map(|e| match e {
+        Event::ChannelOpenRequest { id, .. } => Some(*id),
+        _ => None,
+    });
+    s.channel_reject(sid.unwrap(), 2, "connect failed").unwrap();
+    let (ce, _) = pump(&mut c, &mut s);
+    assert!(ce.contains(&Event::ChannelOpenFailed {
+        id: cid,
+        code: 2,
+        message: "connect failed".into()
+    }));
+}
+
+fn raw(c: &mut Connection, payload: Vec<u8>) -> Vec<u8> {
+    c.send_payload(payload).unwrap();
+    let b = c.pending_output().to_vec();
+    c.consume_output(b.len());
+    b
+}
+
+#[test]
+fn hostile_channel_messages() {
+    // Data past our window.
+    let (mut c, mut s) = pair();
+    let (_, sid) = session(&mut c, &mut s);
+    let mut big = vec![94u8];
+    big.put_u32(sid);
+    big.put_string(&vec![0u8; 40 * 1024]);
+    let b = raw(&mut c, big);
+    let e = s.feed(&b).unwrap_err();
+    assert_eq!(e.reason(), Some(DisconnectReason::ProtocolError));
+    assert!(e.to_string().contains("over the maximum"), "{e}");
+    // Window adjust overflow.
+    let (mut c, mut s) = pair();
+    let (_, sid) = session(&mut c, &mut s);
+    let mut adj = vec![93u8];
+    adj.put_u32(sid);
+    adj.put_u32(u32::MAX);
+    let b = raw(&mut c, adj);
+    let e = s.feed(&b).unwrap_err();
+    assert!(e.to_string().contains("window adjust overflows"), "{e}");
+    // Unknown channel.
+    let (mut c, mut s) = pair();
+    let b = raw(&mut c, vec![96, 0, 0, 0, 77]);
+    let e = s.feed(&b).unwrap_err();
+    assert!(e.to_string().contains("unknown channel 77"), "{e}");
+    // Maximum packet size 0 is refused.
+    let (mut c, mut s) = pair();
+    let mut open = vec![90u8];
+    open.put_string(b"session");
+    open.put_u32(5);
+    open.put_u32(1000);
+    open.put_u32(0);
+    let b = raw(&mut c, open);
+    s.feed(&b).unwrap();
+    assert!(!std::iter::from_fn(|| s.poll_event()).any(|e| matches!(e, Event::ChannelOpenRequest { .. })));
+    // A reply nobody asked for.
+    let (mut c, mut s) = pair();
+    let (_, sid) = session(&mut c, &mut s);
+    let mut rep = vec![99u8];
+    rep.put_u32(sid);
+    let b = raw(&mut c, rep);
+    assert!(s.feed(&b).is_err());
+}
+
+#[test]
+fn global_requests_in_order_and_keepalive() {
+    let (mut c, mut s) = pair();
+    let mut fwd = Vec::new();
+    fwd.put_string(b"127.0.0.1");
+    fwd.put_u32(0);
+    c.global_request("tcpip-forward", true, &fwd).unwrap();
+    c.global_request("keepalive@openssh.com", true, &[]).unwrap();
+    let (_, se) = pump(&mut c, &mut s);
+    assert!(se
+        .iter()
+        .any(|e| matches!(e, Event::GlobalRequest { name, want_reply: true, .. } if name == "tcpip-forward")));
+    s.global_request_reply(true, &[0, 0, 0x1f, 0x90]).unwrap();
+    let (ce, _) = pump(&mut c, &mut s);
+    let replies: Vec<&Event> = ce.iter().filter(|e| matches!(e, Event::GlobalReply { .. })).collect();
+    // In request order, though the keepalive was answered by the core first.
+    assert_eq!(
+        replies,
+        vec![
+            &Event::GlobalReply {
+                success: true,
+                data: vec![0, 0, 0x1f, 0x90]
+            },
+            &Event::GlobalReply {
+                success: false,
+                data: vec![]
+            }
+        ]
+    );
+}
