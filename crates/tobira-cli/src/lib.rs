@@ -4,4 +4,5 @@
 #![warn(missing_docs)]
 
 pub mod logging;
+pub mod terminal;
 pub mod tty;

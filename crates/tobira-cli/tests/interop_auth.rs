@@ -245,8 +245,18 @@ fn password_via_askpass_both_ways_and_failures() {
         assert!(log.contains(&needle), "missing {needle:?} in\n{log}");
     }
     // An expired password (chage -d 0): a clear refusal, with a message.
-    assert!(Command::new("chage").args(["-d", "0", &user.name]).status().unwrap().success());
-    let (code, err) = login("ssh", tobirad.port, &user.name, &["PreferredAuthentications=password", "NumberOfPasswordPrompts=1"], &[("SSH_ASKPASS", good), ("SSH_ASKPASS_REQUIRE", "force")]);
+    assert!(Command::new("chage")
+        .args(["-d", "0", &user.name])
+        .status()
+        .unwrap()
+        .success());
+    let (code, err) = login(
+        "ssh",
+        tobirad.port,
+        &user.name,
+        &["PreferredAuthentications=password", "NumberOfPasswordPrompts=1"],
+        &[("SSH_ASKPASS", good), ("SSH_ASKPASS_REQUIRE", "force")],
+    );
     assert_eq!(code, 255);
     assert!(err.contains("Your password has expired."), "{err}");
     assert!(!err.contains("Authenticated to"), "{err}");

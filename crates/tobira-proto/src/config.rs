@@ -26,6 +26,10 @@ pub struct Config {
     pub moduli: Arc<Vec<Modulus>>,
     /// Server: algorithms listed in the `server-sig-algs` extension.
     pub server_sig_algs: Vec<String>,
+    /// Reopen channel windows as soon as data arrives (simple embedding);
+    /// drivers that apply backpressure turn this off and call
+    /// [`crate::Connection::channel_consumed`].
+    pub auto_window_adjust: bool,
     /// Emit [`crate::Event::Trace`] for every packet.
     pub trace: bool,
     /// Our identification string (without CR LF).
@@ -47,6 +51,7 @@ impl Default for Config {
             host_keys: Vec::new(),
             moduli: Arc::new(crate::kex::gex::fallback_groups()),
             server_sig_algs: owned(algorithms::PUBKEY_SUPPORTED),
+            auto_window_adjust: true,
             trace: false,
             ident: crate::transport::ident::local_ident(),
         }

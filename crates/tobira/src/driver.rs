@@ -86,8 +86,28 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         }
     }
 
+    /// The local address of a TCP stream.
+    pub fn local_addr(&self) -> Option<std::net::SocketAddr>
+    where
+        S: AsLocalAddr,
+    {
+        self.stream.local_addr_opt()
+    }
+
     /// Gives the stream back (for tests).
     pub fn into_inner(self) -> (S, Connection) {
         (self.stream, self.conn)
+    }
+}
+
+/// Streams that know their local address.
+pub trait AsLocalAddr {
+    /// The local address, when there is one.
+    fn local_addr_opt(&self) -> Option<std::net::SocketAddr>;
+}
+
+impl AsLocalAddr for tokio::net::TcpStream {
+    fn local_addr_opt(&self) -> Option<std::net::SocketAddr> {
+        self.local_addr().ok()
     }
 }

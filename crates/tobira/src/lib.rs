@@ -18,6 +18,10 @@ pub mod driver;
 pub mod hostkeys;
 pub mod keyfile;
 pub mod known_hosts;
+pub mod process;
+#[allow(unsafe_code)]
+pub mod pty;
 pub mod server;
 pub mod server_auth;
+pub mod server_session;
 pub mod trust;

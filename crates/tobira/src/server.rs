@@ -13,6 +13,7 @@ use tracing::{debug, info};
 use crate::config::server::ServerConfig;
 use crate::driver::{Driver, DriverError};
 use crate::server_auth::{AuthState, Decision, Outcome, PolicyContext};
+use crate::server_session::Sessions;
 
 /// Settings shared by every connection of a server.
 #[derive(Debug, Clone)]
@@ -84,14 +85,42 @@ pub async fn handle(stream: TcpStream, peer: SocketAddr, settings: Arc<ServerSet
     };
     let mut auth = Some(AuthState::new(ctx));
     let pre = " [preauth]";
+    let local = d.local_addr().unwrap_or(peer);
+    let mut sessions: Option<Sessions> = None;
     loop {
         let authenticated = d.conn.is_authenticated();
+        if authenticated && sessions.is_none() {
+            let Some(acct) = auth.as_ref().and_then(|a| a.account.clone()) else {
+                return;
+            };
+            let opts = auth.as_ref().and_then(|a| a.key_options.clone());
+            let cfg = auth
+                .as_ref()
+                .map(|a| a.cfg().clone())
+                .unwrap_or_else(|| (*settings.config).clone());
+            sessions = Some(Sessions::new(cfg, acct, opts, peer, local, settings.is_root));
+        }
         let left = if authenticated {
             None
         } else {
             deadline.map(|t| t.saturating_duration_since(tokio::time::Instant::now()))
         };
-        let ev = d.next_event_within(left).await;
+        let ev = match sessions.as_mut() {
+            Some(ss) => {
+                ss.refresh(&d.conn);
+                tokio::select! {
+                    ev = d.next_event_within(None) => ev,
+                    Some(msg) = ss.rx.recv() => {
+                        if ss.on_msg(&mut d.conn, msg).is_err() || d.flush().await.is_err() {
+                            ss.shutdown();
+                            return;
+                        }
+                        continue;
+                    }
+                }
+            }
+            None => d.next_event_within(left).await,
+        };
         let user = auth.as_ref().and_then(|a| a.user().map(str::to_string));
         let suffix = if authenticated { "" } else { pre };
         match ev {
@@ -139,7 +168,15 @@ pub async fn handle(stream: TcpStream, peer: SocketAddr, settings: Arc<ServerSet
                 }
                 auth = Some(st);
             }
-            Ok(ev) => on_event(&ev, &addr, &settings),
+            Ok(ev) => {
+                if let Some(ss) = sessions.as_mut() {
+                    if on_session_event(ss, &mut d.conn, ev.clone()).is_err() {
+                        ss.shutdown();
+                        return;
+                    }
+                }
+                on_event(&ev, &addr, &settings)
+            }
             Err(DriverError::Timeout) => {
                 info!("Timeout before authentication for {addr}");
                 d.conn.disconnect(
@@ -150,6 +187,9 @@ pub async fn handle(stream: TcpStream, peer: SocketAddr, settings: Arc<ServerSet
                 return;
             }
             Err(e) => {
+                if let Some(ss) = sessions.as_mut() {
+                    ss.shutdown();
+                }
                 while let Some(ev) = d.conn.poll_event() {
                     on_event(&ev, &addr, &settings);
                 }
@@ -175,6 +215,30 @@ pub async fn handle(stream: TcpStream, peer: SocketAddr, settings: Arc<ServerSet
                 return;
             }
         }
+    }
+}
+
+/// Connection-protocol events after login, handed to the sessions.
+fn on_session_event(ss: &mut Sessions, conn: &mut Connection, ev: Event) -> Result<(), tobira_proto::Error> {
+    match ev {
+        Event::ChannelOpenRequest { id, kind } => ss.on_open(conn, id, &kind),
+        Event::ChannelRequest {
+            id,
+            request,
+            want_reply,
+        } => ss.on_request(conn, id, request, want_reply),
+        Event::ChannelData { id, data } => ss.on_data(conn, id, data),
+        Event::ChannelExtendedData { id, data, .. } => conn.channel_consumed(id, data.len()),
+        Event::ChannelEof { id } => {
+            ss.on_eof(id);
+            Ok(())
+        }
+        Event::ChannelClosed { id } => {
+            ss.on_closed(id);
+            Ok(())
+        }
+        Event::GlobalRequest { want_reply: true, .. } => conn.global_request_reply(false, &[]),
+        _ => Ok(()),
     }
 }
 

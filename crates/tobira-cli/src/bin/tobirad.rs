@@ -60,7 +60,7 @@ fn main() -> ExitCode {
         overrides.push(format!("HostKey={}", h.display()));
     }
     let cfg = match load_server_config(args.config_file.as_deref(), &overrides, is_root) {
-        Ok(c) => c,
+        Ok(c) => with_default_subsystems(c),
         Err(e) => {
             eprintln!("tobirad: {e}");
             return ExitCode::from(if args.test { 1 } else { 255 });
@@ -103,6 +103,22 @@ fn main() -> ExitCode {
             ExitCode::from(255)
         }
     }
+}
+
+/// OpenSSH's `sftp-server` serves `sftp` (and `scp`, which uses SFTP) when
+/// it is installed and the configuration names no sftp subsystem.
+fn with_default_subsystems(mut cfg: ServerConfig) -> ServerConfig {
+    const SFTP_SERVERS: [&str; 3] = [
+        "/usr/lib/openssh/sftp-server",
+        "/usr/libexec/openssh/sftp-server",
+        "/usr/libexec/sftp-server",
+    ];
+    if !cfg.subsystem.contains_key("sftp") {
+        if let Some(p) = SFTP_SERVERS.iter().find(|p| std::path::Path::new(p).exists()) {
+            cfg.subsystem.insert("sftp".into(), p.to_string());
+        }
+    }
+    cfg
 }
 
 fn log_level(cfg: &ServerConfig) -> u8 {
@@ -231,6 +247,7 @@ async fn run(
             _ = hup.recv() => {
                 info!("Received SIGHUP; rereading configuration.");
                 let reloaded = load_server_config(config_file.as_deref(), &overrides, is_root)
+                    .map(with_default_subsystems)
                     .map_err(|e| e.to_string())
                     .and_then(|c| build_settings(&c, is_root, trace));
                 match reloaded {

@@ -15,6 +15,8 @@ use crate::wire::{Reader, Writer};
 pub const LOCAL_WINDOW: u32 = 2 * 1024 * 1024;
 /// The largest data packet we accept.
 pub const LOCAL_MAX_PACKET: u32 = 32 * 1024;
+/// Queue marker for a complete channel request message.
+const REQUEST_MARK: u32 = u32::MAX;
 /// Channels open at once on one connection, at most.
 pub const MAX_CHANNELS: usize = 1024;
 /// Bytes the application may queue on one channel beyond the peer's window.
@@ -26,7 +28,8 @@ struct Channel {
     remote_window: u32,
     remote_max_packet: u32,
     local_window: u32,
-    /// Data waiting for window: (extended data code, bytes).
+    /// Data waiting for window: (extended data code, bytes); `Some(u32::MAX)`
+    /// marks a complete message (a channel request) to send in turn.
     queue: VecDeque<(Option<u32>, Vec<u8>)>,
     queued: usize,
     eof_wanted: bool,
@@ -42,6 +45,9 @@ struct Channel {
     answers: VecDeque<Option<bool>>,
     /// Opened by the peer and not yet accepted or refused.
     pending_accept: bool,
+    /// Received bytes the application has consumed but the window does not
+    /// yet reflect.
+    consumed: u32,
 }
 
 impl Channel {
@@ -62,6 +68,7 @@ impl Channel {
             replies_due: 0,
             answers: VecDeque::new(),
             pending_accept: false,
+            consumed: 0,
         }
     }
 }
@@ -212,14 +219,9 @@ impl Connection {
                         if ch.eof_received || ch.close_received {
                             return Ok(());
                         }
-                        if ch.local_window < LOCAL_WINDOW / 2 {
-                            let add = LOCAL_WINDOW - ch.local_window;
-                            ch.local_window = LOCAL_WINDOW;
-                            let remote = ch.remote_id.unwrap_or_default();
-                            let mut m = vec![num::CHANNEL_WINDOW_ADJUST];
-                            m.put_u32(remote);
-                            m.put_u32(add);
-                            self.send(m)?;
+                        if self.config.auto_window_adjust {
+                            ch.consumed += len;
+                            self.adjust_window(id)?;
                         }
                         let data = data.to_vec();
                         self.events.push_back(match code {
@@ -382,7 +384,10 @@ impl Connection {
         m.put_string(request.name().as_bytes());
         m.put_bool(want_reply);
         request.encode_fields(&mut m);
-        self.send(m)
+        // After any data still waiting for window, so that e.g. exit-status
+        // follows the output it ends.
+        ch.queue.push_back((Some(REQUEST_MARK), m));
+        self.flush_channel(id)
     }
 
     /// Answers the oldest request of this channel that wanted a reply.
@@ -456,6 +461,34 @@ impl Connection {
         self.flush_channel(id)
     }
 
+    /// The application has consumed `n` received bytes of the channel (written
+    /// them on); the window is reopened accordingly (RFC 4254 §5.2). Not
+    /// needed with `Config::auto_window_adjust`.
+    pub fn channel_consumed(&mut self, id: u32, n: usize) -> Result<(), Error> {
+        if let Some(ch) = self.chans.map.get_mut(&id) {
+            ch.consumed = ch.consumed.saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
+            self.adjust_window(id)?;
+        }
+        Ok(())
+    }
+
+    /// Sends WINDOW_ADJUST once half the window is used and consumed.
+    fn adjust_window(&mut self, id: u32) -> Result<(), Error> {
+        let Some(ch) = self.chans.map.get_mut(&id) else {
+            return Ok(());
+        };
+        if ch.local_window >= LOCAL_WINDOW / 2 || ch.consumed == 0 || ch.close_sent || ch.close_received {
+            return Ok(());
+        }
+        let add = ch.consumed.min(LOCAL_WINDOW - ch.local_window);
+        ch.consumed -= add;
+        ch.local_window += add;
+        let mut m = vec![num::CHANNEL_WINDOW_ADJUST];
+        m.put_u32(ch.remote_id.unwrap_or_default());
+        m.put_u32(add);
+        self.send(m)
+    }
+
     /// Bytes queued on the channel and not yet sent.
     pub fn channel_queued(&self, id: u32) -> usize {
         self.chans.map.get(&id).map_or(0, |c| c.queued)
@@ -495,7 +528,16 @@ impl Connection {
             return Ok(());
         }
         let mut out: Vec<Vec<u8>> = Vec::new();
-        while !ch.close_sent && ch.remote_window > 0 {
+        while !ch.close_sent {
+            if let Some((Some(REQUEST_MARK), _)) = ch.queue.front() {
+                if let Some((_, m)) = ch.queue.pop_front() {
+                    out.push(m);
+                }
+                continue;
+            }
+            if ch.remote_window == 0 {
+                break;
+            }
             let Some((code, data)) = ch.queue.front_mut() else {
                 break;
             };
