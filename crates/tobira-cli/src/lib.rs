@@ -4,5 +4,6 @@
 #![warn(missing_docs)]
 
 pub mod logging;
+pub mod session;
 pub mod terminal;
 pub mod tty;

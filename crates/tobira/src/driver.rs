@@ -76,6 +76,29 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         }
     }
 
+    /// One step: an event if one is queued, else one read from the peer
+    /// (which may produce none, e.g. a window adjustment). Lets callers
+    /// re-check their own state after every read.
+    pub async fn step(&mut self) -> Result<Option<Event>, DriverError> {
+        self.flush().await?;
+        if let Some(ev) = self.conn.poll_event() {
+            return Ok(Some(ev));
+        }
+        if self.conn.is_closed() {
+            return Err(DriverError::Protocol(tobira_proto::Error::Closed));
+        }
+        let n = self.stream.read(&mut self.buf).await?;
+        if n == 0 {
+            return Err(DriverError::Eof);
+        }
+        if let Err(e) = self.conn.feed(&self.buf[..n]) {
+            let _ = self.flush().await;
+            return Err(DriverError::Protocol(e));
+        }
+        self.flush().await?;
+        Ok(self.conn.poll_event())
+    }
+
     /// [`Self::next_event`] with a deadline.
     pub async fn next_event_within(&mut self, limit: Option<Duration>) -> Result<Event, DriverError> {
         match limit {

@@ -109,7 +109,11 @@ pub async fn handle(stream: TcpStream, peer: SocketAddr, settings: Arc<ServerSet
             Some(ss) => {
                 ss.refresh(&d.conn);
                 tokio::select! {
-                    ev = d.next_event_within(None) => ev,
+                    ev = d.step() => match ev {
+                        Ok(None) => continue,
+                        Ok(Some(ev)) => Ok(ev),
+                        Err(e) => Err(e),
+                    },
                     Some(msg) = ss.rx.recv() => {
                         if ss.on_msg(&mut d.conn, msg).is_err() || d.flush().await.is_err() {
                             ss.shutdown();

@@ -333,6 +333,7 @@ fn main() -> ExitCode {
         batch: cfg.batch_mode,
         quiet: args.quiet,
     };
+    let trace_on = args.trace;
     let mut trace = |t: &str| eprintln!("{t}");
     let result = rt.block_on(connect(&settings, &mut verify, &mut auth, &mut prompter, &mut trace));
     if verbose > 0 {
@@ -341,7 +342,7 @@ fn main() -> ExitCode {
         }
     }
     match result {
-        Ok((_driver, out)) => {
+        Ok((driver, out)) => {
             if verbose > 0 {
                 eprintln!("debug1: Remote protocol version {}", out.server_ident);
                 if let Some(n) = &out.negotiated {
@@ -363,23 +364,65 @@ fn main() -> ExitCode {
                     eprintln!("debug1: kex_input_ext_info: server-sig-algs=<{}>", algs.join(","));
                 }
             }
-            if !args.quiet {
+            if verbose > 0 || trace_on {
                 let shown = tobira::known_hosts::host_name_for(&cfg.host_name, cfg.port);
+                let shown = if shown.starts_with('[') {
+                    shown
+                } else {
+                    format!("[{shown}]:{}", cfg.port)
+                };
                 eprintln!(
                     "Authenticated to {} ({}) using \"{}\".",
-                    cfg.host_name,
-                    if shown.starts_with('[') {
-                        shown.clone()
-                    } else {
-                        format!("[{shown}]:{}", cfg.port)
-                    },
-                    out.auth_method
+                    cfg.host_name, shown, out.auth_method
                 );
             }
-            fail(&format!(
-                "tobira: {}@{}: logged in, but sessions and remote commands are not available yet in this version of tobira",
-                cfg.user, cfg.host_name
-            ))
+            let command = if args.command.is_empty() {
+                None
+            } else {
+                Some(args.command.join(" "))
+            };
+            let stdin_tty = std::io::IsTerminal::is_terminal(&std::io::stdin());
+            use tobira::config::client::RequestTty;
+            let want_tty = if args.no_tty {
+                false
+            } else if args.tty >= 2 {
+                true
+            } else if args.tty == 1 {
+                if !stdin_tty && !args.quiet {
+                    eprintln!("Pseudo-terminal will not be allocated because stdin is not a terminal.");
+                }
+                stdin_tty
+            } else {
+                match cfg.request_tty {
+                    RequestTty::Force => true,
+                    RequestTty::Yes => stdin_tty,
+                    RequestTty::No => false,
+                    RequestTty::Auto => command.is_none() && stdin_tty,
+                }
+            };
+            let mut env: Vec<(String, String)> = std::env::vars()
+                .filter(|(k, _)| {
+                    cfg.send_env
+                        .iter()
+                        .flat_map(|p| p.split_whitespace())
+                        .any(|p| tobira::config::match_pattern(k, p))
+                })
+                .collect();
+            env.extend(cfg.set_env.iter().cloned());
+            let opts = tobira_cli::session::SessionOptions {
+                command,
+                subsystem: false,
+                want_tty,
+                no_session: args.no_command,
+                env,
+                escape_char: cfg.escape_char,
+                alive_interval: cfg.server_alive_interval,
+                alive_count_max: cfg.server_alive_count_max,
+                host: cfg.host_name.clone(),
+                quiet: args.quiet,
+            };
+            let code = rt.block_on(tobira_cli::session::run(driver, opts));
+            ExitCode::from(code)
         }
         Err(ClientError::HostKeyRejected(msg)) => fail(msg.trim_end()),
         Err(e @ ClientError::PermissionDenied { .. }) => fail(&e.to_string()),

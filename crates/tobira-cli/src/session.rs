@@ -1,0 +1,364 @@
+//! The client's session (ssh(1), RFC 4254 §6): a remote command or an
+//! interactive shell over one `session` channel, with the local terminal in
+//! raw mode, escapes, window-size changes, keepalives, and the remote exit
+//! status as ours.
+
+use std::time::Duration;
+
+use tobira::driver::{Driver, DriverError};
+use tobira_proto::msg::connection::{ChannelKind, ChannelRequest};
+use tobira_proto::{DisconnectReason, Event};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+use crate::terminal::{self, EscapeAction, EscapeItem, EscapeState, RawModeGuard};
+
+/// Input bytes queued toward the server before stdin is no longer read.
+const INPUT_HIGH_WATER: usize = 1024 * 1024;
+
+/// What to run and how (from the command line and ssh_config).
+#[derive(Debug, Clone)]
+pub struct SessionOptions {
+    /// The remote command; `None` for the login shell.
+    pub command: Option<String>,
+    /// Run `command` as a subsystem (`-s`).
+    pub subsystem: bool,
+    /// Ask for a pseudo-terminal.
+    pub want_tty: bool,
+    /// `-N`: no session at all.
+    pub no_session: bool,
+    /// Environment to send (`SendEnv` matches and `SetEnv`).
+    pub env: Vec<(String, String)>,
+    /// `EscapeChar` (`None` for `none`).
+    pub escape_char: Option<u8>,
+    /// `ServerAliveInterval` (zero: off).
+    pub alive_interval: Duration,
+    /// `ServerAliveCountMax`.
+    pub alive_count_max: u32,
+    /// The host, for messages.
+    pub host: String,
+    /// `-q`.
+    pub quiet: bool,
+}
+
+/// Runs the session to its end and returns the exit status for our
+/// process: the remote command's status, 128 + its signal when killed, or
+/// 255 when the connection failed.
+pub async fn run(mut d: Driver<TcpStream>, o: SessionOptions) -> u8 {
+    let code = run_inner(&mut d, &o).await;
+    if !d.conn.is_closed() {
+        d.conn
+            .disconnect(DisconnectReason::ByApplication, "disconnected by user");
+        let _ = d.flush().await;
+    }
+    code
+}
+
+fn signal_number(name: &str) -> u8 {
+    match name {
+        "HUP" => 1,
+        "INT" => 2,
+        "QUIT" => 3,
+        "ILL" => 4,
+        "ABRT" => 6,
+        "FPE" => 8,
+        "KILL" => 9,
+        "USR1" => 10,
+        "SEGV" => 11,
+        "USR2" => 12,
+        "PIPE" => 13,
+        "ALRM" => 14,
+        _ => 15,
+    }
+}
+
+async fn run_inner(d: &mut Driver<TcpStream>, o: &SessionOptions) -> u8 {
+    let mut err = tokio::io::stderr();
+    let mut out = tokio::io::stdout();
+    let mut channel = None;
+    if !o.no_session {
+        match d.conn.channel_open(ChannelKind::Session) {
+            Ok(id) => channel = Some(id),
+            Err(e) => {
+                eprintln!("tobira: {e}");
+                return 255;
+            }
+        }
+    }
+    // Stdin is read by its own task so that reading never blocks the loop.
+    let (in_tx, mut in_rx) = mpsc::channel::<Option<Vec<u8>>>(8);
+    let mut raw: Option<RawModeGuard> = None;
+    let mut escapes = EscapeState::new(o.escape_char);
+    let mut exit: Option<u8> = None;
+    let mut started = false;
+    let mut stdin_task: Option<tokio::task::JoinHandle<()>> = None;
+    let mut winch = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change()).ok();
+    let mut alive = (!o.alive_interval.is_zero()).then(|| tokio::time::interval(o.alive_interval));
+    let mut unanswered = 0u32;
+    let mut tty_requested = false;
+    loop {
+        let ev = tokio::select! {
+            ev = d.step() => match ev {
+                Ok(None) => continue,
+                Ok(Some(ev)) => Ok(ev),
+                Err(e) => Err(e),
+            },
+            // Backpressure: stdin is read only while little is queued for
+            // the server's window.
+            chunk = in_rx.recv(), if started && channel.is_some_and(|id| d.conn.channel_queued(id) < INPUT_HIGH_WATER) => {
+                let Some(id) = channel else { continue };
+                match chunk.flatten() {
+                    Some(bytes) => {
+                        let items = if raw.is_some() { escapes.process(&bytes) } else { vec![EscapeItem::Data(bytes)] };
+                        for item in items {
+                            match item {
+                                EscapeItem::Data(b) => {
+                                    if let Err(e) = d.conn.channel_write(id, None, &b) {
+                                        drop(raw.take());
+                                        eprintln!("tobira: {e}");
+                                        return 255;
+                                    }
+                                }
+                                EscapeItem::Action(a) => {
+                                    if let Some(code) = escape_action(d, id, a, &mut raw, &escapes).await {
+                                        return code;
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    None => {
+                        let _ = d.conn.channel_eof(id);
+                    }
+                }
+                if d.flush().await.is_err() {
+                    return 255;
+                }
+                continue;
+            }
+            _ = async { if let Some(w) = winch.as_mut() { w.recv().await } else { std::future::pending().await } }, if tty_requested => {
+                if let (Some(id), Some((c, r, w, h))) = (channel, terminal::window_size()) {
+                    let _ = d.conn.channel_request(id, &ChannelRequest::WindowChange { cols: c, rows: r, width_px: w, height_px: h }, false);
+                    let _ = d.flush().await;
+                }
+                continue;
+            }
+            _ = async { if let Some(a) = alive.as_mut() { a.tick().await; } else { std::future::pending::<()>().await } }, if alive.is_some() => {
+                if unanswered >= o.alive_count_max {
+                    drop(raw.take());
+                    eprintln!("Timeout, server {} not responding.", o.host);
+                    return 255;
+                }
+                if d.conn.global_request("keepalive@openssh.com", true, &[]).is_ok() {
+                    unanswered += 1;
+                }
+                continue;
+            }
+        };
+        let ev = match ev {
+            Ok(ev) => ev,
+            Err(e) => {
+                drop(raw.take());
+                return match (e, exit) {
+                    (_, Some(code)) => code,
+                    (DriverError::Protocol(tobira_proto::Error::PeerDisconnected { code, message }), None) => {
+                        eprintln!("Received disconnect from {}: {code}: {message}", o.host);
+                        255
+                    }
+                    (DriverError::Eof, None) if o.no_session => 0,
+                    (e, None) => {
+                        eprintln!("Connection to {} closed: {e}", o.host);
+                        255
+                    }
+                };
+            }
+        };
+        match ev {
+            Event::ChannelOpenConfirmed { id } if Some(id) == channel => {
+                if o.want_tty {
+                    let (cols, rows, w, h) = terminal::window_size().unwrap_or((80, 24, 0, 0));
+                    let req = ChannelRequest::PtyReq {
+                        term: terminal::term_name(),
+                        cols,
+                        rows,
+                        width_px: w,
+                        height_px: h,
+                        modes: terminal::encoded_modes(),
+                    };
+                    let _ = d.conn.channel_request(id, &req, true);
+                    tty_requested = true;
+                }
+                for (name, value) in &o.env {
+                    let _ = d.conn.channel_request(
+                        id,
+                        &ChannelRequest::Env {
+                            name: name.clone(),
+                            value: value.clone(),
+                        },
+                        false,
+                    );
+                }
+                let req = match (&o.command, o.subsystem) {
+                    (Some(c), true) => ChannelRequest::Subsystem { name: c.clone() },
+                    (Some(c), false) => ChannelRequest::Exec { command: c.clone() },
+                    (None, _) => ChannelRequest::Shell,
+                };
+                let _ = d.conn.channel_request(id, &req, true);
+            }
+            Event::ChannelOpenFailed { code, message, .. } => {
+                let reason = match code {
+                    1 => "administratively prohibited",
+                    2 => "connect failed",
+                    3 => "unknown channel type",
+                    4 => "resource shortage",
+                    _ => "unknown reason",
+                };
+                eprintln!("channel 0: open failed: {reason}: {message}");
+                return 255;
+            }
+            Event::ChannelRequestReply { id, success } if Some(id) == channel => {
+                if tty_requested && !started && raw.is_none() && !success && o.want_tty {
+                    // The pty reply comes first; a refusal is reported and the
+                    // session continues without one, as ssh does.
+                    tty_requested = false;
+                    if !o.quiet {
+                        eprintln!("PTY allocation request failed on channel 0");
+                    }
+                    continue;
+                }
+                if tty_requested && raw.is_none() && !started {
+                    raw = RawModeGuard::enter().ok().flatten();
+                    if raw.is_none() {
+                        // Not a terminal: no raw mode, the pty still runs.
+                    }
+                    if success {
+                        continue;
+                    }
+                }
+                if !success {
+                    drop(raw.take());
+                    let what = match (&o.command, o.subsystem) {
+                        (Some(_), true) => "subsystem",
+                        (Some(_), false) => "exec",
+                        (None, _) => "shell",
+                    };
+                    eprintln!("{what} request failed on channel 0");
+                    return 255;
+                }
+                if !started {
+                    started = true;
+                    stdin_task = Some(spawn_stdin(in_tx.clone()));
+                }
+            }
+            Event::ChannelData { id, data } => {
+                if out.write_all(&data).await.is_err() || out.flush().await.is_err() {
+                    return 255;
+                }
+                let _ = d.conn.channel_consumed(id, data.len());
+            }
+            Event::ChannelExtendedData { id, data, .. } => {
+                let _ = err.write_all(&data).await;
+                let _ = err.flush().await;
+                let _ = d.conn.channel_consumed(id, data.len());
+            }
+            Event::ChannelRequest {
+                request: ChannelRequest::ExitStatus { status },
+                ..
+            } => {
+                exit = Some((status & 0xff) as u8);
+            }
+            Event::ChannelRequest {
+                request: ChannelRequest::ExitSignal { name, message, .. },
+                ..
+            } => {
+                if !message.is_empty() && !o.quiet {
+                    eprintln!("{message}");
+                }
+                exit = Some(128u8.saturating_add(signal_number(&name)));
+            }
+            Event::ChannelRequest {
+                id, want_reply: true, ..
+            } => {
+                let _ = d.conn.channel_request_reply(id, false);
+            }
+            Event::ChannelClosed { id } if Some(id) == channel => {
+                drop(raw.take());
+                if let Some(t) = stdin_task.take() {
+                    t.abort();
+                }
+                if o.want_tty && !o.quiet {
+                    eprintln!("Connection to {} closed.", o.host);
+                }
+                return exit.unwrap_or(255);
+            }
+            Event::ChannelOpenRequest { id, .. } => {
+                let _ = d.conn.channel_reject(id, 1, "open denied");
+            }
+            Event::GlobalRequest { want_reply: true, .. } => {
+                let _ = d.conn.global_request_reply(false, &[]);
+            }
+            Event::GlobalReply { .. } => unanswered = 0,
+            _ => {}
+        }
+    }
+}
+
+fn spawn_stdin(tx: mpsc::Sender<Option<Vec<u8>>>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut stdin = tokio::io::stdin();
+        let mut buf = vec![0u8; 32 * 1024];
+        loop {
+            match stdin.read(&mut buf).await {
+                Ok(0) | Err(_) => {
+                    let _ = tx.send(None).await;
+                    return;
+                }
+                Ok(n) => {
+                    if tx.send(Some(buf[..n].to_vec())).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// Applies an escape; `Some(code)` ends the session.
+async fn escape_action(
+    d: &mut Driver<TcpStream>,
+    id: u32,
+    a: EscapeAction,
+    raw: &mut Option<RawModeGuard>,
+    escapes: &EscapeState,
+) -> Option<u8> {
+    let mut err = tokio::io::stderr();
+    match a {
+        EscapeAction::Disconnect => {
+            drop(raw.take());
+            return Some(255);
+        }
+        EscapeAction::Suspend => {
+            if let Some(r) = raw.as_mut() {
+                let _ = r.suspend();
+            }
+        }
+        EscapeAction::SendBreak => {
+            let _ = d.conn.channel_request(id, &ChannelRequest::Break { ms: 500 }, false);
+        }
+        EscapeAction::Rekey => d.conn.start_rekey(),
+        EscapeAction::Help(text) | EscapeAction::Message(text) => {
+            let _ = err.write_all(text.as_bytes()).await;
+        }
+        EscapeAction::ListForwards => {
+            let _ = err
+                .write_all(b"The following connections are open:\r\n  #0 client-session\r\n")
+                .await;
+        }
+        _ => {
+            let _ = err.write_all(escapes.help().as_bytes()).await;
+        }
+    }
+    let _ = err.flush().await;
+    None
+}
