@@ -338,6 +338,8 @@ impl TestUser {
 
 impl Drop for TestUser {
     fn drop(&mut self) {
+        // Nothing of this user may outlive the test (a later user may get the uid).
+        let _ = Command::new("pkill").args(["-KILL", "-u", &self.name]).status();
         retry(
             Command::new("userdel")
                 .args(["-r", "-f", &self.name])

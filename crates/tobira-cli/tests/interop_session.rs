@@ -1,0 +1,400 @@
+//! Remote login after authentication (issue 4) against the real OpenSSH:
+//! commands with their output, input and exit status, terminals, the
+//! environment, forced commands, scp and sftp through tobirad's subsystem,
+//! and processes cleaned up when the connection drops.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// A user with one authorized ed25519 key (and `options` on its line).
+fn user_with_key(dir: &TempDir, options: &str) -> (TestUser, String) {
+    let user = TestUser::create();
+    let (key, line) = user_key(dir, "id", "ed25519", None, "");
+    let line = if options.is_empty() {
+        line
+    } else {
+        format!("{options} {line}")
+    };
+    user.authorize(&[line]);
+    (user, format!("-i{}", key.display()))
+}
+
+/// Runs a client with a remote command, feeding `input`; returns (code, stdout, stderr).
+fn exec(
+    client: &str,
+    port: u16,
+    user: &str,
+    ident: &str,
+    extra: &[&str],
+    command: &str,
+    input: &[u8],
+) -> (i32, Vec<u8>, String) {
+    let mut c = if client == "ssh" {
+        Command::new("ssh")
+    } else {
+        Command::new(bin("tobira"))
+    };
+    c.args([
+        "-q",
+        "-F",
+        "/dev/null",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "GlobalKnownHostsFile=/dev/null",
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "IdentitiesOnly=yes",
+        ident,
+        "-p",
+        &port.to_string(),
+    ]);
+    c.args(extra);
+    c.arg(format!("{user}@127.0.0.1")).arg(command);
+    c.env_remove("SSH_AUTH_SOCK");
+    let mut child = c
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let start = Instant::now();
+    let out = loop {
+        if let Ok(Some(_)) = child.try_wait() {
+            break child.wait_with_output().unwrap();
+        }
+        if start.elapsed() > Duration::from_secs(120) {
+            let _ = child.kill();
+            panic!("{client} {command}: timed out");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let _ = writer.join();
+    (
+        out.status.code().unwrap_or(-1),
+        out.stdout,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn sha256(data: &[u8]) -> String {
+    let mut c = Command::new("sha256sum")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    c.stdin.take().unwrap().write_all(data).unwrap();
+    let out = c.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_string()
+}
+
+fn random_bytes(n: usize) -> Vec<u8> {
+    let mut v = vec![0u8; n];
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for b in v.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    v
+}
+
+/// Output, errors, exit status and 8 MiB of input checked by hash, for all
+/// four pairings of client and server.
+#[test]
+fn commands_in_every_pairing() {
+    let dir = TempDir::new("exec");
+    let (user, ident) = user_with_key(&dir, "");
+    let tobirad = start_tobirad(&[]);
+    let sshd = start_sshd(&["AuthorizedKeysFile=.ssh/authorized_keys"]);
+    let input = random_bytes(8 * 1024 * 1024);
+    let want = sha256(&input);
+    for (client, server) in [
+        ("ssh", &tobirad),
+        ("tobira", &sshd),
+        ("tobira", &tobirad),
+        ("ssh", &sshd),
+    ] {
+        let label = format!(
+            "{client} -> {}",
+            if server.port == tobirad.port { "tobirad" } else { "sshd" }
+        );
+        let (code, out, err) = exec(
+            client,
+            server.port,
+            &user.name,
+            &ident,
+            &[],
+            "echo out; echo err >&2; exit 7",
+            b"",
+        );
+        assert_eq!(code, 7, "{label}: {err}");
+        assert_eq!(out, b"out\n", "{label}");
+        assert!(err.contains("err"), "{label}: {err}");
+        let (code, out, err) = exec(client, server.port, &user.name, &ident, &[], "sha256sum", &input);
+        assert_eq!(code, 0, "{label}: {err}");
+        assert!(
+            String::from_utf8_lossy(&out).starts_with(&want),
+            "{label}: {}",
+            String::from_utf8_lossy(&out)
+        );
+        let (code, out, _) = exec(
+            client,
+            server.port,
+            &user.name,
+            &ident,
+            &[],
+            "head -c 3000000 /dev/urandom | wc -c",
+            b"",
+        );
+        assert_eq!(
+            (code, String::from_utf8_lossy(&out).trim().to_string()),
+            (0, "3000000".to_string()),
+            "{label}"
+        );
+    }
+    // A command killed by a signal: tobira exits 128 + the signal.
+    for server in [&tobirad, &sshd] {
+        let (code, _, err) = exec("tobira", server.port, &user.name, &ident, &[], "kill -KILL $$", b"");
+        assert_eq!(code, 137, "{err}");
+    }
+}
+
+#[test]
+fn environment_terminal_and_forced_commands() {
+    let dir = TempDir::new("env");
+    let (user, ident) = user_with_key(&dir, "");
+    let tobirad = start_tobirad(&["-o", "AcceptEnv=LC_TOBIRA_*"]);
+    // The session's environment is clean and complete.
+    let (code, out, err) = exec(
+        "ssh",
+        tobirad.port,
+        &user.name,
+        &ident,
+        &["-o", "SendEnv=LC_TOBIRA_TEST", "-o", "SendEnv=NOT_ACCEPTED"],
+        "env",
+        b"",
+    );
+    assert_eq!(code, 0, "{err}");
+    let env = String::from_utf8_lossy(&out).to_string();
+    for needle in [
+        format!("USER={}", user.name),
+        format!("LOGNAME={}", user.name),
+        format!("HOME={}", user.home.display()),
+        "SSH_CLIENT=127.0.0.1 ".to_string(),
+        "SSH_CONNECTION=127.0.0.1 ".to_string(),
+        "PATH=".to_string(),
+        "SHELL=/bin/sh".to_string(),
+    ] {
+        assert!(env.contains(&needle), "missing {needle} in\n{env}");
+    }
+    assert!(!env.contains("CARGO"), "the server's environment leaked:\n{env}");
+    // tobira sends SendEnv/SetEnv; tobirad keeps what AcceptEnv allows.
+    let mut c = Command::new(bin("tobira"));
+    c.args([
+        "-q",
+        "-F",
+        "/dev/null",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "IdentitiesOnly=yes",
+        &ident,
+        "-o",
+        "SendEnv=LC_TOBIRA_*",
+        "-o",
+        "SetEnv=LC_TOBIRA_SET=two NOPE=x",
+        "-p",
+        &tobirad.port.to_string(),
+    ])
+    .arg(format!("{}@127.0.0.1", user.name))
+    .arg("env")
+    .env("LC_TOBIRA_TEST", "one");
+    let out = run(&mut c, Duration::from_secs(60));
+    let env = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        env.contains("LC_TOBIRA_TEST=one") && env.contains("LC_TOBIRA_SET=two"),
+        "{env}"
+    );
+    assert!(!env.contains("NOPE="), "{env}");
+    // A pseudo-terminal with -tt, both clients.
+    for client in ["ssh", "tobira"] {
+        let (code, out, err) = exec(
+            client,
+            tobirad.port,
+            &user.name,
+            &ident,
+            &["-tt"],
+            "tty; echo TERM=$TERM; echo SSH_TTY=$SSH_TTY; stty size",
+            b"",
+        );
+        assert_eq!(code, 0, "{client}: {err}");
+        let text = String::from_utf8_lossy(&out);
+        assert!(
+            text.contains("/dev/pts/") && text.contains("SSH_TTY=/dev/pts/"),
+            "{client}: {text}"
+        );
+    }
+    // ForceCommand, with the original command in SSH_ORIGINAL_COMMAND.
+    let forced = start_tobirad(&["-o", "ForceCommand=echo forced:$SSH_ORIGINAL_COMMAND"]);
+    let (_, out, _) = exec("ssh", forced.port, &user.name, &ident, &[], "ls /", b"");
+    assert_eq!(String::from_utf8_lossy(&out).trim(), "forced:ls /");
+}
+
+#[test]
+fn authorized_keys_command_and_no_pty() {
+    let dir = TempDir::new("keyopts");
+    let (user, ident) = user_with_key(&dir, "command=\"echo keycmd:$SSH_ORIGINAL_COMMAND; tty\",no-pty");
+    let tobirad = start_tobirad(&[]);
+    // The key's command runs instead of the client's.
+    let (code, out, err) = exec("ssh", tobirad.port, &user.name, &ident, &[], "id", b"");
+    assert_eq!(
+        String::from_utf8_lossy(&out).trim(),
+        "keycmd:id\nnot a tty",
+        "exit {code}: {err}"
+    );
+    // no-pty refuses the terminal; ssh -tt then gives up, as with sshd.
+    let (code, _, err) = exec("ssh", tobirad.port, &user.name, &ident, &["-v", "-tt"], "id", b"");
+    assert_eq!(code, 255);
+    assert!(err.contains("PTY allocation request failed on channel 0"), "{err}");
+}
+
+/// OpenSSH's scp and sftp work against tobirad (its sftp subsystem runs
+/// OpenSSH's sftp-server).
+#[test]
+fn scp_and_sftp_through_tobirad() {
+    let dir = TempDir::new("sftp");
+    let (user, ident) = user_with_key(&dir, "");
+    let tobirad = start_tobirad(&[]);
+    let data = random_bytes(3 * 1024 * 1024 + 17);
+    let src = dir.path("src.bin");
+    std::fs::write(&src, &data).unwrap();
+    let remote = user.home.join("copy.bin");
+    let common = [
+        "-F",
+        "/dev/null",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "IdentitiesOnly=yes",
+    ];
+    let out = run(
+        Command::new("scp")
+            .args(["-q"])
+            .args(common)
+            .arg(&ident)
+            .args(["-P", &tobirad.port.to_string()])
+            .arg(&src)
+            .arg(format!("{}@127.0.0.1:{}", user.name, remote.display())),
+        Duration::from_secs(60),
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read(&remote).unwrap(), data);
+    let back = dir.path("back.bin");
+    let batch = dir.path("batch");
+    std::fs::write(&batch, format!("get {} {}\nls\n", remote.display(), back.display())).unwrap();
+    let out = run(
+        Command::new("sftp")
+            .args(common)
+            .arg(&ident)
+            .args(["-P", &tobirad.port.to_string(), "-b"])
+            .arg(&batch)
+            .arg(format!("{}@127.0.0.1", user.name)),
+        Duration::from_secs(60),
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read(&back).unwrap(), data);
+}
+
+/// A dropped connection ends the session's processes, background ones too.
+#[test]
+fn processes_cleaned_up_when_connection_drops() {
+    let dir = TempDir::new("cleanup");
+    let (user, ident) = user_with_key(&dir, "");
+    let tobirad = start_tobirad(&[]);
+    // Durations unique to this run (a reused uid may own earlier runs' sleeps).
+    let a = 1000 + std::process::id() % 50_000;
+    let b = a + 100_000;
+    let (sa, sb) = (a.to_string(), b.to_string());
+    let mut c = Command::new("ssh")
+        .args([
+            "-q",
+            "-F",
+            "/dev/null",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "IdentitiesOnly=yes",
+            &ident,
+            "-p",
+            &tobirad.port.to_string(),
+        ])
+        .arg(format!("{}@127.0.0.1", user.name))
+        .arg(format!("sleep {a} & sleep {b}"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Live (not zombie: this sandbox's init may not reap) sleeps of the user.
+    let count = |_pat: &str| -> usize {
+        let out = Command::new("ps")
+            .args(["-u", &user.name, "-o", "stat=,args="])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| {
+                let mut f = l.split_whitespace();
+                let stat = f.next().unwrap_or("Z");
+                !stat.starts_with('Z') && f.next() == Some("sleep") && f.next().is_some_and(|x| x == sa || x == sb)
+            })
+            .count()
+    };
+    let start = Instant::now();
+    while count("sleep 31[12]") < 2 && start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(count("sleep 31[12]"), 2, "both sleeps run as the user");
+    let _ = c.kill();
+    let _ = c.wait();
+    let start = Instant::now();
+    while count("sleep 31[12]") > 0 && start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        count("sleep 31[12]"),
+        0,
+        "processes left behind\n{}",
+        tobirad.log_text()
+    );
+}
