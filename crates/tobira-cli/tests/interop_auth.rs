@@ -54,7 +54,7 @@ fn publickey_every_key_type_both_ways() {
             }
             for (client, server) in [("ssh", &tobirad), ("tobira", &sshd)] {
                 let (code, err) = login(client, server.port, &user.name, &opts, &[]);
-                if code != 255 || !err.contains(&authenticated(server.port, "publickey")) {
+                if code != 0 || !err.contains(&authenticated(server.port, "publickey")) {
                     failures.push(format!("{client} {name} {alg}: exit {code}\n{err}"));
                 }
             }
@@ -104,7 +104,7 @@ fn encrypted_key_and_agent_both_ways() {
             &[ident.as_str(), "PreferredAuthentications=publickey"],
             &env,
         );
-        assert_eq!(code, 255, "{client}: {err}");
+        assert_eq!(code, 0, "{client}: {err}");
         assert!(
             err.contains(&authenticated(server.port, "publickey")),
             "{client}: {err}"
@@ -165,7 +165,7 @@ fn encrypted_key_and_agent_both_ways() {
             ],
             &[("SSH_AUTH_SOCK", sock_s)],
         );
-        assert_eq!(code, 255, "{client}: {err}");
+        assert_eq!(code, 0, "{client}: {err}");
         assert!(
             err.contains(&authenticated(server.port, "publickey")),
             "{client} with agent: {err}"
@@ -197,7 +197,7 @@ fn password_via_askpass_both_ways_and_failures() {
             &["PreferredAuthentications=password"],
             &[("SSH_ASKPASS", good), ("SSH_ASKPASS_REQUIRE", "force")],
         );
-        assert_eq!(code, 255);
+        assert_eq!(code, 0);
         assert!(
             err.contains(&authenticated(server.port, "password")),
             "{client}: {err}\n--- server log ---\n{}",
@@ -288,7 +288,7 @@ fn keyboard_interactive() {
             &["PreferredAuthentications=keyboard-interactive"],
             &[("SSH_ASKPASS", good), ("SSH_ASKPASS_REQUIRE", "force")],
         );
-        assert_eq!(code, 255);
+        assert_eq!(code, 0);
         assert!(
             err.contains(&authenticated(tobirad.port, "keyboard-interactive")),
             "{client}: {err}"
@@ -393,7 +393,7 @@ fn server_policy_refusals_and_partial_success() {
             ("SSH_ASKPASS_REQUIRE", "force"),
         ],
     );
-    assert_eq!(code, 255);
+    assert_eq!(code, 0);
     assert!(
         err.contains("Authenticated using \"publickey\" with partial success."),
         "{err}"
@@ -409,7 +409,7 @@ fn server_policy_refusals_and_partial_success() {
             ("SSH_ASKPASS_REQUIRE", "force"),
         ],
     );
-    assert_eq!(code, 255);
+    assert_eq!(code, 0);
     assert!(err.contains(&authenticated(both.port, "password")), "{err}");
     // DenyUsers: even the right key fails.
     let deny = start_tobirad(&["-o", &format!("DenyUsers={}", user.name)]);
@@ -602,7 +602,7 @@ fn keyboard_interactive_against_sshd_pam() {
             ("SSH_ASKPASS_REQUIRE", "force"),
         ],
     );
-    assert_eq!(code, 255);
+    assert_eq!(code, 0);
     assert!(
         err.contains(&authenticated(sshd.port, "keyboard-interactive")),
         "{err}\n{}",

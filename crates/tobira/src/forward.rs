@@ -1,0 +1,299 @@
+//! Forwarded channels (RFC 4254 §7): byte streams (TCP connections, or the
+//! client's stdin/stdout for `-W`) joined to channels, with flow control
+//! both ways, in tasks that report to the connection task.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use tobira_proto::msg::connection::{open_failure, ChannelKind};
+use tobira_proto::Connection;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, Notify};
+
+/// Output queued toward the peer before a stream's reader waits.
+const HIGH_WATER: usize = 1024 * 1024;
+
+/// A boxed reading half.
+pub type Reader = Box<dyn AsyncRead + Unpin + Send>;
+/// A boxed writing half.
+pub type Writer = Box<dyn AsyncWrite + Unpin + Send>;
+
+/// What forwarding tasks tell the connection task.
+#[derive(Debug)]
+pub enum FwdMsg {
+    /// Bytes read from the local stream, for the channel.
+    Data(u32, Vec<u8>),
+    /// The local stream's reading side ended.
+    Eof(u32),
+    /// The local stream took this many bytes of channel data.
+    Consumed(u32, usize),
+    /// The local stream's writing side is done (or failed).
+    WriteDone(u32),
+    /// A connection arrived on listener `key` (-L, -D, or a remote forward).
+    Incoming {
+        /// The listener's key.
+        key: usize,
+        /// The accepted stream.
+        stream: TcpStream,
+        /// Who connected.
+        peer: SocketAddr,
+    },
+    /// An outgoing connection for channel `id` finished (server
+    /// direct-tcpip, client forwarded-tcpip).
+    Connected(u32, std::io::Result<TcpStream>),
+}
+
+struct Fwd {
+    to_local: Option<mpsc::UnboundedSender<Option<Vec<u8>>>>,
+    queued: Arc<AtomicUsize>,
+    wake: Arc<Notify>,
+    read_done: bool,
+    write_done: bool,
+}
+
+/// The forwarded channels of one connection.
+pub struct Forwards {
+    map: HashMap<u32, Fwd>,
+    /// Sender for listener and connect tasks.
+    pub tx: mpsc::Sender<FwdMsg>,
+    /// Messages from the tasks.
+    pub rx: mpsc::Receiver<FwdMsg>,
+    listeners: HashMap<usize, tokio::task::JoinHandle<()>>,
+    next_key: usize,
+}
+
+impl Default for Forwards {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Forwards {
+    /// An empty set.
+    pub fn new() -> Self {
+        let (tx, rx) = mpsc::channel(64);
+        Forwards { map: HashMap::new(), tx, rx, listeners: HashMap::new(), next_key: 0 }
+    }
+
+    /// True when `id` is a forwarded channel.
+    pub fn has(&self, id: u32) -> bool {
+        self.map.contains_key(&id)
+    }
+
+    /// Number of forwarded channels open.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// True when none is open.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Accepts connections on `listener`, reporting each as
+    /// [`FwdMsg::Incoming`] with the returned key.
+    pub fn listen(&mut self, listener: TcpListener) -> usize {
+        let key = self.next_key;
+        self.next_key += 1;
+        let tx = self.tx.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((stream, peer)) = listener.accept().await {
+                if tx.send(FwdMsg::Incoming { key, stream, peer }).await.is_err() {
+                    return;
+                }
+            }
+        });
+        self.listeners.insert(key, task);
+        key
+    }
+
+    /// Stops listener `key`.
+    pub fn unlisten(&mut self, key: usize) {
+        if let Some(t) = self.listeners.remove(&key) {
+            t.abort();
+        }
+    }
+
+    /// Connects to `host:port` in a task; the result comes as
+    /// [`FwdMsg::Connected`] for channel `id`.
+    pub fn connect(&self, id: u32, host: String, port: u16) {
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let r = TcpStream::connect((host.as_str(), port)).await;
+            let _ = tx.send(FwdMsg::Connected(id, r)).await;
+        });
+    }
+
+    /// Joins channel `id` to a stream (its two halves).
+    pub fn attach(&mut self, id: u32, reader: Reader, writer: Writer) {
+        let (to_tx, to_rx) = mpsc::unbounded_channel();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let wake = Arc::new(Notify::new());
+        tokio::spawn(read_local(id, reader, self.tx.clone(), queued.clone(), wake.clone()));
+        tokio::spawn(write_local(id, writer, to_rx, self.tx.clone()));
+        self.map.insert(id, Fwd { to_local: Some(to_tx), queued, wake, read_done: false, write_done: false });
+    }
+
+    /// Joins channel `id` to a TCP stream.
+    pub fn attach_tcp(&mut self, id: u32, stream: TcpStream) {
+        let _ = stream.set_nodelay(true);
+        let (r, w) = stream.into_split();
+        self.attach(id, Box::new(r), Box::new(w));
+    }
+
+    /// Channel data for the local stream. False when `id` is not ours.
+    pub fn on_data(&mut self, conn: &mut Connection, id: u32, data: Vec<u8>) -> bool {
+        let Some(f) = self.map.get(&id) else { return false };
+        match &f.to_local {
+            Some(tx) => {
+                let n = data.len();
+                if tx.send(Some(data)).is_err() {
+                    let _ = conn.channel_consumed(id, n);
+                }
+            }
+            None => {
+                let _ = conn.channel_consumed(id, data.len());
+            }
+        }
+        true
+    }
+
+    /// The peer's EOF: the local stream's writing side is shut down.
+    pub fn on_eof(&mut self, id: u32) -> bool {
+        let Some(f) = self.map.get_mut(&id) else { return false };
+        if let Some(tx) = f.to_local.take() {
+            let _ = tx.send(None);
+        }
+        true
+    }
+
+    /// The channel is gone: the local stream is dropped.
+    pub fn on_closed(&mut self, id: u32) -> bool {
+        self.map.remove(&id).is_some()
+    }
+
+    /// Refreshes the flow-control view of each stream.
+    pub fn refresh(&self, conn: &Connection) {
+        for (id, f) in &self.map {
+            f.queued.store(conn.channel_queued(*id), Ordering::Relaxed);
+            f.wake.notify_one();
+        }
+    }
+
+    /// Applies a task message about an attached stream (`Incoming` and
+    /// `Connected` are for the caller, which decides).
+    pub fn on_stream_msg(&mut self, conn: &mut Connection, msg: &FwdMsg) -> Result<(), tobira_proto::Error> {
+        match msg {
+            FwdMsg::Data(id, data) => {
+                if conn.channel_exists(*id) {
+                    conn.channel_write(*id, None, data)?;
+                }
+            }
+            FwdMsg::Eof(id) => {
+                if let Some(f) = self.map.get_mut(id) {
+                    f.read_done = true;
+                }
+                conn.channel_eof(*id)?;
+            }
+            FwdMsg::Consumed(id, n) => {
+                if conn.channel_exists(*id) {
+                    conn.channel_consumed(*id, *n)?;
+                }
+            }
+            FwdMsg::WriteDone(id) => {
+                if let Some(f) = self.map.get_mut(id) {
+                    f.write_done = true;
+                }
+            }
+            _ => {}
+        }
+        // Both directions finished: close the channel (after queued data).
+        let done: Vec<u32> = self.map.iter().filter(|(_, f)| f.read_done && f.write_done).map(|(id, _)| *id).collect();
+        for id in done {
+            conn.channel_close(id)?;
+        }
+        Ok(())
+    }
+
+    /// Opens a `direct-tcpip` channel for a local connection; the stream is
+    /// attached when the channel is confirmed (see [`Self::confirmed`]).
+    pub fn open_direct(
+        &mut self,
+        conn: &mut Connection,
+        pending: &mut HashMap<u32, TcpStream>,
+        stream: TcpStream,
+        peer: SocketAddr,
+        host: &str,
+        port: u16,
+    ) -> Result<u32, tobira_proto::Error> {
+        let id = conn.channel_open(ChannelKind::DirectTcpip {
+            host: host.to_string(),
+            port: u32::from(port),
+            originator: peer.ip().to_string(),
+            originator_port: u32::from(peer.port()),
+        })?;
+        pending.insert(id, stream);
+        Ok(id)
+    }
+
+    /// Attaches a pending stream once its channel is open.
+    pub fn confirmed(&mut self, pending: &mut HashMap<u32, TcpStream>, id: u32) -> bool {
+        match pending.remove(&id) {
+            Some(s) => {
+                self.attach_tcp(id, s);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Refuses a channel whose outgoing connection failed.
+    pub fn refuse(conn: &mut Connection, id: u32, e: &std::io::Error) -> Result<(), tobira_proto::Error> {
+        conn.channel_reject(id, open_failure::CONNECT_FAILED, &e.to_string())
+    }
+
+    /// Ends every stream and listener.
+    pub fn shutdown(&mut self) {
+        self.map.clear();
+        for (_, t) in self.listeners.drain() {
+            t.abort();
+        }
+    }
+}
+
+async fn read_local(id: u32, mut r: Reader, tx: mpsc::Sender<FwdMsg>, queued: Arc<AtomicUsize>, wake: Arc<Notify>) {
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        while queued.load(Ordering::Relaxed) > HIGH_WATER {
+            wake.notified().await;
+        }
+        match r.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                queued.fetch_add(n, Ordering::Relaxed);
+                if tx.send(FwdMsg::Data(id, buf[..n].to_vec())).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+    let _ = tx.send(FwdMsg::Eof(id)).await;
+}
+
+async fn write_local(id: u32, mut w: Writer, mut rx: mpsc::UnboundedReceiver<Option<Vec<u8>>>, tx: mpsc::Sender<FwdMsg>) {
+    let mut broken = false;
+    while let Some(item) = rx.recv().await {
+        let Some(data) = item else { break };
+        if !broken && (w.write_all(&data).await.is_err() || w.flush().await.is_err()) {
+            broken = true;
+        }
+        if tx.send(FwdMsg::Consumed(id, data.len())).await.is_err() {
+            return;
+        }
+    }
+    let _ = w.shutdown().await;
+    let _ = tx.send(FwdMsg::WriteDone(id)).await;
+}
