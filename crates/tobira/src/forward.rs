@@ -75,7 +75,13 @@ impl Forwards {
     /// An empty set.
     pub fn new() -> Self {
         let (tx, rx) = mpsc::channel(64);
-        Forwards { map: HashMap::new(), tx, rx, listeners: HashMap::new(), next_key: 0 }
+        Forwards {
+            map: HashMap::new(),
+            tx,
+            rx,
+            listeners: HashMap::new(),
+            next_key: 0,
+        }
     }
 
     /// True when `id` is a forwarded channel.
@@ -134,7 +140,16 @@ impl Forwards {
         let wake = Arc::new(Notify::new());
         tokio::spawn(read_local(id, reader, self.tx.clone(), queued.clone(), wake.clone()));
         tokio::spawn(write_local(id, writer, to_rx, self.tx.clone()));
-        self.map.insert(id, Fwd { to_local: Some(to_tx), queued, wake, read_done: false, write_done: false });
+        self.map.insert(
+            id,
+            Fwd {
+                to_local: Some(to_tx),
+                queued,
+                wake,
+                read_done: false,
+                write_done: false,
+            },
+        );
     }
 
     /// Joins channel `id` to a TCP stream.
@@ -211,7 +226,12 @@ impl Forwards {
             _ => {}
         }
         // Both directions finished: close the channel (after queued data).
-        let done: Vec<u32> = self.map.iter().filter(|(_, f)| f.read_done && f.write_done).map(|(id, _)| *id).collect();
+        let done: Vec<u32> = self
+            .map
+            .iter()
+            .filter(|(_, f)| f.read_done && f.write_done)
+            .map(|(id, _)| *id)
+            .collect();
         for id in done {
             conn.channel_close(id)?;
         }
@@ -283,7 +303,12 @@ async fn read_local(id: u32, mut r: Reader, tx: mpsc::Sender<FwdMsg>, queued: Ar
     let _ = tx.send(FwdMsg::Eof(id)).await;
 }
 
-async fn write_local(id: u32, mut w: Writer, mut rx: mpsc::UnboundedReceiver<Option<Vec<u8>>>, tx: mpsc::Sender<FwdMsg>) {
+async fn write_local(
+    id: u32,
+    mut w: Writer,
+    mut rx: mpsc::UnboundedReceiver<Option<Vec<u8>>>,
+    tx: mpsc::Sender<FwdMsg>,
+) {
     let mut broken = false;
     while let Some(item) = rx.recv().await {
         let Some(data) = item else { break };

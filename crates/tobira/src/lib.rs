@@ -15,6 +15,7 @@ pub mod config;
 #[allow(unsafe_code)]
 pub mod crypt;
 pub mod driver;
+pub mod forward;
 pub mod hostkeys;
 pub mod keyfile;
 pub mod known_hosts;
@@ -23,5 +24,6 @@ pub mod process;
 pub mod pty;
 pub mod server;
 pub mod server_auth;
+pub mod server_forward;
 pub mod server_session;
 pub mod trust;

@@ -13,6 +13,7 @@ use tracing::{debug, info};
 use crate::config::server::ServerConfig;
 use crate::driver::{Driver, DriverError};
 use crate::server_auth::{AuthState, Decision, Outcome, PolicyContext};
+use crate::server_forward::ServerForwards;
 use crate::server_session::Sessions;
 
 /// Settings shared by every connection of a server.
@@ -87,6 +88,7 @@ pub async fn handle(stream: TcpStream, peer: SocketAddr, settings: Arc<ServerSet
     let pre = " [preauth]";
     let local = d.local_addr().unwrap_or(peer);
     let mut sessions: Option<Sessions> = None;
+    let mut forwards: Option<ServerForwards> = None;
     loop {
         let authenticated = d.conn.is_authenticated();
         if authenticated && sessions.is_none() {
@@ -98,6 +100,7 @@ pub async fn handle(stream: TcpStream, peer: SocketAddr, settings: Arc<ServerSet
                 .as_ref()
                 .map(|a| a.cfg().clone())
                 .unwrap_or_else(|| (*settings.config).clone());
+            forwards = Some(ServerForwards::new(cfg.clone(), opts.clone()));
             sessions = Some(Sessions::new(cfg, acct, opts, peer, local, settings.is_root));
         }
         let left = if authenticated {
@@ -105,10 +108,19 @@ pub async fn handle(stream: TcpStream, peer: SocketAddr, settings: Arc<ServerSet
         } else {
             deadline.map(|t| t.saturating_duration_since(tokio::time::Instant::now()))
         };
-        let ev = match sessions.as_mut() {
-            Some(ss) => {
+        let ev = match (sessions.as_mut(), forwards.as_mut()) {
+            (Some(ss), Some(fw)) => {
                 ss.refresh(&d.conn);
+                fw.fw.refresh(&d.conn);
                 tokio::select! {
+                    Some(msg) = fw.fw.rx.recv() => {
+                        if fw.on_msg(&mut d.conn, msg).is_err() || d.flush().await.is_err() {
+                            ss.shutdown();
+                            fw.fw.shutdown();
+                            return;
+                        }
+                        continue;
+                    }
                     ev = d.step() => match ev {
                         Ok(None) => continue,
                         Ok(Some(ev)) => Ok(ev),
@@ -123,7 +135,7 @@ pub async fn handle(stream: TcpStream, peer: SocketAddr, settings: Arc<ServerSet
                     }
                 }
             }
-            None => d.next_event_within(left).await,
+            _ => d.next_event_within(left).await,
         };
         let user = auth.as_ref().and_then(|a| a.user().map(str::to_string));
         let suffix = if authenticated { "" } else { pre };
@@ -173,9 +185,10 @@ pub async fn handle(stream: TcpStream, peer: SocketAddr, settings: Arc<ServerSet
                 auth = Some(st);
             }
             Ok(ev) => {
-                if let Some(ss) = sessions.as_mut() {
-                    if on_session_event(ss, &mut d.conn, ev.clone()).is_err() {
+                if let (Some(ss), Some(fw)) = (sessions.as_mut(), forwards.as_mut()) {
+                    if on_connection_event(ss, fw, &mut d.conn, ev.clone()).await.is_err() {
                         ss.shutdown();
+                        fw.fw.shutdown();
                         return;
                     }
                 }
@@ -193,6 +206,9 @@ pub async fn handle(stream: TcpStream, peer: SocketAddr, settings: Arc<ServerSet
             Err(e) => {
                 if let Some(ss) = sessions.as_mut() {
                     ss.shutdown();
+                }
+                if let Some(fw) = forwards.as_mut() {
+                    fw.fw.shutdown();
                 }
                 while let Some(ev) = d.conn.poll_event() {
                     on_event(&ev, &addr, &settings);
@@ -222,10 +238,30 @@ pub async fn handle(stream: TcpStream, peer: SocketAddr, settings: Arc<ServerSet
     }
 }
 
-/// Connection-protocol events after login, handed to the sessions.
-fn on_session_event(ss: &mut Sessions, conn: &mut Connection, ev: Event) -> Result<(), tobira_proto::Error> {
+/// Connection-protocol events after login: forwarded channels first, then
+/// sessions.
+async fn on_connection_event(
+    ss: &mut Sessions,
+    fw: &mut ServerForwards,
+    conn: &mut Connection,
+    ev: Event,
+) -> Result<(), tobira_proto::Error> {
+    if fw.on_channel_event(conn, &ev) {
+        return Ok(());
+    }
     match ev {
-        Event::ChannelOpenRequest { id, kind } => ss.on_open(conn, id, &kind),
+        Event::ChannelOpenRequest { id, kind } => {
+            if fw.on_open(conn, id, &kind)? {
+                return Ok(());
+            }
+            ss.on_open(conn, id, &kind)
+        }
+        Event::GlobalRequest { name, want_reply, data } => {
+            if !fw.on_global(conn, &name, want_reply, &data).await? && want_reply {
+                conn.global_request_reply(false, &[])?;
+            }
+            Ok(())
+        }
         Event::ChannelRequest {
             id,
             request,
@@ -241,7 +277,6 @@ fn on_session_event(ss: &mut Sessions, conn: &mut Connection, ev: Event) -> Resu
             ss.on_closed(id);
             Ok(())
         }
-        Event::GlobalRequest { want_reply: true, .. } => conn.global_request_reply(false, &[]),
         _ => Ok(()),
     }
 }
