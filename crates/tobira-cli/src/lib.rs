@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod client_forward;
 pub mod logging;
 pub mod session;
 pub mod terminal;

@@ -9,9 +9,10 @@ use tobira::driver::{Driver, DriverError};
 use tobira_proto::msg::connection::{ChannelKind, ChannelRequest};
 use tobira_proto::{DisconnectReason, Event};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+
 use tokio::sync::mpsc;
 
+use crate::client_forward::ClientForwards;
 use crate::terminal::{self, EscapeAction, EscapeItem, EscapeState, RawModeGuard};
 
 /// Input bytes queued toward the server before stdin is no longer read.
@@ -40,12 +41,22 @@ pub struct SessionOptions {
     pub host: String,
     /// `-q`.
     pub quiet: bool,
+    /// `LocalForward` / `-L`.
+    pub local_forwards: Vec<tobira::config::client::Forward>,
+    /// `RemoteForward` / `-R`.
+    pub remote_forwards: Vec<tobira::config::client::Forward>,
+    /// `DynamicForward` / `-D`.
+    pub dynamic_forwards: Vec<tobira::config::client::Forward>,
+    /// `ExitOnForwardFailure`.
+    pub exit_on_forward_failure: bool,
+    /// `-W host:port`.
+    pub stdio_forward: Option<(String, u16)>,
 }
 
 /// Runs the session to its end and returns the exit status for our
 /// process: the remote command's status, 128 + its signal when killed, or
 /// 255 when the connection failed.
-pub async fn run(mut d: Driver<TcpStream>, o: SessionOptions) -> u8 {
+pub async fn run(mut d: Driver<tobira::client::BoxStream>, o: SessionOptions) -> u8 {
     let code = run_inner(&mut d, &o).await;
     if !d.conn.is_closed() {
         d.conn
@@ -73,11 +84,32 @@ fn signal_number(name: &str) -> u8 {
     }
 }
 
-async fn run_inner(d: &mut Driver<TcpStream>, o: &SessionOptions) -> u8 {
+async fn run_inner(d: &mut Driver<tobira::client::BoxStream>, o: &SessionOptions) -> u8 {
     let mut err = tokio::io::stderr();
     let mut out = tokio::io::stdout();
     let mut channel = None;
-    if !o.no_session {
+    let mut fwd = match ClientForwards::setup(
+        &mut d.conn,
+        &o.local_forwards,
+        &o.remote_forwards,
+        &o.dynamic_forwards,
+        o.exit_on_forward_failure,
+    )
+    .await
+    {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("{e}");
+            return 255;
+        }
+    };
+    if let Some((host, port)) = &o.stdio_forward {
+        if let Err(e) = fwd.open_stdio(&mut d.conn, host, *port) {
+            eprintln!("tobira: {e}");
+            return 255;
+        }
+    }
+    if !o.no_session && o.stdio_forward.is_none() {
         match d.conn.channel_open(ChannelKind::Session) {
             Ok(id) => channel = Some(id),
             Err(e) => {
@@ -97,8 +129,23 @@ async fn run_inner(d: &mut Driver<TcpStream>, o: &SessionOptions) -> u8 {
     let mut alive = (!o.alive_interval.is_zero()).then(|| tokio::time::interval(o.alive_interval));
     let mut unanswered = 0u32;
     let mut tty_requested = false;
+    let mut stdio_closed = false;
     loop {
+        fwd.fw.refresh(&d.conn);
         let ev = tokio::select! {
+            Some(msg) = fwd.fw.rx.recv() => {
+                // -W: the channel closed; exit once stdout has everything.
+                if let tobira::forward::FwdMsg::WriteDone(id) = &msg {
+                    if stdio_closed && Some(*id) == fwd.stdio_channel {
+                        return 0;
+                    }
+                }
+                if fwd.on_msg(&mut d.conn, msg).is_err() || d.flush().await.is_err() {
+                    drop(raw.take());
+                    return 255;
+                }
+                continue;
+            }
             ev = d.step() => match ev {
                 Ok(None) => continue,
                 Ok(Some(ev)) => Ok(ev),
@@ -174,6 +221,24 @@ async fn run_inner(d: &mut Driver<TcpStream>, o: &SessionOptions) -> u8 {
                 };
             }
         };
+        // Forwarding first: its global requests were sent before any
+        // keepalive, so the first replies are its own.
+        match fwd.on_event(&mut d.conn, &ev).await {
+            Ok(true) => {
+                if let Event::ChannelClosed { id } = ev {
+                    if Some(id) == fwd.stdio_channel {
+                        stdio_closed = true;
+                    }
+                }
+                continue;
+            }
+            Ok(false) => {}
+            Err(e) => {
+                drop(raw.take());
+                eprintln!("{e}");
+                return 255;
+            }
+        }
         match ev {
             Event::ChannelOpenConfirmed { id } if Some(id) == channel => {
                 if o.want_tty {
@@ -326,7 +391,7 @@ fn spawn_stdin(tx: mpsc::Sender<Option<Vec<u8>>>) -> tokio::task::JoinHandle<()>
 
 /// Applies an escape; `Some(code)` ends the session.
 async fn escape_action(
-    d: &mut Driver<TcpStream>,
+    d: &mut Driver<tobira::client::BoxStream>,
     id: u32,
     a: EscapeAction,
     raw: &mut Option<RawModeGuard>,

@@ -98,7 +98,19 @@ pub async fn connect(
     auth: &mut Authenticator,
     prompter: &mut dyn Prompter,
     trace: &mut dyn FnMut(&str),
-) -> Result<(Driver<TcpStream>, Outcome), ClientError> {
+) -> Result<(Driver<BoxStream>, Outcome), ClientError> {
+    let stream = tcp_connect(s).await?;
+    handshake(s, Box::new(stream), verify, auth, prompter, trace).await
+}
+
+/// Any byte stream the client can run over (TCP, a ProxyCommand's pipes).
+pub trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Stream for T {}
+
+/// A boxed [`Stream`].
+pub type BoxStream = Box<dyn Stream>;
+
+async fn tcp_connect(s: &ClientSettings) -> Result<TcpStream, ClientError> {
     let connect = TcpStream::connect((s.host.as_str(), s.port));
     let stream = match s.connect_timeout {
         Some(t) => tokio::time::timeout(t, connect)
@@ -113,6 +125,19 @@ pub async fn connect(
         source,
     })?;
     let _ = stream.set_nodelay(true);
+    Ok(stream)
+}
+
+/// Runs the key exchange and authentication over an established stream
+/// (a TCP connection, or a `ProxyCommand`/`ProxyJump` pipe).
+pub async fn handshake(
+    s: &ClientSettings,
+    stream: BoxStream,
+    verify: &mut HostKeyVerifier<'_>,
+    auth: &mut Authenticator,
+    prompter: &mut dyn Prompter,
+    trace: &mut dyn FnMut(&str),
+) -> Result<(Driver<BoxStream>, Outcome), ClientError> {
     let rng = Box::new(rand::rngs::StdRng::from_entropy());
     let mut d = Driver::new(stream, Connection::client(s.proto.clone(), rng));
     let mut out = Outcome {
@@ -206,7 +231,7 @@ pub async fn connect(
 
 /// Ends the connection when no method is left (RFC 4252 §5.1) and builds
 /// OpenSSH's "Permission denied" error.
-async fn give_up(d: &mut Driver<TcpStream>, auth: &Authenticator, host: &str, methods: Vec<String>) -> ClientError {
+async fn give_up(d: &mut Driver<BoxStream>, auth: &Authenticator, host: &str, methods: Vec<String>) -> ClientError {
     d.conn.disconnect(
         DisconnectReason::NoMoreAuthMethodsAvailable,
         "No more authentication methods available",

@@ -44,6 +44,123 @@ pub enum FwdMsg {
     /// An outgoing connection for channel `id` finished (server
     /// direct-tcpip, client forwarded-tcpip).
     Connected(u32, std::io::Result<TcpStream>),
+    /// A SOCKS client (`-D`) asked for `host:port`.
+    Socks {
+        /// The SOCKS client's stream, handshake read.
+        stream: TcpStream,
+        /// Who connected.
+        peer: SocketAddr,
+        /// Requested host.
+        host: String,
+        /// Requested port.
+        port: u16,
+        /// SOCKS version (4 or 5), for the reply.
+        version: u8,
+    },
+}
+
+/// Reads a SOCKS4/4a or SOCKS5 CONNECT request (no authentication), as
+/// ssh's `-D` accepts, and reports it as [`FwdMsg::Socks`].
+pub async fn socks_handshake(mut stream: TcpStream, peer: SocketAddr, tx: mpsc::Sender<FwdMsg>) {
+    let r: std::io::Result<(String, u16, u8)> = async {
+        let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, "bad SOCKS request");
+        let version = stream.read_u8().await?;
+        match version {
+            4 => {
+                let cmd = stream.read_u8().await?;
+                let port = stream.read_u16().await?;
+                let mut ip = [0u8; 4];
+                stream.read_exact(&mut ip).await?;
+                read_cstr(&mut stream).await?; // user id
+                let host = if ip[..3] == [0, 0, 0] && ip[3] != 0 {
+                    read_cstr(&mut stream).await? // SOCKS4a host name
+                } else {
+                    std::net::Ipv4Addr::from(ip).to_string()
+                };
+                if cmd != 1 {
+                    return Err(bad());
+                }
+                Ok((host, port, 4))
+            }
+            5 => {
+                let n = stream.read_u8().await?;
+                let mut methods = vec![0u8; n as usize];
+                stream.read_exact(&mut methods).await?;
+                if !methods.contains(&0) {
+                    stream.write_all(&[5, 0xff]).await?;
+                    return Err(bad());
+                }
+                stream.write_all(&[5, 0]).await?;
+                let mut head = [0u8; 4];
+                stream.read_exact(&mut head).await?;
+                if head[0] != 5 || head[1] != 1 {
+                    stream.write_all(&[5, 7, 0, 1, 0, 0, 0, 0, 0, 0]).await?;
+                    return Err(bad());
+                }
+                let host = match head[3] {
+                    1 => {
+                        let mut a = [0u8; 4];
+                        stream.read_exact(&mut a).await?;
+                        std::net::Ipv4Addr::from(a).to_string()
+                    }
+                    3 => {
+                        let len = stream.read_u8().await?;
+                        let mut h = vec![0u8; len as usize];
+                        stream.read_exact(&mut h).await?;
+                        String::from_utf8(h).map_err(|_| bad())?
+                    }
+                    4 => {
+                        let mut a = [0u8; 16];
+                        stream.read_exact(&mut a).await?;
+                        std::net::Ipv6Addr::from(a).to_string()
+                    }
+                    _ => return Err(bad()),
+                };
+                let port = stream.read_u16().await?;
+                Ok((host, port, 5))
+            }
+            _ => Err(bad()),
+        }
+    }
+    .await;
+    if let Ok((host, port, version)) = r {
+        let _ = tx
+            .send(FwdMsg::Socks {
+                stream,
+                peer,
+                host,
+                port,
+                version,
+            })
+            .await;
+    }
+}
+
+async fn read_cstr(s: &mut TcpStream) -> std::io::Result<String> {
+    let mut out = Vec::new();
+    loop {
+        let b = s.read_u8().await?;
+        if b == 0 {
+            break;
+        }
+        if out.len() > 255 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "SOCKS string too long",
+            ));
+        }
+        out.push(b);
+    }
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// The SOCKS reply for a request of `version`, success or not.
+pub fn socks_reply(version: u8, ok: bool) -> Vec<u8> {
+    if version == 4 {
+        vec![0, if ok { 0x5a } else { 0x5b }, 0, 0, 0, 0, 0, 0]
+    } else {
+        vec![5, if ok { 0 } else { 5 }, 0, 1, 0, 0, 0, 0, 0, 0]
+    }
 }
 
 struct Fwd {
@@ -202,22 +319,14 @@ impl Forwards {
     /// `Connected` are for the caller, which decides).
     pub fn on_stream_msg(&mut self, conn: &mut Connection, msg: &FwdMsg) -> Result<(), tobira_proto::Error> {
         match msg {
-            FwdMsg::Data(id, data) => {
-                if conn.channel_exists(*id) {
-                    conn.channel_write(*id, None, data)?;
-                }
-            }
+            FwdMsg::Data(id, data) if conn.channel_exists(*id) => conn.channel_write(*id, None, data)?,
             FwdMsg::Eof(id) => {
                 if let Some(f) = self.map.get_mut(id) {
                     f.read_done = true;
                 }
                 conn.channel_eof(*id)?;
             }
-            FwdMsg::Consumed(id, n) => {
-                if conn.channel_exists(*id) {
-                    conn.channel_consumed(*id, *n)?;
-                }
-            }
+            FwdMsg::Consumed(id, n) if conn.channel_exists(*id) => conn.channel_consumed(*id, *n)?,
             FwdMsg::WriteDone(id) => {
                 if let Some(f) = self.map.get_mut(id) {
                     f.write_done = true;

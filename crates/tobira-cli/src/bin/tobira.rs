@@ -188,15 +188,22 @@ fn main() -> ExitCode {
     let Some(dest) = args.destination.clone() else {
         return fail("usage: tobira [-46CNqTtVv] [-c cipher_spec] [-m mac_spec] [-D [bind:]port] [-E log_file]\n              [-F configfile] [-i identity_file] [-J destination] [-L address]\n              [-l login_name] [-o option] [-p port] [-R address] [-W host:port]\n              [--trace] destination [command [argument ...]]");
     };
-    for (flag, used) in [
-        ("-D", !args.dynamic.is_empty()),
-        ("-L", !args.local.is_empty()),
-        ("-R", !args.remote.is_empty()),
-        ("-J", args.jump.is_some()),
-        ("-W", args.stdio.is_some()),
+    use tobira::config::client::{parse_forward, ForwardKind};
+    let mut cli_forwards = (Vec::new(), Vec::new(), Vec::new());
+    for (specs, kind) in [
+        (&args.local, ForwardKind::Local),
+        (&args.remote, ForwardKind::Remote),
+        (&args.dynamic, ForwardKind::Dynamic),
     ] {
-        if used {
-            return fail(&format!("tobira: {flag}: forwarding is not implemented yet"));
+        for spec in specs {
+            match parse_forward(spec, kind) {
+                Ok(f) => match kind {
+                    ForwardKind::Local => cli_forwards.0.push(f),
+                    ForwardKind::Remote => cli_forwards.1.push(f),
+                    ForwardKind::Dynamic => cli_forwards.2.push(f),
+                },
+                Err(e) => return fail(&e),
+            }
         }
     }
     let (dest_user, host, dest_port) = match parse_destination(&dest) {
@@ -335,7 +342,85 @@ fn main() -> ExitCode {
     };
     let trace_on = args.trace;
     let mut trace = |t: &str| eprintln!("{t}");
-    let result = rt.block_on(connect(&settings, &mut verify, &mut auth, &mut prompter, &mut trace));
+    // ProxyJump (-J) runs `tobira -W host:port jump`; ProxyCommand runs the
+    // command through the shell; either way its stdin/stdout carry SSH.
+    let jump = args
+        .jump
+        .clone()
+        .or_else(|| cfg.proxy_jump.clone())
+        .filter(|j| j != "none");
+    let proxy: Option<(String, Vec<String>)> = match (&jump, &cfg.proxy_command) {
+        (Some(j), _) => {
+            let exe = std::env::current_exe()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| "tobira".into());
+            let (rest, last) = match j.rsplit_once(',') {
+                Some((r, l)) => (Some(r.to_string()), l.to_string()),
+                None => (None, j.clone()),
+            };
+            let mut a = Vec::new();
+            if let Some(f) = &args.config_file {
+                a.push("-F".to_string());
+                a.push(f.display().to_string());
+            }
+            if args.quiet {
+                a.push("-q".into());
+            }
+            if let Some(r) = rest {
+                a.push("-J".into());
+                a.push(r);
+            }
+            a.push("-W".into());
+            a.push(format!("[{}]:{}", cfg.host_name, cfg.port));
+            // [user@]host[:port], as ssh's -J takes it.
+            let has_port = last
+                .rsplit_once(':')
+                .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
+            a.push(if has_port && !last.starts_with("ssh://") {
+                format!("ssh://{last}")
+            } else {
+                last
+            });
+            Some((exe, a))
+        }
+        (None, Some(cmd)) if cmd != "none" => {
+            let expanded = cmd
+                .replace("%%", "\u{0}")
+                .replace("%h", &cfg.host_name)
+                .replace("%p", &cfg.port.to_string())
+                .replace("%r", &cfg.user)
+                .replace("%n", &host)
+                .replace('\u{0}', "%");
+            Some(("/bin/sh".into(), vec!["-c".into(), expanded]))
+        }
+        _ => None,
+    };
+    let result = rt.block_on(async {
+        match &proxy {
+            None => connect(&settings, &mut verify, &mut auth, &mut prompter, &mut trace).await,
+            Some((prog, pargs)) => {
+                let child = tokio::process::Command::new(prog)
+                    .args(pargs)
+                    .stdin(std::process::Stdio::piped())
+                    .stdout(std::process::Stdio::piped())
+                    .kill_on_drop(true)
+                    .spawn();
+                let mut child = match child {
+                    Ok(c) => c,
+                    Err(e) => return Err(ClientError::Session(format!("proxy command {prog}: {e}"))),
+                };
+                let (Some(out), Some(inp)) = (child.stdout.take(), child.stdin.take()) else {
+                    return Err(ClientError::Session("proxy command has no pipes".into()));
+                };
+                // The child lives as long as the connection: leaked into the task.
+                tokio::spawn(async move {
+                    let _ = child.wait().await;
+                });
+                let stream: tobira::client::BoxStream = Box::new(tokio::io::join(out, inp));
+                tobira::client::handshake(&settings, stream, &mut verify, &mut auth, &mut prompter, &mut trace).await
+            }
+        }
+    });
     if verbose > 0 {
         for line in &auth.debug {
             eprintln!("{line}");
@@ -381,6 +466,20 @@ fn main() -> ExitCode {
             } else {
                 Some(args.command.join(" "))
             };
+            let stdio = match &args.stdio {
+                Some(w) => {
+                    let parsed = w.rsplit_once(':').and_then(|(h, p)| {
+                        p.parse::<u16>()
+                            .ok()
+                            .map(|p| (h.trim_matches(['[', ']']).to_string(), p))
+                    });
+                    match parsed {
+                        Some(x) => Some(x),
+                        None => return fail(&format!("tobira: Bad stdio forwarding specification '{w}'")),
+                    }
+                }
+                None => None,
+            };
             let stdin_tty = std::io::IsTerminal::is_terminal(&std::io::stdin());
             use tobira::config::client::RequestTty;
             let want_tty = if args.no_tty {
@@ -420,6 +519,11 @@ fn main() -> ExitCode {
                 alive_count_max: cfg.server_alive_count_max,
                 host: cfg.host_name.clone(),
                 quiet: args.quiet,
+                local_forwards: cli_forwards.0.iter().chain(&cfg.local_forward).cloned().collect(),
+                remote_forwards: cli_forwards.1.iter().chain(&cfg.remote_forward).cloned().collect(),
+                dynamic_forwards: cli_forwards.2.iter().chain(&cfg.dynamic_forward).cloned().collect(),
+                exit_on_forward_failure: cfg.exit_on_forward_failure,
+                stdio_forward: stdio,
             };
             let code = rt.block_on(tobira_cli::session::run(driver, opts));
             ExitCode::from(code)
