@@ -130,14 +130,18 @@ async fn run_inner(d: &mut Driver<tobira::client::BoxStream>, o: &SessionOptions
     let mut unanswered = 0u32;
     let mut tty_requested = false;
     let mut stdio_closed = false;
+    let mut stdio_written = false;
     loop {
         fwd.fw.refresh(&d.conn);
         let ev = tokio::select! {
             Some(msg) = fwd.fw.rx.recv() => {
                 // -W: the channel closed; exit once stdout has everything.
                 if let tobira::forward::FwdMsg::WriteDone(id) = &msg {
-                    if stdio_closed && Some(*id) == fwd.stdio_channel {
-                        return 0;
+                    if Some(*id) == fwd.stdio_channel {
+                        if stdio_closed {
+                            return 0;
+                        }
+                        stdio_written = true;
                     }
                 }
                 if fwd.on_msg(&mut d.conn, msg).is_err() || d.flush().await.is_err() {
@@ -227,6 +231,9 @@ async fn run_inner(d: &mut Driver<tobira::client::BoxStream>, o: &SessionOptions
             Ok(true) => {
                 if let Event::ChannelClosed { id } = ev {
                     if Some(id) == fwd.stdio_channel {
+                        if stdio_written {
+                            return 0;
+                        }
                         stdio_closed = true;
                     }
                 }
