@@ -398,3 +398,93 @@ fn processes_cleaned_up_when_connection_drops() {
         tobirad.log_text()
     );
 }
+
+/// ClientAliveInterval: a client that stops answering is cut off; and
+/// tobira's ServerAliveInterval gives up on a server that stops answering.
+#[test]
+fn keepalives_both_sides() {
+    let dir = TempDir::new("alive");
+    let (user, ident) = user_with_key(&dir, "");
+    let tobirad = start_tobirad(&["-o", "ClientAliveInterval=1", "-o", "ClientAliveCountMax=2"]);
+    let mut c = Command::new("ssh")
+        .args([
+            "-q",
+            "-F",
+            "/dev/null",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "IdentitiesOnly=yes",
+            &ident,
+            "-N",
+            "-p",
+            &tobirad.port.to_string(),
+        ])
+        .arg(format!("{}@127.0.0.1", user.name))
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    tobirad.wait_log("Accepted publickey");
+    let pid = c.id().to_string();
+    Command::new("kill").args(["-STOP", &pid]).status().unwrap();
+    let log = tobirad.wait_log("Timeout, client not responding");
+    Command::new("kill").args(["-CONT", &pid]).status().unwrap();
+    let _ = c.kill();
+    let _ = c.wait();
+    assert!(
+        log.contains(&format!(
+            "Timeout, client not responding from user {} 127.0.0.1 port",
+            user.name
+        )),
+        "{log}"
+    );
+
+    let server = start_tobirad(&[]);
+    let mut c = Command::new(bin("tobira"))
+        .args([
+            "-q",
+            "-F",
+            "/dev/null",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "IdentitiesOnly=yes",
+            &ident,
+            "-o",
+            "ServerAliveInterval=1",
+            "-o",
+            "ServerAliveCountMax=2",
+            "-N",
+            "-p",
+            &server.port.to_string(),
+        ])
+        .arg(format!("{}@127.0.0.1", user.name))
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    server.wait_log("Accepted publickey");
+    let spid = server.child.id().to_string();
+    Command::new("kill").args(["-STOP", &spid]).status().unwrap();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(st) = c.try_wait().unwrap() {
+            break st;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "tobira did not give up");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    Command::new("kill").args(["-CONT", &spid]).status().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(c.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(255));
+    assert!(err.contains("Timeout, server 127.0.0.1 not responding."), "{err}");
+}

@@ -89,6 +89,9 @@ pub async fn handle(stream: TcpStream, peer: SocketAddr, settings: Arc<ServerSet
     let local = d.local_addr().unwrap_or(peer);
     let mut sessions: Option<Sessions> = None;
     let mut forwards: Option<ServerForwards> = None;
+    let mut alive: Option<tokio::time::Interval> = None;
+    let mut unanswered = 0u32;
+    let mut user_label: Option<String> = None;
     loop {
         let authenticated = d.conn.is_authenticated();
         if authenticated && sessions.is_none() {
@@ -101,6 +104,12 @@ pub async fn handle(stream: TcpStream, peer: SocketAddr, settings: Arc<ServerSet
                 .map(|a| a.cfg().clone())
                 .unwrap_or_else(|| (*settings.config).clone());
             forwards = Some(ServerForwards::new(cfg.clone(), opts.clone()));
+            user_label = Some(acct.name.clone());
+            if !cfg.client_alive_interval.is_zero() {
+                let mut iv = tokio::time::interval(cfg.client_alive_interval);
+                iv.reset();
+                alive = Some(iv);
+            }
             sessions = Some(Sessions::new(cfg, acct, opts, peer, local, settings.is_root));
         }
         let left = if authenticated {
@@ -113,6 +122,23 @@ pub async fn handle(stream: TcpStream, peer: SocketAddr, settings: Arc<ServerSet
                 ss.refresh(&d.conn);
                 fw.fw.refresh(&d.conn);
                 tokio::select! {
+                    _ = async { match alive.as_mut() { Some(a) => { a.tick().await; } None => std::future::pending::<()>().await } } => {
+                        // ClientAliveInterval / ClientAliveCountMax (sshd_config(5)).
+                        if unanswered >= settings.config.client_alive_count_max {
+                            let who = user_label.clone().unwrap_or_default();
+                            info!("Timeout, client not responding from user {who} {addr}");
+                            d.conn.disconnect(tobira_proto::DisconnectReason::ByApplication, "Timeout, client not responding");
+                            let _ = d.flush().await;
+                            ss.shutdown();
+                            fw.fw.shutdown();
+                            return;
+                        }
+                        if d.conn.global_request("keepalive@openssh.com", true, &[]).is_ok() {
+                            unanswered += 1;
+                        }
+                        let _ = d.flush().await;
+                        continue;
+                    }
                     Some(msg) = fw.fw.rx.recv() => {
                         if fw.on_msg(&mut d.conn, msg).is_err() || d.flush().await.is_err() {
                             ss.shutdown();
@@ -185,6 +211,10 @@ pub async fn handle(stream: TcpStream, peer: SocketAddr, settings: Arc<ServerSet
                 auth = Some(st);
             }
             Ok(ev) => {
+                if let Event::GlobalReply { .. } = ev {
+                    // Only keepalives ask the client for replies.
+                    unanswered = 0;
+                }
                 if let (Some(ss), Some(fw)) = (sessions.as_mut(), forwards.as_mut()) {
                     if on_connection_event(ss, fw, &mut d.conn, ev.clone()).await.is_err() {
                         ss.shutdown();

@@ -155,9 +155,17 @@ impl Sessions {
         request: ChannelRequest,
         want_reply: bool,
     ) -> Result<(), tobira_proto::Error> {
+        let is_shell = request == ChannelRequest::Shell;
         let ok = self.handle_request(id, request);
         if want_reply {
             conn.channel_request_reply(id, ok)?;
+        }
+        // sshd(8): PrintMotd shows /etc/motd to interactive logins.
+        if ok && is_shell && self.config.print_motd {
+            if let Ok(motd) = std::fs::read("/etc/motd") {
+                let motd = motd.strip_suffix(b"\n").map(|m| [m, b"\r\n"].concat()).unwrap_or(motd);
+                conn.channel_write(id, None, &motd)?;
+            }
         }
         Ok(())
     }
