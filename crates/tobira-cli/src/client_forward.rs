@@ -14,7 +14,16 @@ use tokio::net::{TcpListener, TcpStream};
 
 enum Target {
     Fixed(String, u16),
+    Unix(std::path::PathBuf),
     Socks,
+}
+
+fn streamlocal_kind(path: &std::path::Path) -> ChannelKind {
+    let mut data = Vec::new();
+    data.put_string(path.to_string_lossy().as_bytes());
+    data.put_string(b"");
+    data.put_u32(0);
+    ChannelKind::Other("direct-streamlocal@openssh.com".into(), data)
 }
 
 struct Pending {
@@ -35,6 +44,12 @@ pub struct ClientForwards {
     exit_on_failure: bool,
     /// The `-W` channel, whose close ends the client.
     pub stdio_channel: Option<u32>,
+    /// The local agent to forward (`-A`).
+    agent: Option<std::path::PathBuf>,
+    /// Remote Unix-socket forwards: (remote path, local target).
+    remote_unix: Vec<(String, Target)>,
+    /// Accepted local Unix connections waiting for their channel.
+    pending_unix: HashMap<u32, tokio::net::UnixStream>,
 }
 
 fn endpoint(e: &ForwardEndpoint) -> Result<(Option<String>, u16), String> {
@@ -75,6 +90,9 @@ impl ClientForwards {
             pending: HashMap::new(),
             exit_on_failure,
             stdio_channel: None,
+            agent: None,
+            remote_unix: Vec::new(),
+            pending_unix: HashMap::new(),
         };
         for (f, dynamic) in local
             .iter()
@@ -105,6 +123,25 @@ impl ClientForwards {
             }
         }
         for f in remote {
+            if let ForwardEndpoint::Unix(path) = &f.listen {
+                let target = match &f.connect {
+                    Some(ForwardEndpoint::Unix(p)) => Target::Unix(p.clone()),
+                    Some(ForwardEndpoint::Tcp { host, port }) => {
+                        Target::Fixed(host.clone().unwrap_or_else(|| "localhost".into()), *port)
+                    }
+                    None => return Err("dynamic remote forwarding is not supported yet".into()),
+                };
+                let mut data = Vec::new();
+                data.put_string(path.to_string_lossy().as_bytes());
+                conn.global_request("streamlocal-forward@openssh.com", true, &data)
+                    .map_err(|e| e.to_string())?;
+                me.remote_unix.push((path.to_string_lossy().into_owned(), target));
+                // Replies come in order with the TCP ones: a placeholder entry.
+                me.remote
+                    .push((path.to_string_lossy().into_owned(), 0, String::new(), 0, u32::MAX));
+                me.replies.push_back(me.remote.len() - 1);
+                continue;
+            }
             let (host, port) = endpoint(&f.listen)?;
             let Some(c) = &f.connect else {
                 return Err("dynamic remote forwarding is not supported yet".into());
@@ -128,6 +165,11 @@ impl ClientForwards {
         Ok(me)
     }
 
+    /// `-A`: forward the agent at `path` when the server asks.
+    pub fn set_agent(&mut self, path: Option<std::path::PathBuf>) {
+        self.agent = path;
+    }
+
     /// `-W host:port`: joins stdin and stdout to a `direct-tcpip` channel.
     pub fn open_stdio(&mut self, conn: &mut Connection, host: &str, port: u16) -> Result<(), String> {
         let id = conn
@@ -145,7 +187,27 @@ impl ClientForwards {
     /// Handles a forwarding task's message.
     pub fn on_msg(&mut self, conn: &mut Connection, msg: FwdMsg) -> Result<(), tobira_proto::Error> {
         match msg {
+            FwdMsg::IncomingUnix { key, stream } => {
+                let kind = match self.local.get(&key) {
+                    Some(Target::Fixed(host, port)) => ChannelKind::DirectTcpip {
+                        host: host.clone(),
+                        port: u32::from(*port),
+                        originator: "127.0.0.1".into(),
+                        originator_port: 0,
+                    },
+                    Some(Target::Unix(p)) => streamlocal_kind(p),
+                    _ => return Ok(()),
+                };
+                let id = conn.channel_open(kind)?;
+                self.pending_unix.insert(id, stream);
+                Ok(())
+            }
             FwdMsg::Incoming { key, stream, peer } => match self.local.get(&key) {
+                Some(Target::Unix(p)) => {
+                    let id = conn.channel_open(streamlocal_kind(p))?;
+                    self.pending.insert(id, Pending { stream, socks: None });
+                    Ok(())
+                }
                 Some(Target::Fixed(host, port)) => {
                     let id = conn.channel_open(ChannelKind::DirectTcpip {
                         host: host.clone(),
@@ -185,9 +247,9 @@ impl ClientForwards {
                 Ok(())
             }
             FwdMsg::Connected(id, r) => match r {
-                Ok(stream) => {
+                Ok((rd, wr)) => {
                     conn.channel_accept(id)?;
-                    self.fw.attach_tcp(id, stream);
+                    self.fw.attach(id, rd, wr);
                     Ok(())
                 }
                 Err(e) => Forwards::refuse(conn, id, &e),
@@ -206,6 +268,10 @@ impl ClientForwards {
                         .attach(*id, Box::new(tokio::io::stdin()), Box::new(tokio::io::stdout()));
                     return Ok(true);
                 }
+                if let Some(u) = self.pending_unix.remove(id) {
+                    self.fw.attach_unix(*id, u);
+                    return Ok(true);
+                }
                 let Some(mut p) = self.pending.remove(id) else {
                     return Ok(false);
                 };
@@ -219,6 +285,10 @@ impl ClientForwards {
                 if Some(*id) == self.stdio_channel {
                     return Err(format!("stdio forwarding failed: {message}"));
                 }
+                if self.pending_unix.remove(id).is_some() {
+                    eprintln!("channel {id}: open failed: {message}");
+                    return Ok(true);
+                }
                 let Some(mut p) = self.pending.remove(id) else {
                     return Ok(false);
                 };
@@ -226,6 +296,41 @@ impl ClientForwards {
                     let _ = p.stream.write_all(&socks_reply(v, false)).await;
                 }
                 eprintln!("channel {id}: open failed: {message}");
+                Ok(true)
+            }
+            Event::ChannelOpenRequest {
+                id,
+                kind: ChannelKind::Other(name, data),
+            } => {
+                match name.as_str() {
+                    "auth-agent@openssh.com" => match &self.agent {
+                        Some(p) => self.fw.connect_unix(*id, p.clone()),
+                        None => {
+                            let _ = conn.channel_reject(
+                                *id,
+                                open_failure::ADMINISTRATIVELY_PROHIBITED,
+                                "agent forwarding not requested",
+                            );
+                        }
+                    },
+                    "forwarded-streamlocal@openssh.com" => {
+                        let path = Reader::new(data).utf8().unwrap_or_default().to_string();
+                        match self.remote_unix.iter().find(|(p, _)| *p == path).map(|(_, t)| t) {
+                            Some(Target::Fixed(h, p)) => self.fw.connect(*id, h.clone(), *p),
+                            Some(Target::Unix(p)) => self.fw.connect_unix(*id, p.clone()),
+                            _ => {
+                                let _ = conn.channel_reject(
+                                    *id,
+                                    open_failure::ADMINISTRATIVELY_PROHIBITED,
+                                    "no such forward",
+                                );
+                            }
+                        }
+                    }
+                    _ => {
+                        let _ = conn.channel_reject(*id, open_failure::UNKNOWN_CHANNEL_TYPE, "unknown channel type");
+                    }
+                }
                 Ok(true)
             }
             Event::ChannelOpenRequest {
@@ -249,7 +354,17 @@ impl ClientForwards {
                 let Some(i) = self.replies.pop_front() else {
                     return Ok(false);
                 };
-                let (addr, port, host, tport, _) = self.remote[i].clone();
+                let (addr, port, host, tport, bound0) = self.remote[i].clone();
+                if bound0 == u32::MAX {
+                    if !success {
+                        let msg = format!("remote port forwarding failed for listen path {addr}");
+                        if self.exit_on_failure {
+                            return Err(format!("Error: {msg}"));
+                        }
+                        eprintln!("Warning: {msg}");
+                    }
+                    return Ok(true);
+                }
                 if !success {
                     let msg = format!("remote port forwarding failed for listen port {port}");
                     if self.exit_on_failure {

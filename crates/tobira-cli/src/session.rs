@@ -51,6 +51,8 @@ pub struct SessionOptions {
     pub exit_on_forward_failure: bool,
     /// `-W host:port`.
     pub stdio_forward: Option<(String, u16)>,
+    /// `-A` / `ForwardAgent`: the local agent socket to forward.
+    pub forward_agent: Option<std::path::PathBuf>,
 }
 
 /// Runs the session to its end and returns the exit status for our
@@ -103,6 +105,7 @@ async fn run_inner(d: &mut Driver<tobira::client::BoxStream>, o: &SessionOptions
             return 255;
         }
     };
+    fwd.set_agent(o.forward_agent.clone());
     if let Some((host, port)) = &o.stdio_forward {
         if let Err(e) = fwd.open_stdio(&mut d.conn, host, *port) {
             eprintln!("tobira: {e}");
@@ -260,6 +263,13 @@ async fn run_inner(d: &mut Driver<tobira::client::BoxStream>, o: &SessionOptions
                     };
                     let _ = d.conn.channel_request(id, &req, true);
                     tty_requested = true;
+                }
+                if o.forward_agent.is_some() {
+                    let req = ChannelRequest::Other {
+                        name: "auth-agent-req@openssh.com".into(),
+                        data: Vec::new(),
+                    };
+                    let _ = d.conn.channel_request(id, &req, false);
                 }
                 for (name, value) in &o.env {
                     let _ = d.conn.channel_request(

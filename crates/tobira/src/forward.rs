@@ -22,7 +22,6 @@ pub type Reader = Box<dyn AsyncRead + Unpin + Send>;
 pub type Writer = Box<dyn AsyncWrite + Unpin + Send>;
 
 /// What forwarding tasks tell the connection task.
-#[derive(Debug)]
 pub enum FwdMsg {
     /// Bytes read from the local stream, for the channel.
     Data(u32, Vec<u8>),
@@ -41,9 +40,17 @@ pub enum FwdMsg {
         /// Who connected.
         peer: SocketAddr,
     },
-    /// An outgoing connection for channel `id` finished (server
-    /// direct-tcpip, client forwarded-tcpip).
-    Connected(u32, std::io::Result<TcpStream>),
+    /// An outgoing connection for channel `id` finished (TCP or Unix
+    /// socket), as its two halves.
+    Connected(u32, std::io::Result<(Reader, Writer)>),
+    /// A connection arrived on Unix listener `key` (streamlocal forward,
+    /// forwarded agent socket).
+    IncomingUnix {
+        /// The listener's key.
+        key: usize,
+        /// The accepted stream.
+        stream: tokio::net::UnixStream,
+    },
     /// A SOCKS client (`-D`) asked for `host:port`.
     Socks {
         /// The SOCKS client's stream, handshake read.
@@ -163,6 +170,21 @@ pub fn socks_reply(version: u8, ok: bool) -> Vec<u8> {
     }
 }
 
+impl std::fmt::Debug for FwdMsg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FwdMsg::Data(id, d) => write!(f, "Data({id}, {} bytes)", d.len()),
+            FwdMsg::Eof(id) => write!(f, "Eof({id})"),
+            FwdMsg::Consumed(id, n) => write!(f, "Consumed({id}, {n})"),
+            FwdMsg::WriteDone(id) => write!(f, "WriteDone({id})"),
+            FwdMsg::Incoming { key, peer, .. } => write!(f, "Incoming({key}, {peer})"),
+            FwdMsg::IncomingUnix { key, .. } => write!(f, "IncomingUnix({key})"),
+            FwdMsg::Connected(id, r) => write!(f, "Connected({id}, ok: {})", r.is_ok()),
+            FwdMsg::Socks { host, port, .. } => write!(f, "Socks({host}:{port})"),
+        }
+    }
+}
+
 struct Fwd {
     to_local: Option<mpsc::UnboundedSender<Option<Vec<u8>>>>,
     queued: Arc<AtomicUsize>,
@@ -245,9 +267,49 @@ impl Forwards {
     pub fn connect(&self, id: u32, host: String, port: u16) {
         let tx = self.tx.clone();
         tokio::spawn(async move {
-            let r = TcpStream::connect((host.as_str(), port)).await;
+            let r = TcpStream::connect((host.as_str(), port)).await.map(|s| {
+                let _ = s.set_nodelay(true);
+                let (r, w) = s.into_split();
+                (Box::new(r) as Reader, Box::new(w) as Writer)
+            });
             let _ = tx.send(FwdMsg::Connected(id, r)).await;
         });
+    }
+
+    /// Connects to a Unix socket in a task; the result comes as
+    /// [`FwdMsg::Connected`] for channel `id`.
+    pub fn connect_unix(&self, id: u32, path: std::path::PathBuf) {
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let r = tokio::net::UnixStream::connect(&path).await.map(|s| {
+                let (r, w) = s.into_split();
+                (Box::new(r) as Reader, Box::new(w) as Writer)
+            });
+            let _ = tx.send(FwdMsg::Connected(id, r)).await;
+        });
+    }
+
+    /// Accepts connections on a Unix listener, reporting each as
+    /// [`FwdMsg::IncomingUnix`] with the returned key.
+    pub fn listen_unix(&mut self, listener: tokio::net::UnixListener) -> usize {
+        let key = self.next_key;
+        self.next_key += 1;
+        let tx = self.tx.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                if tx.send(FwdMsg::IncomingUnix { key, stream }).await.is_err() {
+                    return;
+                }
+            }
+        });
+        self.listeners.insert(key, task);
+        key
+    }
+
+    /// Joins channel `id` to a Unix stream.
+    pub fn attach_unix(&mut self, id: u32, stream: tokio::net::UnixStream) {
+        let (r, w) = stream.into_split();
+        self.attach(id, Box::new(r), Box::new(w));
     }
 
     /// Joins channel `id` to a stream (its two halves).

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rand::SeedableRng;
+use tobira_proto::msg::connection::ChannelRequest;
 use tobira_proto::{Connection, Event};
 use tokio::net::{TcpListener, TcpStream};
 use tracing::{debug, info};
@@ -103,7 +104,7 @@ pub async fn handle(stream: TcpStream, peer: SocketAddr, settings: Arc<ServerSet
                 .as_ref()
                 .map(|a| a.cfg().clone())
                 .unwrap_or_else(|| (*settings.config).clone());
-            forwards = Some(ServerForwards::new(cfg.clone(), opts.clone()));
+            forwards = Some(ServerForwards::new(cfg.clone(), opts.clone(), (acct.uid, acct.gid)));
             user_label = Some(acct.name.clone());
             if !cfg.client_alive_interval.is_zero() {
                 let mut iv = tokio::time::interval(cfg.client_alive_interval);
@@ -289,6 +290,20 @@ async fn on_connection_event(
         Event::GlobalRequest { name, want_reply, data } => {
             if !fw.on_global(conn, &name, want_reply, &data).await? && want_reply {
                 conn.global_request_reply(false, &[])?;
+            }
+            Ok(())
+        }
+        Event::ChannelRequest {
+            id,
+            request: ChannelRequest::Other { name, .. },
+            want_reply,
+        } if name == "auth-agent-req@openssh.com" => {
+            let path = fw.agent_socket();
+            if let Some(p) = &path {
+                ss.set_env(id, "SSH_AUTH_SOCK", &p.to_string_lossy());
+            }
+            if want_reply {
+                conn.channel_request_reply(id, path.is_some())?;
             }
             Ok(())
         }

@@ -5,6 +5,7 @@
 //! open `forwarded-tcpip` channels back to the client.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
 use tobira_proto::msg::connection::{open_failure, ChannelKind};
 use tobira_proto::wire::{Reader, Writer};
@@ -28,6 +29,40 @@ pub struct ServerForwards {
     pending: HashMap<u32, TcpStream>,
     /// Remote forwards: listener key → (address as requested, bound port).
     remote: HashMap<usize, (String, u32)>,
+    /// Remote Unix-socket forwards: listener key → socket path.
+    remote_unix: HashMap<usize, PathBuf>,
+    /// Accepted Unix connections waiting for the client's confirmation.
+    pending_unix: HashMap<u32, tokio::net::UnixStream>,
+    /// The forwarded agent: listener key and its private directory.
+    agent: Option<(usize, PathBuf)>,
+    /// The logged-in user (owner of forwarded sockets).
+    user: (u32, u32),
+}
+
+impl Drop for ServerForwards {
+    fn drop(&mut self) {
+        if let Some((_, dir)) = &self.agent {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        for p in self.remote_unix.values() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// A Unix socket the user may use: the socket (or, to create one, its
+/// directory) must belong to the user. tobirad runs as root, so this keeps
+/// streamlocal forwarding from reaching other users' or root's sockets.
+fn user_owns(path: &Path, uid: u32, for_bind: bool) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let target = if for_bind {
+        path.parent().map(Path::to_path_buf)
+    } else {
+        Some(path.to_path_buf())
+    };
+    target
+        .and_then(|t| std::fs::metadata(t).ok())
+        .is_some_and(|m| m.uid() == uid)
 }
 
 fn host_port_allowed(list: &[String], host: &str, port: u32) -> bool {
@@ -47,7 +82,7 @@ fn host_port_allowed(list: &[String], host: &str, port: u32) -> bool {
 
 impl ServerForwards {
     /// Forwarding for an authenticated user.
-    pub fn new(config: ServerConfig, key_options: Option<KeyOptions>) -> Self {
+    pub fn new(config: ServerConfig, key_options: Option<KeyOptions>, user: (u32, u32)) -> Self {
         ServerForwards {
             fw: Forwards::new(),
             config,
@@ -55,7 +90,48 @@ impl ServerForwards {
             connecting: HashMap::new(),
             pending: HashMap::new(),
             remote: HashMap::new(),
+            remote_unix: HashMap::new(),
+            pending_unix: HashMap::new(),
+            agent: None,
+            user,
         }
+    }
+
+    fn streamlocal(&self, remote: bool) -> bool {
+        let want = if remote {
+            AllowTcpForwarding::Remote
+        } else {
+            AllowTcpForwarding::Local
+        };
+        (self.config.allow_stream_local_forwarding == AllowTcpForwarding::Yes
+            || self.config.allow_stream_local_forwarding == want)
+            && !self.key_options.as_ref().is_some_and(|o| o.no_port_forwarding)
+    }
+
+    /// `auth-agent-req@openssh.com` (OpenSSH PROTOCOL §2.1 of agent
+    /// forwarding): a private socket for the session; returns its path for
+    /// SSH_AUTH_SOCK, or None when refused.
+    pub fn agent_socket(&mut self) -> Option<PathBuf> {
+        if !self.config.allow_agent_forwarding || self.key_options.as_ref().is_some_and(|o| o.no_agent_forwarding) {
+            return None;
+        }
+        if let Some((_, dir)) = &self.agent {
+            return Some(dir.join("agent"));
+        }
+        let mut rnd = [0u8; 8];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut rnd);
+        let name: String = rnd.iter().map(|b| format!("{b:02x}")).collect();
+        let dir = std::env::temp_dir().join(format!("ssh-{name}"));
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new().mode(0o700).create(&dir).ok()?;
+        let path = dir.join("agent");
+        let listener = tokio::net::UnixListener::bind(&path).ok()?;
+        let (uid, gid) = self.user;
+        let _ = std::os::unix::fs::chown(&dir, Some(uid), Some(gid));
+        let _ = std::os::unix::fs::chown(&path, Some(uid), Some(gid));
+        let key = self.fw.listen_unix(listener);
+        self.agent = Some((key, dir));
+        Some(path)
     }
 
     fn local_allowed(&self) -> bool {
@@ -74,6 +150,20 @@ impl ServerForwards {
 
     /// A `direct-tcpip` open: connect out if allowed. True when handled.
     pub fn on_open(&mut self, conn: &mut Connection, id: u32, kind: &ChannelKind) -> Result<bool, tobira_proto::Error> {
+        if let ChannelKind::Other(name, data) = kind {
+            if name != "direct-streamlocal@openssh.com" {
+                return Ok(false);
+            }
+            let path = Reader::new(data).utf8().map(PathBuf::from).unwrap_or_default();
+            if !self.streamlocal(false) || !user_owns(&path, self.user.0, false) {
+                info!("refused streamlocal forward to {}", path.display());
+                conn.channel_reject(id, open_failure::ADMINISTRATIVELY_PROHIBITED, "open failed")?;
+                return Ok(true);
+            }
+            self.connecting.insert(id, ());
+            self.fw.connect_unix(id, path);
+            return Ok(true);
+        }
         let ChannelKind::DirectTcpip {
             host,
             port,
@@ -111,6 +201,35 @@ impl ServerForwards {
         want_reply: bool,
         data: &[u8],
     ) -> Result<bool, tobira_proto::Error> {
+        if name == "streamlocal-forward@openssh.com" || name == "cancel-streamlocal-forward@openssh.com" {
+            let path = Reader::new(data).utf8().map(PathBuf::from).unwrap_or_default();
+            let ok = if name.starts_with("cancel-") {
+                let key = self.remote_unix.iter().find(|(_, p)| **p == path).map(|(k, _)| *k);
+                if let Some(k) = key {
+                    self.fw.unlisten(k);
+                    self.remote_unix.remove(&k);
+                    let _ = std::fs::remove_file(&path);
+                }
+                key.is_some()
+            } else if self.streamlocal(true) && user_owns(&path, self.user.0, true) {
+                match tokio::net::UnixListener::bind(&path) {
+                    Ok(l) => {
+                        let _ = std::os::unix::fs::chown(&path, Some(self.user.0), Some(self.user.1));
+                        let key = self.fw.listen_unix(l);
+                        self.remote_unix.insert(key, path);
+                        true
+                    }
+                    Err(_) => false,
+                }
+            } else {
+                info!("refused remote streamlocal forward at {}", path.display());
+                false
+            };
+            if want_reply {
+                conn.global_request_reply(ok, &[])?;
+            }
+            return Ok(true);
+        }
         if name != "tcpip-forward" && name != "cancel-tcpip-forward" {
             return Ok(false);
         }
@@ -191,9 +310,9 @@ impl ServerForwards {
             FwdMsg::Connected(id, r) => {
                 self.connecting.remove(&id);
                 match r {
-                    Ok(stream) => {
+                    Ok((r, w)) => {
                         conn.channel_accept(id)?;
-                        self.fw.attach_tcp(id, stream);
+                        self.fw.attach(id, r, w);
                     }
                     Err(e) => Forwards::refuse(conn, id, &e)?,
                 }
@@ -212,6 +331,21 @@ impl ServerForwards {
                 self.pending.insert(id, stream);
                 Ok(())
             }
+            FwdMsg::IncomingUnix { key, stream } => {
+                let kind = if self.agent.as_ref().is_some_and(|(k, _)| *k == key) {
+                    ChannelKind::Other("auth-agent@openssh.com".into(), Vec::new())
+                } else if let Some(path) = self.remote_unix.get(&key) {
+                    let mut data = Vec::new();
+                    data.put_string(path.to_string_lossy().as_bytes());
+                    data.put_string(b"");
+                    ChannelKind::Other("forwarded-streamlocal@openssh.com".into(), data)
+                } else {
+                    return Ok(());
+                };
+                let id = conn.channel_open(kind)?;
+                self.pending_unix.insert(id, stream);
+                Ok(())
+            }
             other => self.fw.on_stream_msg(conn, &other),
         }
     }
@@ -220,8 +354,16 @@ impl ServerForwards {
     pub fn on_channel_event(&mut self, conn: &mut Connection, ev: &tobira_proto::Event) -> bool {
         use tobira_proto::Event;
         match ev {
-            Event::ChannelOpenConfirmed { id } => self.fw.confirmed(&mut self.pending, *id),
-            Event::ChannelOpenFailed { id, .. } => self.pending.remove(id).is_some(),
+            Event::ChannelOpenConfirmed { id } => match self.pending_unix.remove(id) {
+                Some(s) => {
+                    self.fw.attach_unix(*id, s);
+                    true
+                }
+                None => self.fw.confirmed(&mut self.pending, *id),
+            },
+            Event::ChannelOpenFailed { id, .. } => {
+                self.pending.remove(id).is_some() || self.pending_unix.remove(id).is_some()
+            }
             Event::ChannelData { id, data } => self.fw.on_data(conn, *id, data.clone()),
             Event::ChannelEof { id } => self.fw.on_eof(*id),
             Event::ChannelClosed { id } => self.fw.on_closed(*id),

@@ -325,6 +325,15 @@ impl Sessions {
         true
     }
 
+    /// Adds a variable to a session's environment before its program starts
+    /// (e.g. SSH_AUTH_SOCK for a forwarded agent).
+    pub fn set_env(&mut self, id: u32, name: &str, value: &str) {
+        if let Some(s) = self.map.get_mut(&id) {
+            s.env.retain(|(n, _)| n != name);
+            s.env.push((name.to_string(), value.to_string()));
+        }
+    }
+
     /// Data from the client for the program's input.
     pub fn on_data(&mut self, conn: &mut Connection, id: u32, data: Vec<u8>) -> Result<(), tobira_proto::Error> {
         match self.map.get(&id).and_then(|s| s.stdin.clone()) {

@@ -24,6 +24,12 @@ struct Args {
     /// Request compression.
     #[arg(short = 'C')]
     compress: bool,
+    /// Forward the authentication agent.
+    #[arg(short = 'A')]
+    forward_agent: bool,
+    /// Do not forward the authentication agent.
+    #[arg(short = 'a')]
+    no_forward_agent: bool,
     /// Do not execute a remote command.
     #[arg(short = 'N')]
     no_command: bool,
@@ -508,6 +514,22 @@ fn main() -> ExitCode {
                 })
                 .collect();
             env.extend(cfg.set_env.iter().cloned());
+            use tobira::config::client::ForwardAgent;
+            let agent_to_forward = if args.no_forward_agent {
+                None
+            } else {
+                match (&cfg.forward_agent, args.forward_agent) {
+                    (ForwardAgent::Socket(s), _) => {
+                        let s = s
+                            .strip_prefix('$')
+                            .map(|v| std::env::var(v).unwrap_or_default())
+                            .unwrap_or_else(|| s.clone());
+                        Some(PathBuf::from(s))
+                    }
+                    (ForwardAgent::Yes, _) | (_, true) => std::env::var_os("SSH_AUTH_SOCK").map(PathBuf::from),
+                    _ => None,
+                }
+            };
             let opts = tobira_cli::session::SessionOptions {
                 command,
                 subsystem: false,
@@ -524,6 +546,7 @@ fn main() -> ExitCode {
                 dynamic_forwards: cli_forwards.2.iter().chain(&cfg.dynamic_forward).cloned().collect(),
                 exit_on_forward_failure: cfg.exit_on_forward_failure,
                 stdio_forward: stdio,
+                forward_agent: agent_to_forward,
             };
             let code = rt.block_on(tobira_cli::session::run(driver, opts));
             ExitCode::from(code)

@@ -245,6 +245,11 @@ pub struct ServerConfig {
     pub banner: Option<PathBuf>,
     /// `PermitTTY`: default yes.
     pub permit_tty: bool,
+    /// `AllowAgentForwarding` (default yes).
+    pub allow_agent_forwarding: bool,
+    /// `AllowStreamLocalForwarding` (default yes; same values as
+    /// `AllowTcpForwarding`).
+    pub allow_stream_local_forwarding: AllowTcpForwarding,
     /// `AllowTcpForwarding`: default yes.
     pub allow_tcp_forwarding: AllowTcpForwarding,
     /// `GatewayPorts`: default no.
@@ -347,6 +352,8 @@ impl ServerConfig {
             deny_groups: Vec::new(),
             banner: None,
             permit_tty: true,
+            allow_agent_forwarding: true,
+            allow_stream_local_forwarding: AllowTcpForwarding::Yes,
             allow_tcp_forwarding: AllowTcpForwarding::Yes,
             gateway_ports: GatewayPorts::No,
             permit_open: strs(&["any"]),
@@ -597,6 +604,8 @@ enum Kw {
     DenyGroups,
     Banner,
     PermitTty,
+    AllowAgentForwarding,
+    AllowStreamLocalForwarding,
     AllowTcpForwarding,
     GatewayPorts,
     PermitOpen,
@@ -736,8 +745,12 @@ static KEYWORDS: &[(&str, Kind, bool)] = &[
     ("permituserenvironment", Kind::Unsupported, G),
     ("tcpkeepalive", Kind::Unsupported, G),
     ("keepalive", Kind::Unsupported, G),
-    ("allowagentforwarding", Kind::Unsupported, M),
-    ("allowstreamlocalforwarding", Kind::Unsupported, M),
+    ("allowagentforwarding", Kind::Known(Kw::AllowAgentForwarding), M),
+    (
+        "allowstreamlocalforwarding",
+        Kind::Known(Kw::AllowStreamLocalForwarding),
+        M,
+    ),
     ("streamlocalbindmask", Kind::Unsupported, M),
     ("streamlocalbindunlink", Kind::Unsupported, M),
     ("disableforwarding", Kind::Unsupported, M),
@@ -1368,6 +1381,26 @@ fn apply(cfg: &mut ServerConfig, pass: &mut Pass, kw: Kw, line: &ConfigLine) -> 
         Kw::PermitTty => {
             let v = flag(args, at)?;
             first_wins(pass, kw, &mut cfg.permit_tty, v);
+            1
+        }
+        Kw::AllowAgentForwarding => {
+            let v = flag(args, at)?;
+            first_wins(pass, kw, &mut cfg.allow_agent_forwarding, v);
+            1
+        }
+        Kw::AllowStreamLocalForwarding => {
+            let v = multistate(
+                args,
+                at,
+                &[
+                    ("yes", AllowTcpForwarding::Yes),
+                    ("all", AllowTcpForwarding::Yes),
+                    ("no", AllowTcpForwarding::No),
+                    ("local", AllowTcpForwarding::Local),
+                    ("remote", AllowTcpForwarding::Remote),
+                ],
+            )?;
+            first_wins(pass, kw, &mut cfg.allow_stream_local_forwarding, v);
             1
         }
         Kw::X11Forwarding => {
