@@ -99,14 +99,22 @@ impl ClientForwards {
             .map(|f| (f, false))
             .chain(dynamic.iter().map(|f| (f, true)))
         {
-            let (host, port) = endpoint(&f.listen)?;
             let target = match (&f.connect, dynamic) {
                 (_, true) | (None, _) => Target::Socks,
+                (Some(ForwardEndpoint::Unix(p)), false) => Target::Unix(p.clone()),
                 (Some(c), false) => {
                     let (h, p) = endpoint(c)?;
                     Target::Fixed(h.unwrap_or_else(|| "localhost".into()), p)
                 }
             };
+            if let ForwardEndpoint::Unix(path) = &f.listen {
+                let _ = std::fs::remove_file(path);
+                let l = tokio::net::UnixListener::bind(path).map_err(|e| format!("bind {}: {e}", path.display()))?;
+                let key = me.fw.listen_unix(l);
+                me.local.insert(key, target);
+                continue;
+            }
+            let (host, port) = endpoint(&f.listen)?;
             let addr = bind_address(&host);
             match TcpListener::bind((addr.as_str(), port)).await {
                 Ok(l) => {
