@@ -284,3 +284,45 @@ fn global_requests_in_order_and_keepalive() {
         ]
     );
 }
+
+/// 10,000 channel opens: the first 1,024 are tracked, the rest refused with
+/// SSH_OPEN_RESOURCE_SHORTAGE; memory stays bounded; the connection lives.
+#[test]
+fn ten_thousand_channel_opens_are_bounded() {
+    let (mut c, mut s) = pair();
+    let mut accepted = 0;
+    for i in 0..10_000u32 {
+        let mut open = vec![90u8];
+        open.put_string(b"session");
+        open.put_u32(i);
+        open.put_u32(1 << 20);
+        open.put_u32(32768);
+        let b = raw(&mut c, open);
+        s.feed(&b).unwrap();
+        let events: Vec<Event> = std::iter::from_fn(|| s.poll_event()).collect();
+        for e in events {
+            if let Event::ChannelOpenRequest { id, .. } = e {
+                s.channel_accept(id).unwrap();
+                accepted += 1;
+            }
+        }
+        // The answers (confirmations, then RESOURCE_SHORTAGE failures) are
+        // for channels the real client never opened: dropped here.
+        let out = s.pending_output().len();
+        s.consume_output(out);
+    }
+    assert_eq!(accepted, 1024);
+    assert!(!s.is_closed());
+    // Max packet sizes 0 and over 2^31 are refused.
+    for mp in [0u32, (1 << 31) + 1] {
+        let mut open = vec![90u8];
+        open.put_string(b"session");
+        open.put_u32(77);
+        open.put_u32(1000);
+        open.put_u32(mp);
+        let (mut c, mut s) = pair();
+        let b = raw(&mut c, open);
+        s.feed(&b).unwrap();
+        assert!(!std::iter::from_fn(|| s.poll_event()).any(|e| matches!(e, Event::ChannelOpenRequest { .. })));
+    }
+}

@@ -549,6 +549,8 @@ fn main() -> ExitCode {
                 forward_agent: agent_to_forward,
             };
             let code = rt.block_on(tobira_cli::session::run(driver, opts));
+            // A blocked stdin read must not keep the process alive.
+            rt.shutdown_background();
             ExitCode::from(code)
         }
         Err(ClientError::HostKeyRejected(msg)) => fail(msg.trim_end()),

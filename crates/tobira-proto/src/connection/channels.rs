@@ -17,6 +17,8 @@ pub const LOCAL_WINDOW: u32 = 2 * 1024 * 1024;
 pub const LOCAL_MAX_PACKET: u32 = 32 * 1024;
 /// Queue marker for a complete channel request message.
 const REQUEST_MARK: u32 = u32::MAX;
+/// The largest maximum packet size a peer may announce (2^31).
+const MAX_REMOTE_PACKET: u32 = 1 << 31;
 /// Channels open at once on one connection, at most.
 pub const MAX_CHANNELS: usize = 1024;
 /// Bytes the application may queue on one channel beyond the peer's window.
@@ -167,8 +169,8 @@ impl Connection {
                         let remote = r.u32()?;
                         let window = r.u32()?;
                         let max_packet = r.u32()?;
-                        if max_packet == 0 {
-                            return Err(bad(format!("channel {id}: maximum packet size 0")));
+                        if max_packet == 0 || max_packet > MAX_REMOTE_PACKET {
+                            return Err(bad(format!("channel {id}: bad maximum packet size {max_packet}")));
                         }
                         ch.remote_id = Some(remote);
                         ch.remote_window = window;
@@ -298,8 +300,12 @@ impl Connection {
             m.put_string(b"");
             c.send(m)
         };
-        if max_packet == 0 {
-            return refuse(self, open_failure::ADMINISTRATIVELY_PROHIBITED, "maximum packet size 0");
+        if max_packet == 0 || max_packet > MAX_REMOTE_PACKET {
+            return refuse(
+                self,
+                open_failure::ADMINISTRATIVELY_PROHIBITED,
+                "bad maximum packet size",
+            );
         }
         if kind == ChannelKind::Session && self.chans.no_more_sessions {
             return Err(bad("session channel opened after no-more-sessions@openssh.com".into()));
