@@ -139,7 +139,7 @@ async fn run_inner(d: &mut Driver<tobira::client::BoxStream>, o: &SessionOptions
         let ev = tokio::select! {
             Some(msg) = fwd.fw.rx.recv() => {
                 // -W: the channel closed; exit once stdout has everything.
-                if let tobira::forward::FwdMsg::WriteDone(id) = &msg {
+                if let tobira::forward::FwdMsg::WriteDone(id, _) = &msg {
                     if Some(*id) == fwd.stdio_channel {
                         if stdio_closed {
                             return 0;

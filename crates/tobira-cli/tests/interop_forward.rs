@@ -222,3 +222,265 @@ fn forwarding_refused_by_policy() {
     let log = tobirad.wait_log("refused local port forward");
     assert!(log.contains("refused local port forward"), "{log}");
 }
+
+/// A TCP server that answers each connection with the SHA-256 (hex) of
+/// everything it read until EOF.
+fn hash_server() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for c in l.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut c = c;
+                let mut data = Vec::new();
+                let _ = c.read_to_end(&mut data);
+                let _ = c.write_all(sha256_hex(&data).as_bytes());
+            });
+        }
+    });
+    port
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    let mut c = Command::new("sha256sum")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = c.stdin.take().unwrap();
+    let data = data.to_vec();
+    let w = std::thread::spawn(move || {
+        let _ = stdin.write_all(&data);
+    });
+    let out = c.wait_with_output().unwrap();
+    let _ = w.join();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_string()
+}
+
+fn pseudo_random(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// 20 channels at once on one connection (20 concurrent -L connections),
+/// each moving 8 MiB; every hash is equal. tobira→tobirad and tobira→sshd.
+#[test]
+fn twenty_channels_at_once() {
+    let dir = TempDir::new("many");
+    let user = TestUser::create();
+    let (key, line) = user_key(&dir, "id", "ed25519", None, "");
+    user.authorize(&[line]);
+    let ident = format!("-i{}", key.display());
+    let hashes = hash_server();
+    let tobirad = start_tobirad(&[]);
+    let sshd = start_sshd(&["AuthorizedKeysFile=.ssh/authorized_keys"]);
+    for server in [&tobirad, &sshd] {
+        let l = free_port();
+        let mut c = client_cmd("tobira", &ident, server.port, &user.name);
+        c.args(["-N", "-L", &format!("{l}:127.0.0.1:{hashes}")]);
+        let _bg = Bg(c.stdin(Stdio::null()).spawn().unwrap());
+        wait_listen(l);
+        let workers: Vec<_> = (0..20u64)
+            .map(|i| {
+                std::thread::spawn(move || {
+                    let data = pseudo_random(8 * 1024 * 1024, i + 1);
+                    let want = sha256_hex(&data);
+                    let mut s = TcpStream::connect(("127.0.0.1", l)).unwrap();
+                    s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+                    let mut w = s.try_clone().unwrap();
+                    let writer = std::thread::spawn(move || {
+                        w.write_all(&data).unwrap();
+                        w.shutdown(std::net::Shutdown::Write).unwrap();
+                    });
+                    let mut got = String::new();
+                    s.read_to_string(&mut got).unwrap();
+                    writer.join().unwrap();
+                    (got, want)
+                })
+            })
+            .collect();
+        for w in workers {
+            let (got, want) = w.join().unwrap();
+            assert_eq!(got, want, "server port {}", server.port);
+        }
+    }
+}
+
+/// -R with port 0 prints the allocated port; -D carries curl's SOCKS5
+/// request; -J through two hops; agent forwarding lists the local agent's
+/// key remotely; a Unix-socket (streamlocal) forward.
+#[test]
+fn remote_port_zero_curl_two_hops_agent_and_streamlocal() {
+    let dir = TempDir::new("more");
+    let user = TestUser::create();
+    let (key, line) = user_key(&dir, "id", "ed25519", None, "");
+    user.authorize(&[line]);
+    let ident = format!("-i{}", key.display());
+    let echo = echo_server();
+    let tobirad = start_tobirad(&[]);
+    let sshd = start_sshd(&["AuthorizedKeysFile=.ssh/authorized_keys"]);
+
+    // -R 0: the server picks the port; tobira prints it.
+    let mut c = client_cmd("tobira", &ident, tobirad.port, &user.name);
+    c.args(["-N", "-R", &format!("0:127.0.0.1:{echo}")]);
+    let mut child = c.stdin(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let mut text = String::new();
+    let mut buf = [0u8; 256];
+    let start = Instant::now();
+    while !text.contains("Allocated port") && start.elapsed() < Duration::from_secs(20) {
+        let n = err.read(&mut buf).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        text.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    let _bg = Bg(child);
+    let port: u16 = text
+        .split("Allocated port ")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no allocated port in {text:?}"));
+    assert!(
+        text.contains(&format!("for remote forward to 127.0.0.1:{echo}")),
+        "{text}"
+    );
+    assert_eq!(round_trip(port, b"zero"), b"echo:zero");
+
+    // -D with curl through SOCKS5 to a local HTTP server.
+    let web = dir.path("web");
+    std::fs::create_dir_all(&web).unwrap();
+    std::fs::write(web.join("hello.txt"), "hello through socks\n").unwrap();
+    let http_port = free_port();
+    let _http = Bg(Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            &http_port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+        ])
+        .arg(&web)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap());
+    wait_listen(http_port);
+    for server in [&tobirad, &sshd] {
+        let d = free_port();
+        let mut c = client_cmd("tobira", &ident, server.port, &user.name);
+        c.args(["-N", "-D", &d.to_string()]);
+        let _bg = Bg(c.stdin(Stdio::null()).spawn().unwrap());
+        wait_listen(d);
+        let out = run(
+            Command::new("curl").args([
+                "-s",
+                "--max-time",
+                "20",
+                "--socks5-hostname",
+                &format!("127.0.0.1:{d}"),
+                &format!("http://127.0.0.1:{http_port}/hello.txt"),
+            ]),
+            Duration::from_secs(30),
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "hello through socks\n");
+    }
+
+    // -J through two hops: tobirad, then sshd, then tobirad.
+    let cfg = dir.path("config");
+    std::fs::write(&cfg, format!("Host *\n  UserKnownHostsFile /dev/null\n  StrictHostKeyChecking no\n  BatchMode yes\n  IdentitiesOnly yes\n  IdentityFile {}\n  LogLevel QUIET\n", key.display())).unwrap();
+    let last = start_tobirad(&[]);
+    let hops = format!(
+        "{0}@127.0.0.1:{1},{0}@127.0.0.1:{2}",
+        user.name, tobirad.port, sshd.port
+    );
+    let out = run(
+        Command::new(bin("tobira"))
+            .arg("-F")
+            .arg(&cfg)
+            .args(["-J", &hops, "-p", &last.port.to_string()])
+            .arg(format!("{}@127.0.0.1", user.name))
+            .arg("echo two-hops:$SSH_CONNECTION")
+            .env_remove("SSH_AUTH_SOCK"),
+        Duration::from_secs(60),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("two-hops:127.0.0.1 ") && text.trim_end().ends_with(&last.port.to_string()),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Agent forwarding: the remote `ssh-add -l` lists the local agent's key.
+    let sock = dir.path("agent.sock");
+    let _agent = Bg(Command::new("ssh-agent")
+        .arg("-D")
+        .arg("-a")
+        .arg(&sock)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap());
+    let start = Instant::now();
+    while !sock.exists() && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(Command::new("ssh-add")
+        .arg(&key)
+        .env("SSH_AUTH_SOCK", &sock)
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
+        .success());
+    let fp = String::from_utf8_lossy(&Command::new("ssh-keygen").arg("-lf").arg(&key).output().unwrap().stdout)
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("")
+        .to_string();
+    for (client, server) in [("ssh", &tobirad), ("tobira", &sshd), ("tobira", &tobirad)] {
+        let mut c = client_cmd(client, &ident, server.port, &user.name);
+        c.arg("-A").arg("ssh-add -l").env("SSH_AUTH_SOCK", &sock);
+        let out = run(&mut c, Duration::from_secs(60));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains(&fp),
+            "{client}: {text} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    // A streamlocal forward: -L to a Unix socket owned by the user.
+    let unix_path = user.home.join("svc.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&unix_path).unwrap();
+    Command::new("chown").arg(&user.name).arg(&unix_path).status().unwrap();
+    std::thread::spawn(move || {
+        for c in listener.incoming().flatten() {
+            let mut c = c;
+            let mut buf = [0u8; 64];
+            let n = c.read(&mut buf).unwrap_or(0);
+            let _ = c.write_all(b"unix:");
+            let _ = c.write_all(&buf[..n]);
+        }
+    });
+    for (client, server) in [("ssh", &tobirad), ("tobira", &tobirad), ("tobira", &sshd)] {
+        let l = free_port();
+        let mut c = client_cmd(client, &ident, server.port, &user.name);
+        c.args(["-N", "-L", &format!("{l}:{}", unix_path.display())]);
+        let _bg = Bg(c.stdin(Stdio::null()).spawn().unwrap());
+        wait_listen(l);
+        assert_eq!(round_trip(l, b"sock"), b"unix:sock", "{client}");
+    }
+}

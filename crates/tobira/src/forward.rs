@@ -23,14 +23,16 @@ pub type Writer = Box<dyn AsyncWrite + Unpin + Send>;
 
 /// What forwarding tasks tell the connection task.
 pub enum FwdMsg {
-    /// Bytes read from the local stream, for the channel.
-    Data(u32, Vec<u8>),
+    /// Bytes read from the local stream, for the channel. The second field
+    /// of these four is the attachment's generation: channel ids are reused,
+    /// so messages of an earlier stream on the same id are ignored.
+    Data(u32, u64, Vec<u8>),
     /// The local stream's reading side ended.
-    Eof(u32),
+    Eof(u32, u64),
     /// The local stream took this many bytes of channel data.
-    Consumed(u32, usize),
+    Consumed(u32, u64, usize),
     /// The local stream's writing side is done (or failed).
-    WriteDone(u32),
+    WriteDone(u32, u64),
     /// A connection arrived on listener `key` (-L, -D, or a remote forward).
     Incoming {
         /// The listener's key.
@@ -173,10 +175,10 @@ pub fn socks_reply(version: u8, ok: bool) -> Vec<u8> {
 impl std::fmt::Debug for FwdMsg {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            FwdMsg::Data(id, d) => write!(f, "Data({id}, {} bytes)", d.len()),
-            FwdMsg::Eof(id) => write!(f, "Eof({id})"),
-            FwdMsg::Consumed(id, n) => write!(f, "Consumed({id}, {n})"),
-            FwdMsg::WriteDone(id) => write!(f, "WriteDone({id})"),
+            FwdMsg::Data(id, _, d) => write!(f, "Data({id}, {} bytes)", d.len()),
+            FwdMsg::Eof(id, _) => write!(f, "Eof({id})"),
+            FwdMsg::Consumed(id, _, n) => write!(f, "Consumed({id}, {n})"),
+            FwdMsg::WriteDone(id, _) => write!(f, "WriteDone({id})"),
             FwdMsg::Incoming { key, peer, .. } => write!(f, "Incoming({key}, {peer})"),
             FwdMsg::IncomingUnix { key, .. } => write!(f, "IncomingUnix({key})"),
             FwdMsg::Connected(id, r) => write!(f, "Connected({id}, ok: {})", r.is_ok()),
@@ -186,6 +188,7 @@ impl std::fmt::Debug for FwdMsg {
 }
 
 struct Fwd {
+    gen: u64,
     to_local: Option<mpsc::UnboundedSender<Option<Vec<u8>>>>,
     queued: Arc<AtomicUsize>,
     wake: Arc<Notify>,
@@ -202,6 +205,7 @@ pub struct Forwards {
     pub rx: mpsc::Receiver<FwdMsg>,
     listeners: HashMap<usize, tokio::task::JoinHandle<()>>,
     next_key: usize,
+    next_gen: u64,
 }
 
 impl Default for Forwards {
@@ -220,6 +224,7 @@ impl Forwards {
             rx,
             listeners: HashMap::new(),
             next_key: 0,
+            next_gen: 0,
         }
     }
 
@@ -317,11 +322,21 @@ impl Forwards {
         let (to_tx, to_rx) = mpsc::unbounded_channel();
         let queued = Arc::new(AtomicUsize::new(0));
         let wake = Arc::new(Notify::new());
-        tokio::spawn(read_local(id, reader, self.tx.clone(), queued.clone(), wake.clone()));
-        tokio::spawn(write_local(id, writer, to_rx, self.tx.clone()));
+        self.next_gen += 1;
+        let gen = self.next_gen;
+        tokio::spawn(read_local(
+            id,
+            gen,
+            reader,
+            self.tx.clone(),
+            queued.clone(),
+            wake.clone(),
+        ));
+        tokio::spawn(write_local(id, gen, writer, to_rx, self.tx.clone()));
         self.map.insert(
             id,
             Fwd {
+                gen,
                 to_local: Some(to_tx),
                 queued,
                 wake,
@@ -380,16 +395,22 @@ impl Forwards {
     /// Applies a task message about an attached stream (`Incoming` and
     /// `Connected` are for the caller, which decides).
     pub fn on_stream_msg(&mut self, conn: &mut Connection, msg: &FwdMsg) -> Result<(), tobira_proto::Error> {
+        // Messages of an earlier stream on a reused channel id are stale.
+        let current = |map: &HashMap<u32, Fwd>, id: &u32, gen: &u64| map.get(id).is_some_and(|f| f.gen == *gen);
         match msg {
-            FwdMsg::Data(id, data) if conn.channel_exists(*id) => conn.channel_write(*id, None, data)?,
-            FwdMsg::Eof(id) => {
+            FwdMsg::Data(id, gen, data) if current(&self.map, id, gen) && conn.channel_exists(*id) => {
+                conn.channel_write(*id, None, data)?
+            }
+            FwdMsg::Eof(id, gen) if current(&self.map, id, gen) => {
                 if let Some(f) = self.map.get_mut(id) {
                     f.read_done = true;
                 }
                 conn.channel_eof(*id)?;
             }
-            FwdMsg::Consumed(id, n) if conn.channel_exists(*id) => conn.channel_consumed(*id, *n)?,
-            FwdMsg::WriteDone(id) => {
+            FwdMsg::Consumed(id, gen, n) if current(&self.map, id, gen) && conn.channel_exists(*id) => {
+                conn.channel_consumed(*id, *n)?
+            }
+            FwdMsg::WriteDone(id, gen) if current(&self.map, id, gen) => {
                 if let Some(f) = self.map.get_mut(id) {
                     f.write_done = true;
                 }
@@ -455,7 +476,14 @@ impl Forwards {
     }
 }
 
-async fn read_local(id: u32, mut r: Reader, tx: mpsc::Sender<FwdMsg>, queued: Arc<AtomicUsize>, wake: Arc<Notify>) {
+async fn read_local(
+    id: u32,
+    gen: u64,
+    mut r: Reader,
+    tx: mpsc::Sender<FwdMsg>,
+    queued: Arc<AtomicUsize>,
+    wake: Arc<Notify>,
+) {
     let mut buf = vec![0u8; 32 * 1024];
     loop {
         while queued.load(Ordering::Relaxed) > HIGH_WATER {
@@ -465,17 +493,18 @@ async fn read_local(id: u32, mut r: Reader, tx: mpsc::Sender<FwdMsg>, queued: Ar
             Ok(0) | Err(_) => break,
             Ok(n) => {
                 queued.fetch_add(n, Ordering::Relaxed);
-                if tx.send(FwdMsg::Data(id, buf[..n].to_vec())).await.is_err() {
+                if tx.send(FwdMsg::Data(id, gen, buf[..n].to_vec())).await.is_err() {
                     return;
                 }
             }
         }
     }
-    let _ = tx.send(FwdMsg::Eof(id)).await;
+    let _ = tx.send(FwdMsg::Eof(id, gen)).await;
 }
 
 async fn write_local(
     id: u32,
+    gen: u64,
     mut w: Writer,
     mut rx: mpsc::UnboundedReceiver<Option<Vec<u8>>>,
     tx: mpsc::Sender<FwdMsg>,
@@ -486,10 +515,10 @@ async fn write_local(
         if !broken && (w.write_all(&data).await.is_err() || w.flush().await.is_err()) {
             broken = true;
         }
-        if tx.send(FwdMsg::Consumed(id, data.len())).await.is_err() {
+        if tx.send(FwdMsg::Consumed(id, gen, data.len())).await.is_err() {
             return;
         }
     }
     let _ = w.shutdown().await;
-    let _ = tx.send(FwdMsg::WriteDone(id)).await;
+    let _ = tx.send(FwdMsg::WriteDone(id, gen)).await;
 }

@@ -24,19 +24,23 @@ use crate::process::{self, ExitReason, Program, PtyRequest, SessionIo, SessionUs
 /// reader waits (flow control from the channel window to the child).
 const OUTPUT_HIGH_WATER: usize = 1024 * 1024;
 
+/// A session's channel id and generation: channel ids are reused, so
+/// messages of an earlier program on the same id are recognised as stale.
+pub type SessionKey = (u32, u64);
+
 /// What a session's tasks tell the connection task.
 #[derive(Debug)]
 pub enum SessionMsg {
     /// Output of the child (stdout, or the pty).
-    Data(u32, Vec<u8>),
+    Data(SessionKey, Vec<u8>),
     /// Standard error of the child.
-    Stderr(u32, Vec<u8>),
+    Stderr(SessionKey, Vec<u8>),
     /// One output stream ended.
-    OutputDone(u32),
+    OutputDone(SessionKey),
     /// The child exited.
-    Exit(u32, ExitReason),
+    Exit(SessionKey, ExitReason),
     /// The child read this many bytes of input (the window may reopen).
-    Consumed(u32, usize),
+    Consumed(SessionKey, usize),
 }
 
 /// Requests to the task that owns a running program.
@@ -47,6 +51,7 @@ enum Control {
 }
 
 struct Session {
+    gen: u64,
     pty: Option<PtyRequest>,
     env: Vec<(String, String)>,
     started: bool,
@@ -70,6 +75,7 @@ pub struct Sessions {
     peer: SocketAddr,
     local: SocketAddr,
     switch_user: bool,
+    next_gen: u64,
 }
 
 /// Glob match of `AcceptEnv` patterns (`*`, `?`).
@@ -112,6 +118,7 @@ impl Sessions {
             peer,
             local,
             switch_user,
+            next_gen: 0,
         }
     }
 
@@ -126,6 +133,7 @@ impl Sessions {
                 self.map.insert(
                     id,
                     Session {
+                        gen: 0,
                         pty: None,
                         env: Vec::new(),
                         started: false,
@@ -298,6 +306,9 @@ impl Sessions {
             }
         };
         s.started = true;
+        self.next_gen += 1;
+        s.gen = self.next_gen;
+        let key: SessionKey = (id, s.gen);
         let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
         s.control = Some(ctl_tx);
         // Unbounded, yet bounded by the channel window: the window reopens
@@ -310,18 +321,25 @@ impl Sessions {
         match io {
             SessionIo::Pipes { stdin, stdout, stderr } => {
                 s.streams_open = 2;
-                tokio::spawn(feed_input(id, stdin, in_rx, tx.clone()));
-                tokio::spawn(pump_output(id, stdout, false, tx.clone(), queued.clone(), wake.clone()));
-                tokio::spawn(pump_output(id, stderr, true, tx.clone(), queued, wake));
+                tokio::spawn(feed_input(key, stdin, in_rx, tx.clone()));
+                tokio::spawn(pump_output(
+                    key,
+                    stdout,
+                    false,
+                    tx.clone(),
+                    queued.clone(),
+                    wake.clone(),
+                ));
+                tokio::spawn(pump_output(key, stderr, true, tx.clone(), queued, wake));
             }
             SessionIo::Pty { master } => {
                 s.streams_open = 1;
                 let (reader, writer) = tokio::io::split(master);
-                tokio::spawn(feed_input(id, writer, in_rx, tx.clone()));
-                tokio::spawn(pump_output(id, reader, false, tx.clone(), queued, wake));
+                tokio::spawn(feed_input(key, writer, in_rx, tx.clone()));
+                tokio::spawn(pump_output(key, reader, false, tx.clone(), queued, wake));
             }
         }
-        tokio::spawn(own_program(id, child, ctl_rx, tx));
+        tokio::spawn(own_program(key, child, ctl_rx, tx));
         true
     }
 
@@ -376,32 +394,30 @@ impl Sessions {
 
     /// A message from a session task.
     pub fn on_msg(&mut self, conn: &mut Connection, msg: SessionMsg) -> Result<(), tobira_proto::Error> {
+        let key = match &msg {
+            SessionMsg::Data(k, _) | SessionMsg::Stderr(k, _) | SessionMsg::Consumed(k, _) => *k,
+            SessionMsg::OutputDone(k) | SessionMsg::Exit(k, _) => *k,
+        };
+        let (id, gen) = key;
+        // A message of an earlier program on a reused channel id is stale.
+        if self.map.get(&id).is_none_or(|s| s.gen != gen) {
+            return Ok(());
+        }
         match msg {
-            SessionMsg::Data(id, data) => {
-                if conn.channel_exists(id) {
-                    conn.channel_write(id, None, &data)?;
-                }
-            }
-            SessionMsg::Stderr(id, data) => {
-                if conn.channel_exists(id) {
-                    conn.channel_write(id, Some(1), &data)?;
-                }
-            }
-            SessionMsg::OutputDone(id) => {
+            SessionMsg::Data(_, data) if conn.channel_exists(id) => conn.channel_write(id, None, &data)?,
+            SessionMsg::Stderr(_, data) if conn.channel_exists(id) => conn.channel_write(id, Some(1), &data)?,
+            SessionMsg::Consumed(_, n) if conn.channel_exists(id) => conn.channel_consumed(id, n)?,
+            SessionMsg::OutputDone(_) => {
                 if let Some(s) = self.map.get_mut(&id) {
                     s.streams_open = s.streams_open.saturating_sub(1);
                 }
             }
-            SessionMsg::Consumed(id, n) => {
-                if conn.channel_exists(id) {
-                    conn.channel_consumed(id, n)?;
-                }
-            }
-            SessionMsg::Exit(id, reason) => {
+            SessionMsg::Exit(_, reason) => {
                 if let Some(s) = self.map.get_mut(&id) {
                     s.exit = Some(reason);
                 }
             }
+            _ => {}
         }
         self.finish_done(conn)
     }
@@ -462,7 +478,7 @@ pub fn decode_modes(bytes: &[u8]) -> Vec<(u8, u32)> {
 /// Owns the running program: waits for it, and applies signals, window
 /// changes and the kill on channel close as they come.
 async fn own_program(
-    id: u32,
+    id: SessionKey,
     mut child: process::Session,
     mut ctl: mpsc::UnboundedReceiver<Control>,
     tx: mpsc::Sender<SessionMsg>,
@@ -490,7 +506,7 @@ async fn own_program(
 }
 
 async fn feed_input<W: tokio::io::AsyncWrite + Unpin>(
-    id: u32,
+    id: SessionKey,
     mut w: W,
     mut rx: mpsc::UnboundedReceiver<Option<Vec<u8>>>,
     tx: mpsc::Sender<SessionMsg>,
@@ -515,7 +531,7 @@ async fn feed_input<W: tokio::io::AsyncWrite + Unpin>(
 }
 
 async fn pump_output<R: tokio::io::AsyncRead + Unpin>(
-    id: u32,
+    id: SessionKey,
     mut r: R,
     stderr: bool,
     tx: mpsc::Sender<SessionMsg>,
