@@ -129,6 +129,9 @@ async fn run_inner(d: &mut Driver<tobira::client::BoxStream>, o: &SessionOptions
     let mut started = false;
     let mut stdin_task: Option<tokio::task::JoinHandle<()>> = None;
     let mut winch = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change()).ok();
+    // Terminating signals restore the terminal before we go (ssh does too).
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     let mut alive = (!o.alive_interval.is_zero()).then(|| tokio::time::interval(o.alive_interval));
     let mut unanswered = 0u32;
     let mut tty_requested = false;
@@ -137,6 +140,16 @@ async fn run_inner(d: &mut Driver<tobira::client::BoxStream>, o: &SessionOptions
     loop {
         fwd.fw.refresh(&d.conn);
         let ev = tokio::select! {
+            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {
+                drop(raw.take());
+                eprintln!("Killed by signal 15.");
+                return 255;
+            }
+            _ = async { match hup.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {
+                drop(raw.take());
+                eprintln!("Killed by signal 1.");
+                return 255;
+            }
             Some(msg) = fwd.fw.rx.recv() => {
                 // -W: the channel closed; exit once stdout has everything.
                 if let tobira::forward::FwdMsg::WriteDone(id, _) = &msg {

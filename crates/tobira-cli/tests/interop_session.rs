@@ -578,3 +578,43 @@ sys.stdout.write("\nEXITED=%s RESTORED=%s\n" % (status is not None, before == af
         assert!(text.contains("RESTORED=True"), "{client}: terminal restored: {text}");
     }
 }
+
+/// SIGTERM to the client during a pty session: the terminal is restored
+/// and the client exits 255 (ssh's "Killed by signal 15.").
+#[test]
+fn terminal_restored_on_sigterm() {
+    let dir = TempDir::new("sigterm");
+    let (user, ident) = user_with_key(&dir, "");
+    let tobirad = start_tobirad(&[]);
+    let prog = bin("tobira").display().to_string();
+    let script = format!(
+        r#"
+import os, pty, sys, time, termios, select, signal
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv({prog:?}, [{prog:?}, "-q", "-F", "/dev/null", "-o", "UserKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=no", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", {ident:?}, "-p", "{port}", "{user}@127.0.0.1"])
+before = termios.tcgetattr(fd)
+out = b""
+end = time.time() + 20
+while time.time() < end and b"$ " not in out:
+    r, _, _ = select.select([fd], [], [], 0.2)
+    if r:
+        try:
+            out += os.read(fd, 4096)
+        except OSError:
+            break
+raw = termios.tcgetattr(fd)
+os.kill(pid, signal.SIGTERM)
+_, status = os.waitpid(pid, 0)
+after = termios.tcgetattr(fd)
+print("RAW=%s RESTORED=%s CODE=%s" % (raw != before, before == after, os.WEXITSTATUS(status)))
+"#,
+        prog = prog,
+        ident = ident,
+        port = tobirad.port,
+        user = user.name
+    );
+    let out = run(Command::new("python3").arg("-c").arg(script), Duration::from_secs(60));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("RAW=True RESTORED=True CODE=255"), "{text}");
+}

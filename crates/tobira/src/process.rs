@@ -393,6 +393,17 @@ impl Session {
         Ok(())
     }
 
+    /// Sends a BREAK on the pty (RFC 4335, as sshd's `tcsendbreak`). An
+    /// `Unsupported` error for a session without a pty.
+    pub fn send_break(&self) -> io::Result<()> {
+        use std::os::fd::AsFd;
+        let fd = self
+            .resize_fd
+            .as_ref()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::Unsupported, "session has no pty"))?;
+        rustix::termios::tcsendbreak(fd.as_fd()).map_err(io::Error::from)
+    }
+
     /// Changes the pty's window size on an RFC 4254 §6.7 "window-change"
     /// request (`TIOCSWINSZ` on the master; the program gets SIGWINCH). An
     /// `Unsupported` error for a session without a pty.

@@ -45,6 +45,7 @@ pub enum SessionMsg {
 
 /// Requests to the task that owns a running program.
 enum Control {
+    Break,
     Signal(String),
     Resize(u32, u32, u32, u32),
     Kill,
@@ -242,6 +243,10 @@ impl Sessions {
                 .control
                 .as_ref()
                 .is_some_and(|c| c.send(Control::Signal(name)).is_ok()),
+            // RFC 4335: a BREAK on the pty; refused without one.
+            ChannelRequest::Break { .. } => {
+                s.pty.is_some() && s.control.as_ref().is_some_and(|c| c.send(Control::Break).is_ok())
+            }
             _ => false,
         }
     }
@@ -495,6 +500,9 @@ async fn own_program(
                     let _ = child.resize(c, r, w, h);
                 }
                 Some(Control::Kill) => child.kill_group(),
+                Some(Control::Break) => {
+                    let _ = child.send_break();
+                }
                 None => {
                     open = false;
                     child.kill_group();
