@@ -618,3 +618,70 @@ print("RAW=%s RESTORED=%s CODE=%s" % (raw != before, before == after, os.WEXITST
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("RAW=True RESTORED=True CODE=255"), "{text}");
 }
+
+/// MaxSessions: with OpenSSH's connection multiplexing (ControlMaster), the
+/// second session on one connection is refused when MaxSessions=1.
+#[test]
+fn max_sessions_per_connection() {
+    let dir = TempDir::new("maxsess");
+    let (user, ident) = user_with_key(&dir, "");
+    let tobirad = start_tobirad(&["-o", "MaxSessions=1"]);
+    let ctl = dir.path("ctl");
+    let base = |c: &mut Command| {
+        c.args([
+            "-F",
+            "/dev/null",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "IdentitiesOnly=yes",
+            &ident,
+            "-p",
+            &tobirad.port.to_string(),
+        ]);
+        c.arg("-S").arg(&ctl);
+    };
+    let mut master = Command::new("ssh");
+    base(&mut master);
+    master
+        .args(["-M", "-N"])
+        .arg(format!("{}@127.0.0.1", user.name))
+        .stdin(Stdio::null())
+        .stderr(Stdio::null());
+    let master = master.spawn().unwrap();
+    let _m = KillOnDrop(master);
+    let start = Instant::now();
+    while !ctl.exists() {
+        assert!(start.elapsed() < Duration::from_secs(20), "no control socket");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut first = Command::new("ssh");
+    base(&mut first);
+    first
+        .arg(format!("{}@127.0.0.1", user.name))
+        .arg("sleep 3")
+        .stdin(Stdio::null());
+    let first = first.spawn().unwrap();
+    let _f = KillOnDrop(first);
+    std::thread::sleep(Duration::from_millis(1000));
+    let mut second = Command::new("ssh");
+    base(&mut second);
+    second.arg(format!("{}@127.0.0.1", user.name)).arg("echo second");
+    let out = run(&mut second, Duration::from_secs(30));
+    // The master refuses the second session; ssh then falls back to a
+    // connection of its own (so the command itself still runs).
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Session open refused by peer"), "{err}");
+}
+
+struct KillOnDrop(std::process::Child);
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
