@@ -2,56 +2,16 @@
 //! open/accept/refuse, requests and replies, data both ways under flow
 //! control, EOF and CLOSE ordering, and the limits a hostile peer hits.
 
-use std::sync::Arc;
+mod common;
 
-use rand::SeedableRng;
-use tobira_proto::hostkey::SigningKey;
+use common::{pair, pump};
 use tobira_proto::msg::connection::{ChannelKind, ChannelRequest};
 use tobira_proto::wire::Writer;
-use tobira_proto::{Config, Connection, DisconnectReason, Event};
-
-fn rng(seed: u64) -> Box<rand::rngs::StdRng> {
-    Box::new(rand::rngs::StdRng::seed_from_u64(seed))
-}
-
-fn host_key() -> Arc<SigningKey> {
-    let path = format!("{}/tests/keys/host_ed25519", env!("CARGO_MANIFEST_DIR"));
-    let k = ssh_key::PrivateKey::from_openssh(std::fs::read_to_string(path).unwrap()).unwrap();
-    Arc::new(SigningKey::from_ssh_key(&k).unwrap())
-}
-
-/// Moves bytes until quiet, collecting events (host key accepted).
-fn pump(c: &mut Connection, s: &mut Connection) -> (Vec<Event>, Vec<Event>) {
-    let (mut ce, mut se) = (Vec::new(), Vec::new());
-    loop {
-        let co = c.pending_output().to_vec();
-        c.consume_output(co.len());
-        let so = s.pending_output().to_vec();
-        s.consume_output(so.len());
-        if co.is_empty() && so.is_empty() {
-            return (ce, se);
-        }
-        s.feed(&co).unwrap();
-        c.feed(&so).unwrap();
-        while let Some(ev) = c.poll_event() {
-            if let Event::HostKey { .. } = ev {
-                c.accept_host_key().unwrap();
-            }
-            ce.push(ev);
-        }
-        se.extend(std::iter::from_fn(|| s.poll_event()));
-    }
-}
+use tobira_proto::{Connection, DisconnectReason, Event};
 
 /// An authenticated pair.
-fn pair() -> (Connection, Connection) {
-    let server = Config {
-        host_keys: vec![host_key()],
-        ..Config::default()
-    };
-    let mut c = Connection::client(Arc::new(Config::default()), rng(1));
-    let mut s = Connection::server(Arc::new(server), rng(2));
-    pump(&mut c, &mut s);
+fn authed_pair() -> (Connection, Connection) {
+    let (mut c, mut s) = pair();
     c.userauth_password("u", "p", None).unwrap();
     pump(&mut c, &mut s);
     s.auth_accept().unwrap();
@@ -94,7 +54,7 @@ fn data_of(events: &[Event], want: u32) -> Vec<u8> {
 
 #[test]
 fn exec_session_round_trip() {
-    let (mut c, mut s) = pair();
+    let (mut c, mut s) = authed_pair();
     let (cid, sid) = session(&mut c, &mut s);
     c.channel_request(
         cid,
@@ -152,7 +112,7 @@ fn exec_session_round_trip() {
 /// order, nothing is sent past the window, and CLOSE comes after the data.
 #[test]
 fn bulk_data_respects_window_and_close_after_data() {
-    let (mut c, mut s) = pair();
+    let (mut c, mut s) = authed_pair();
     let (cid, sid) = session(&mut c, &mut s);
     let blob: Vec<u8> = (0..5 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
     s.channel_write(sid, None, &blob).unwrap();
@@ -170,7 +130,7 @@ fn bulk_data_respects_window_and_close_after_data() {
 
 #[test]
 fn many_channels_and_refusals() {
-    let (mut c, mut s) = pair();
+    let (mut c, mut s) = authed_pair();
     let mut ids = Vec::new();
     for _ in 0..20 {
         ids.push(session(&mut c, &mut s));
@@ -212,7 +172,7 @@ fn raw(c: &mut Connection, payload: Vec<u8>) -> Vec<u8> {
 #[test]
 fn hostile_channel_messages() {
     // Data past our window.
-    let (mut c, mut s) = pair();
+    let (mut c, mut s) = authed_pair();
     let (_, sid) = session(&mut c, &mut s);
     let mut big = vec![94u8];
     big.put_u32(sid);
@@ -222,7 +182,7 @@ fn hostile_channel_messages() {
     assert_eq!(e.reason(), Some(DisconnectReason::ProtocolError));
     assert!(e.to_string().contains("over the maximum"), "{e}");
     // Window adjust overflow.
-    let (mut c, mut s) = pair();
+    let (mut c, mut s) = authed_pair();
     let (_, sid) = session(&mut c, &mut s);
     let mut adj = vec![93u8];
     adj.put_u32(sid);
@@ -231,12 +191,12 @@ fn hostile_channel_messages() {
     let e = s.feed(&b).unwrap_err();
     assert!(e.to_string().contains("window adjust overflows"), "{e}");
     // Unknown channel.
-    let (mut c, mut s) = pair();
+    let (mut c, mut s) = authed_pair();
     let b = raw(&mut c, vec![96, 0, 0, 0, 77]);
     let e = s.feed(&b).unwrap_err();
     assert!(e.to_string().contains("unknown channel 77"), "{e}");
     // Maximum packet size 0 is refused.
-    let (mut c, mut s) = pair();
+    let (mut c, mut s) = authed_pair();
     let mut open = vec![90u8];
     open.put_string(b"session");
     open.put_u32(5);
@@ -246,7 +206,7 @@ fn hostile_channel_messages() {
     s.feed(&b).unwrap();
     assert!(!std::iter::from_fn(|| s.poll_event()).any(|e| matches!(e, Event::ChannelOpenRequest { .. })));
     // A reply nobody asked for.
-    let (mut c, mut s) = pair();
+    let (mut c, mut s) = authed_pair();
     let (_, sid) = session(&mut c, &mut s);
     let mut rep = vec![99u8];
     rep.put_u32(sid);
@@ -256,7 +216,7 @@ fn hostile_channel_messages() {
 
 #[test]
 fn global_requests_in_order_and_keepalive() {
-    let (mut c, mut s) = pair();
+    let (mut c, mut s) = authed_pair();
     let mut fwd = Vec::new();
     fwd.put_string(b"127.0.0.1");
     fwd.put_u32(0);
@@ -289,7 +249,7 @@ fn global_requests_in_order_and_keepalive() {
 /// SSH_OPEN_RESOURCE_SHORTAGE; memory stays bounded; the connection lives.
 #[test]
 fn ten_thousand_channel_opens_are_bounded() {
-    let (mut c, mut s) = pair();
+    let (mut c, mut s) = authed_pair();
     let mut accepted = 0;
     for i in 0..10_000u32 {
         let mut open = vec![90u8];
@@ -320,7 +280,7 @@ fn ten_thousand_channel_opens_are_bounded() {
         open.put_u32(77);
         open.put_u32(1000);
         open.put_u32(mp);
-        let (mut c, mut s) = pair();
+        let (mut c, mut s) = authed_pair();
         let b = raw(&mut c, open);
         s.feed(&b).unwrap();
         assert!(!std::iter::from_fn(|| s.poll_event()).any(|e| matches!(e, Event::ChannelOpenRequest { .. })));

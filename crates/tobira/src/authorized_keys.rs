@@ -822,31 +822,10 @@ fn match_pattern_list(s: &str, patterns: &str, dolower: bool) -> i32 {
     got_positive
 }
 
-/// OpenSSH's `match_pattern()`: `*` any run, `?` any one byte.
+/// OpenSSH's `match_pattern()` (`*` any run, `?` any one character),
+/// shared with the configuration files: [`crate::config::match_pattern`].
 fn wildcard_match(text: &[u8], pattern: &[u8]) -> bool {
-    let (mut t, mut p) = (0, 0);
-    let mut backtrack: Option<(usize, usize)> = None;
-    while t < text.len() {
-        match pattern.get(p) {
-            Some(b'*') => {
-                backtrack = Some((p, t));
-                p += 1;
-            }
-            Some(&c) if c == b'?' || c == text[t] => {
-                t += 1;
-                p += 1;
-            }
-            _ => match backtrack {
-                Some((star, from)) => {
-                    backtrack = Some((star, from + 1));
-                    p = star + 1;
-                    t = from + 1;
-                }
-                None => return false,
-            },
-        }
-    }
-    pattern.get(p..).is_some_and(|rest| rest.iter().all(|&c| c == b'*'))
+    crate::config::match_pattern(&String::from_utf8_lossy(text), &String::from_utf8_lossy(pattern))
 }
 
 // ---------------------------------------------------------------------------

@@ -1,0 +1,57 @@
+//! Shared pieces of the sans-IO tests: fixture keys, a seeded RNG, and a
+//! pump that moves bytes between a client and a server until both are quiet.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use rand::SeedableRng;
+use tobira_proto::hostkey::SigningKey;
+use tobira_proto::{Config, Connection, Event};
+
+/// A fixture key from `tests/keys` (made by OpenSSH's ssh-keygen).
+pub fn key(name: &str) -> SigningKey {
+    let path = format!("{}/tests/keys/{name}", env!("CARGO_MANIFEST_DIR"));
+    let k = ssh_key::PrivateKey::from_openssh(std::fs::read_to_string(path).unwrap()).unwrap();
+    SigningKey::from_ssh_key(&k).unwrap()
+}
+
+/// A deterministic RNG.
+pub fn rng(seed: u64) -> Box<rand::rngs::StdRng> {
+    Box::new(rand::rngs::StdRng::seed_from_u64(seed))
+}
+
+/// Moves bytes until quiet (host keys accepted); the events of each side.
+pub fn pump(c: &mut Connection, s: &mut Connection) -> (Vec<Event>, Vec<Event>) {
+    let (mut ce, mut se) = (Vec::new(), Vec::new());
+    loop {
+        let co = c.pending_output().to_vec();
+        c.consume_output(co.len());
+        let so = s.pending_output().to_vec();
+        s.consume_output(so.len());
+        if co.is_empty() && so.is_empty() {
+            return (ce, se);
+        }
+        s.feed(&co).unwrap();
+        c.feed(&so).unwrap();
+        while let Some(ev) = c.poll_event() {
+            if let Event::HostKey { .. } = ev {
+                c.accept_host_key().unwrap();
+            }
+            ce.push(ev);
+        }
+        se.extend(std::iter::from_fn(|| s.poll_event()));
+    }
+}
+
+/// A client and a server up to SERVICE_ACCEPT (ssh-userauth).
+pub fn pair() -> (Connection, Connection) {
+    let server = Config {
+        host_keys: vec![Arc::new(key("host_ed25519"))],
+        ..Config::default()
+    };
+    let mut c = Connection::client(Arc::new(Config::default()), rng(1));
+    let mut s = Connection::server(Arc::new(server), rng(2));
+    let (ce, _) = pump(&mut c, &mut s);
+    assert!(ce.contains(&Event::ServiceAccepted("ssh-userauth".into())));
+    (c, s)
+}
