@@ -10,7 +10,11 @@ pub const KEX_SUPPORTED: &[&str] = &[
     "curve25519-sha256",
     "curve25519-sha256@libssh.org",
     "ecdh-sha2-nistp256",
+    "ecdh-sha2-nistp384",
+    "ecdh-sha2-nistp521",
     "diffie-hellman-group-exchange-sha256",
+    "diffie-hellman-group16-sha512",
+    "diffie-hellman-group18-sha512",
     "diffie-hellman-group14-sha256",
 ];
 
@@ -43,6 +47,7 @@ pub const CIPHER_SUPPORTED: &[&str] = &[
     "aes128-gcm@openssh.com",
     "aes256-gcm@openssh.com",
     "aes128-ctr",
+    "aes192-ctr",
     "aes256-ctr",
 ];
 
@@ -50,6 +55,7 @@ pub const CIPHER_SUPPORTED: &[&str] = &[
 pub const CIPHER_DEFAULT: &[&str] = &[
     "chacha20-poly1305@openssh.com",
     "aes128-ctr",
+    "aes192-ctr",
     "aes256-ctr",
     "aes128-gcm@openssh.com",
     "aes256-gcm@openssh.com",

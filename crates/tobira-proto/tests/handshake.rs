@@ -18,7 +18,13 @@ fn key(name: &str) -> Arc<SigningKey> {
 
 fn server_config() -> Config {
     Config {
-        host_keys: vec![key("host_ed25519"), key("host_ecdsa"), key("host_rsa")],
+        host_keys: vec![
+            key("host_ed25519"),
+            key("host_ecdsa"),
+            key("host_rsa"),
+            key("user_ecdsa384"),
+            key("user_ecdsa521"),
+        ],
         trace: true,
         ..Config::default()
     }

@@ -106,6 +106,8 @@ pub fn host_keys(dir: &TempDir) -> Vec<PathBuf> {
         ("rsa", Some(2048), "host_rsa"),
         ("ed25519", None, "host_ed25519"),
         ("ecdsa", Some(256), "host_ecdsa"),
+        ("ecdsa", Some(384), "host_ecdsa384"),
+        ("ecdsa", Some(521), "host_ecdsa521"),
     ] {
         let p = dir.path(name);
         ssh_keygen(&p, kind, bits);

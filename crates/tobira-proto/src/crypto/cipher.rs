@@ -1,11 +1,12 @@
 //! The cipher table (RFC 4253 §6.3, RFC 4344, RFC 5647, OpenSSH
 //! PROTOCOL.chacha20poly1305) and per-direction cipher state.
 
-use aes::{Aes128, Aes256};
+use aes::{Aes128, Aes192, Aes256};
 use aws_lc_rs::aead::{self, chacha20_poly1305_openssh as chacha, Aad, LessSafeKey, Nonce, UnboundKey};
 use cipher::{KeyIvInit, StreamCipher};
 
 type Aes128Ctr = ctr::Ctr128BE<Aes128>;
+type Aes192Ctr = ctr::Ctr128BE<Aes192>;
 type Aes256Ctr = ctr::Ctr128BE<Aes256>;
 
 /// How a cipher frames packets.
@@ -90,6 +91,14 @@ pub static CIPHERS: &[CipherSpec] = &[
         tag_len: 0,
     },
     CipherSpec {
+        name: "aes192-ctr",
+        kind: CipherKind::AesCtr,
+        key_len: 24,
+        iv_len: 16,
+        block_len: 16,
+        tag_len: 0,
+    },
+    CipherSpec {
         name: "aes256-ctr",
         kind: CipherKind::AesCtr,
         key_len: 32,
@@ -108,6 +117,8 @@ pub fn lookup(name: &str) -> Option<&'static CipherSpec> {
 pub enum CtrState {
     /// AES-128-CTR
     Aes128(Box<Aes128Ctr>),
+    /// AES-192-CTR
+    Aes192(Box<Aes192Ctr>),
     /// AES-256-CTR
     Aes256(Box<Aes256Ctr>),
 }
@@ -118,6 +129,9 @@ impl CtrState {
             16 => Aes128Ctr::new_from_slices(key, iv)
                 .ok()
                 .map(|c| CtrState::Aes128(Box::new(c))),
+            24 => Aes192Ctr::new_from_slices(key, iv)
+                .ok()
+                .map(|c| CtrState::Aes192(Box::new(c))),
             32 => Aes256Ctr::new_from_slices(key, iv)
                 .ok()
                 .map(|c| CtrState::Aes256(Box::new(c))),
@@ -129,6 +143,7 @@ impl CtrState {
     pub fn apply(&mut self, data: &mut [u8]) {
         match self {
             CtrState::Aes128(c) => c.apply_keystream(data),
+            CtrState::Aes192(c) => c.apply_keystream(data),
             CtrState::Aes256(c) => c.apply_keystream(data),
         }
     }

@@ -21,17 +21,27 @@ fn alg(curve: Curve) -> &'static agreement::Algorithm {
     match curve {
         Curve::X25519 => &agreement::X25519,
         Curve::P256 => &agreement::ECDH_P256,
+        Curve::P384 => &agreement::ECDH_P384,
+        Curve::P521 => &agreement::ECDH_P521,
     }
 }
 
 impl EcdhKeyPair {
     /// Generates a key pair from the injected RNG.
     pub fn generate(curve: Curve, rng: &mut dyn RngCore) -> Result<Self, Error> {
-        // A random 32-byte string is a valid X25519 scalar; for P-256 it is
-        // valid unless >= n (probability ~2^-32), so retry a few times.
+        // A random 32-byte string is a valid X25519 scalar; for the NIST
+        // curves a scalar is valid unless >= n (rare), so retry a few times.
+        let len = match curve {
+            Curve::X25519 | Curve::P256 => 32,
+            Curve::P384 => 48,
+            Curve::P521 => 66,
+        };
         for _ in 0..16 {
-            let mut seed = Zeroizing::new([0u8; 32]);
+            let mut seed = Zeroizing::new(vec![0u8; len]);
             rng.fill_bytes(&mut seed[..]);
+            if curve == Curve::P521 {
+                seed[0] &= 0x01; // 521 bits
+            }
             if let Ok(private) = PrivateKey::from_private_key(alg(curve), &seed[..]) {
                 let public = private
                     .compute_public_key()
@@ -51,8 +61,10 @@ impl EcdhKeyPair {
         let expected = match self.curve {
             Curve::X25519 => 32,
             Curve::P256 => 65,
+            Curve::P384 => 97,
+            Curve::P521 => 133,
         };
-        if peer.len() != expected || (self.curve == Curve::P256 && peer.first() != Some(&4)) {
+        if peer.len() != expected || (self.curve != Curve::X25519 && peer.first() != Some(&4)) {
             return Err(Error::kex(format!("invalid ECDH public value (length {})", peer.len())));
         }
         let secret = agreement::agree(
@@ -122,6 +134,16 @@ mod tests {
         assert!(kp.agree(&bad).is_err());
         let kp = EcdhKeyPair::generate(Curve::P256, &mut Fixed(vec![7; 32])).unwrap();
         assert!(kp.agree(&[4u8; 10]).is_err());
+    }
+
+    #[test]
+    fn nist_curves_agree() {
+        for curve in [Curve::P384, Curve::P521] {
+            let a = EcdhKeyPair::generate(curve, &mut Fixed((0..66).collect())).unwrap();
+            let b = EcdhKeyPair::generate(curve, &mut Fixed((9..75).collect())).unwrap();
+            let (pa, pb) = (a.public.clone(), b.public.clone());
+            assert_eq!(a.agree(&pb).unwrap(), b.agree(&pa).unwrap());
+        }
     }
 
     #[test]

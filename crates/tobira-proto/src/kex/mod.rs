@@ -29,6 +29,10 @@ pub enum Curve {
     X25519,
     /// NIST P-256.
     P256,
+    /// NIST P-384.
+    P384,
+    /// NIST P-521.
+    P521,
 }
 
 /// A row of the key exchange table.
@@ -70,6 +74,20 @@ pub static KEX_METHODS: &[KexSpec] = &[
         group: None,
     },
     KexSpec {
+        name: "ecdh-sha2-nistp384",
+        family: KexFamily::Ecdh,
+        hash: HashAlg::Sha384,
+        curve: Some(Curve::P384),
+        group: None,
+    },
+    KexSpec {
+        name: "ecdh-sha2-nistp521",
+        family: KexFamily::Ecdh,
+        hash: HashAlg::Sha512,
+        curve: Some(Curve::P521),
+        group: None,
+    },
+    KexSpec {
         name: "diffie-hellman-group-exchange-sha256",
         family: KexFamily::DhGex,
         hash: HashAlg::Sha256,
@@ -82,6 +100,20 @@ pub static KEX_METHODS: &[KexSpec] = &[
         hash: HashAlg::Sha256,
         curve: None,
         group: Some(groups::GROUP14_P),
+    },
+    KexSpec {
+        name: "diffie-hellman-group16-sha512",
+        family: KexFamily::Dh,
+        hash: HashAlg::Sha512,
+        curve: None,
+        group: Some(groups::GROUP16_P),
+    },
+    KexSpec {
+        name: "diffie-hellman-group18-sha512",
+        family: KexFamily::Dh,
+        hash: HashAlg::Sha512,
+        curve: None,
+        group: Some(groups::GROUP18_P),
     },
 ];
 
