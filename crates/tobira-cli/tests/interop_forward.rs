@@ -339,7 +339,9 @@ fn remote_port_zero_curl_two_hops_agent_and_streamlocal() {
     let mut text = String::new();
     let mut buf = [0u8; 256];
     let start = Instant::now();
-    while !text.contains("Allocated port") && start.elapsed() < Duration::from_secs(20) {
+    // The whole line, which may come in several reads.
+    let has_line = |t: &str| t.split("Allocated port").nth(1).is_some_and(|rest| rest.contains('\n'));
+    while !has_line(&text) && start.elapsed() < Duration::from_secs(20) {
         let n = err.read(&mut buf).unwrap_or(0);
         if n == 0 {
             break;

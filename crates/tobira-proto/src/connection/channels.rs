@@ -526,6 +526,12 @@ impl Connection {
     /// Sends what the window allows; then EOF and CLOSE when wanted and
     /// the queue is empty; forgets the channel when both closes are done.
     fn flush_channel(&mut self, id: u32) -> Result<(), Error> {
+        // During a key re-exchange channel data stays in its channel's
+        // queue (bounded by the application's backpressure) rather than in
+        // the connection's hold buffer; it moves once the new keys are in.
+        if self.kex.as_ref().is_some_and(|k| !k.newkeys_sent) {
+            return Ok(());
+        }
         let Some(ch) = self.chans.map.get_mut(&id) else {
             return Ok(());
         };
@@ -593,6 +599,15 @@ impl Connection {
         if done {
             self.chans.map.remove(&id);
             self.events.push_back(Event::ChannelClosed { id });
+        }
+        Ok(())
+    }
+
+    /// Sends what every channel can send (after a key re-exchange).
+    pub(super) fn flush_all_channels(&mut self) -> Result<(), Error> {
+        let ids: Vec<u32> = self.chans.map.keys().copied().collect();
+        for id in ids {
+            self.flush_channel(id)?;
         }
         Ok(())
     }

@@ -1101,6 +1101,7 @@ impl Connection {
             self.send_now(&p);
         }
         self.held_bytes = 0;
+        self.flush_all_channels()?;
         if first && self.role == Role::Client && !self.service_requested {
             self.service_requested = true;
             self.send_now(&encode_service(num::SERVICE_REQUEST, "ssh-userauth"));
