@@ -274,7 +274,8 @@ fn pseudo_random(n: usize, seed: u64) -> Vec<u8> {
 }
 
 /// 20 channels at once on one connection (20 concurrent -L connections),
-/// each moving 8 MiB; every hash is equal. tobira→tobirad and tobira→sshd.
+/// each moving 8 MiB; every hash is equal. tobira→tobirad, tobira→sshd and
+/// ssh→tobirad.
 #[test]
 fn twenty_channels_at_once() {
     let dir = TempDir::new("many");
@@ -285,9 +286,9 @@ fn twenty_channels_at_once() {
     let hashes = hash_server();
     let tobirad = start_tobirad(&[]);
     let sshd = start_sshd(&["AuthorizedKeysFile=.ssh/authorized_keys"]);
-    for server in [&tobirad, &sshd] {
+    for (client, server) in [("tobira", &tobirad), ("tobira", &sshd), ("ssh", &tobirad)] {
         let l = free_port();
-        let mut c = client_cmd("tobira", &ident, server.port, &user.name);
+        let mut c = client_cmd(client, &ident, server.port, &user.name);
         c.args(["-N", "-L", &format!("{l}:127.0.0.1:{hashes}")]);
         let _bg = Bg(c.stdin(Stdio::null()).spawn().unwrap());
         wait_listen(l);
@@ -312,7 +313,7 @@ fn twenty_channels_at_once() {
             .collect();
         for w in workers {
             let (got, want) = w.join().unwrap();
-            assert_eq!(got, want, "server port {}", server.port);
+            assert_eq!(got, want, "{client} to server port {}", server.port);
         }
     }
 }
