@@ -40,9 +40,33 @@ fn expected_line(kw: &str, name: &str) -> String {
     }
 }
 
+/// tobirad with every supported algorithm enabled (legacy ones are off by
+/// default and enabled here explicitly).
+fn all_algorithms_options() -> Vec<String> {
+    use tobira_proto::algorithms::*;
+    vec![
+        "-o".into(),
+        format!("KexAlgorithms={}", KEX_SUPPORTED.join(",")),
+        "-o".into(),
+        format!("MACs={}", MAC_SUPPORTED.join(",")),
+        "-o".into(),
+        format!("Ciphers={}", CIPHER_SUPPORTED.join(",")),
+        "-o".into(),
+        format!("HostKeyAlgorithms={}", HOSTKEY_SUPPORTED.join(",")),
+    ]
+}
+
+/// OpenSSH 9.2's legacy algorithms, off by default in its sshd too.
+const SSHD_LEGACY: [&str; 2] = [
+    "KexAlgorithms=+diffie-hellman-group1-sha1,diffie-hellman-group14-sha1,diffie-hellman-group-exchange-sha1",
+    "MACs=+hmac-sha1-96,hmac-sha1-96-etm@openssh.com,hmac-sha1,hmac-sha1-etm@openssh.com",
+];
+
 #[test]
 fn openssh_client_to_tobirad_every_algorithm() {
-    let server = start_tobirad(&[]);
+    let opts = all_algorithms_options();
+    let o: Vec<&str> = opts.iter().map(String::as_str).collect();
+    let server = start_tobirad(&o);
     let mut failures = Vec::new();
     for (kw, name) in matrix() {
         let mut opts = vec![format!("{kw}={name}")];
@@ -81,7 +105,7 @@ fn openssh_client_to_tobirad_every_algorithm() {
 
 #[test]
 fn tobira_to_openssh_sshd_every_algorithm() {
-    let server = start_sshd(&[]);
+    let server = start_sshd(&SSHD_LEGACY);
     let dir = TempDir::new("kh");
     let kh = dir.path("known_hosts");
     let mut failures = Vec::new();
@@ -605,4 +629,48 @@ fn silent_server_times_out() {
         "{err}"
     );
     hold.join().unwrap();
+}
+
+/// Legacy algorithms are off by default and enabled with OpenSSH's `+`.
+#[test]
+fn legacy_algorithms_need_plus() {
+    let default = start_tobirad(&[]);
+    let (code, err) = openssh_probe(default.port, &["KexAlgorithms=diffie-hellman-group14-sha1"]);
+    assert_eq!(code, 255);
+    assert!(err.contains("no matching key exchange method found"), "{err}");
+    let (_, err) = openssh_probe(default.port, &["MACs=hmac-sha1", "Ciphers=aes128-ctr"]);
+    assert!(err.contains("no matching MAC found"), "{err}");
+    let plus = start_tobirad(&[
+        "-o",
+        "KexAlgorithms=+diffie-hellman-group14-sha1",
+        "-o",
+        "MACs=+hmac-sha1",
+    ]);
+    let (_, err) = openssh_probe(
+        plus.port,
+        &[
+            "KexAlgorithms=diffie-hellman-group14-sha1",
+            "MACs=hmac-sha1",
+            "Ciphers=aes128-ctr",
+        ],
+    );
+    assert!(err.contains("kex: algorithm: diffie-hellman-group14-sha1"), "{err}");
+    assert!(err.contains("MAC: hmac-sha1 compression"), "{err}");
+    assert!(err.contains("SSH2_MSG_SERVICE_ACCEPT received"), "{err}");
+    // The client refuses them by default too, and takes them with `+`.
+    let dir = TempDir::new("legacy");
+    let sshd = start_sshd(&["KexAlgorithms=diffie-hellman-group14-sha1"]);
+    let (code, _, err) = tobira_probe(sshd.port, &dir.path("kh"), &["StrictHostKeyChecking=no"]);
+    assert_eq!(code, 255);
+    assert!(
+        err.contains("no matching key exchange method found. Their offer: diffie-hellman-group14-sha1"),
+        "{err}"
+    );
+    let (_, _, err) = tobira_probe(
+        sshd.port,
+        &dir.path("kh"),
+        &["StrictHostKeyChecking=no", "KexAlgorithms=+diffie-hellman-group14-sha1"],
+    );
+    assert!(err.contains("== negotiated: kex diffie-hellman-group14-sha1 "), "{err}");
+    assert!(err.contains("<< SSH_MSG_SERVICE_ACCEPT (6)"), "{err}");
 }

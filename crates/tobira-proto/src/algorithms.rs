@@ -16,10 +16,24 @@ pub const KEX_SUPPORTED: &[&str] = &[
     "diffie-hellman-group16-sha512",
     "diffie-hellman-group18-sha512",
     "diffie-hellman-group14-sha256",
+    "diffie-hellman-group-exchange-sha1",
+    "diffie-hellman-group14-sha1",
+    "diffie-hellman-group1-sha1",
 ];
 
-/// Default key-exchange methods (RFC 8731, RFC 5656, RFC 4419, RFC 8268).
-pub const KEX_DEFAULT: &[&str] = KEX_SUPPORTED;
+/// Default key-exchange methods (RFC 8731, RFC 5656, RFC 4419, RFC 8268):
+/// the supported ones without the SHA-1 legacy methods, which `+` enables.
+pub const KEX_DEFAULT: &[&str] = &[
+    "curve25519-sha256",
+    "curve25519-sha256@libssh.org",
+    "ecdh-sha2-nistp256",
+    "ecdh-sha2-nistp384",
+    "ecdh-sha2-nistp521",
+    "diffie-hellman-group-exchange-sha256",
+    "diffie-hellman-group16-sha512",
+    "diffie-hellman-group18-sha512",
+    "diffie-hellman-group14-sha256",
+];
 
 /// Host-key / public-key signature algorithms this build implements.
 pub const HOSTKEY_SUPPORTED: &[&str] = &["ssh-ed25519", "ecdsa-sha2-nistp256", "rsa-sha2-512", "rsa-sha2-256"];
@@ -61,16 +75,26 @@ pub const CIPHER_DEFAULT: &[&str] = &[
     "aes256-gcm@openssh.com",
 ];
 
-/// MACs this build implements (RFC 6668 and OpenSSH's `-etm` forms).
+/// MACs this build implements (RFC 6668, RFC 4253 and OpenSSH's `-etm`
+/// forms).
 pub const MAC_SUPPORTED: &[&str] = &[
     "hmac-sha2-256-etm@openssh.com",
     "hmac-sha2-512-etm@openssh.com",
     "hmac-sha2-256",
     "hmac-sha2-512",
+    "hmac-sha1-etm@openssh.com",
+    "hmac-sha1",
+    "hmac-sha1-96-etm@openssh.com",
+    "hmac-sha1-96",
 ];
 
-/// Default MACs.
-pub const MAC_DEFAULT: &[&str] = MAC_SUPPORTED;
+/// Default MACs: SHA-2 only; the SHA-1 ones need `+`.
+pub const MAC_DEFAULT: &[&str] = &[
+    "hmac-sha2-256-etm@openssh.com",
+    "hmac-sha2-512-etm@openssh.com",
+    "hmac-sha2-256",
+    "hmac-sha2-512",
+];
 
 /// Compression methods this build implements.
 pub const COMPRESSION_SUPPORTED: &[&str] = &["none"];

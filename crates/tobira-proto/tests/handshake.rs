@@ -17,7 +17,12 @@ fn key(name: &str) -> Arc<SigningKey> {
 }
 
 fn server_config() -> Config {
+    let all = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     Config {
+        kex: all(tobira_proto::algorithms::KEX_SUPPORTED),
+        mac: all(tobira_proto::algorithms::MAC_SUPPORTED),
+        cipher: all(tobira_proto::algorithms::CIPHER_SUPPORTED),
+        host_key: all(tobira_proto::algorithms::HOSTKEY_SUPPORTED),
         host_keys: vec![
             key("host_ed25519"),
             key("host_ecdsa"),

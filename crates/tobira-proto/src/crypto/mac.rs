@@ -19,12 +19,41 @@ pub struct MacSpec {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum HmacHash {
+    Sha1,
     Sha256,
     Sha512,
 }
 
 /// Every MAC this build implements.
 pub static MACS: &[MacSpec] = &[
+    MacSpec {
+        name: "hmac-sha1",
+        key_len: 20,
+        tag_len: 20,
+        etm: false,
+        hash: HmacHash::Sha1,
+    },
+    MacSpec {
+        name: "hmac-sha1-96",
+        key_len: 20,
+        tag_len: 12,
+        etm: false,
+        hash: HmacHash::Sha1,
+    },
+    MacSpec {
+        name: "hmac-sha1-etm@openssh.com",
+        key_len: 20,
+        tag_len: 20,
+        etm: true,
+        hash: HmacHash::Sha1,
+    },
+    MacSpec {
+        name: "hmac-sha1-96-etm@openssh.com",
+        key_len: 20,
+        tag_len: 12,
+        etm: true,
+        hash: HmacHash::Sha1,
+    },
     MacSpec {
         name: "hmac-sha2-256",
         key_len: 32,
@@ -71,6 +100,7 @@ impl Mac {
     /// Keys the MAC.
     pub fn new(spec: &'static MacSpec, key: &[u8]) -> Self {
         let alg = match spec.hash {
+            HmacHash::Sha1 => hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
             HmacHash::Sha256 => hmac::HMAC_SHA256,
             HmacHash::Sha512 => hmac::HMAC_SHA512,
         };

@@ -9,6 +9,8 @@ use aws_lc_rs::digest;
 /// Hash functions used by key exchange methods (RFC 4253 §8, RFC 5656 §6.2.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HashAlg {
+    /// SHA-1 (legacy key exchanges only; off by default).
+    Sha1,
     /// SHA-256
     Sha256,
     /// SHA-384
@@ -20,6 +22,7 @@ pub enum HashAlg {
 impl HashAlg {
     fn algorithm(self) -> &'static digest::Algorithm {
         match self {
+            HashAlg::Sha1 => &digest::SHA1_FOR_LEGACY_USE_ONLY,
             HashAlg::Sha256 => &digest::SHA256,
             HashAlg::Sha384 => &digest::SHA384,
             HashAlg::Sha512 => &digest::SHA512,

@@ -115,6 +115,27 @@ pub static KEX_METHODS: &[KexSpec] = &[
         curve: None,
         group: Some(groups::GROUP18_P),
     },
+    KexSpec {
+        name: "diffie-hellman-group-exchange-sha1",
+        family: KexFamily::DhGex,
+        hash: HashAlg::Sha1,
+        curve: None,
+        group: None,
+    },
+    KexSpec {
+        name: "diffie-hellman-group14-sha1",
+        family: KexFamily::Dh,
+        hash: HashAlg::Sha1,
+        curve: None,
+        group: Some(groups::GROUP14_P),
+    },
+    KexSpec {
+        name: "diffie-hellman-group1-sha1",
+        family: KexFamily::Dh,
+        hash: HashAlg::Sha1,
+        curve: None,
+        group: Some(groups::GROUP1_P),
+    },
 ];
 
 /// Looks a method up by name.
