@@ -63,9 +63,14 @@ pub const CIPHER_SUPPORTED: &[&str] = &[
     "aes128-ctr",
     "aes192-ctr",
     "aes256-ctr",
+    "aes128-cbc",
+    "aes192-cbc",
+    "aes256-cbc",
+    "rijndael-cbc@lysator.liu.se",
+    "3des-cbc",
 ];
 
-/// Default ciphers, OpenSSH's order.
+/// Default ciphers, OpenSSH's order (CBC and 3DES need `+`).
 pub const CIPHER_DEFAULT: &[&str] = &[
     "chacha20-poly1305@openssh.com",
     "aes128-ctr",

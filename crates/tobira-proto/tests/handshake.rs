@@ -422,6 +422,9 @@ fn corrupted_encrypted_packet_is_a_mac_error() {
         ("aes128-gcm@openssh.com", "hmac-sha2-256"),
         ("aes256-ctr", "hmac-sha2-256"),
         ("aes128-ctr", "hmac-sha2-512-etm@openssh.com"),
+        ("aes256-cbc", "hmac-sha2-256"),
+        ("3des-cbc", "hmac-sha1-etm@openssh.com"),
+        ("aes192-ctr", "hmac-sha1-96"),
     ] {
         for offset in [6usize, 10, 20, 30] {
             let cfg = Config {

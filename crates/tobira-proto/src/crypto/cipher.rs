@@ -20,6 +20,8 @@ pub enum CipherKind {
     AesGcm,
     /// AES in counter mode (RFC 4344), paired with a MAC.
     AesCtr,
+    /// CBC mode (RFC 4253 §6.3; legacy, off by default), paired with a MAC.
+    Cbc,
 }
 
 /// A row of the cipher table.
@@ -106,6 +108,46 @@ pub static CIPHERS: &[CipherSpec] = &[
         block_len: 16,
         tag_len: 0,
     },
+    CipherSpec {
+        name: "aes128-cbc",
+        kind: CipherKind::Cbc,
+        key_len: 16,
+        iv_len: 16,
+        block_len: 16,
+        tag_len: 0,
+    },
+    CipherSpec {
+        name: "aes192-cbc",
+        kind: CipherKind::Cbc,
+        key_len: 24,
+        iv_len: 16,
+        block_len: 16,
+        tag_len: 0,
+    },
+    CipherSpec {
+        name: "aes256-cbc",
+        kind: CipherKind::Cbc,
+        key_len: 32,
+        iv_len: 16,
+        block_len: 16,
+        tag_len: 0,
+    },
+    CipherSpec {
+        name: "rijndael-cbc@lysator.liu.se",
+        kind: CipherKind::Cbc,
+        key_len: 32,
+        iv_len: 16,
+        block_len: 16,
+        tag_len: 0,
+    },
+    CipherSpec {
+        name: "3des-cbc",
+        kind: CipherKind::Cbc,
+        key_len: 24,
+        iv_len: 8,
+        block_len: 8,
+        tag_len: 0,
+    },
 ];
 
 /// Looks a cipher up by name.
@@ -121,6 +163,8 @@ pub enum CtrState {
     Aes192(Box<Aes192Ctr>),
     /// AES-256-CTR
     Aes256(Box<Aes256Ctr>),
+    /// A CBC encryptor or decryptor (legacy ciphers), applied to whole blocks.
+    Cbc(Box<dyn FnMut(&mut [u8]) + Send>),
 }
 
 impl CtrState {
@@ -145,7 +189,42 @@ impl CtrState {
             CtrState::Aes128(c) => c.apply_keystream(data),
             CtrState::Aes192(c) => c.apply_keystream(data),
             CtrState::Aes256(c) => c.apply_keystream(data),
+            CtrState::Cbc(f) => f(data),
         }
+    }
+
+    /// A CBC state for `name`: encrypting when `seal`, else decrypting.
+    /// Data passed to [`Self::apply`] is always whole blocks (the packet
+    /// layer aligns it).
+    fn cbc(name: &str, key: &[u8], iv: &[u8], seal: bool) -> Option<Self> {
+        use cipher::generic_array::GenericArray;
+        use cipher::{BlockDecryptMut, BlockEncryptMut};
+        macro_rules! mode {
+            ($c:ty, $bs:expr) => {{
+                if seal {
+                    let mut e = cbc::Encryptor::<$c>::new_from_slices(key, iv).ok()?;
+                    CtrState::Cbc(Box::new(move |data: &mut [u8]| {
+                        for b in data.chunks_exact_mut($bs) {
+                            e.encrypt_block_mut(GenericArray::from_mut_slice(b));
+                        }
+                    }))
+                } else {
+                    let mut d = cbc::Decryptor::<$c>::new_from_slices(key, iv).ok()?;
+                    CtrState::Cbc(Box::new(move |data: &mut [u8]| {
+                        for b in data.chunks_exact_mut($bs) {
+                            d.decrypt_block_mut(GenericArray::from_mut_slice(b));
+                        }
+                    }))
+                }
+            }};
+        }
+        Some(match (name, key.len()) {
+            ("3des-cbc", 24) => mode!(des::TdesEde3, 8),
+            (_, 16) => mode!(Aes128, 16),
+            (_, 24) => mode!(Aes192, 16),
+            (_, 32) => mode!(Aes256, 16),
+            _ => return None,
+        })
     }
 }
 
@@ -225,6 +304,7 @@ impl CipherState {
             }
             CipherKind::AesGcm => CipherState::Gcm(Box::new(GcmState::new(key, iv)?)),
             CipherKind::AesCtr => CipherState::Ctr(CtrState::new(key, iv)?),
+            CipherKind::Cbc => CipherState::Ctr(CtrState::cbc(spec.name, key, iv, seal)?),
         })
     }
 }
