@@ -155,6 +155,9 @@ pub fn lookup(name: &str) -> Option<&'static CipherSpec> {
     CIPHERS.iter().find(|c| c.name == name)
 }
 
+/// A keyed CBC direction applied to whole blocks in place.
+pub type BlockFn = Box<dyn FnMut(&mut [u8]) + Send>;
+
 /// AES-CTR keystream state (the counter carries over between packets).
 pub enum CtrState {
     /// AES-128-CTR
@@ -164,7 +167,7 @@ pub enum CtrState {
     /// AES-256-CTR
     Aes256(Box<Aes256Ctr>),
     /// A CBC encryptor or decryptor (legacy ciphers), applied to whole blocks.
-    Cbc(Box<dyn FnMut(&mut [u8]) + Send>),
+    Cbc(BlockFn),
 }
 
 impl CtrState {
