@@ -1783,10 +1783,10 @@ Match all
         );
         let e = resolve(&t.0, "h", "", &["NoSuch=1"]).unwrap_err();
         assert_eq!(e.to_string(), "command-line: line 0: Bad configuration option: nosuch");
-        let e = resolve(&t.0, "h", "Ciphers aes128-cbc\n", &[]).unwrap_err();
+        let e = resolve(&t.0, "h", "Ciphers blowfish-cbc\n", &[]).unwrap_err();
         let s = e.to_string();
         assert!(
-            s.contains("line 1") && s.contains("Ciphers") && s.contains("aes128-cbc"),
+            s.contains("line 1") && s.contains("Ciphers") && s.contains("blowfish-cbc"),
             "{s}"
         );
         assert!(resolve(&t.0, "h", "Port 22 23\n", &[])
