@@ -116,11 +116,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     {
         self.stream.local_addr_opt()
     }
-
-    /// Gives the stream back (for tests).
-    pub fn into_inner(self) -> (S, Connection) {
-        (self.stream, self.conn)
-    }
 }
 
 /// Streams that know their local address.

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use tobira_proto::msg::connection::{open_failure, ChannelKind};
+use tobira_proto::msg::connection::open_failure;
 use tobira_proto::Connection;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -228,21 +228,6 @@ impl Forwards {
         }
     }
 
-    /// True when `id` is a forwarded channel.
-    pub fn has(&self, id: u32) -> bool {
-        self.map.contains_key(&id)
-    }
-
-    /// Number of forwarded channels open.
-    pub fn len(&self) -> usize {
-        self.map.len()
-    }
-
-    /// True when none is open.
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
-    }
-
     /// Accepts connections on `listener`, reporting each as
     /// [`FwdMsg::Incoming`] with the returned key.
     pub fn listen(&mut self, listener: TcpListener) -> usize {
@@ -428,27 +413,6 @@ impl Forwards {
             conn.channel_close(id)?;
         }
         Ok(())
-    }
-
-    /// Opens a `direct-tcpip` channel for a local connection; the stream is
-    /// attached when the channel is confirmed (see [`Self::confirmed`]).
-    pub fn open_direct(
-        &mut self,
-        conn: &mut Connection,
-        pending: &mut HashMap<u32, TcpStream>,
-        stream: TcpStream,
-        peer: SocketAddr,
-        host: &str,
-        port: u16,
-    ) -> Result<u32, tobira_proto::Error> {
-        let id = conn.channel_open(ChannelKind::DirectTcpip {
-            host: host.to_string(),
-            port: u32::from(port),
-            originator: peer.ip().to_string(),
-            originator_port: u32::from(peer.port()),
-        })?;
-        pending.insert(id, stream);
-        Ok(id)
     }
 
     /// Attaches a pending stream once its channel is open.

@@ -4,7 +4,6 @@
 //! reports each request; this module decides and says what to log, in
 //! sshd's wording so that log tools (fail2ban) keep working.
 
-use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use tobira_proto::msg::userauth::{InfoRequest, MethodData, Prompt};
@@ -602,9 +601,4 @@ impl AuthState {
         let v = u32::from_be_bytes([out[0], out[1], out[2], out[3]]);
         Duration::from_micros(5_000 + u64::from(v % 5_000))
     }
-}
-
-/// Where a user's authorized keys are read from (for documentation and -T).
-pub fn authorized_keys_files(config: &ServerConfig, acct: &Account) -> Vec<PathBuf> {
-    config.authorized_keys_paths(&acct.name, &acct.home, acct.uid)
 }
