@@ -29,29 +29,8 @@ fn echo_server() -> u16 {
 }
 
 fn client_cmd(client: &str, ident: &str, port: u16, user: &str) -> Command {
-    let mut c = if client == "ssh" {
-        Command::new("ssh")
-    } else {
-        Command::new(bin("tobira"))
-    };
-    c.args([
-        "-q",
-        "-F",
-        "/dev/null",
-        "-o",
-        "UserKnownHostsFile=/dev/null",
-        "-o",
-        "StrictHostKeyChecking=no",
-        "-o",
-        "BatchMode=yes",
-        "-o",
-        "IdentitiesOnly=yes",
-        ident,
-        "-p",
-        &port.to_string(),
-    ]);
+    let mut c = client_command(client, ident, port);
     c.arg(format!("{user}@127.0.0.1"));
-    c.env_remove("SSH_AUTH_SOCK");
     c
 }
 

@@ -34,32 +34,9 @@ fn exec(
     command: &str,
     input: &[u8],
 ) -> (i32, Vec<u8>, String) {
-    let mut c = if client == "ssh" {
-        Command::new("ssh")
-    } else {
-        Command::new(bin("tobira"))
-    };
-    c.args([
-        "-q",
-        "-F",
-        "/dev/null",
-        "-o",
-        "UserKnownHostsFile=/dev/null",
-        "-o",
-        "GlobalKnownHostsFile=/dev/null",
-        "-o",
-        "StrictHostKeyChecking=no",
-        "-o",
-        "BatchMode=yes",
-        "-o",
-        "IdentitiesOnly=yes",
-        ident,
-        "-p",
-        &port.to_string(),
-    ]);
+    let mut c = client_command(client, ident, port);
     c.args(extra);
     c.arg(format!("{user}@127.0.0.1")).arg(command);
-    c.env_remove("SSH_AUTH_SOCK");
     let mut child = c
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -217,30 +194,11 @@ fn environment_terminal_and_forced_commands() {
     }
     assert!(!env.contains("CARGO"), "the server's environment leaked:\n{env}");
     // tobira sends SendEnv/SetEnv; tobirad keeps what AcceptEnv allows.
-    let mut c = Command::new(bin("tobira"));
-    c.args([
-        "-q",
-        "-F",
-        "/dev/null",
-        "-o",
-        "UserKnownHostsFile=/dev/null",
-        "-o",
-        "StrictHostKeyChecking=no",
-        "-o",
-        "BatchMode=yes",
-        "-o",
-        "IdentitiesOnly=yes",
-        &ident,
-        "-o",
-        "SendEnv=LC_TOBIRA_*",
-        "-o",
-        "SetEnv=LC_TOBIRA_SET=two NOPE=x",
-        "-p",
-        &tobirad.port.to_string(),
-    ])
-    .arg(format!("{}@127.0.0.1", user.name))
-    .arg("env")
-    .env("LC_TOBIRA_TEST", "one");
+    let mut c = client_command("tobira", &ident, tobirad.port);
+    c.args(["-o", "SendEnv=LC_TOBIRA_*", "-o", "SetEnv=LC_TOBIRA_SET=two NOPE=x"])
+        .arg(format!("{}@127.0.0.1", user.name))
+        .arg("env")
+        .env("LC_TOBIRA_TEST", "one");
     let out = run(&mut c, Duration::from_secs(60));
     let env = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -351,23 +309,7 @@ fn processes_cleaned_up_when_connection_drops() {
     let a = 1000 + std::process::id() % 50_000;
     let b = a + 100_000;
     let (sa, sb) = (a.to_string(), b.to_string());
-    let mut c = Command::new("ssh")
-        .args([
-            "-q",
-            "-F",
-            "/dev/null",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "IdentitiesOnly=yes",
-            &ident,
-            "-p",
-            &tobirad.port.to_string(),
-        ])
+    let mut c = client_command("ssh", &ident, tobirad.port)
         .arg(format!("{}@127.0.0.1", user.name))
         .arg(format!("sleep {a} & sleep {b}"))
         .stdin(Stdio::null())
@@ -415,24 +357,8 @@ fn keepalives_both_sides() {
     let dir = TempDir::new("alive");
     let (user, ident) = user_with_key(&dir, "");
     let tobirad = start_tobirad(&["-o", "ClientAliveInterval=1", "-o", "ClientAliveCountMax=2"]);
-    let mut c = Command::new("ssh")
-        .args([
-            "-q",
-            "-F",
-            "/dev/null",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "IdentitiesOnly=yes",
-            &ident,
-            "-N",
-            "-p",
-            &tobirad.port.to_string(),
-        ])
+    let mut c = client_command("ssh", &ident, tobirad.port)
+        .args(["-N"])
         .arg(format!("{}@127.0.0.1", user.name))
         .stdin(Stdio::null())
         .spawn()
@@ -453,28 +379,8 @@ fn keepalives_both_sides() {
     );
 
     let server = start_tobirad(&[]);
-    let mut c = Command::new(bin("tobira"))
-        .args([
-            "-q",
-            "-F",
-            "/dev/null",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "IdentitiesOnly=yes",
-            &ident,
-            "-o",
-            "ServerAliveInterval=1",
-            "-o",
-            "ServerAliveCountMax=2",
-            "-N",
-            "-p",
-            &server.port.to_string(),
-        ])
+    let mut c = client_command("tobira", &ident, server.port)
+        .args(["-o", "ServerAliveInterval=1", "-o", "ServerAliveCountMax=2", "-N"])
         .arg(format!("{}@127.0.0.1", user.name))
         .stdin(Stdio::null())
         .stderr(Stdio::piped())

@@ -433,3 +433,34 @@ pub fn login(client: &str, port: u16, user: &str, opts: &[&str], env: &[(&str, &
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// `ssh` or tobira, non-interactive, with a throw-away known_hosts and only
+/// the identity `ident` (`-iPATH`); the caller adds options, the destination
+/// and a command.
+pub fn client_command(client: &str, ident: &str, port: u16) -> Command {
+    let mut c = if client == "ssh" {
+        Command::new("ssh")
+    } else {
+        Command::new(bin("tobira"))
+    };
+    c.args([
+        "-q",
+        "-F",
+        "/dev/null",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "GlobalKnownHostsFile=/dev/null",
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "IdentitiesOnly=yes",
+        ident,
+        "-p",
+        &port.to_string(),
+    ]);
+    c.env_remove("SSH_AUTH_SOCK");
+    c
+}
