@@ -53,6 +53,8 @@ pub struct SessionOptions {
     pub stdio_forward: Option<(String, u16)>,
     /// `-A` / `ForwardAgent`: the local agent socket to forward.
     pub forward_agent: Option<std::path::PathBuf>,
+    /// `-v`: report key re-exchanges as OpenSSH's debug lines.
+    pub verbose: bool,
 }
 
 /// Runs the session to its end and returns the exit status for our
@@ -394,6 +396,11 @@ async fn run_inner(d: &mut Driver<tobira::client::BoxStream>, o: &SessionOptions
                 let _ = d.conn.global_request_reply(false, &[]);
             }
             Event::GlobalReply { .. } => unanswered = 0,
+            Event::Negotiated { algorithms, .. } if o.verbose => {
+                eprintln!("debug1: kex: algorithm: {}", algorithms.kex);
+                eprintln!("debug1: kex: host key algorithm: {}", algorithms.host_key);
+            }
+            Event::KexDone { first: false } if o.verbose => eprintln!("debug1: SSH2_MSG_NEWKEYS received"),
             _ => {}
         }
     }

@@ -30,11 +30,20 @@ pub struct Config {
     /// drivers that apply backpressure turn this off and call
     /// [`crate::Connection::channel_consumed`].
     pub auto_window_adjust: bool,
+    /// Start a key re-exchange once either direction has carried this many
+    /// bytes under the current keys (`RekeyLimit`; RFC 4253 §9 recommends
+    /// 1 GB). Ciphers with 64-bit blocks rekey sooner (RFC 4344 §3.2); the
+    /// time limit is the driver's (it calls
+    /// [`crate::Connection::start_rekey`]).
+    pub rekey_bytes: u64,
     /// Emit [`crate::Event::Trace`] for every packet.
     pub trace: bool,
     /// Our identification string (without CR LF).
     pub ident: String,
 }
+
+/// Default of [`Config::rekey_bytes`]: 1 GiB.
+pub const DEFAULT_REKEY_BYTES: u64 = 1 << 30;
 
 fn owned(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
@@ -52,6 +61,7 @@ impl Default for Config {
             moduli: Arc::new(crate::kex::gex::fallback_groups()),
             server_sig_algs: owned(algorithms::PUBKEY_SUPPORTED),
             auto_window_adjust: true,
+            rekey_bytes: DEFAULT_REKEY_BYTES,
             trace: false,
             ident: crate::transport::ident::local_ident(),
         }

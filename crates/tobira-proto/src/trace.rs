@@ -121,6 +121,31 @@ fn body(payload: &[u8], family: Option<KexFamily>, lines: &mut Vec<String>) -> R
             }
         }
         num::NEWKEYS => {}
+        30 if family == Some(KexFamily::Hybrid) => {
+            let c = r.string()?;
+            lines.push(format!(
+                "{ind}C_INIT (client KEM public key || ECDH public key): {} bytes ({})",
+                c.len(),
+                short_hex(c)
+            ));
+        }
+        30 if family == Some(KexFamily::Rsa) => {
+            let ks = r.string()?;
+            lines.push(format!("{ind}K_S (host key): {} bytes", ks.len()));
+            lines.extend(describe_key_blob(ks, "      "));
+            let kt = r.string()?;
+            lines.push(format!("{ind}K_T (transient RSA key): {} bytes", kt.len()));
+            lines.extend(describe_key_blob(kt, "      "));
+        }
+        31 if family == Some(KexFamily::Rsa) => {
+            let e = r.string()?;
+            lines.push(format!("{ind}encrypted secret (RSAES-OAEP): {} bytes", e.len()));
+        }
+        32 if family == Some(KexFamily::Rsa) => {
+            let sig = r.string()?;
+            lines.push(format!("{ind}signature of H: {} bytes", sig.len()));
+            lines.push(describe_sig(sig, "      "));
+        }
         30 => match family {
             Some(KexFamily::Ecdh) => {
                 let q = r.string()?;
@@ -145,7 +170,14 @@ fn body(payload: &[u8], family: Option<KexFamily>, lines: &mut Vec<String>) -> R
             let ks = r.string()?;
             lines.push(format!("{ind}K_S (host key): {} bytes", ks.len()));
             lines.extend(describe_key_blob(ks, "      "));
-            if family == Some(KexFamily::Ecdh) {
+            if family == Some(KexFamily::Hybrid) {
+                let q = r.string()?;
+                lines.push(format!(
+                    "{ind}S_REPLY (KEM ciphertext || server ECDH public key): {} bytes ({})",
+                    q.len(),
+                    short_hex(q)
+                ));
+            } else if family == Some(KexFamily::Ecdh) {
                 let q = r.string()?;
                 lines.push(format!(
                     "{ind}Q_S (server ephemeral public key): {} bytes ({})",

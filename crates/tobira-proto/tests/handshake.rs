@@ -272,7 +272,17 @@ fn no_common_algorithm_names_category_and_lists() {
 
 /// Feeds the server a plaintext message after a valid client KEXINIT.
 fn server_after_kexinit(extra: &[u8]) -> Error {
-    let c = Connection::client(Arc::new(Config::default()), rng(1));
+    server_after_kexinit_with("curve25519-sha256", extra)
+}
+
+/// A server that received a client's KEXINIT offering only `kex`, then
+/// `extra` as the next packet: the error it ends with.
+fn server_after_kexinit_with(kex: &str, extra: &[u8]) -> Error {
+    let client = Config {
+        kex: only(kex),
+        ..Config::default()
+    };
+    let c = Connection::client(Arc::new(client), rng(1));
     let mut s = Connection::server(Arc::new(server_config()), rng(2));
     let hello = c.pending_output().to_vec();
     s.feed(&hello).unwrap();
@@ -339,6 +349,77 @@ fn zero_x25519_value_is_refused() {
     let e = server_after_kexinit(&q);
     assert_eq!(e.reason(), Some(DisconnectReason::KeyExchangeFailed));
     assert!(e.to_string().contains("ECDH"), "{e}");
+}
+
+/// Hybrid and curve448 public values of the wrong length or of small
+/// order: KEY_EXCHANGE_FAILED, no panic.
+#[test]
+fn bad_hybrid_and_curve448_values_are_refused() {
+    for (kex, len) in [
+        ("mlkem768x25519-sha256", 1216),
+        ("sntrup761x25519-sha512", 1190),
+        ("sntrup761x25519-sha512@openssh.com", 1190),
+        ("mlkem768nistp256-sha256", 1249),
+        ("mlkem1024nistp384-sha384", 1665),
+    ] {
+        for bad in [0, 32, len - 1, len + 1, 30_000] {
+            let mut q = vec![30u8];
+            q.put_string(&vec![7u8; bad]);
+            let e = server_after_kexinit_with(kex, &q);
+            assert_eq!(e.reason(), Some(DisconnectReason::KeyExchangeFailed), "{kex} {bad}: {e}");
+        }
+    }
+    // Small-order curve448 points (RFC 7748 §6.2: 0 and 1 give an all-zero
+    // secret), and a wrong length.
+    for point in [vec![0u8; 56], {
+        let mut p = vec![0u8; 56];
+        p[0] = 1;
+        p
+    }, vec![5u8; 57]] {
+        let mut q = vec![30u8];
+        q.put_string(&point);
+        let e = server_after_kexinit_with("curve448-sha512", &q);
+        assert_eq!(e.reason(), Some(DisconnectReason::KeyExchangeFailed), "{e}");
+    }
+}
+
+/// An RSA key exchange where the client sends a secret of the wrong size.
+#[test]
+fn bad_rsa_kex_secret_is_refused() {
+    for bad in [0usize, 1, 255, 257, 4096] {
+        let mut m = vec![31u8];
+        m.put_string(&vec![1u8; bad]);
+        let e = server_after_kexinit_with("rsa2048-sha256", &m);
+        assert_eq!(e.reason(), Some(DisconnectReason::KeyExchangeFailed), "{bad}: {e}");
+    }
+}
+
+/// A KEXINIT with 10,000 names, and one with a 1 MiB name-list: refused
+/// by the packet limits before any allocation of that size, with a
+/// DISCONNECT and no panic.
+#[test]
+fn oversized_kexinit_is_refused() {
+    let c = Connection::client(Arc::new(Config::default()), rng(1));
+    let hello = c.pending_output().to_vec();
+    let ident_end = hello.windows(2).position(|w| w == b"\r\n").unwrap() + 2;
+    for names in [
+        (0..10_000).map(|i| format!("x{i}@example.com")).collect::<Vec<_>>().join(","),
+        "a".repeat(1 << 20),
+    ] {
+        let mut s = Connection::server(Arc::new(server_config()), rng(2));
+        s.feed(&hello[..ident_end]).unwrap();
+        let mut ki = vec![20u8];
+        ki.extend_from_slice(&[0u8; 16]);
+        for _ in 0..10 {
+            ki.put_string(names.as_bytes());
+        }
+        ki.push(0);
+        ki.put_u32(0);
+        let e = s.feed(&packet_aligned(&ki)).unwrap_err();
+        assert_eq!(e.reason(), Some(DisconnectReason::ProtocolError), "{e}");
+        assert!(e.to_string().contains("Bad packet length"), "{e}");
+        assert!(s.is_closed());
+    }
 }
 
 #[test]

@@ -26,6 +26,8 @@ pub struct ClientSettings {
     pub proto: Arc<tobira_proto::Config>,
     /// `ConnectTimeout`.
     pub connect_timeout: Option<Duration>,
+    /// The time part of `RekeyLimit`.
+    pub rekey_interval: Option<Duration>,
 }
 
 /// What the client learned.
@@ -140,6 +142,7 @@ pub async fn handshake(
 ) -> Result<(Driver<BoxStream>, Outcome), ClientError> {
     let rng = Box::new(rand::rngs::StdRng::from_entropy());
     let mut d = Driver::new(stream, Connection::client(s.proto.clone(), rng));
+    d.set_rekey_interval(s.rekey_interval);
     let mut out = Outcome {
         server_ident: String::new(),
         negotiated: None,

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use tobira_proto::{Connection, Event};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -29,6 +31,10 @@ pub struct Driver<S> {
     /// The protocol state machine.
     pub conn: Connection,
     buf: Vec<u8>,
+    /// Time-based rekeying (`RekeyLimit`'s second value).
+    rekey_interval: Option<Duration>,
+    /// When the keys in use were installed, and which exchange that was.
+    keys_since: (Instant, u32),
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
@@ -38,6 +44,52 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             stream,
             conn,
             buf: vec![0u8; 64 * 1024],
+            rekey_interval: None,
+            keys_since: (Instant::now(), 0),
+        }
+    }
+
+    /// Re-exchanges keys after `interval` of use (RFC 4253 §9 recommends an
+    /// hour), also on an idle connection; `None` turns it off.
+    pub fn set_rekey_interval(&mut self, interval: Option<Duration>) {
+        self.rekey_interval = interval.filter(|d| !d.is_zero());
+    }
+
+    /// When the next time-based re-exchange is due, if any.
+    fn rekey_deadline(&mut self) -> Option<Instant> {
+        let iv = self.rekey_interval?;
+        let count = self.conn.completed_kex_count();
+        if count == 0 {
+            return None;
+        }
+        if count != self.keys_since.1 {
+            self.keys_since = (Instant::now(), count);
+        }
+        Some(self.keys_since.0 + iv)
+    }
+
+    /// Reads some bytes from the peer, starting a time-based re-exchange
+    /// when one falls due while waiting.
+    async fn read_some(&mut self) -> Result<usize, DriverError> {
+        loop {
+            let Some(deadline) = self.rekey_deadline() else {
+                return Ok(self.stream.read(&mut self.buf).await?);
+            };
+            let read = tokio::select! {
+                r = self.stream.read(&mut self.buf) => Some(r),
+                _ = tokio::time::sleep_until(deadline) => None,
+            };
+            match read {
+                Some(r) => return Ok(r?),
+                None => {
+                    if !self.conn.kex_in_progress() {
+                        tracing::debug!("rekey interval reached; starting a key re-exchange");
+                        self.conn.start_rekey();
+                    }
+                    self.keys_since.0 = Instant::now();
+                    self.flush().await?;
+                }
+            }
         }
     }
 
@@ -64,7 +116,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             if self.conn.is_closed() {
                 return Err(DriverError::Protocol(tobira_proto::Error::Closed));
             }
-            let n = self.stream.read(&mut self.buf).await?;
+            let n = self.read_some().await?;
             if n == 0 {
                 return Err(DriverError::Eof);
             }
@@ -87,7 +139,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         if self.conn.is_closed() {
             return Err(DriverError::Protocol(tobira_proto::Error::Closed));
         }
-        let n = self.stream.read(&mut self.buf).await?;
+        let n = self.read_some().await?;
         if n == 0 {
             return Err(DriverError::Eof);
         }

@@ -7,6 +7,11 @@
 //! [`load_private`] reads the unencrypted PEM formats OpenSSL and older
 //! `ssh-keygen` versions write: PKCS#1 (`BEGIN RSA PRIVATE KEY`), SEC1
 //! (`BEGIN EC PRIVATE KEY`) and PKCS#8 (`BEGIN PRIVATE KEY`).
+//!
+//! ssh-key 0.6 has no type for `ssh-ed448` keys (RFC 8709), which PuTTY
+//! writes in OpenSSH's format: [`load_any_private`] and [`load_signing_key`]
+//! read those too, as an [`Ed448Keypair`]. DSA keys (`ssh-dss`, RFC 4253
+//! §6.6) in OpenSSH's format load like the others.
 
 use std::fmt;
 use std::fs;
@@ -20,6 +25,8 @@ use rand_core::OsRng;
 use ssh_key::private::{EcdsaKeypair, Ed25519Keypair, KeypairData, RsaKeypair};
 use ssh_key::public::KeyData;
 use ssh_key::{Algorithm, EcdsaCurve, HashAlg, LineEnding, PrivateKey, PublicKey};
+use tobira_proto::hostkey::{KeyError, SigningKey};
+use zeroize::Zeroizing;
 
 /// The smallest RSA modulus `ssh-keygen` accepts, in bits.
 pub const RSA_MIN_BITS: usize = 1024;
@@ -75,6 +82,10 @@ pub enum KeyFileError {
     /// Encoding, decoding, encrypting or decrypting a key failed.
     #[error("{0}")]
     Key(ssh_key::Error),
+    /// The key was read but cannot sign (an unsupported type, or key
+    /// material the signing code refuses).
+    #[error("{0}")]
+    Signing(KeyError),
 }
 
 /// `io::Error`'s text without the trailing " (os error N)".
@@ -300,15 +311,29 @@ fn pem_block<'a>(text: &'a str, label: &str) -> Option<&'a str> {
 }
 
 /// Parsed private key text, before any decryption.
-enum Parsed {
+enum Parsed<'a> {
     /// OpenSSH's format (maybe encrypted).
     OpenSsh(PrivateKey),
     /// A PEM format, already decoded.
     Pem(PrivateKey),
+    /// An `ssh-ed448` key in OpenSSH's format (maybe encrypted), which
+    /// ssh-key cannot represent: its PEM block, for [`openssh_fallback`].
+    Ed448(&'a str),
 }
 
-fn parse_private(text: &str) -> Result<Parsed, KeyFileError> {
+/// The error for an `ssh-ed448` key given to a function returning ssh-key's
+/// [`PrivateKey`] or [`PublicKey`], which have no Ed448 type.
+fn ed448_unsupported() -> KeyFileError {
+    KeyFileError::UnsupportedFormat(format!(
+        "key algorithm: {ED448} (readable with load_any_private or load_signing_key)"
+    ))
+}
+
+fn parse_private(text: &str) -> Result<Parsed<'_>, KeyFileError> {
     if let Some(block) = pem_block(text, "OPENSSH PRIVATE KEY") {
+        if Container::parse(block).is_ok_and(|c| c.key_type() == Some(ED448.as_bytes())) {
+            return Ok(Parsed::Ed448(block));
+        }
         return match PrivateKey::from_openssh(block) {
             Ok(k) => Ok(Parsed::OpenSsh(k)),
             Err(e @ (ssh_key::Error::AlgorithmUnknown | ssh_key::Error::AlgorithmUnsupported { .. })) => {
@@ -316,9 +341,10 @@ fn parse_private(text: &str) -> Result<Parsed, KeyFileError> {
             }
             // ssh-key 0.6 rejects ECDSA private scalars OpenSSH wrote as
             // shorter mpints (half of all P-521 keys): decode those here.
-            Err(_) => openssh_ecdsa_fallback(block, None)
-                .map(Parsed::OpenSsh)
-                .map_err(|_| KeyFileError::InvalidFormat),
+            Err(_) => match openssh_fallback(block, None) {
+                Ok(AnyPrivateKey::OpenSsh(k)) => Ok(Parsed::OpenSsh(k)),
+                _ => Err(KeyFileError::InvalidFormat),
+            },
         };
     }
     if text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") {
@@ -415,70 +441,117 @@ fn padded_scalar<const N: usize>(scalar: &[u8]) -> Result<zeroize::Zeroizing<[u8
     Ok(out)
 }
 
-/// Decodes an OpenSSH-format ECDSA private key without ssh-key's
-/// private-key decoder, which requires the private scalar's mpint to be
-/// exactly the field size while OpenSSH writes it minimal (so shorter when
-/// its top bytes are zero: about half of P-521 keys, 1 in 256 others).
-/// Decrypts with `passphrase` when the key is encrypted.
-fn openssh_ecdsa_fallback(block: &str, passphrase: Option<&str>) -> Result<PrivateKey, KeyFileError> {
-    use base64::Engine as _;
+/// The key type name of Ed448 keys (RFC 8709 §4).
+const ED448: &str = "ssh-ed448";
 
-    let body: String = block
-        .lines()
-        .filter(|l| !l.starts_with("-----"))
-        .map(str::trim)
-        .collect();
-    let raw = base64::engine::general_purpose::STANDARD
-        .decode(body.as_bytes())
-        .map_err(|_| KeyFileError::InvalidFormat)?;
-    let mut w = Wire(&raw);
-    if w.bytes(15)? != b"openssh-key-v1\0" {
-        return Err(KeyFileError::InvalidFormat);
+/// Bytes of an Ed448 private key and of a public key (RFC 8032 §5.2.5).
+const ED448_LEN: usize = 57;
+
+/// The outer layer of an OpenSSH-format private key (PROTOCOL.key), read
+/// without ssh-key: `"openssh-key-v1\0"`, the cipher and KDF, one public
+/// key blob (in the clear) and the private section (maybe encrypted).
+struct Container {
+    cipher_name: String,
+    kdf_name: Vec<u8>,
+    kdf_options: Vec<u8>,
+    public_blob: Vec<u8>,
+    sealed: Vec<u8>,
+    tag: Vec<u8>,
+}
+
+impl Container {
+    fn parse(block: &str) -> Result<Self, KeyFileError> {
+        use base64::Engine as _;
+
+        let body: String = block
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .map(str::trim)
+            .collect();
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(body.as_bytes())
+            .map_err(|_| KeyFileError::InvalidFormat)?;
+        let mut w = Wire(&raw);
+        if w.bytes(15)? != b"openssh-key-v1\0" {
+            return Err(KeyFileError::InvalidFormat);
+        }
+        let cipher_name = std::str::from_utf8(w.string()?)
+            .map_err(|_| KeyFileError::InvalidFormat)?
+            .to_string();
+        let kdf_name = w.string()?.to_vec();
+        let kdf_options = w.string()?.to_vec();
+        if w.u32()? != 1 {
+            return Err(KeyFileError::UnsupportedFormat("more than one key in a file".into()));
+        }
+        let public_blob = w.string()?.to_vec();
+        let sealed = w.string()?.to_vec();
+        Ok(Container {
+            cipher_name,
+            kdf_name,
+            kdf_options,
+            public_blob,
+            sealed,
+            tag: w.0.to_vec(),
+        })
     }
-    let cipher_name = std::str::from_utf8(w.string()?).map_err(|_| KeyFileError::InvalidFormat)?;
-    let kdf_name = w.string()?;
-    let kdf_options = w.string()?;
-    if w.u32()? != 1 {
-        return Err(KeyFileError::UnsupportedFormat("more than one key in a file".into()));
+
+    /// The key type name at the start of the public key blob.
+    fn key_type(&self) -> Option<&[u8]> {
+        Wire(&self.public_blob).string().ok()
     }
-    let public_blob = w.string()?;
-    let sealed = w.string()?;
-    let tag = w.0;
-    let cipher = ssh_key::Cipher::new(cipher_name)
-        .map_err(|_| KeyFileError::UnsupportedFormat(format!("cipher {cipher_name}")))?;
-    let mut plain = zeroize::Zeroizing::new(sealed.to_vec());
-    if !cipher.is_none() {
-        let pass = passphrase.ok_or(KeyFileError::PassphraseRequired)?;
-        if kdf_name != b"bcrypt" {
+
+    fn is_encrypted(&self) -> bool {
+        self.cipher_name != "none"
+    }
+
+    /// The private section, decrypted with `passphrase` when the key is
+    /// encrypted, after its two check integers (which must agree).
+    fn open(&self, passphrase: Option<&str>) -> Result<Zeroizing<Vec<u8>>, KeyFileError> {
+        let cipher = ssh_key::Cipher::new(&self.cipher_name)
+            .map_err(|_| KeyFileError::UnsupportedFormat(format!("cipher {}", self.cipher_name)))?;
+        // As OpenSSH's `private2_decrypt`: a known KDF, and one unless
+        // there is no cipher.
+        if self.kdf_name != b"none" && self.kdf_name != b"bcrypt" {
             return Err(KeyFileError::UnsupportedFormat("key derivation function".into()));
         }
-        let mut opts = Wire(kdf_options);
-        let salt = opts.string()?.to_vec();
-        let rounds = opts.u32()?;
-        let kdf = ssh_key::Kdf::Bcrypt { salt, rounds };
-        let (key, iv) = kdf.derive_key_and_iv(cipher, pass).map_err(KeyFileError::Key)?;
-        let tag = if cipher.has_tag() {
-            Some(<[u8; 16]>::try_from(tag).map_err(|_| KeyFileError::InvalidFormat)?)
-        } else {
-            None
-        };
-        cipher
-            .decrypt(&key, &iv, &mut plain, tag)
-            .map_err(|_| KeyFileError::BadPassphrase)?;
+        if self.kdf_name == b"none" && !cipher.is_none() {
+            return Err(KeyFileError::InvalidFormat);
+        }
+        let mut plain = Zeroizing::new(self.sealed.clone());
+        if !cipher.is_none() {
+            let pass = passphrase.ok_or(KeyFileError::PassphraseRequired)?;
+            let mut opts = Wire(&self.kdf_options);
+            let salt = opts.string()?.to_vec();
+            let rounds = opts.u32()?;
+            let kdf = ssh_key::Kdf::Bcrypt { salt, rounds };
+            let (key, iv) = kdf.derive_key_and_iv(cipher, pass).map_err(KeyFileError::Key)?;
+            let tag = if cipher.has_tag() {
+                Some(<[u8; 16]>::try_from(self.tag.as_slice()).map_err(|_| KeyFileError::InvalidFormat)?)
+            } else {
+                None
+            };
+            cipher
+                .decrypt(&key, &iv, &mut plain, tag)
+                .map_err(|_| KeyFileError::BadPassphrase)?;
+        }
+        let mut p = Wire(&plain);
+        if p.u32()? != p.u32()? {
+            return Err(if cipher.is_none() {
+                KeyFileError::InvalidFormat
+            } else {
+                KeyFileError::BadPassphrase
+            });
+        }
+        Ok(Zeroizing::new(p.0.to_vec()))
     }
-    let mut p = Wire(&plain);
-    if p.u32()? != p.u32()? {
-        return Err(if cipher.is_none() {
-            KeyFileError::InvalidFormat
-        } else {
-            KeyFileError::BadPassphrase
-        });
-    }
-    let key_type = p.string()?;
+}
+
+/// Decodes the ECDSA fields of a private section after the key type:
+/// `string curve, string point, mpint scalar`.
+fn decode_ecdsa(key_type: &[u8], p: &mut Wire<'_>) -> Result<EcdsaKeypair, KeyFileError> {
     let _curve = p.string()?;
     let point = p.string()?;
     let scalar = p.string()?;
-    let comment = String::from_utf8_lossy(p.string()?).into_owned();
     let pair = match key_type {
         b"ecdsa-sha2-nistp256" => {
             let k =
@@ -509,13 +582,177 @@ fn openssh_ecdsa_fallback(block: &str, passphrase: Option<&str>) -> Result<Priva
     if pair.public_key_bytes() != point {
         return Err(KeyFileError::InvalidFormat);
     }
-    let key = PrivateKey::new(KeypairData::Ecdsa(pair), comment).map_err(KeyFileError::Key)?;
+    Ok(pair)
+}
+
+/// Decodes the Ed448 fields of a private section after the key type, laid
+/// out as for Ed25519 (PROTOCOL.key; PuTTY writes them so): `string
+/// public` (57 bytes), `string private || public` (114 bytes; a bare
+/// 57-byte private key is accepted too).
+fn decode_ed448(p: &mut Wire<'_>) -> Result<(Zeroizing<[u8; ED448_LEN]>, [u8; ED448_LEN]), KeyFileError> {
+    let public: [u8; ED448_LEN] = p.string()?.try_into().map_err(|_| KeyFileError::InvalidFormat)?;
+    let both = p.string()?;
+    let secret = match both.len() {
+        ED448_LEN => both,
+        n if n == 2 * ED448_LEN && both[ED448_LEN..] == public => &both[..ED448_LEN],
+        _ => return Err(KeyFileError::InvalidFormat),
+    };
+    let mut out = Zeroizing::new([0u8; ED448_LEN]);
+    out.copy_from_slice(secret);
+    Ok((out, public))
+}
+
+/// Decodes an OpenSSH-format private key without ssh-key's private-key
+/// decoder, decrypting it with `passphrase` when it is encrypted. Used for
+/// the keys that decoder refuses:
+///
+/// - ECDSA keys whose private scalar OpenSSH wrote as a minimal mpint, so
+///   shorter than the field size when its top bytes are zero (about half
+///   of P-521 keys, 1 in 256 others), which ssh-key 0.6 requires in full;
+/// - `ssh-ed448` keys (RFC 8709), for which ssh-key 0.6 has no type.
+///
+/// The private section's padding and the clear public key must agree with
+/// the key, as OpenSSH checks.
+fn openssh_fallback(block: &str, passphrase: Option<&str>) -> Result<AnyPrivateKey, KeyFileError> {
+    let container = Container::parse(block)?;
+    let plain = container.open(passphrase)?;
+    let mut p = Wire(&plain);
+    let key_type = p.string()?;
+    let (key, public_blob) = if key_type == ED448.as_bytes() {
+        let (secret, public) = decode_ed448(&mut p)?;
+        let comment = String::from_utf8_lossy(p.string()?).into_owned();
+        let key = Ed448Keypair {
+            secret,
+            public,
+            comment,
+        };
+        // The public key must be the one the private key derives.
+        key.signing_key().map_err(|_| KeyFileError::InvalidFormat)?;
+        let blob = key.public_blob();
+        (AnyPrivateKey::Ed448(key), blob)
+    } else {
+        let pair = decode_ecdsa(key_type, &mut p)?;
+        let comment = String::from_utf8_lossy(p.string()?).into_owned();
+        let key = PrivateKey::new(KeypairData::Ecdsa(pair), comment).map_err(KeyFileError::Key)?;
+        let blob = key.public_key().to_bytes().map_err(KeyFileError::Key)?;
+        (AnyPrivateKey::OpenSsh(key), blob)
+    };
+    // Deterministic padding 1, 2, 3... to the cipher's block size.
+    if p.0.len() >= 256 || p.0.iter().enumerate().any(|(i, &b)| usize::from(b) != i + 1) {
+        return Err(KeyFileError::InvalidFormat);
+    }
     // The file's clear public key must be the one the private key gives.
-    let listed = PublicKey::from_bytes(public_blob).map_err(|_| KeyFileError::InvalidFormat)?;
-    if listed.key_data() != key.public_key().key_data() {
+    if container.public_blob != public_blob {
         return Err(KeyFileError::InvalidFormat);
     }
     Ok(key)
+}
+
+/// An `ssh-ed448` key pair (RFC 8709; Ed448 of RFC 8032 §5.2) read from an
+/// OpenSSH-format private key file, as PuTTY writes them. ssh-key 0.6 has no
+/// Ed448 type, so such keys are kept apart from [`PrivateKey`].
+#[derive(Clone)]
+pub struct Ed448Keypair {
+    secret: Zeroizing<[u8; ED448_LEN]>,
+    public: [u8; ED448_LEN],
+    comment: String,
+}
+
+impl fmt::Debug for Ed448Keypair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ed448Keypair")
+            .field("public", &self.public)
+            .field("comment", &self.comment)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Ed448Keypair {
+    /// The 57-byte public key (RFC 8032 §5.2.5).
+    pub fn public_bytes(&self) -> &[u8; ED448_LEN] {
+        &self.public
+    }
+
+    /// The public key blob: `string "ssh-ed448", string key` (RFC 8709 §4).
+    pub fn public_blob(&self) -> Vec<u8> {
+        let mut blob = Vec::with_capacity(4 + ED448.len() + 4 + ED448_LEN);
+        for part in [ED448.as_bytes(), &self.public] {
+            blob.extend_from_slice(&(part.len() as u32).to_be_bytes());
+            blob.extend_from_slice(part);
+        }
+        blob
+    }
+
+    /// The key's comment.
+    pub fn comment(&self) -> &str {
+        &self.comment
+    }
+
+    /// The public key line `ssh-ed448 base64 comment` (without the comment
+    /// part when it is empty), without a newline.
+    pub fn public_line(&self) -> String {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(self.public_blob());
+        if self.comment.is_empty() {
+            format!("{ED448} {b64}")
+        } else {
+            format!("{ED448} {b64} {}", self.comment)
+        }
+    }
+
+    /// A key signing with `ssh-ed448` (RFC 8709).
+    pub fn signing_key(&self) -> Result<SigningKey, KeyFileError> {
+        SigningKey::from_ed448(&*self.secret, Some(&self.public)).map_err(KeyFileError::Signing)
+    }
+}
+
+/// A decrypted private key of any type tobira signs with: one ssh-key
+/// represents, or an Ed448 key pair, which it cannot.
+// Made once per key file read, never stored in bulk: the size difference
+// between the variants does not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+pub enum AnyPrivateKey {
+    /// Ed25519, ECDSA, RSA or DSA (and types tobira cannot sign with).
+    OpenSsh(PrivateKey),
+    /// `ssh-ed448` (RFC 8709).
+    Ed448(Ed448Keypair),
+}
+
+impl AnyPrivateKey {
+    /// The key type name (RFC 4253 §6.6): `ssh-ed25519`, `ssh-ed448`,
+    /// `ssh-rsa`, `ssh-dss`, `ecdsa-sha2-nistp256`...
+    pub fn key_type(&self) -> String {
+        match self {
+            AnyPrivateKey::OpenSsh(k) => k.algorithm().as_str().to_string(),
+            AnyPrivateKey::Ed448(_) => ED448.to_string(),
+        }
+    }
+
+    /// The public key blob (RFC 4253 §6.6).
+    pub fn public_blob(&self) -> Vec<u8> {
+        match self {
+            AnyPrivateKey::OpenSsh(k) => key_blob(k.public_key()),
+            AnyPrivateKey::Ed448(k) => k.public_blob(),
+        }
+    }
+
+    /// The key's comment.
+    pub fn comment(&self) -> &str {
+        match self {
+            AnyPrivateKey::OpenSsh(k) => k.comment(),
+            AnyPrivateKey::Ed448(k) => k.comment(),
+        }
+    }
+
+    /// A key signing with the algorithms of its type (see
+    /// `tobira_proto::hostkey::algorithms_for_key_type`).
+    pub fn signing_key(&self) -> Result<SigningKey, KeyFileError> {
+        match self {
+            AnyPrivateKey::OpenSsh(k) => SigningKey::from_ssh_key(k).map_err(KeyFileError::Signing),
+            AnyPrivateKey::Ed448(k) => k.signing_key(),
+        }
+    }
 }
 
 /// The PKCS#8 decoding trait, as re-exported by the curve crates.
@@ -566,6 +803,8 @@ fn read_text(path: &Path) -> Result<String, KeyFileError> {
 /// Ed25519, ECDSA). Returns [`KeyFileError::PassphraseRequired`] for an
 /// encrypted key without a passphrase and [`KeyFileError::BadPassphrase`]
 /// when the passphrase is wrong. The key returned is never encrypted.
+/// [`PrivateKey`] has no Ed448 type: an `ssh-ed448` key is
+/// [`KeyFileError::UnsupportedFormat`] (see [`load_any_private`]).
 pub fn load_private(path: &Path, passphrase: Option<&str>) -> Result<PrivateKey, KeyFileError> {
     let text = read_text(path)?;
     private_from_str(&text, passphrase)
@@ -573,17 +812,28 @@ pub fn load_private(path: &Path, passphrase: Option<&str>) -> Result<PrivateKey,
 
 /// Like [`load_private`], from the text of a key file.
 pub fn private_from_str(text: &str, passphrase: Option<&str>) -> Result<PrivateKey, KeyFileError> {
+    match decode_private(text, passphrase, false)? {
+        AnyPrivateKey::OpenSsh(k) => Ok(k),
+        AnyPrivateKey::Ed448(_) => Err(ed448_unsupported()),
+    }
+}
+
+/// Decodes and decrypts a private key file's text. Without `ed448`, an
+/// `ssh-ed448` key is refused before any passphrase is needed.
+fn decode_private(text: &str, passphrase: Option<&str>, ed448: bool) -> Result<AnyPrivateKey, KeyFileError> {
     match parse_private(text)? {
-        Parsed::Pem(k) => Ok(k),
-        Parsed::OpenSsh(k) if !k.is_encrypted() => Ok(k),
+        Parsed::Pem(k) => Ok(AnyPrivateKey::OpenSsh(k)),
+        Parsed::Ed448(_) if !ed448 => Err(ed448_unsupported()),
+        Parsed::Ed448(block) => openssh_fallback(block, passphrase),
+        Parsed::OpenSsh(k) if !k.is_encrypted() => Ok(AnyPrivateKey::OpenSsh(k)),
         Parsed::OpenSsh(k) => match passphrase {
             None => Err(KeyFileError::PassphraseRequired),
             Some(p) => match k.decrypt(p) {
-                Ok(k) => Ok(k),
-                // See `openssh_ecdsa_fallback`; it also checks the passphrase.
+                Ok(k) => Ok(AnyPrivateKey::OpenSsh(k)),
+                // See `openssh_fallback`; it also checks the passphrase.
                 Err(_) if k.algorithm().is_ecdsa() => {
                     let block = pem_block(text, "OPENSSH PRIVATE KEY").unwrap_or(text);
-                    openssh_ecdsa_fallback(block, Some(p))
+                    openssh_fallback(block, Some(p))
                 }
                 Err(ssh_key::Error::AlgorithmUnknown) | Err(ssh_key::Error::AlgorithmUnsupported { .. }) => {
                     Err(KeyFileError::UnsupportedFormat(format!("cipher {}", k.cipher())))
@@ -596,13 +846,57 @@ pub fn private_from_str(text: &str, passphrase: Option<&str>) -> Result<PrivateK
     }
 }
 
+/// Loads a private key file of any type tobira signs with, decrypting it
+/// with `passphrase` if it is encrypted: what [`load_private`] reads, and
+/// also `ssh-ed448` keys (RFC 8709) in OpenSSH's format. Errors as
+/// [`load_private`].
+pub fn load_any_private(path: &Path, passphrase: Option<&str>) -> Result<AnyPrivateKey, KeyFileError> {
+    let text = read_text(path)?;
+    any_private_from_str(&text, passphrase)
+}
+
+/// Like [`load_any_private`], from the text of a key file.
+pub fn any_private_from_str(text: &str, passphrase: Option<&str>) -> Result<AnyPrivateKey, KeyFileError> {
+    decode_private(text, passphrase, true)
+}
+
+/// Loads a private key file as a key able to sign (host keys, RFC 4253 §8,
+/// and user keys, RFC 4252 §7): Ed25519, Ed448, ECDSA, RSA of 1024 bits or
+/// more, or DSA. Errors as [`load_private`], and
+/// [`KeyFileError::Signing`] for a key tobira cannot sign with.
+pub fn load_signing_key(path: &Path, passphrase: Option<&str>) -> Result<SigningKey, KeyFileError> {
+    load_any_private(path, passphrase)?.signing_key()
+}
+
 /// The public half of a private key file, without decrypting it: OpenSSH's
 /// format stores the public key in the clear. The comment is the file's
-/// own for an unencrypted key and empty for an encrypted one.
+/// own for an unencrypted key and empty for an encrypted one. An
+/// `ssh-ed448` key, which [`PublicKey`] cannot represent, is
+/// [`KeyFileError::UnsupportedFormat`]: see
+/// [`load_public_blob_from_private`].
 pub fn load_public_from_private(path: &Path) -> Result<PublicKey, KeyFileError> {
     let text = read_text(path)?;
     match parse_private(&text)? {
         Parsed::Pem(k) | Parsed::OpenSsh(k) => Ok(k.public_key().clone()),
+        Parsed::Ed448(_) => Err(ed448_unsupported()),
+    }
+}
+
+/// Like [`load_public_from_private`] for every key type including
+/// `ssh-ed448`: the public key blob (RFC 4253 §6.6) and the comment (the
+/// file's own for an unencrypted key, empty for an encrypted one).
+pub fn load_public_blob_from_private(path: &Path) -> Result<(Vec<u8>, String), KeyFileError> {
+    let text = read_text(path)?;
+    match parse_private(&text)? {
+        Parsed::Pem(k) | Parsed::OpenSsh(k) => Ok((key_blob(k.public_key()), k.comment().to_string())),
+        Parsed::Ed448(block) => {
+            let container = Container::parse(block)?;
+            if container.is_encrypted() {
+                return Ok((container.public_blob, String::new()));
+            }
+            let key = openssh_fallback(block, None)?;
+            Ok((key.public_blob(), key.comment().to_string()))
+        }
     }
 }
 
@@ -613,9 +907,12 @@ pub fn is_encrypted(path: &Path) -> Result<bool, KeyFileError> {
     if let Some(block) = pem_block(&text, "OPENSSH PRIVATE KEY") {
         return match PrivateKey::from_openssh(block) {
             Ok(key) => Ok(key.is_encrypted()),
-            // An unencrypted key ssh-key's decoder refuses (see
-            // `openssh_ecdsa_fallback`); encrypted keys always parse.
-            Err(_) => parse_private(&text).map(|_| false),
+            // An `ssh-ed448` key, or an unencrypted key ssh-key's decoder
+            // refuses (see `openssh_fallback`).
+            Err(_) => match parse_private(&text)? {
+                Parsed::Ed448(block) => Ok(Container::parse(block)?.is_encrypted()),
+                _ => Ok(false),
+            },
         };
     }
     if text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----")
@@ -1095,5 +1392,160 @@ mod tests {
         let missing = dir.0.join("missing");
         let e = load_private(&missing, None).expect_err("missing");
         assert!(e.to_string().ends_with(": No such file or directory"), "{e}");
+    }
+
+    // Fixture keys shared with tobira-proto: an Ed448 key made by PuTTY's
+    // puttygen (plain, and encrypted with the passphrase "tobira test"),
+    // and DSA and 1024-bit RSA keys made by OpenSSH 9.2's ssh-keygen.
+    const ED448_KEY: &str = include_str!("../../tobira-proto/tests/keys/host_ed448");
+    const ED448_PUB: &str = include_str!("../../tobira-proto/tests/keys/host_ed448.pub");
+    const ED448_ENCRYPTED: &str = include_str!("../../tobira-proto/tests/keys/user_ed448_encrypted");
+    const DSA_KEY: &str = include_str!("../../tobira-proto/tests/keys/host_dsa");
+    const DSA_PUB: &str = include_str!("../../tobira-proto/tests/keys/host_dsa.pub");
+    const RSA1024_KEY: &str = include_str!("../../tobira-proto/tests/keys/host_rsa1024");
+
+    fn sign_and_verify(key: &SigningKey) {
+        for alg in key.algorithms() {
+            let sig = key.sign(alg, b"data").expect("sign");
+            tobira_proto::hostkey::verify(alg, key.public_blob(), b"data", &sig).expect("verify");
+            assert!(tobira_proto::hostkey::verify(alg, key.public_blob(), b"date", &sig).is_err());
+        }
+    }
+
+    fn pub_blob(line: &str) -> Vec<u8> {
+        use base64::Engine as _;
+        let b64 = line.split_whitespace().nth(1).expect("base64");
+        base64::engine::general_purpose::STANDARD.decode(b64).expect("base64")
+    }
+
+    #[test]
+    fn ed448_keys_from_puttygen() {
+        let dir = TempDir::new("ed448");
+        let path = dir.0.join("id_ed448");
+        fs::write(&path, ED448_KEY).expect("write");
+        let key = load_any_private(&path, None).expect("load");
+        let AnyPrivateKey::Ed448(pair) = &key else {
+            panic!("not ed448: {key:?}")
+        };
+        assert_eq!(pair.public_line(), ED448_PUB.trim_end());
+        assert_eq!(pair.comment(), "tobira-test-ed448");
+        assert_eq!(key.key_type(), "ssh-ed448");
+        assert_eq!(key.comment(), "tobira-test-ed448");
+        assert_eq!(key.public_blob(), pub_blob(ED448_PUB));
+        assert!(!format!("{pair:?}").contains("secret"));
+        let signing = load_signing_key(&path, None).expect("signing key");
+        assert_eq!(signing.key_type(), "ssh-ed448");
+        assert_eq!(signing.public_blob(), pub_blob(ED448_PUB));
+        sign_and_verify(&signing);
+        assert!(!is_encrypted(&path).expect("is_encrypted"));
+        let (blob, comment) = load_public_blob_from_private(&path).expect("public blob");
+        assert_eq!(blob, pub_blob(ED448_PUB));
+        assert_eq!(comment, "tobira-test-ed448");
+        // ssh-key's types have no Ed448: the functions returning them refuse it.
+        assert!(matches!(
+            load_private(&path, None),
+            Err(KeyFileError::UnsupportedFormat(m)) if m.contains("ssh-ed448")
+        ));
+        assert!(matches!(
+            load_public_from_private(&path),
+            Err(KeyFileError::UnsupportedFormat(_))
+        ));
+    }
+
+    #[test]
+    fn encrypted_ed448_key() {
+        let dir = TempDir::new("ed448enc");
+        let path = dir.0.join("id_ed448");
+        fs::write(&path, ED448_ENCRYPTED).expect("write");
+        assert!(is_encrypted(&path).expect("is_encrypted"));
+        assert!(matches!(
+            load_any_private(&path, None),
+            Err(KeyFileError::PassphraseRequired)
+        ));
+        assert!(matches!(
+            load_any_private(&path, Some("wrong")),
+            Err(KeyFileError::BadPassphrase)
+        ));
+        // Refused as unsupported before any passphrase is asked for.
+        assert!(matches!(
+            load_private(&path, None),
+            Err(KeyFileError::UnsupportedFormat(_))
+        ));
+        let key = load_signing_key(&path, Some("tobira test")).expect("decrypt");
+        assert_eq!(key.public_blob(), pub_blob(ED448_PUB));
+        sign_and_verify(&key);
+        let (blob, comment) = load_public_blob_from_private(&path).expect("public blob");
+        assert_eq!(blob, pub_blob(ED448_PUB));
+        assert_eq!(comment, "");
+    }
+
+    /// The decoded body of an OpenSSH-format key file, and the file again
+    /// from a body.
+    fn body(text: &str) -> Vec<u8> {
+        use base64::Engine as _;
+        let b64: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+        base64::engine::general_purpose::STANDARD.decode(b64).expect("base64")
+    }
+
+    fn file(body: &[u8]) -> String {
+        use base64::Engine as _;
+        format!(
+            "-----BEGIN OPENSSH PRIVATE KEY-----\n{}\n-----END OPENSSH PRIVATE KEY-----\n",
+            base64::engine::general_purpose::STANDARD.encode(body)
+        )
+    }
+
+    #[test]
+    fn damaged_ed448_keys_are_refused() {
+        let raw = body(ED448_KEY);
+        assert!(any_private_from_str(&file(&raw), None).is_ok());
+        for cut in 0..raw.len() {
+            assert!(any_private_from_str(&file(&raw[..cut]), None).is_err(), "cut {cut}");
+        }
+        // Flipping any byte but the comment's text is caught: by the
+        // header checks, the check integers, the key pair check, the
+        // comparison with the clear public key or the padding check.
+        let comment = raw
+            .windows(17)
+            .rposition(|w| w == b"tobira-test-ed448")
+            .expect("comment");
+        for i in 0..raw.len() {
+            if (comment..comment + 17).contains(&i) {
+                continue;
+            }
+            let mut bad = raw.clone();
+            bad[i] ^= 0x01;
+            let r = any_private_from_str(&file(&bad), None);
+            assert!(r.is_err(), "byte {i}: {r:?}");
+        }
+    }
+
+    #[test]
+    fn dsa_keys_from_ssh_keygen() {
+        let dir = TempDir::new("dsa");
+        let path = dir.0.join("id_dsa");
+        fs::write(&path, DSA_KEY).expect("write");
+        let key = load_private(&path, None).expect("load");
+        assert_eq!(key.algorithm(), Algorithm::Dsa);
+        assert!(fingerprint_line(key.public_key(), FingerprintHash::Sha256).starts_with("1024 SHA256:"));
+        let signing = load_signing_key(&path, None).expect("signing key");
+        assert_eq!(signing.key_type(), "ssh-dss");
+        assert_eq!(signing.algorithms(), &["ssh-dss"]);
+        assert_eq!(signing.public_blob(), pub_blob(DSA_PUB));
+        sign_and_verify(&signing);
+        // An encrypted copy, as ssh-keygen -p writes it.
+        save_private(&path, &key, Some("pass phrase")).expect("save");
+        let again = load_signing_key(&path, Some("pass phrase")).expect("decrypt");
+        assert_eq!(again.public_blob(), signing.public_blob());
+    }
+
+    #[test]
+    fn rsa_1024_keys_sign_with_sha1_too() {
+        let key = any_private_from_str(RSA1024_KEY, None)
+            .expect("load")
+            .signing_key()
+            .expect("signing key");
+        assert_eq!(key.algorithms(), &["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"]);
+        sign_and_verify(&key);
     }
 }

@@ -100,6 +100,10 @@ struct Args {
     command: Vec<String>,
 }
 
+fn owned(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
 fn fail(msg: &str) -> ExitCode {
     eprintln!("{msg}");
     ExitCode::from(255)
@@ -118,11 +122,14 @@ fn query(kind: &str) -> Option<Vec<&'static str>> {
         "mac" | "macs" => MAC_SUPPORTED.to_vec(),
         "key" | "key-plain" => vec![
             "ssh-ed25519",
+            "ssh-ed448",
             "ecdsa-sha2-nistp256",
             "ecdsa-sha2-nistp384",
             "ecdsa-sha2-nistp521",
+            "ssh-dss",
             "ssh-rsa",
         ],
+        "protocol-version" => vec!["2"],
         "key-sig" | "sig" | "pubkeyacceptedalgorithms" => PUBKEY_SUPPORTED.to_vec(),
         "hostkeyalgorithms" => HOSTKEY_SUPPORTED.to_vec(),
         "compression" => COMPRESSION_SUPPORTED.to_vec(),
@@ -262,6 +269,12 @@ fn main() -> ExitCode {
         host_key: cfg.host_key_algorithms.clone(),
         cipher: cfg.ciphers.clone(),
         mac: cfg.macs.clone(),
+        compression: if cfg.compression {
+            owned(tobira_proto::algorithms::COMPRESSION_YES)
+        } else {
+            owned(tobira_proto::algorithms::COMPRESSION_DEFAULT)
+        },
+        rekey_bytes: cfg.rekey_limit.bytes_or_default(),
         trace: args.trace,
         ..tobira_proto::Config::default()
     };
@@ -274,6 +287,7 @@ fn main() -> ExitCode {
             .connect_timeout
             .filter(|d| !d.is_zero())
             .or(Some(Duration::from_secs(60))),
+        rekey_interval: cfg.rekey_limit.interval,
     };
     let verbose = args.verbose;
     let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
@@ -547,6 +561,7 @@ fn main() -> ExitCode {
                 exit_on_forward_failure: cfg.exit_on_forward_failure,
                 stdio_forward: stdio,
                 forward_agent: agent_to_forward,
+                verbose: verbose > 0,
             };
             let code = rt.block_on(tobira_cli::session::run(driver, opts));
             // A blocked stdin read must not keep the process alive.

@@ -162,6 +162,7 @@ fn build_settings(cfg: &ServerConfig, is_root: bool, trace: bool) -> Result<Serv
         host_keys: keys,
         moduli: Arc::new(moduli),
         server_sig_algs: cfg.pubkey_accepted_algorithms.clone(),
+        rekey_bytes: cfg.rekey_limit.bytes_or_default(),
         trace,
         ..tobira_proto::Config::default()
     };

@@ -23,6 +23,8 @@ use crate::hostkey;
 use crate::kex::dh::{DhGroup, DhKeyPair};
 use crate::kex::ecdh::EcdhKeyPair;
 use crate::kex::gex::{self, GexRequest};
+use crate::kex::hybrid::HybridClient;
+use crate::kex::rsa_kex::{self, RsaTransientKey};
 use crate::kex::{self, KexFamily, KexSpec};
 use crate::msg::connection::{ChannelKind, ChannelRequest};
 use crate::msg::num;
@@ -37,7 +39,8 @@ use crate::trace::{self, Direction};
 use crate::transport::ident::{IdentReader, IdentScan};
 use crate::transport::keys::derive;
 use crate::transport::negotiate::{guess_was_wrong, negotiate, Negotiated};
-use crate::transport::packet::{DirectionKeys, Opener, Sealer};
+use crate::transport::compress::{CompressionMode, Compressor, Decompressor};
+use crate::transport::packet::{cipher_block_limit, DirectionKeys, Opener, Sealer, MAX_PACKET};
 use crate::wire::{Reader, Writer};
 pub use channels::{LOCAL_MAX_PACKET, LOCAL_WINDOW};
 
@@ -207,13 +210,44 @@ enum Step {
     ClientAwaitDhReply(DhKeyPair),
     ClientAwaitGexGroup(GexRequest),
     ClientAwaitGexReply(DhKeyPair, GexRequest),
+    /// Hybrid post-quantum exchange: our key pairs and C_INIT.
+    ClientAwaitHybridReply(Box<HybridClient>, Vec<u8>),
+    /// RSA key exchange (RFC 4432): waiting for KEXRSA_PUBKEY.
+    ClientAwaitRsaPubkey,
+    /// RSA key exchange: K_S, K_T, the encrypted secret and K.
+    ClientAwaitRsaDone(Box<RsaClientState>),
     /// Client: host key shown to the application; waiting for its verdict.
     ClientAwaitHostKeyVerdict,
     ServerAwaitInit,
     ServerAwaitGexRequest,
     ServerAwaitGexInit(DhGroup, GexRequest),
+    /// RSA key exchange: our transient key (and its blob) sent.
+    ServerAwaitRsaSecret(Box<RsaTransientKey>),
     /// Reply exchanged; waiting for NEWKEYS.
     AwaitNewKeys,
+}
+
+/// What the client of an RSA key exchange keeps until KEXRSA_DONE.
+struct RsaClientState {
+    k_s: Vec<u8>,
+    k_t: Vec<u8>,
+    encrypted: Vec<u8>,
+    k: Zeroizing<Vec<u8>>,
+}
+
+/// K as an mpint (RFC 4253 §8 and every method but the hybrids).
+fn k_mpint(k: &[u8]) -> Zeroizing<Vec<u8>> {
+    let mut v = Zeroizing::new(Vec::with_capacity(k.len() + 5));
+    v.put_mpint(k);
+    v
+}
+
+/// K as a string (the post-quantum hybrids: draft-ietf-sshm-mlkem-hybrid-kex
+/// §2.4, RFC 9941).
+fn k_string(k: &[u8]) -> Zeroizing<Vec<u8>> {
+    let mut v = Zeroizing::new(Vec::with_capacity(k.len() + 4));
+    v.put_string(k);
+    v
 }
 
 struct Kex {
@@ -276,6 +310,20 @@ pub struct Connection {
     last_method: Option<&'static str>,
     /// Channels and global requests (RFC 4254).
     chans: channels::Channels,
+    /// Compression (RFC 4253 §6.2) negotiated for each direction, and the
+    /// zlib streams once it is active.
+    comp: Compression,
+}
+
+/// Per-direction compression state.
+#[derive(Default)]
+struct Compression {
+    out_mode: Option<CompressionMode>,
+    in_mode: Option<CompressionMode>,
+    out: Option<Compressor>,
+    inn: Option<Decompressor>,
+    /// Scratch for compressed output before sealing.
+    buf: Vec<u8>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -333,6 +381,7 @@ impl Connection {
             kbd_pending: false,
             last_method: None,
             chans: channels::new_table(),
+            comp: Compression::default(),
         };
         c.out.extend_from_slice(c.local_ident.as_bytes());
         c.out.extend_from_slice(b"\r\n");
@@ -404,6 +453,9 @@ impl Connection {
         }
         self.in_buf.extend_from_slice(data);
         let r = self.process();
+        if r.is_ok() {
+            self.maybe_rekey();
+        }
         if let Err(e) = &r {
             self.fail(e);
         }
@@ -466,7 +518,12 @@ impl Connection {
             };
             let mut payload = std::mem::take(&mut self.scratch);
             payload.clear();
-            payload.extend_from_slice(&self.in_buf[*pos + p.payload.0..*pos + p.payload.1]);
+            let body = &self.in_buf[*pos + p.payload.0..*pos + p.payload.1];
+            match self.comp.inn.as_mut() {
+                // Bounded inflation: more than a packet's worth is an error.
+                Some(z) => z.decompress(body, MAX_PACKET, &mut payload)?,
+                None => payload.extend_from_slice(body),
+            }
             *pos += p.consumed;
             if self.config.trace {
                 let text = trace::describe(
@@ -489,16 +546,49 @@ impl Connection {
     // ----- sending -----
 
     fn send_now(&mut self, payload: &[u8]) {
-        let (plen, pad) = self.sealer.seal(payload, &mut *self.rng, &mut self.out);
+        let (plen, pad) = match self.comp.out.as_mut() {
+            Some(z) => {
+                let mut buf = std::mem::take(&mut self.comp.buf);
+                buf.clear();
+                // Deflating into a Vec cannot fail short of a zlib bug; if it
+                // does, the packet goes out uncompressed and the peer's
+                // inflater reports the mismatch.
+                if let Err(e) = z.compress(payload, &mut buf) {
+                    tracing::error!("compression failed: {e}");
+                    buf.clear();
+                    buf.extend_from_slice(payload);
+                }
+                let r = self.sealer.seal(&buf, &mut *self.rng, &mut self.out);
+                self.comp.buf = buf;
+                r
+            }
+            None => self.sealer.seal(payload, &mut *self.rng, &mut self.out),
+        };
         if self.config.trace {
             let text = trace::describe(Direction::Sent, payload, plen, pad, self.kex_family);
             self.events.push_back(Event::Trace(text));
+        }
+        if self.role == Role::Server && payload.first() == Some(&num::USERAUTH_SUCCESS) {
+            // zlib@openssh.com starts right after the server's USERAUTH_SUCCESS.
+            self.start_delayed_compression();
+        }
+    }
+
+    /// Starts `zlib@openssh.com` in both directions once authenticated
+    /// (OpenSSH PROTOCOL §1.4 / `ssh_packet_enable_delayed_compress`).
+    fn start_delayed_compression(&mut self) {
+        if self.comp.out.is_none() && self.comp.out_mode == Some(CompressionMode::ZlibDelayed) {
+            self.comp.out = Some(Compressor::new());
+        }
+        if self.comp.inn.is_none() && self.comp.in_mode == Some(CompressionMode::ZlibDelayed) {
+            self.comp.inn = Some(Decompressor::new());
         }
     }
 
     /// Sends a non-transport message, holding it while a key exchange runs
     /// (RFC 4253 §7.1: only transport messages between KEXINIT and NEWKEYS).
     fn send(&mut self, payload: Vec<u8>) -> Result<(), Error> {
+        self.maybe_rekey();
         if self.kex.as_ref().is_some_and(|k| !k.newkeys_sent) {
             self.held_bytes += payload.len();
             if self.held_bytes > MAX_HELD_BYTES {
@@ -567,6 +657,41 @@ impl Connection {
             newkeys_sent: false,
             newkeys_received: false,
         });
+    }
+
+    /// Replaces the configuration; algorithm lists and limits apply from
+    /// the next KEXINIT on (a re-exchange may thus switch methods).
+    pub fn set_config(&mut self, config: Arc<Config>) {
+        self.config = config;
+    }
+
+    /// How many key exchanges have completed (the first one included).
+    pub fn completed_kex_count(&self) -> u32 {
+        self.kex_count
+    }
+
+    /// Whether the current keys have done their share: `rekey_bytes` in
+    /// either direction, the cipher's own block limit (RFC 4344 §3.2), or
+    /// 2^31 packets (well before the 32-bit sequence number wraps, RFC 4344
+    /// §3.1).
+    pub fn rekey_due(&self) -> bool {
+        let limit = self.config.rekey_bytes.max(16);
+        [
+            (self.sealer.traffic, self.sealer.cipher()),
+            (self.opener.traffic, self.opener.cipher()),
+        ]
+        .iter()
+        .any(|(t, c)| t.bytes >= limit || t.blocks >= cipher_block_limit(c) || t.packets >= 1 << 31)
+    }
+
+    /// Starts a re-exchange when [`Self::rekey_due`] says so; called where
+    /// it is safe to (before an application message is sent, after input
+    /// was processed).
+    fn maybe_rekey(&mut self) {
+        if self.kex.is_none() && self.session_id.is_some() && self.rekey_due() {
+            tracing::debug!("rekey limit reached; starting a key re-exchange");
+            self.start_rekey();
+        }
     }
 
     /// Starts a key re-exchange (RFC 4253 §9) unless one is running.
@@ -725,6 +850,26 @@ impl Connection {
                 self.set_step(Step::ClientAwaitGexGroup(req));
                 self.send_now(&m);
             }
+            (Role::Client, KexFamily::Hybrid) => {
+                let kind = spec.hybrid.ok_or_else(|| Error::kex("hybrid kind missing"))?;
+                let (hc, c_init) = HybridClient::generate(kind, &mut *self.rng)?;
+                let mut m = vec![num::KEXDH_INIT];
+                m.put_string(&c_init);
+                self.set_step(Step::ClientAwaitHybridReply(Box::new(hc), c_init));
+                self.send_now(&m);
+            }
+            (Role::Client, KexFamily::Rsa) => self.set_step(Step::ClientAwaitRsaPubkey),
+            (Role::Server, KexFamily::Rsa) => {
+                // RFC 4432 §4: the server speaks first, with a transient key.
+                let method = spec.rsa.ok_or_else(|| Error::kex("RSA method missing"))?;
+                let (_, host) = self.our_host_key()?;
+                let key = RsaTransientKey::generate(method, &mut *self.rng)?;
+                let mut m = vec![num::KEXRSA_PUBKEY];
+                m.put_string(host.public_blob());
+                m.put_string(key.public_blob());
+                self.set_step(Step::ServerAwaitRsaSecret(Box::new(key)));
+                self.send_now(&m);
+            }
             (Role::Server, KexFamily::DhGex) => self.set_step(Step::ServerAwaitGexRequest),
             (Role::Server, _) => self.set_step(Step::ServerAwaitInit),
         }
@@ -756,7 +901,53 @@ impl Connection {
                 let mut mid = Vec::new();
                 mid.put_string(&q_c);
                 mid.put_string(q_s);
-                self.client_verify(k_s, &mid, &k, sig)
+                self.client_verify(k_s, &mid, k_mpint(&k), sig)
+            }
+            (Step::ClientAwaitHybridReply(hc, c_init), num::KEXDH_REPLY) => {
+                let k_s = r.string()?;
+                let s_reply = r.string()?;
+                let sig = r.string()?;
+                r.finish()?;
+                let k = hc.finish(s_reply)?;
+                let mut mid = Vec::new();
+                mid.put_string(&c_init);
+                mid.put_string(s_reply);
+                self.client_verify(k_s, &mid, k_string(&k), sig)
+            }
+            (Step::ClientAwaitRsaPubkey, num::KEXRSA_PUBKEY) => {
+                let k_s = r.string()?;
+                let k_t = r.string()?;
+                r.finish()?;
+                let method = self.kex_spec()?.rsa.ok_or_else(|| Error::kex("RSA method missing"))?;
+                let (encrypted, k) = rsa_kex::encrypt_secret(method, k_t, &mut *self.rng)?;
+                let mut m = vec![num::KEXRSA_SECRET];
+                m.put_string(&encrypted);
+                self.set_step(Step::ClientAwaitRsaDone(Box::new(RsaClientState {
+                    k_s: k_s.to_vec(),
+                    k_t: k_t.to_vec(),
+                    encrypted,
+                    k,
+                })));
+                self.send_now(&m);
+                Ok(())
+            }
+            (Step::ClientAwaitRsaDone(st), num::KEXRSA_DONE) => {
+                let sig = r.string()?;
+                r.finish()?;
+                let mut mid = Vec::new();
+                mid.put_string(&st.k_t);
+                mid.put_string(&st.encrypted);
+                self.client_verify(&st.k_s, &mid, k_mpint(&st.k), sig)
+            }
+            (Step::ServerAwaitRsaSecret(key), num::KEXRSA_SECRET) => {
+                let encrypted = r.string()?;
+                r.finish()?;
+                let method = self.kex_spec()?.rsa.ok_or_else(|| Error::kex("RSA method missing"))?;
+                let k = rsa_kex::decrypt_secret(method, &key, encrypted, &mut *self.rng)?;
+                let mut mid = Vec::new();
+                mid.put_string(key.public_blob());
+                mid.put_string(encrypted);
+                self.server_reply(num::KEXRSA_DONE, &mid, None, k_mpint(&k))
             }
             (Step::ClientAwaitDhReply(kp), num::KEXDH_REPLY) => {
                 let k_s = r.string()?;
@@ -767,7 +958,7 @@ impl Connection {
                 mid.put_mpint(&kp.public);
                 mid.put_mpint(f);
                 let k = kp.agree(f)?;
-                self.client_verify(k_s, &mid, &k, sig)
+                self.client_verify(k_s, &mid, k_mpint(&k), sig)
             }
             (Step::ClientAwaitGexGroup(req), num::KEX_DH_GEX_GROUP) => {
                 let p = r.mpint_positive()?;
@@ -806,7 +997,7 @@ impl Connection {
                 mid.put_mpint(&kp.public);
                 mid.put_mpint(f);
                 let k = kp.agree(f)?;
-                self.client_verify(k_s, &mid, &k, sig)
+                self.client_verify(k_s, &mid, k_mpint(&k), sig)
             }
             (Step::ServerAwaitInit, num::KEXDH_INIT) => {
                 let spec = self.kex_spec()?;
@@ -823,7 +1014,7 @@ impl Connection {
                         mid.put_string(&q_s);
                         let mut tail = Vec::new();
                         tail.put_string(&q_s);
-                        self.server_reply(num::KEXDH_REPLY, &mid, &tail, &k)
+                        self.server_reply(num::KEXDH_REPLY, &mid, Some(&tail), k_mpint(&k))
                     }
                     KexFamily::Dh => {
                         let e = r.mpint_positive()?;
@@ -832,6 +1023,19 @@ impl Connection {
                         self.server_dh(num::KEXDH_REPLY, group, e, &[])
                     }
                     KexFamily::DhGex => Err(Error::protocol("unexpected KEXDH_INIT during group exchange")),
+                    KexFamily::Hybrid => {
+                        let c_init = r.string()?;
+                        r.finish()?;
+                        let kind = spec.hybrid.ok_or_else(|| Error::kex("hybrid kind missing"))?;
+                        let (s_reply, k) = kex::hybrid::hybrid_server(kind, c_init, &mut *self.rng)?;
+                        let mut mid = Vec::new();
+                        mid.put_string(c_init);
+                        mid.put_string(&s_reply);
+                        let mut tail = Vec::new();
+                        tail.put_string(&s_reply);
+                        self.server_reply(num::KEXDH_REPLY, &mid, Some(&tail), k_string(&k))
+                    }
+                    KexFamily::Rsa => Err(Error::protocol("unexpected message 30 in RSA key exchange")),
                 }
             }
             (Step::ServerAwaitGexRequest, num::KEX_DH_GEX_REQUEST) => {
@@ -898,7 +1102,7 @@ impl Connection {
         mid.put_mpint(&f);
         let mut tail = Vec::new();
         tail.put_mpint(&f);
-        self.server_reply(reply, &mid, &tail, &k)
+        self.server_reply(reply, &mid, Some(&tail), k_mpint(&k))
     }
 
     /// H = HASH(V_C || V_S || I_C || I_S || K_S || <method fields> || K).
@@ -922,9 +1126,9 @@ impl Connection {
         Ok(spec.hash.digest(&buf))
     }
 
-    fn client_verify(&mut self, k_s: &[u8], mid: &[u8], k: &[u8], sig: &[u8]) -> Result<(), Error> {
-        let mut k_enc = Zeroizing::new(Vec::new());
-        k_enc.put_mpint(k);
+    /// Client: checks the server's signature over H; `k_enc` is K as the
+    /// method encodes it.
+    fn client_verify(&mut self, k_s: &[u8], mid: &[u8], k_enc: Zeroizing<Vec<u8>>, sig: &[u8]) -> Result<(), Error> {
         let h = self.exchange_hash(k_s, mid, &k_enc)?;
         let alg = self
             .kex
@@ -982,7 +1186,8 @@ impl Connection {
         self.disconnect(DisconnectReason::HostKeyNotVerifiable, message);
     }
 
-    fn server_reply(&mut self, reply: u8, mid: &[u8], tail: &[u8], k: &[u8]) -> Result<(), Error> {
+    /// Server: the host key for the negotiated algorithm.
+    fn our_host_key(&self) -> Result<(String, Arc<hostkey::SigningKey>), Error> {
         let alg = self
             .kex
             .as_ref()
@@ -996,16 +1201,30 @@ impl Connection {
             .find(|hk| hk.algorithms().contains(&alg.as_str()))
             .cloned()
             .ok_or_else(|| Error::kex(format!("no host key for {alg}")))?;
-        let mut k_enc = Zeroizing::new(Vec::new());
-        k_enc.put_mpint(k);
+        Ok((alg, key))
+    }
+
+    /// Server: signs H and sends the reply: `reply`, then `string K_S` and
+    /// `tail` when `tail` is given (RSA's KEXRSA_DONE has neither), then
+    /// the signature; `k_enc` is K as the method encodes it.
+    fn server_reply(
+        &mut self,
+        reply: u8,
+        mid: &[u8],
+        tail: Option<&[u8]>,
+        k_enc: Zeroizing<Vec<u8>>,
+    ) -> Result<(), Error> {
+        let (alg, key) = self.our_host_key()?;
         let h = self.exchange_hash(key.public_blob(), mid, &k_enc)?;
         let sig = key.sign(&alg, &h)?;
         if self.kex_host_key.is_none() {
             self.kex_host_key = Some(key.public_blob().to_vec());
         }
         let mut m = vec![reply];
-        m.put_string(key.public_blob());
-        m.extend_from_slice(tail);
+        if let Some(tail) = tail {
+            m.put_string(key.public_blob());
+            m.extend_from_slice(tail);
+        }
         m.put_string(&sig);
         self.send_now(&m);
         self.set_step(Step::AwaitNewKeys);
@@ -1056,7 +1275,18 @@ impl Connection {
         let kex = self.kex.as_mut().ok_or(Error::Closed)?;
         let keys = kex.out_keys.take().ok_or_else(|| Error::kex("keys not derived"))?;
         kex.newkeys_sent = true;
+        let mode = kex.negotiated.as_ref().map(|n| match self.role {
+            Role::Client => n.comp_c2s.clone(),
+            Role::Server => n.comp_s2c.clone(),
+        });
         self.sealer.rekey(keys)?;
+        // A fresh zlib stream with every set of keys (RFC 4253 §6.2).
+        self.comp.out_mode = mode.as_deref().and_then(CompressionMode::from_name);
+        self.comp.out = self
+            .comp
+            .out_mode
+            .filter(|m| m.active_now(self.authenticated))
+            .map(|_| Compressor::new());
         if self.strict {
             self.sealer.seq = 0;
         }
@@ -1081,7 +1311,17 @@ impl Connection {
             .take()
             .ok_or_else(|| Error::protocol("NEWKEYS before the key exchange reply"))?;
         kex.newkeys_received = true;
+        let mode = kex.negotiated.as_ref().map(|n| match self.role {
+            Role::Client => n.comp_s2c.clone(),
+            Role::Server => n.comp_c2s.clone(),
+        });
         self.opener.rekey(keys)?;
+        self.comp.in_mode = mode.as_deref().and_then(CompressionMode::from_name);
+        self.comp.inn = self
+            .comp
+            .in_mode
+            .filter(|m| m.active_now(self.authenticated))
+            .map(|_| Decompressor::new());
         if self.strict {
             self.opener.seq = 0;
         }

@@ -56,6 +56,7 @@ impl Connection {
                 }
                 self.authenticated = true;
                 self.opener.max_packet = MAX_PACKET;
+                self.start_delayed_compression();
                 self.events.push_back(Event::AuthSuccess);
                 Ok(())
             }

@@ -3,6 +3,7 @@
 
 pub mod cipher;
 pub mod mac;
+pub mod umac;
 
 use aws_lc_rs::digest;
 

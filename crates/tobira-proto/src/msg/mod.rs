@@ -23,6 +23,9 @@ pub mod num {
     pub const KEX_DH_GEX_INIT: u8 = 32;
     pub const KEX_DH_GEX_REPLY: u8 = 33;
     pub const KEX_DH_GEX_REQUEST: u8 = 34;
+    pub const KEXRSA_PUBKEY: u8 = 30;
+    pub const KEXRSA_SECRET: u8 = 31;
+    pub const KEXRSA_DONE: u8 = 32;
     pub const USERAUTH_REQUEST: u8 = 50;
     pub const USERAUTH_FAILURE: u8 = 51;
     pub const USERAUTH_SUCCESS: u8 = 52;
@@ -64,14 +67,21 @@ pub fn name(n: u8, kex_family: Option<crate::kex::KexFamily>) -> &'static str {
         21 => "SSH_MSG_NEWKEYS",
         30 => match kex_family {
             Some(KexFamily::Ecdh) => "SSH_MSG_KEX_ECDH_INIT",
+            Some(KexFamily::Hybrid) => "SSH_MSG_KEX_HYBRID_INIT",
+            Some(KexFamily::Rsa) => "SSH_MSG_KEXRSA_PUBKEY",
             _ => "SSH_MSG_KEXDH_INIT",
         },
         31 => match kex_family {
             Some(KexFamily::Ecdh) => "SSH_MSG_KEX_ECDH_REPLY",
+            Some(KexFamily::Hybrid) => "SSH_MSG_KEX_HYBRID_REPLY",
+            Some(KexFamily::Rsa) => "SSH_MSG_KEXRSA_SECRET",
             Some(KexFamily::DhGex) => "SSH_MSG_KEX_DH_GEX_GROUP",
             _ => "SSH_MSG_KEXDH_REPLY",
         },
-        32 => "SSH_MSG_KEX_DH_GEX_INIT",
+        32 => match kex_family {
+            Some(KexFamily::Rsa) => "SSH_MSG_KEXRSA_DONE",
+            _ => "SSH_MSG_KEX_DH_GEX_INIT",
+        },
         33 => "SSH_MSG_KEX_DH_GEX_REPLY",
         34 => "SSH_MSG_KEX_DH_GEX_REQUEST",
         50 => "SSH_MSG_USERAUTH_REQUEST",

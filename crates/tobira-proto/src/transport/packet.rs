@@ -18,6 +18,38 @@ pub const MAX_PACKET_PREAUTH: usize = 35_000;
 /// Largest packet once authenticated (OpenSSH's PACKET_MAX_SIZE).
 pub const MAX_PACKET: usize = 256 * 1024;
 
+/// What one direction carried since its keys were installed: what
+/// rekeying limits are measured against (RFC 4253 §9, RFC 4344 §3).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Traffic {
+    /// Packets.
+    pub packets: u64,
+    /// Bytes on the wire (length field, payload, padding, MAC/tag).
+    pub bytes: u64,
+    /// Cipher blocks processed (bytes / the cipher's block length).
+    pub blocks: u64,
+}
+
+impl Traffic {
+    fn count(&mut self, wire_len: usize, block: usize) {
+        self.packets = self.packets.saturating_add(1);
+        self.bytes = self.bytes.saturating_add(wire_len as u64);
+        self.blocks = self.blocks.saturating_add((wire_len / block.max(1)) as u64);
+    }
+}
+
+/// The rekey limit a cipher imposes by itself, in blocks: RFC 4344 §3.2
+/// asks for a new key after 2^(L/4) blocks of an L-bit block cipher, which
+/// matters for 64-bit blocks (3DES: 2^16 blocks, 512 KiB). For 128-bit
+/// blocks, stream ciphers and AEADs it is 2^32 blocks, far beyond the byte
+/// limit ([`crate::Config::rekey_bytes`]).
+pub fn cipher_block_limit(spec: &CipherSpec) -> u64 {
+    match spec.kind {
+        CipherKind::Cbc if spec.block_len == 8 => 1 << 16,
+        _ => 1 << 32,
+    }
+}
+
 /// Keys and algorithms for one direction, as derived at NEWKEYS.
 pub struct DirectionKeys {
     /// The cipher.
@@ -43,6 +75,8 @@ pub struct Sealer {
     mac: Option<Mac>,
     /// Sequence number of the next packet (RFC 4253 §6.4), wrapping at 2^32.
     pub seq: u32,
+    /// Sent since the keys were installed.
+    pub traffic: Traffic,
 }
 
 impl Default for Sealer {
@@ -52,6 +86,7 @@ impl Default for Sealer {
             state: CipherState::None,
             mac: None,
             seq: 0,
+            traffic: Traffic::default(),
         }
     }
 }
@@ -63,7 +98,13 @@ impl Sealer {
             .ok_or_else(|| Error::kex("cipher keying failed"))?;
         self.spec = keys.cipher;
         self.mac = keys.mac;
+        self.traffic = Traffic::default();
         Ok(())
+    }
+
+    /// The cipher in force.
+    pub fn cipher(&self) -> &'static CipherSpec {
+        self.spec
     }
 
     /// True once a cipher other than `none` is in force.
@@ -127,6 +168,7 @@ impl Sealer {
             }
             CipherState::ChaChaOpen(_) => {}
         }
+        self.traffic.count(out.len() - start, block);
         (packet_len as u32, pad as u8)
     }
 }
@@ -157,6 +199,8 @@ pub struct Opener {
     first_block_done: Option<u32>,
     /// Largest accepted packet_length.
     pub max_packet: usize,
+    /// Received since the keys were installed.
+    pub traffic: Traffic,
 }
 
 impl Default for Opener {
@@ -168,6 +212,7 @@ impl Default for Opener {
             seq: 0,
             first_block_done: None,
             max_packet: MAX_PACKET_PREAUTH,
+            traffic: Traffic::default(),
         }
     }
 }
@@ -184,7 +229,13 @@ impl Opener {
         self.spec = keys.cipher;
         self.mac = keys.mac;
         self.first_block_done = None;
+        self.traffic = Traffic::default();
         Ok(())
+    }
+
+    /// The cipher in force.
+    pub fn cipher(&self) -> &'static CipherSpec {
+        self.spec
     }
 
     fn check_len(&self, len: u32, clear_len: bool) -> Result<usize, Error> {
@@ -309,8 +360,10 @@ impl Opener {
             )));
         }
         self.seq = self.seq.wrapping_add(1);
+        let consumed = 4 + len + mac_len + tag_len;
+        self.traffic.count(consumed, self.spec.block_len.max(8));
         Ok(Some(Opened {
-            consumed: 4 + len + mac_len + tag_len,
+            consumed,
             payload: (5, 5 + len - 1 - pad),
             packet_len: len as u32,
             padding_len: pad as u8,

@@ -1111,9 +1111,13 @@ impl Resolver {
                 }
                 match args.get(1).map(String::as_str) {
                     None => 1,
-                    Some("none") | Some("default") => 2,
+                    Some("default") => 2,
                     Some(t) => {
-                        let d = parse_time(t).ok_or_else(|| ConfigError::invalid(at, "invalid time value."))?;
+                        let d = if t == "none" {
+                            Duration::ZERO
+                        } else {
+                            parse_time(t).ok_or_else(|| ConfigError::invalid(at, "invalid time value."))?
+                        };
                         if self.first(Kw::RekeyInterval, active) {
                             self.cfg.rekey_limit.interval = (!d.is_zero()).then_some(d);
                         }

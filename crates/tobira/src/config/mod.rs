@@ -200,15 +200,36 @@ impl fmt::Display for LogLevel {
 
 /// `RekeyLimit` (`sshd_config(5)`, `ssh_config(5)`): the amount of data
 /// and, optionally, the time after which the session key is renegotiated.
-/// `RekeyLimit default none` (the default) is `bytes: None, interval: None`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// tobira's default is `RekeyLimit 1G 1h` (`bytes: None` meaning 1 GiB or
+/// sooner for 64-bit block ciphers, RFC 4344 §3.2; `interval: 1 hour`);
+/// `none` as the second argument turns time-based rekeying off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RekeyLimit {
-    /// Bytes after which to rekey; `None` means `default` (a limit chosen
-    /// from the cipher's block size).
+    /// Bytes after which to rekey; `None` means `default` (1 GiB, or the
+    /// cipher's own limit if that is smaller).
     pub bytes: Option<u64>,
     /// Time after which to rekey; `None` means `none` (no time-based
     /// rekeying).
     pub interval: Option<Duration>,
+}
+
+/// The default time limit of [`RekeyLimit`]: one hour.
+pub const DEFAULT_REKEY_INTERVAL: Duration = Duration::from_secs(3600);
+
+impl Default for RekeyLimit {
+    fn default() -> Self {
+        RekeyLimit {
+            bytes: None,
+            interval: Some(DEFAULT_REKEY_INTERVAL),
+        }
+    }
+}
+
+impl RekeyLimit {
+    /// The byte limit to hand to the protocol core.
+    pub fn bytes_or_default(&self) -> u64 {
+        self.bytes.unwrap_or(tobira_proto::config::DEFAULT_REKEY_BYTES)
+    }
 }
 
 /// Parses the first argument of `RekeyLimit`: `default` or a byte count

@@ -20,8 +20,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tobira_proto::algorithms::{
-    resolve_list, CIPHER_DEFAULT, CIPHER_SUPPORTED, COMPRESSION_SUPPORTED, HOSTKEY_DEFAULT, HOSTKEY_SUPPORTED,
-    KEX_DEFAULT, KEX_SUPPORTED, MAC_DEFAULT, MAC_SUPPORTED, PUBKEY_DEFAULT, PUBKEY_SUPPORTED,
+    resolve_list, CIPHER_SUPPORTED, COMPRESSION_SUPPORTED, HOSTKEY_SUPPORTED, KEX_SUPPORTED, MAC_SUPPORTED,
+    PUBKEY_DEFAULT, PUBKEY_SUPPORTED, SERVER_CIPHER_DEFAULT, SERVER_HOSTKEY_DEFAULT, SERVER_KEX_DEFAULT,
+    SERVER_MAC_DEFAULT,
 };
 
 use super::lexer::{self, ConfigLine};
@@ -321,10 +322,10 @@ impl ServerConfig {
                 },
             ],
             host_key: Vec::new(),
-            kex_algorithms: strs(KEX_DEFAULT),
-            ciphers: strs(CIPHER_DEFAULT),
-            macs: strs(MAC_DEFAULT),
-            host_key_algorithms: strs(HOSTKEY_DEFAULT),
+            kex_algorithms: strs(SERVER_KEX_DEFAULT),
+            ciphers: strs(SERVER_CIPHER_DEFAULT),
+            macs: strs(SERVER_MAC_DEFAULT),
+            host_key_algorithms: strs(SERVER_HOSTKEY_DEFAULT),
             pubkey_accepted_algorithms: strs(PUBKEY_DEFAULT),
             ca_signature_algorithms: strs(PUBKEY_DEFAULT),
             compression: Compression::Delayed,
@@ -465,7 +466,10 @@ impl ServerConfig {
     /// `sshd_config(5)`), limited to what this build implements.
     pub fn compression_algorithms(&self) -> Vec<String> {
         let wanted: &[&str] = match self.compression {
-            Compression::Yes | Compression::Delayed => &["zlib@openssh.com", "none"],
+            // Pre-authentication compression (plain `zlib`) only when asked
+            // for with `yes`; OpenSSH's sshd dropped it in 7.4.
+            Compression::Yes => &["none", "zlib@openssh.com", "zlib"],
+            Compression::Delayed => &["none", "zlib@openssh.com"],
             Compression::No => &["none"],
         };
         wanted
@@ -1246,22 +1250,22 @@ fn apply(cfg: &mut ServerConfig, pass: &mut Pass, kw: Kw, line: &ConfigLine) -> 
             1
         }
         Kw::KexAlgorithms => {
-            let v = algos(args, at, key, "KexAlgorithms", KEX_DEFAULT, KEX_SUPPORTED)?;
+            let v = algos(args, at, key, "KexAlgorithms", SERVER_KEX_DEFAULT, KEX_SUPPORTED)?;
             first_wins(pass, kw, &mut cfg.kex_algorithms, v);
             1
         }
         Kw::Ciphers => {
-            let v = algos(args, at, key, "Ciphers", CIPHER_DEFAULT, CIPHER_SUPPORTED)?;
+            let v = algos(args, at, key, "Ciphers", SERVER_CIPHER_DEFAULT, CIPHER_SUPPORTED)?;
             first_wins(pass, kw, &mut cfg.ciphers, v);
             1
         }
         Kw::Macs => {
-            let v = algos(args, at, key, "MACs", MAC_DEFAULT, MAC_SUPPORTED)?;
+            let v = algos(args, at, key, "MACs", SERVER_MAC_DEFAULT, MAC_SUPPORTED)?;
             first_wins(pass, kw, &mut cfg.macs, v);
             1
         }
         Kw::HostKeyAlgorithms => {
-            let v = algos(args, at, key, "HostKeyAlgorithms", HOSTKEY_DEFAULT, HOSTKEY_SUPPORTED)?;
+            let v = algos(args, at, key, "HostKeyAlgorithms", SERVER_HOSTKEY_DEFAULT, HOSTKEY_SUPPORTED)?;
             first_wins(pass, kw, &mut cfg.host_key_algorithms, v);
             1
         }
@@ -1301,9 +1305,13 @@ fn apply(cfg: &mut ServerConfig, pass: &mut Pass, kw: Kw, line: &ConfigLine) -> 
             first_wins(pass, Kw::RekeyLimit, &mut cfg.rekey_limit.bytes, bytes);
             match args.get(1).map(String::as_str) {
                 None => 1,
-                Some("none") | Some("default") => 2,
+                Some("default") => 2,
                 Some(t) => {
-                    let d = parse_time(t).ok_or_else(|| ConfigError::invalid(at, "invalid time value."))?;
+                    let d = if t == "none" {
+                        Duration::ZERO
+                    } else {
+                        parse_time(t).ok_or_else(|| ConfigError::invalid(at, "invalid time value."))?
+                    };
                     let v = (!d.is_zero()).then_some(d);
                     first_wins(pass, Kw::RekeyInterval, &mut cfg.rekey_limit.interval, v);
                     2
@@ -1657,13 +1665,13 @@ mod tests {
         );
         assert!(!c.x11_forwarding && !c.use_dns && c.pubkey_authentication);
         assert_eq!(c.compression, Compression::Delayed);
-        assert_eq!(c.compression_algorithms(), ["none"]);
+        assert_eq!(c.compression_algorithms(), ["none", "zlib@openssh.com"]);
         assert_eq!(
             c.listen_sockets(),
             [("0.0.0.0".to_string(), 2222), ("::".to_string(), 2222)]
         );
-        assert_eq!(c.kex_algorithms, KEX_DEFAULT);
-        assert_eq!(c.ciphers, CIPHER_DEFAULT);
+        assert_eq!(c.kex_algorithms, SERVER_KEX_DEFAULT);
+        assert_eq!(c.ciphers, SERVER_CIPHER_DEFAULT);
     }
 
     #[test]
@@ -1774,7 +1782,10 @@ mod tests {
             }
         );
         let c = parse("RekeyLimit default none\n");
-        assert_eq!(c.rekey_limit, RekeyLimit::default());
+        assert_eq!(c.rekey_limit.bytes, None);
+        assert_eq!(c.rekey_limit.interval, None);
+        let c = parse("RekeyLimit 1M\n");
+        assert_eq!(c.rekey_limit.interval, RekeyLimit::default().interval);
         let c = parse("RekeyLimit 512K\n");
         assert_eq!(c.rekey_limit.bytes, Some(512 * 1024));
         assert!(err("RekeyLimit 8\n").contains("too small"));
