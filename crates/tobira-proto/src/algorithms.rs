@@ -50,7 +50,7 @@ pub const KEX_DEFAULT: &[&str] = &[
 /// Default key-exchange methods of the server, chosen to be graded clean by
 /// public audit tools: post-quantum hybrids first, then the Bernstein curves,
 /// then finite-field groups of 4096 bits or more and group exchange (whose
-/// moduli are 3072 bits or more, see `kex::dh::MIN_MODULUS_BITS`). The NIST
+/// moduli are 3072 bits or more, see `Config::gex_min_bits`). The NIST
 /// curves and 2048-bit groups stay available with `+`.
 pub const SERVER_KEX_DEFAULT: &[&str] = &[
     "mlkem768x25519-sha256",

@@ -24,6 +24,9 @@ pub struct Config {
     pub host_keys: Vec<Arc<SigningKey>>,
     /// Server: DH group-exchange moduli.
     pub moduli: Arc<Vec<Modulus>>,
+    /// Server: the smallest group-exchange modulus handed out, in bits
+    /// (default 3072, as public audit tools ask; RFC 8270 allows 2048).
+    pub gex_min_bits: u32,
     /// Server: algorithms listed in the `server-sig-algs` extension.
     pub server_sig_algs: Vec<String>,
     /// Reopen channel windows as soon as data arrives (simple embedding);
@@ -59,6 +62,7 @@ impl Default for Config {
             compression: owned(algorithms::COMPRESSION_DEFAULT),
             host_keys: Vec::new(),
             moduli: Arc::new(crate::kex::gex::fallback_groups()),
+            gex_min_bits: 3072,
             server_sig_algs: owned(algorithms::PUBKEY_SUPPORTED),
             auto_window_adjust: true,
             rekey_bytes: DEFAULT_REKEY_BYTES,

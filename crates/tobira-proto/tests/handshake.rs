@@ -29,6 +29,8 @@ fn server_config() -> Config {
             key("host_rsa"),
             key("user_ecdsa384"),
             key("user_ecdsa521"),
+            key("host_dsa"),
+            Arc::new(SigningKey::from_ed448(&[7u8; 57], None).unwrap()),
         ],
         trace: true,
         ..Config::default()

@@ -215,3 +215,39 @@ fn kexinit_during_rekey_disconnects() {
     assert!(e.to_string().contains("duplicate KEXINIT"), "{e}");
     assert!(s.is_closed());
 }
+
+/// Data held when a byte limit starts a re-exchange must go out before
+/// data written after our NEWKEYS but before the peer's (a regression:
+/// newer data used to overtake it, found by the 1 GiB interop test).
+#[test]
+fn held_data_keeps_its_order_across_newkeys() {
+    let server = Config {
+        rekey_bytes: 64 * 1024,
+        ..Config::default()
+    };
+    let (mut c, mut s, cid, sid) = authed(Config::default(), server);
+    let first = blob(200 * 1024, 8);
+    let second = blob(50 * 1024, 9);
+    // Past the limit: the server starts a re-exchange and holds the rest.
+    s.channel_write(sid, None, &first).unwrap();
+    assert!(s.kex_in_progress());
+    let mut ce = Vec::new();
+    let out = s.pending_output().to_vec();
+    s.consume_output(out.len());
+    c.feed(&out).unwrap();
+    ce.extend(std::iter::from_fn(|| c.poll_event()));
+    // The client's KEXINIT and ECDH init reach the server, which replies
+    // and sends NEWKEYS; the client's NEWKEYS has not arrived yet.
+    let out = c.pending_output().to_vec();
+    c.consume_output(out.len());
+    s.feed(&out).unwrap();
+    // The application writes more in this window.
+    s.channel_write(sid, None, &second).unwrap();
+    let (more, _) = pump(&mut c, &mut s);
+    ce.extend(more);
+    let mut want = first.clone();
+    want.extend_from_slice(&second);
+    let got = data_of(&ce, cid);
+    assert_eq!(got.len(), want.len());
+    assert!(got == want, "channel data reordered across the re-exchange");
+}

@@ -27,7 +27,7 @@ use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ssh_key::PublicKey;
+use crate::pubkey::AnyPublicKey;
 
 /// OpenSSH's `SSH_AUTHOPT_ENV_MAX`: at most this many `environment=` options.
 const ENV_MAX: usize = 1024;
@@ -123,7 +123,7 @@ pub struct AuthorizedKey {
     /// The line's options; all defaults when it has none.
     pub options: KeyOptions,
     /// The public key; its comment is the rest of the line.
-    pub key: PublicKey,
+    pub key: AnyPublicKey,
     /// The line number in the file, counting from 1.
     pub line: usize,
 }
@@ -278,7 +278,7 @@ pub fn parse_options(opts: &str) -> Result<KeyOptions, String> {
 /// [`find_for_user`] to get sshd's exact wording with the user name.
 pub fn find(
     entries: &[AuthorizedKey],
-    key: &PublicKey,
+    key: &AnyPublicKey,
     client_ip: IpAddr,
     client_host: Option<&str>,
     now: SystemTime,
@@ -293,7 +293,7 @@ pub fn find(
 pub fn find_for_user(
     entries: &[AuthorizedKey],
     user: &str,
-    key: &PublicKey,
+    key: &AnyPublicKey,
     client_ip: IpAddr,
     client_host: Option<&str>,
     now: SystemTime,
@@ -362,7 +362,7 @@ pub fn check_strict_modes(path: &Path, uid: u32, home: &Path) -> Result<(), Stri
 // Line parsing (auth_check_authkey_line, sshkey_read)
 
 /// One line: `Ok(None)` for comments and blank lines, `Err` for skipped lines.
-fn parse_line(raw: &str) -> Result<Option<(KeyOptions, PublicKey)>, String> {
+fn parse_line(raw: &str) -> Result<Option<(KeyOptions, AnyPublicKey)>, String> {
     let line = skip_space(raw.trim_end_matches(['\r', '\n']));
     if line.is_empty() || line.starts_with('#') {
         return Ok(None);
@@ -378,14 +378,15 @@ fn parse_line(raw: &str) -> Result<Option<(KeyOptions, PublicKey)>, String> {
     Ok(Some((options, key)))
 }
 
-/// `keytype base64 [comment]` at the start of `s`, or `None`.
-fn read_key(s: &str) -> Option<PublicKey> {
+/// `keytype base64 [comment]` at the start of `s`, or `None`; any key type
+/// tobira knows, `ssh-ed448` included.
+fn read_key(s: &str) -> Option<AnyPublicKey> {
     let (kind, rest) = split_token(s);
     let (blob, rest) = split_token(skip_space(rest));
     if kind.is_empty() || blob.is_empty() {
         return None;
     }
-    let mut key = PublicKey::from_openssh(&format!("{kind} {blob}")).ok()?;
+    let mut key = AnyPublicKey::from_openssh(&format!("{kind} {blob}")).ok()?;
     key.set_comment(skip_space(rest).trim_end());
     Some(key)
 }
@@ -613,7 +614,7 @@ fn format_time(time: SystemTime) -> String {
 fn find_entry(
     entries: &[AuthorizedKey],
     user: Option<&str>,
-    key: &PublicKey,
+    key: &AnyPublicKey,
     client_ip: IpAddr,
     client_host: Option<&str>,
     now: SystemTime,
@@ -621,7 +622,7 @@ fn find_entry(
     let mut refusal = None;
     for entry in entries {
         // Ignore keys that don't match or are marked as CAs.
-        if entry.options.cert_authority || entry.key.key_data() != key.key_data() {
+        if entry.options.cert_authority || !entry.key.same_key(key) {
             continue;
         }
         tracing::debug!("authorized_keys line {}: matching key found", entry.line);
@@ -859,8 +860,8 @@ mod tests {
                        76KAgHcSce5sLq3Gc6L8kdzv1HJKn7ejUah8rmJUxV8iDeU78GRQ+Y5HaG5pS9IaLAycaH7icF6cpftASdOrd5e3HPEVX\
                        rpvJs8awSlaxNuSKPwe6tQ== rsa@z";
 
-    fn key(line: &str) -> PublicKey {
-        PublicKey::from_openssh(line).expect("test key")
+    fn key(line: &str) -> AnyPublicKey {
+        AnyPublicKey::from_openssh(line).expect("test key")
     }
 
     fn one(line: &str) -> AuthorizedKey {
@@ -898,8 +899,8 @@ mod tests {
         assert!(entries.iter().all(|e| e.options == KeyOptions::default()));
         assert_eq!(entries[0].key.comment(), "alice@x");
         assert_eq!(entries[1].key.comment(), "bob@y");
-        assert_eq!(entries[2].key.algorithm().as_str(), "ecdsa-sha2-nistp256");
-        assert_eq!(entries[3].key.algorithm().as_str(), "ssh-rsa");
+        assert_eq!(entries[2].key.key_type(), "ecdsa-sha2-nistp256");
+        assert_eq!(entries[3].key.key_type(), "ssh-rsa");
         // Tabs between fields, no comment.
         let parts: Vec<&str> = ED_X.split(' ').collect();
         let e = one(&format!("no-pty\t{}\t{}", parts[0], parts[1]));
@@ -1079,6 +1080,38 @@ mod tests {
         // principals= on a non-CA key is refused.
         let entries = parse(&format!("principals=\"alice\" {ED_X}\n"));
         assert!(find(&entries, &key(ED_X), ip, None, now).is_err_and(|e| e.contains("principals on non-CA key")));
+    }
+
+    #[test]
+    fn ed448_lines_authorize() {
+        // `puttygen -t ed448 -C tested448`, `puttygen -L`.
+        const ED448: &str = "ssh-ed448 AAAACXNzaC1lZDQ0OAAAADngoFvvNL3FAVti882HXOP2zbyKJRkRGLrYLeGYKPwTf/GzGyYhaeLzMBwg0riqqczxT18Do51czIA= tested448";
+        let text = format!("{ED_X}\nno-pty,from=\"192.0.2.0/24\" {ED448}\n");
+        let entries = parse(&text);
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[1].key.key_type(), "ssh-ed448");
+        assert_eq!(entries[1].key.comment(), "tested448");
+        let now = SystemTime::now();
+        let found = find(&entries, &key(ED448), v4(192, 0, 2, 1), None, now)
+            .expect("ok")
+            .expect("found");
+        assert_eq!(found.line, 2);
+        assert!(found.options.no_pty);
+        assert!(find(&entries, &key(ED448), v4(198, 51, 100, 1), None, now).is_err());
+        // The blob presented in USERAUTH_REQUEST matches too.
+        let from_blob = AnyPublicKey::from_blob(key(ED448).blob()).expect("blob");
+        assert!(find(&entries, &from_blob, v4(192, 0, 2, 9), None, now)
+            .expect("ok")
+            .is_some());
+        // Truncated keys and a mislabelled type are skipped.
+        let b64 = ED448.split(' ').nth(1).expect("b64");
+        for bad in [
+            format!("ssh-ed448 {}", &b64[..b64.len() - 8]),
+            format!("ssh-ed25519 {b64}"),
+            format!("ssh-ed448 {}", ED_X.split(' ').nth(1).expect("b64")),
+        ] {
+            assert!(parse(&bad).is_empty(), "{bad}");
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@ use zeroize::Zeroizing;
 
 use crate::agent::AgentClient;
 use crate::keyfile::{self, KeyFileError};
+use crate::pubkey::{self, AnyPublicKey};
 
 /// How the client asks its user. Every method returns `None` when it
 /// cannot ask (no terminal, `BatchMode`).
@@ -60,7 +61,7 @@ enum Source {
 struct Identity {
     source: Source,
     blob: Vec<u8>,
-    key: ssh_key::PublicKey,
+    key: AnyPublicKey,
     label: String,
 }
 
@@ -81,28 +82,23 @@ pub struct Authenticator {
     pub last_can_continue: Vec<String>,
 }
 
-fn algorithm_for(key: &ssh_key::PublicKey, server_sig_algs: Option<&[String]>, accepted: &[String]) -> Option<String> {
-    let candidates: Vec<&str> = match key.algorithm() {
-        ssh_key::Algorithm::Rsa { .. } => vec!["rsa-sha2-512", "rsa-sha2-256"],
-        other => vec![match other {
-            ssh_key::Algorithm::Ed25519 => "ssh-ed25519",
-            ssh_key::Algorithm::Ecdsa {
-                curve: ssh_key::EcdsaCurve::NistP256,
-            } => "ecdsa-sha2-nistp256",
-            ssh_key::Algorithm::Ecdsa {
-                curve: ssh_key::EcdsaCurve::NistP384,
-            } => "ecdsa-sha2-nistp384",
-            ssh_key::Algorithm::Ecdsa {
-                curve: ssh_key::EcdsaCurve::NistP521,
-            } => "ecdsa-sha2-nistp521",
-            _ => return None,
-        }],
+fn algorithm_for(key: &AnyPublicKey, server_sig_algs: Option<&[String]>, accepted: &[String]) -> Option<String> {
+    let candidates: &[&str] = match key.key_type() {
+        // SHA-1 `ssh-rsa` last, and only when PubkeyAcceptedAlgorithms has it.
+        "ssh-rsa" => &["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"],
+        "ssh-ed25519" => &["ssh-ed25519"],
+        pubkey::ED448 => &[pubkey::ED448],
+        "ssh-dss" => &["ssh-dss"],
+        "ecdsa-sha2-nistp256" => &["ecdsa-sha2-nistp256"],
+        "ecdsa-sha2-nistp384" => &["ecdsa-sha2-nistp384"],
+        "ecdsa-sha2-nistp521" => &["ecdsa-sha2-nistp521"],
+        _ => return None,
     };
     candidates
-        .into_iter()
-        .filter(|a| accepted.iter().any(|x| x == a))
-        .find(|a| server_sig_algs.is_none_or(|s| s.iter().any(|x| x == a)))
-        .map(str::to_string)
+        .iter()
+        .filter(|a| accepted.iter().any(|x| x == *a))
+        .find(|a| server_sig_algs.is_none_or(|s| s.iter().any(|x| x == *a)))
+        .map(|a| a.to_string())
 }
 
 impl Authenticator {
@@ -123,12 +119,12 @@ impl Authenticator {
         };
         let mut files = Vec::new();
         for path in &a.s.identity_files {
-            let public = keyfile::load_public_from_private(path)
-                .or_else(|_| keyfile::load_public(path))
+            let public = pubkey::load_public_from_private(path)
+                .or_else(|_| pubkey::load_public(path))
                 .or_else(|_| {
                     let mut p = path.clone().into_os_string();
                     p.push(".pub");
-                    keyfile::load_public(&PathBuf::from(p))
+                    pubkey::load_public(&PathBuf::from(p))
                 });
             match public {
                 Ok(k) => files.push((path.clone(), k)),
@@ -143,16 +139,16 @@ impl Authenticator {
                     Ok(mut ag) => {
                         if let Ok(ids) = ag.identities() {
                             for id in ids {
-                                let Ok(key) = ssh_key::PublicKey::from_bytes(&id.key_blob) else {
+                                let Ok(key) = AnyPublicKey::from_blob(&id.key_blob) else {
                                     continue;
                                 };
-                                if a.s.identities_only && !files.iter().any(|(_, f)| f.key_data() == key.key_data()) {
+                                if a.s.identities_only && !files.iter().any(|(_, f)| f.same_key(&key)) {
                                     continue;
                                 }
                                 a.debug.push(format!(
                                     "debug1: Will attempt key: {} {} agent",
                                     id.comment,
-                                    key.fingerprint(ssh_key::HashAlg::Sha256)
+                                    key.fingerprint()
                                 ));
                                 a.identities.push(Identity {
                                     source: Source::Agent,
@@ -171,15 +167,15 @@ impl Authenticator {
             }
         }
         for (path, key) in files {
-            if a.identities.iter().any(|i| i.key.key_data() == key.key_data()) {
+            if a.identities.iter().any(|i| i.key.same_key(&key)) {
                 continue;
             }
-            let Ok(blob) = key.to_bytes() else { continue };
+            let blob = key.blob().to_vec();
             a.debug.push(format!(
                 "debug1: Will attempt key: {} {} {}",
                 path.display(),
-                key.algorithm(),
-                key.fingerprint(ssh_key::HashAlg::Sha256)
+                key.key_type(),
+                key.fingerprint()
             ));
             a.identities.push(Identity {
                 label: path.display().to_string(),
@@ -263,7 +259,7 @@ impl Authenticator {
                 "debug1: Offering public key: {} {} {}",
                 id.label,
                 alg,
-                id.key.fingerprint(ssh_key::HashAlg::Sha256)
+                id.key.fingerprint()
             ));
             conn.userauth_publickey_query(&self.s.user, &alg, &id.blob)?;
             self.current = Some((i, alg));
@@ -310,9 +306,9 @@ impl Authenticator {
                 if loaded.is_none() {
                     let mut pass: Option<Zeroizing<String>> = None;
                     for attempt in 0..=tries {
-                        match keyfile::load_private(path, pass.as_deref().map(|s| s.as_str())) {
+                        match keyfile::load_any_private(path, pass.as_deref().map(|s| s.as_str())) {
                             Ok(k) => {
-                                *loaded = SigningKey::from_ssh_key(&k).ok();
+                                *loaded = k.signing_key().ok();
                                 break;
                             }
                             Err(KeyFileError::PassphraseRequired) | Err(KeyFileError::BadPassphrase)

@@ -31,7 +31,8 @@ use hmac::{Hmac, Mac};
 use rand::distributions::Alphanumeric;
 use rand::{Rng, RngCore};
 use sha1::Sha1;
-use ssh_key::{Algorithm, HashAlg, PublicKey};
+
+use crate::pubkey::AnyPublicKey;
 
 /// Prefix of a hashed host name (`HASH_MAGIC` in OpenSSH's hostfile.h).
 const HASH_MAGIC: &str = "|1|";
@@ -115,7 +116,7 @@ struct Entry {
     marker: Marker,
     /// The host field as written: patterns or one hashed name.
     hosts: String,
-    key: PublicKey,
+    key: AnyPublicKey,
 }
 
 impl Entry {
@@ -204,7 +205,7 @@ impl KnownHosts {
     /// `Unknown`. Host names are compared in lower case. On a port other
     /// than 22, an exact match recorded for the bare host name is accepted
     /// too (ssh(1) "checking without port identifier").
-    pub fn check(&self, host: &str, port: u16, key: &PublicKey) -> HostKeyStatus {
+    pub fn check(&self, host: &str, port: u16, key: &AnyPublicKey) -> HostKeyStatus {
         let host = host.to_ascii_lowercase();
         let name = host_name_for(&host, port);
         let status = self.check_name(&name, key);
@@ -220,7 +221,7 @@ impl KnownHosts {
     /// is not known by any other names" line), formatted as ssh(1) lists
     /// them: `path:line: hostpatterns`, with `[hashed name]` for hashed
     /// entries and `~` for the home directory. Marker lines are ignored.
-    pub fn other_names(&self, key: &PublicKey) -> Vec<String> {
+    pub fn other_names(&self, key: &AnyPublicKey) -> Vec<String> {
         self.entries
             .iter()
             .filter(|e| e.marker == Marker::None && same_key(&e.key, key))
@@ -234,7 +235,7 @@ impl KnownHosts {
     /// ("can't be established\nbut keys of different type are already known
     /// for this host." when there were such keys), with
     /// [`KnownHosts::other_names`].
-    pub fn unknown_host_message(&self, host: &str, port: u16, ip: Option<&str>, key: &PublicKey) -> String {
+    pub fn unknown_host_message(&self, host: &str, port: u16, ip: Option<&str>, key: &AnyPublicKey) -> String {
         let warnings = self.other_type_warnings(host, port, key);
         let names = self.other_names(key);
         let mut text = warnings.concat();
@@ -244,7 +245,7 @@ impl KnownHosts {
 
     /// ssh(1)'s `show_other_keys()`: for each other key type known for the
     /// host, its first line as a `WARNING:` paragraph ending in a newline.
-    fn other_type_warnings(&self, host: &str, port: u16, key: &PublicKey) -> Vec<String> {
+    fn other_type_warnings(&self, host: &str, port: u16, key: &AnyPublicKey) -> Vec<String> {
         let name = host_name_for(&host.to_ascii_lowercase(), port);
         let own = key_type_name(key);
         let mut out = Vec::new();
@@ -266,7 +267,7 @@ impl KnownHosts {
     }
 
     /// [`KnownHosts::check`] for one exact lookup name.
-    fn check_name(&self, name: &str, key: &PublicKey) -> HostKeyStatus {
+    fn check_name(&self, name: &str, key: &AnyPublicKey) -> HostKeyStatus {
         let family = key_type_name(key);
         let mut known = None;
         let mut changed = None;
@@ -308,7 +309,7 @@ impl KnownHosts {
 /// and the name hashed with a random 20-byte salt when `hash` is set
 /// (`HashKnownHosts yes`). Creates the parent directory (mode 0700) and the
 /// file (mode 0600) if missing.
-pub fn append(path: &Path, host: &str, port: u16, key: &PublicKey, hash: bool) -> io::Result<()> {
+pub fn append(path: &Path, host: &str, port: u16, key: &AnyPublicKey, hash: bool) -> io::Result<()> {
     let name = host_name_for(&host.to_ascii_lowercase(), port);
     let field = if hash { hash_host_name(&name)? } else { name };
     let line = format!("{field} {}\n", key_text(key)?);
@@ -340,7 +341,13 @@ pub fn hash_host_name(name: &str) -> io::Result<String> {
 /// `other_names` are lines from [`KnownHosts::other_names`]; at most eight
 /// are listed. [`KnownHosts::unknown_host_message`] also reports keys of
 /// other types.
-pub fn unknown_host_prompt(host: &str, port: u16, ip: Option<&str>, key: &PublicKey, other_names: &[String]) -> String {
+pub fn unknown_host_prompt(
+    host: &str,
+    port: u16,
+    ip: Option<&str>,
+    key: &AnyPublicKey,
+    other_names: &[String],
+) -> String {
     prompt_text(host, port, ip, key, other_names, false)
 }
 
@@ -349,7 +356,7 @@ pub fn unknown_host_prompt(host: &str, port: u16, ip: Option<&str>, key: &Public
 /// then "Host key verification failed."), one message per line, each
 /// ending in a newline. `path`:`line` is the offending line from
 /// [`HostKeyStatus::Changed`].
-pub fn changed_key_warning(host: &str, port: u16, key: &PublicKey, path: &Path, line: usize) -> String {
+pub fn changed_key_warning(host: &str, port: u16, key: &AnyPublicKey, path: &Path, line: usize) -> String {
     let kind = key_type_name(key);
     let shown_path = path.display().to_string();
     let lines = [
@@ -379,7 +386,7 @@ pub fn changed_key_warning(host: &str, port: u16, key: &PublicKey, path: &Path, 
 /// OpenSSH's refusal of a revoked host key (the `HOST_REVOKED` case of
 /// sshconnect.c `check_host_key()`, then "Host key verification
 /// failed."), each line ending in a newline.
-pub fn revoked_key_warning(host: &str, port: u16, key: &PublicKey) -> String {
+pub fn revoked_key_warning(host: &str, port: u16, key: &AnyPublicKey) -> String {
     let kind = key_type_name(key);
     let shown = display_host(host, port);
     let lines = [
@@ -398,7 +405,7 @@ pub fn revoked_key_warning(host: &str, port: u16, key: &PublicKey) -> String {
 /// OpenSSH's refusal of an unknown host key when it cannot ask
 /// (`StrictHostKeyChecking yes`, `BatchMode`, no terminal), then "Host key
 /// verification failed.", each line ending in a newline.
-pub fn unknown_host_refusal(host: &str, port: u16, key: &PublicKey) -> String {
+pub fn unknown_host_refusal(host: &str, port: u16, key: &AnyPublicKey) -> String {
     let lines = [
         format!(
             "No {} host key is known for {} and you have requested strict checking.",
@@ -412,7 +419,7 @@ pub fn unknown_host_refusal(host: &str, port: u16, key: &PublicKey) -> String {
 
 /// ssh(1)'s notice after recording a new host key, with a final newline:
 /// `Warning: Permanently added 'HOST' (TYPE) to the list of known hosts.`
-pub fn permanently_added_message(host: &str, port: u16, key: &PublicKey) -> String {
+pub fn permanently_added_message(host: &str, port: u16, key: &AnyPublicKey) -> String {
     format!(
         "Warning: Permanently added '{}' ({}) to the list of known hosts.\n",
         display_host(host, port),
@@ -581,14 +588,15 @@ fn numbered_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
         .map(|(i, l)| (i + 1, l))
 }
 
-/// Parses `keytype base64 [comment]` (the comment is dropped).
-fn parse_key(rest: &str) -> Result<PublicKey, String> {
+/// Parses `keytype base64 [comment]` (the comment is dropped); any key type
+/// tobira knows, `ssh-ed448` included.
+fn parse_key(rest: &str) -> Result<AnyPublicKey, String> {
     let (kind, after) = split_field(rest);
     let (blob, _comment) = split_field(after);
     if blob.is_empty() {
         return Err("missing key".to_string());
     }
-    PublicKey::from_openssh(&format!("{kind} {blob}")).map_err(|e| format!("bad key: {e}"))
+    AnyPublicKey::from_openssh(&format!("{kind} {blob}")).map_err(|e| format!("bad key: {e}"))
 }
 
 /// Whether a host field matches `name`; `None` for a malformed hashed name.
@@ -666,32 +674,21 @@ fn has_wildcard(hosts: &str) -> bool {
     hosts.contains(['*', '?', '!'])
 }
 
-/// Compares keys by their key data, ignoring comments.
-fn same_key(a: &PublicKey, b: &PublicKey) -> bool {
-    a.key_data() == b.key_data()
+/// Compares keys by their blobs, ignoring comments.
+fn same_key(a: &AnyPublicKey, b: &AnyPublicKey) -> bool {
+    a.same_key(b)
 }
 
 /// The key type as ssh(1) prints it (OpenSSH's `sshkey_type()`): `ED25519`,
-/// `ECDSA`, `RSA`, `DSA`, `ED25519-SK`, `ECDSA-SK`. Keys of one type are the
-/// same "family" for [`KnownHosts::check`].
-fn key_type_name(key: &PublicKey) -> String {
-    match key.algorithm() {
-        Algorithm::Ed25519 => "ED25519".to_string(),
-        Algorithm::Ecdsa { .. } => "ECDSA".to_string(),
-        Algorithm::Rsa { .. } => "RSA".to_string(),
-        Algorithm::Dsa => "DSA".to_string(),
-        Algorithm::SkEd25519 => "ED25519-SK".to_string(),
-        Algorithm::SkEcdsaSha2NistP256 => "ECDSA-SK".to_string(),
-        other => match other.as_str() {
-            "ssh-ed448" => "ED448".to_string(),
-            name => name.to_ascii_uppercase(),
-        },
-    }
+/// `ED448`, `ECDSA`, `RSA`, `DSA`, `ED25519-SK`, `ECDSA-SK`. Keys of one type
+/// are the same "family" for [`KnownHosts::check`].
+fn key_type_name(key: &AnyPublicKey) -> String {
+    key.type_label()
 }
 
 /// `SHA256:...`, ssh(1)'s default fingerprint.
-fn fingerprint(key: &PublicKey) -> String {
-    key.fingerprint(HashAlg::Sha256).to_string()
+fn fingerprint(key: &AnyPublicKey) -> String {
+    key.fingerprint()
 }
 
 /// The host as ssh(1) names it in messages: lower case, `[host]:port` off
@@ -706,7 +703,7 @@ fn prompt_text(
     host: &str,
     port: u16,
     ip: Option<&str>,
-    key: &PublicKey,
+    key: &AnyPublicKey,
     other_names: &[String],
     other_types: bool,
 ) -> String {
@@ -789,12 +786,8 @@ fn tilde_unexpand(path: &Path) -> String {
 }
 
 /// The key as `type base64`, without comment (OpenSSH's `sshkey_write()`).
-fn key_text(key: &PublicKey) -> io::Result<String> {
-    let mut bare = key.clone();
-    bare.set_comment("");
-    bare.to_openssh()
-        .map(|s| s.trim_end().to_string())
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))
+fn key_text(key: &AnyPublicKey) -> io::Result<String> {
+    Ok(key.to_openssh_bare())
 }
 
 /// Whether a non-empty file does not end in a newline.
@@ -941,8 +934,8 @@ mod tests {
     const HASHED_EXAMPLE: &str = "|1|Lm54m4xK3gVfMlLxfDGplWxI9WQ=|KPYCKmx296agLlLSbCJyvQCB/aM=";
     const HASHED_EXAMPLE_2222: &str = "|1|uIfWTXP1dYtJSL/VTaELFd9mM8w=|UDSphYtKNvMesnyZJ6rGy/DscTM=";
 
-    fn key(line: &str) -> PublicKey {
-        PublicKey::from_openssh(line).expect("test key")
+    fn key(line: &str) -> AnyPublicKey {
+        AnyPublicKey::from_openssh(line).expect("test key")
     }
 
     /// "type base64" of a test key, without its comment.
@@ -1337,6 +1330,52 @@ mod tests {
         assert_eq!(kh.check("example.com", 2222, &key(KEY_B)), at(6));
         assert_eq!(kh.check("other", 2200, &key(KEY_C)), at(7));
         assert_eq!(find_host(&text, "example.com").len(), 1);
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn ed448_host_keys() {
+        // `puttygen -t ed448` keys, `puttygen -l` fingerprint of the first.
+        const ED448_A: &str = "ssh-ed448 AAAACXNzaC1lZDQ0OAAAADngoFvvNL3FAVti882HXOP2zbyKJRkRGLrYLeGYKPwTf/GzGyYhaeLzMBwg0riqqczxT18Do51czIA= tested448";
+        const ED448_B: &str = "ssh-ed448 AAAACXNzaC1lZDQ0OAAAADmvyiqCCbl1cjYFvwbpoQ7jtdrNtHlfqofMuIPyXD+WslQTwR9ZGhcAAyy4zX2RFj99SS4ZxHwEFAA= other448";
+        const FP_ED448_A: &str = "SHA256:k02Oun4Vx52/6IZ3OMJI3idPZrdFu8UfPi/VUj0aQrU";
+        let dir = temp_dir("ed448");
+        let path = dir.join("known_hosts");
+        append(&path, "example.com", 2222, &key(ED448_A), false).expect("append");
+        append(&path, "example.com", 2222, &key(KEY_A), false).expect("append");
+        let text = fs::read_to_string(&path).expect("read");
+        assert_eq!(
+            text.lines().next(),
+            Some(format!("[example.com]:2222 {}", bare(ED448_A)).as_str())
+        );
+        let kh = KnownHosts::load(std::slice::from_ref(&path)).expect("load");
+        let at = |line| HostKeyStatus::Known {
+            path: path.clone(),
+            line,
+        };
+        assert_eq!(kh.check("example.com", 2222, &key(ED448_A)), at(1));
+        assert_eq!(kh.check("example.com", 2222, &key(KEY_A)), at(2));
+        assert_eq!(
+            kh.check("example.com", 2222, &key(ED448_B)),
+            HostKeyStatus::Changed {
+                path: path.clone(),
+                line: 1
+            }
+        );
+        assert_eq!(kh.check("example.com", 22, &key(ED448_A)), HostKeyStatus::Unknown);
+        let warning = changed_key_warning("example.com", 2222, &key(ED448_B), &path, 1);
+        assert!(warning.contains("The fingerprint for the ED448 key sent by the remote host is"));
+        assert!(warning.contains(&format!("Offending ED448 key in {}:1", path.display())));
+        let prompt = kh.unknown_host_message("other", 22, Some("192.0.2.1"), &key(ED448_A));
+        assert!(
+            prompt.contains(&format!("ED448 key fingerprint is {FP_ED448_A}.")),
+            "{prompt}"
+        );
+        assert!(permanently_added_message("h", 22, &key(ED448_A)).contains("'h' (ED448)"));
+        // A truncated ssh-ed448 key is skipped, not trusted.
+        let cut = &bare(ED448_A)[..60];
+        let kh = parse(&format!("example.com {cut}\n"));
+        assert_eq!(kh.check("example.com", 22, &key(ED448_A)), HostKeyStatus::Unknown);
         let _ = fs::remove_dir_all(&dir);
     }
 

@@ -20,6 +20,7 @@ pub mod hostkeys;
 pub mod keyfile;
 pub mod known_hosts;
 pub mod process;
+pub mod pubkey;
 #[allow(unsafe_code)]
 pub mod pty;
 pub mod server;

@@ -13,6 +13,7 @@ use zeroize::Zeroizing;
 use crate::account::{self, Account, AccountState};
 use crate::authorized_keys::{self, KeyOptions};
 use crate::config::server::{PermitRootLogin, ServerConfig};
+use crate::pubkey::AnyPublicKey;
 
 /// What the server answers to one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,14 +92,9 @@ fn today_days() -> i64 {
         .unwrap_or(0)
 }
 
-fn key_label(key: &ssh_key::PublicKey) -> String {
-    let kind = match key.algorithm() {
-        ssh_key::Algorithm::Ed25519 => "ED25519".to_string(),
-        ssh_key::Algorithm::Ecdsa { .. } => "ECDSA".to_string(),
-        ssh_key::Algorithm::Rsa { .. } => "RSA".to_string(),
-        other => other.as_str().to_ascii_uppercase(),
-    };
-    format!("{kind} {}", key.fingerprint(ssh_key::HashAlg::Sha256))
+/// `ED25519 SHA256:...` as sshd logs an accepted key.
+fn key_label(key: &AnyPublicKey) -> String {
+    format!("{} {}", key.type_label(), key.fingerprint())
 }
 
 impl AuthState {
@@ -312,7 +308,7 @@ impl AuthState {
         }
     }
 
-    fn authorized(&self, acct: &Account, key: &ssh_key::PublicKey) -> Result<Option<KeyOptions>, String> {
+    fn authorized(&self, acct: &Account, key: &AnyPublicKey) -> Result<Option<KeyOptions>, String> {
         let c = self.cfg();
         for path in c.authorized_keys_paths(&acct.name, &acct.home, acct.uid) {
             let Ok(text) = std::fs::read_to_string(&path) else {
@@ -408,7 +404,7 @@ impl AuthState {
                 signature,
                 ..
             } => {
-                let Ok(key) = ssh_key::PublicKey::from_bytes(key_blob) else {
+                let Ok(key) = AnyPublicKey::from_blob(key_blob) else {
                     return self.fail(
                         true,
                         vec![format!("userauth_pubkey: cannot decode key: {algorithm} [preauth]")],

@@ -4,9 +4,8 @@
 
 use std::path::PathBuf;
 
-use ssh_key::PublicKey;
-
 use crate::known_hosts::{self, HostKeyStatus, KnownHosts};
+use crate::pubkey::AnyPublicKey;
 
 pub use crate::config::client::StrictHostKeyChecking as StrictMode;
 
@@ -36,7 +35,7 @@ pub fn decide(
     s: &TrustSettings,
     host: &str,
     port: u16,
-    key: &PublicKey,
+    key: &AnyPublicKey,
     prompt: &mut Prompter<'_>,
     notify: &mut dyn FnMut(&str),
 ) -> Result<(), String> {
@@ -67,7 +66,7 @@ pub fn decide(
                     return Err("Host key verification failed.".to_string());
                 }
                 let question = kh.unknown_host_message(host, port, None, key);
-                let fp = key.fingerprint(ssh_key::HashAlg::Sha256).to_string();
+                let fp = key.fingerprint();
                 let mut q = question;
                 loop {
                     let Some(answer) = prompt(&q) else {
@@ -91,7 +90,7 @@ fn record(
     s: &TrustSettings,
     host: &str,
     port: u16,
-    key: &PublicKey,
+    key: &AnyPublicKey,
     notify: &mut dyn FnMut(&str),
 ) -> Result<(), String> {
     let Some(path) = s.user_files.first() else {
@@ -118,11 +117,11 @@ mod tests {
         d.join("known_hosts")
     }
 
-    fn key() -> PublicKey {
+    fn key() -> AnyPublicKey {
         ssh_key::PrivateKey::random(&mut rand::rngs::OsRng, ssh_key::Algorithm::Ed25519)
             .unwrap()
             .public_key()
-            .clone()
+            .into()
     }
 
     fn settings(file: PathBuf, mode: StrictMode) -> TrustSettings {
@@ -180,7 +179,7 @@ mod tests {
     #[test]
     fn fingerprint_answer_accepts_and_no_refuses() {
         let k = key();
-        let fp = k.fingerprint(ssh_key::HashAlg::Sha256).to_string();
+        let fp = k.fingerprint();
         let s = settings(tmp("fp"), StrictMode::Ask);
         decide(&s, "h", 22, &k, &mut |_| Some(fp.clone()), &mut |_| {}).unwrap();
         let s = settings(tmp("no"), StrictMode::Ask);
@@ -206,5 +205,39 @@ mod tests {
             decide(&s, "h", 22, &k, &mut |_| panic!(), &mut |_| {}).unwrap_err(),
             "Host key verification failed."
         );
+    }
+
+    #[test]
+    fn ed448_host_key_recorded_then_known() {
+        // `puttygen -t ed448` public keys and the first one's `puttygen -l`.
+        let k = AnyPublicKey::from_openssh("ssh-ed448 AAAACXNzaC1lZDQ0OAAAADngoFvvNL3FAVti882HXOP2zbyKJRkRGLrYLeGYKPwTf/GzGyYhaeLzMBwg0riqqczxT18Do51czIA=").unwrap();
+        let other = AnyPublicKey::from_openssh("ssh-ed448 AAAACXNzaC1lZDQ0OAAAADmvyiqCCbl1cjYFvwbpoQ7jtdrNtHlfqofMuIPyXD+WslQTwR9ZGhcAAyy4zX2RFj99SS4ZxHwEFAA=").unwrap();
+        let f = tmp("ed448");
+        let s = settings(f.clone(), StrictMode::Ask);
+        let mut asked = String::new();
+        let mut notes = String::new();
+        decide(
+            &s,
+            "h",
+            2222,
+            &k,
+            &mut |q| {
+                asked.push_str(q);
+                Some("SHA256:k02Oun4Vx52/6IZ3OMJI3idPZrdFu8UfPi/VUj0aQrU".into())
+            },
+            &mut |n| notes.push_str(n),
+        )
+        .unwrap();
+        assert!(
+            asked.contains("ED448 key fingerprint is SHA256:k02Oun4Vx52/6IZ3OMJI3idPZrdFu8UfPi/VUj0aQrU."),
+            "{asked}"
+        );
+        assert!(notes.contains("Permanently added '[h]:2222' (ED448)"), "{notes}");
+        let text = std::fs::read_to_string(&f).unwrap();
+        assert_eq!(text, format!("[h]:2222 {}\n", k.to_openssh_bare()));
+        let s = settings(f.clone(), StrictMode::Yes);
+        decide(&s, "h", 2222, &k, &mut |_| panic!("asked again"), &mut |_| {}).unwrap();
+        let e = decide(&s, "h", 2222, &other, &mut |_| panic!("asked"), &mut |_| {}).unwrap_err();
+        assert!(e.contains("Offending ED448 key"), "{e}");
     }
 }

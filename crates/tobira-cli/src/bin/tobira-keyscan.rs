@@ -19,7 +19,7 @@ struct Args {
     /// Port to connect to.
     #[arg(short = 'p', default_value_t = 22)]
     port: u16,
-    /// Key types to fetch: ed25519, ecdsa, rsa (comma-separated).
+    /// Key types to fetch: ed25519, ed448, ecdsa, rsa (comma-separated).
     #[arg(short = 't', default_value = "ed25519,ecdsa,rsa")]
     types: String,
     /// Timeout in seconds.
@@ -39,6 +39,7 @@ struct Args {
 fn host_key_algs(t: &str) -> Option<&'static [&'static str]> {
     Some(match t {
         "ed25519" => &["ssh-ed25519"],
+        "ed448" => &["ssh-ed448"],
         "ecdsa" => &["ecdsa-sha2-nistp256"],
         "rsa" => &["rsa-sha2-512", "rsa-sha2-256"],
         _ => return None,
@@ -217,7 +218,7 @@ fn main() -> ExitCode {
             let r = rt.block_on(async { tokio::time::timeout(timeout, scan_one(host, args.port, algs, false)).await });
             match r {
                 Ok(Ok(Found::Key(ident, blob))) => {
-                    let Ok(key) = ssh_key::PublicKey::from_bytes(&blob) else {
+                    let Ok(key) = tobira::pubkey::AnyPublicKey::from_blob(&blob) else {
                         continue;
                     };
                     let name = tobira::known_hosts::host_name_for(host, args.port);
@@ -227,14 +228,7 @@ fn main() -> ExitCode {
                         name
                     };
                     eprintln!("# {host}:{} {ident}", args.port);
-                    match key.to_openssh() {
-                        Ok(line) => {
-                            let mut parts = line.splitn(3, ' ');
-                            let (a, b) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-                            println!("{shown} {a} {b}");
-                        }
-                        Err(e) => eprintln!("{host}: {e}"),
-                    }
+                    println!("{shown} {}", key.to_openssh_bare());
                 }
                 Ok(Ok(Found::KexInit(..))) => {}
                 // A server without that key type: nothing printed, as ssh-keyscan.

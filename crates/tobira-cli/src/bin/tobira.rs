@@ -298,13 +298,9 @@ fn main() -> ExitCode {
     let port = cfg.port;
     let quiet = args.quiet;
     let mut verify = |_alg: &str, blob: &[u8]| -> Result<(), String> {
-        let key = ssh_key::PublicKey::from_bytes(blob).map_err(|e| format!("bad host key: {e}"))?;
+        let key = tobira::pubkey::AnyPublicKey::from_blob(blob).map_err(|e| format!("bad host key: {e}"))?;
         if verbose > 0 {
-            eprintln!(
-                "debug1: Server host key: {} {}",
-                key.algorithm(),
-                key.fingerprint(ssh_key::HashAlg::Sha256)
-            );
+            eprintln!("debug1: Server host key: {} {}", key.key_type(), key.fingerprint());
         }
         decide(
             &trust,

@@ -99,7 +99,8 @@ impl Drop for Server {
     }
 }
 
-/// Host keys for a test server: RSA 2048 (the seed's), Ed25519, ECDSA P-256.
+/// Host keys for a test server: RSA 2048 (the seed's), Ed25519, ECDSA
+/// P-256/384/521 and DSA.
 pub fn host_keys(dir: &TempDir) -> Vec<PathBuf> {
     let mut v = Vec::new();
     for (kind, bits, name) in [
@@ -108,6 +109,8 @@ pub fn host_keys(dir: &TempDir) -> Vec<PathBuf> {
         ("ecdsa", Some(256), "host_ecdsa"),
         ("ecdsa", Some(384), "host_ecdsa384"),
         ("ecdsa", Some(521), "host_ecdsa521"),
+        // Offered only where ssh-dss is enabled with `+`.
+        ("dsa", None, "host_dsa"),
     ] {
         let p = dir.path(name);
         ssh_keygen(&p, kind, bits);

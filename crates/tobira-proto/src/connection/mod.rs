@@ -1045,11 +1045,8 @@ impl Connection {
                 r.finish()?;
                 let req = GexRequest { min, n, max };
                 let clamped = GexRequest {
-                    min: min.max(crate::kex::dh::MIN_MODULUS_BITS as u32),
-                    n: n.clamp(
-                        crate::kex::dh::MIN_MODULUS_BITS as u32,
-                        crate::kex::dh::MAX_MODULUS_BITS as u32,
-                    ),
+                    min: min.max(self.config.gex_min_bits),
+                    n: n.clamp(self.config.gex_min_bits, crate::kex::dh::MAX_MODULUS_BITS as u32),
                     max: max.min(crate::kex::dh::MAX_MODULUS_BITS as u32),
                 };
                 if !(clamped.min <= clamped.n && clamped.n <= clamped.max) {
@@ -1298,7 +1295,14 @@ impl Connection {
             };
             self.send_now(&ext.encode());
         }
-        Ok(())
+        // What waited for the exchange goes out now, under the new keys and
+        // before anything sent later (RFC 4253 §7.3): waiting for the
+        // peer's NEWKEYS would let newer messages overtake it.
+        for p in std::mem::take(&mut self.held) {
+            self.send_now(&p);
+        }
+        self.held_bytes = 0;
+        self.flush_all_channels()
     }
 
     fn on_newkeys(&mut self) -> Result<(), Error> {

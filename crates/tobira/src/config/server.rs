@@ -1723,9 +1723,9 @@ mod tests {
         let e = err("# x\nCiphers +arcfour256\n");
         assert!(e.contains("/etc/tobira/tobirad_config line 2"), "{e}");
         assert!(e.contains("Ciphers") && e.contains("arcfour256"), "{e}");
-        let e = err("HostKeyAlgorithms ssh-dss\n");
+        let e = err("HostKeyAlgorithms ssh-xmss@openssh.com\n");
         assert!(
-            e.contains("line 1") && e.contains("HostKeyAlgorithms") && e.contains("ssh-dss"),
+            e.contains("line 1") && e.contains("HostKeyAlgorithms") && e.contains("ssh-xmss@openssh.com"),
             "{e}"
         );
     }
