@@ -217,7 +217,15 @@ fn time_limit_with_openssh() {
     let size = 64 << 20;
     let pace = Some(Duration::from_millis(25));
     let sshd = start_sshd(&["AuthorizedKeysFile=.ssh/authorized_keys"]);
-    let r = through_cat("tobira", sshd.port, &user.name, &ident, &["RekeyLimit=1G 1s"], size, pace);
+    let r = through_cat(
+        "tobira",
+        sshd.port,
+        &user.name,
+        &ident,
+        &["RekeyLimit=1G 1s"],
+        size,
+        pace,
+    );
     check("tobira(RekeyLimit 1G 1s) -> sshd", &r, size);
     let n = client_rekeys(&r.4);
     assert!(n >= 3, "{n} time-based re-exchanges started by tobira");
@@ -234,7 +242,10 @@ fn time_limit_with_openssh() {
         ("tobira", sshd.port, vec!["-oRekeyLimit=1G 1s"]),
     ] {
         let mut c = client_command(client, &ident, port);
-        c.arg("-v").args(opts).arg(format!("{}@127.0.0.1", user.name)).arg("sleep 3.5");
+        c.arg("-v")
+            .args(opts)
+            .arg(format!("{}@127.0.0.1", user.name))
+            .arg("sleep 3.5");
         let out = run(&mut c, Duration::from_secs(30));
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{client}: {err}");

@@ -117,14 +117,15 @@ fn each_method_carries_data_smaller() {
         let data = text(2 << 20);
         let wire = send_both_ways(&mut c, &mut s, cid, sid, &data);
         // 4 MiB of text crossed; compressed it is a small fraction.
-        assert!(wire < data.len() / 10, "{method}: {wire} bytes on the wire for 2 x {}", data.len());
+        assert!(
+            wire < data.len() / 10,
+            "{method}: {wire} bytes on the wire for 2 x {}",
+            data.len()
+        );
         // A re-exchange restarts the streams; data still flows.
         c.start_rekey();
         let (ce, _) = pump(&mut c, &mut s);
-        assert_eq!(
-            negotiated_comp(&ce),
-            Some((method.to_string(), method.to_string()))
-        );
+        assert_eq!(negotiated_comp(&ce), Some((method.to_string(), method.to_string())));
         let wire = send_both_ways(&mut c, &mut s, cid, sid, &text(300_000));
         assert!(wire < 60_000, "{method} after rekey: {wire}");
     }
@@ -156,7 +157,11 @@ fn delayed_method_waits_for_authentication() {
     let password = String::from_utf8(text(20_000)).unwrap();
     c.userauth_password("u", &password, None).unwrap();
     let (_, se) = pump_counting(&mut c, &mut s, &mut wire);
-    assert!(wire - before > 20_000, "pre-auth request was compressed: {}", wire - before);
+    assert!(
+        wire - before > 20_000,
+        "pre-auth request was compressed: {}",
+        wire - before
+    );
     assert!(se.iter().any(|e| matches!(e, Event::AuthRequest(_))));
     s.auth_accept().unwrap();
     pump(&mut c, &mut s);

@@ -368,16 +368,24 @@ fn bad_hybrid_and_curve448_values_are_refused() {
             let mut q = vec![30u8];
             q.put_string(&vec![7u8; bad]);
             let e = server_after_kexinit_with(kex, &q);
-            assert_eq!(e.reason(), Some(DisconnectReason::KeyExchangeFailed), "{kex} {bad}: {e}");
+            assert_eq!(
+                e.reason(),
+                Some(DisconnectReason::KeyExchangeFailed),
+                "{kex} {bad}: {e}"
+            );
         }
     }
     // Small-order curve448 points (RFC 7748 §6.2: 0 and 1 give an all-zero
     // secret), and a wrong length.
-    for point in [vec![0u8; 56], {
-        let mut p = vec![0u8; 56];
-        p[0] = 1;
-        p
-    }, vec![5u8; 57]] {
+    for point in [
+        vec![0u8; 56],
+        {
+            let mut p = vec![0u8; 56];
+            p[0] = 1;
+            p
+        },
+        vec![5u8; 57],
+    ] {
         let mut q = vec![30u8];
         q.put_string(&point);
         let e = server_after_kexinit_with("curve448-sha512", &q);
@@ -405,7 +413,10 @@ fn oversized_kexinit_is_refused() {
     let hello = c.pending_output().to_vec();
     let ident_end = hello.windows(2).position(|w| w == b"\r\n").unwrap() + 2;
     for names in [
-        (0..10_000).map(|i| format!("x{i}@example.com")).collect::<Vec<_>>().join(","),
+        (0..10_000)
+            .map(|i| format!("x{i}@example.com"))
+            .collect::<Vec<_>>()
+            .join(","),
         "a".repeat(1 << 20),
     ] {
         let mut s = Connection::server(Arc::new(server_config()), rng(2));

@@ -43,7 +43,9 @@ fn authed(client: Config, server: Config) -> (Connection, Connection, u32, u32) 
 }
 
 fn blob(n: usize, salt: u32) -> Vec<u8> {
-    (0..n as u32).map(|i| (i.wrapping_mul(2_654_435_761) ^ salt) as u8).collect()
+    (0..n as u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) ^ salt) as u8)
+        .collect()
 }
 
 fn data_of(events: &[Event], want: u32) -> Vec<u8> {
@@ -166,8 +168,14 @@ fn rekey_switches_methods() {
         ..Config::default()
     };
     let (mut c, mut s, cid, sid) = authed(
-        both(&["curve25519-sha256", "diffie-hellman-group16-sha512"], "chacha20-poly1305@openssh.com"),
-        both(&["curve25519-sha256", "diffie-hellman-group16-sha512"], "chacha20-poly1305@openssh.com"),
+        both(
+            &["curve25519-sha256", "diffie-hellman-group16-sha512"],
+            "chacha20-poly1305@openssh.com",
+        ),
+        both(
+            &["curve25519-sha256", "diffie-hellman-group16-sha512"],
+            "chacha20-poly1305@openssh.com",
+        ),
     );
     c.set_config(Arc::new(both(&["diffie-hellman-group16-sha512"], "aes256-ctr")));
     c.start_rekey();

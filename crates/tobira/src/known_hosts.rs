@@ -55,8 +55,9 @@ const BANNER: &str = "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@
 /// ssh(1) shows this instead of an address when connected through a
 /// ProxyCommand.
 const NO_HOST_IP: &str = "<no hostip for proxy command>";
-/// Key types ssh(1)'s `show_other_keys()` reports, in its order.
-const OTHER_KEY_TYPES: [&str; 4] = ["RSA", "DSA", "ECDSA", "ED25519"];
+/// Key types ssh(1)'s `show_other_keys()` reports, in its order, then
+/// `ED448`, which OpenSSH does not know.
+const OTHER_KEY_TYPES: [&str; 5] = ["RSA", "DSA", "ECDSA", "ED25519", "ED448"];
 
 /// The name under which a host is recorded in known_hosts: `host` on port 22
 /// (or port 0, "unspecified"), `[host]:port` otherwise (OpenSSH's
@@ -1372,6 +1373,16 @@ mod tests {
             "{prompt}"
         );
         assert!(permanently_added_message("h", 22, &key(ED448_A)).contains("'h' (ED448)"));
+        // An Ed25519 key for a host known with an Ed448 key: ssh(1)'s warning
+        // about the other key type comes first.
+        let message = kh.unknown_host_message("example.com", 2222, Some("192.0.2.1"), &key(KEY_B));
+        assert!(
+            message.starts_with(&format!(
+                "WARNING: ED448 key found for host [example.com]:2222\nin {}:1\nED448 key fingerprint {FP_ED448_A}.\n",
+                path.display()
+            )),
+            "{message}"
+        );
         // A truncated ssh-ed448 key is skipped, not trusted.
         let cut = &bare(ED448_A)[..60];
         let kh = parse(&format!("example.com {cut}\n"));

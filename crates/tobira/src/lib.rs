@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod account;
+pub mod admission;
 pub mod agent;
 pub mod authorized_keys;
 pub mod client;
@@ -20,9 +21,9 @@ pub mod hostkeys;
 pub mod keyfile;
 pub mod known_hosts;
 pub mod process;
-pub mod pubkey;
 #[allow(unsafe_code)]
 pub mod pty;
+pub mod pubkey;
 pub mod server;
 pub mod server_auth;
 pub mod server_forward;

@@ -11,6 +11,7 @@ use tobira_proto::{Connection, Event};
 use tokio::net::{TcpListener, TcpStream};
 use tracing::{debug, info};
 
+use crate::admission::{self, Admission, Penalties, Ticket};
 use crate::config::server::ServerConfig;
 use crate::driver::{Driver, DriverError};
 use crate::server_auth::{AuthState, Decision, Outcome, PolicyContext};
@@ -41,10 +42,19 @@ pub async fn serve(
     listeners: Vec<TcpListener>,
     settings: tokio::sync::watch::Receiver<Arc<ServerSettings>>,
 ) -> std::io::Result<()> {
+    // Admission control (MaxStartups, PerSourcePenalties) is shared by
+    // every listener and keeps the limits the server started with.
+    let admission = {
+        let cfg = &settings.borrow().config;
+        let penalties = Penalties::parse(&cfg.per_source_penalties).map_err(std::io::Error::other)?;
+        let exempt = cfg.per_source_penalty_exempt_list.iter().cloned().collect();
+        Admission::new(cfg.max_startups, penalties, exempt)
+    };
     let mut tasks = Vec::new();
     for l in listeners {
         let s = settings.clone();
-        tasks.push(tokio::spawn(async move { accept_loop(l, s).await }));
+        let a = Arc::clone(&admission);
+        tasks.push(tokio::spawn(async move { accept_loop(l, s, a).await }));
     }
     for t in tasks {
         t.await.map_err(std::io::Error::other)??;
@@ -55,12 +65,24 @@ pub async fn serve(
 async fn accept_loop(
     listener: TcpListener,
     settings: tokio::sync::watch::Receiver<Arc<ServerSettings>>,
+    admission: Arc<Admission>,
 ) -> std::io::Result<()> {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
+                let roll = rand::Rng::gen_range(&mut rand::thread_rng(), 0..100);
+                let ticket = match admission.admit(peer.ip(), std::time::Instant::now(), roll) {
+                    Ok(t) => t,
+                    Err(refusal) => {
+                        // As sshd: the socket is closed at once, before the
+                        // identification string.
+                        info!("{refusal}");
+                        drop(stream);
+                        continue;
+                    }
+                };
                 let s = settings.borrow().clone();
-                tokio::spawn(async move { handle(stream, peer, s).await });
+                tokio::spawn(async move { handle(stream, peer, s, ticket).await });
             }
             // Out of descriptors and the like: keep serving the others.
             Err(e) => {
@@ -72,7 +94,7 @@ async fn accept_loop(
 }
 
 /// Runs one connection to its end.
-pub async fn handle(stream: TcpStream, peer: SocketAddr, settings: Arc<ServerSettings>) {
+pub async fn handle(stream: TcpStream, peer: SocketAddr, settings: Arc<ServerSettings>, mut ticket: Ticket) {
     let _ = stream.set_nodelay(true);
     let addr = format!("{} port {}", peer.ip(), peer.port());
     debug!("Connection from {addr}");
@@ -97,6 +119,7 @@ pub async fn handle(stream: TcpStream, peer: SocketAddr, settings: Arc<ServerSet
     loop {
         let authenticated = d.conn.is_authenticated();
         if authenticated && sessions.is_none() {
+            ticket.authenticated();
             let Some(acct) = auth.as_ref().and_then(|a| a.account.clone()) else {
                 return;
             };
@@ -170,6 +193,9 @@ pub async fn handle(stream: TcpStream, peer: SocketAddr, settings: Arc<ServerSet
         match ev {
             Ok(Event::AuthRequest(req)) => {
                 let r = &req.request;
+                if r.method.name() != "none" {
+                    ticket.set_outcome(admission::Outcome::AuthFailed);
+                }
                 debug!(
                     "userauth-request for user {} service {} method {} [preauth]",
                     r.user,
@@ -227,6 +253,7 @@ pub async fn handle(stream: TcpStream, peer: SocketAddr, settings: Arc<ServerSet
                 on_event(&ev, &addr, &settings)
             }
             Err(DriverError::Timeout) => {
+                ticket.set_outcome(admission::Outcome::GraceExceeded);
                 info!("Timeout before authentication for {addr}");
                 d.conn.disconnect(
                     tobira_proto::DisconnectReason::ProtocolError,

@@ -177,6 +177,11 @@ pub fn start_tobirad(extra: &[&str]) -> Server {
     for k in &keys {
         cmd.arg("-h").arg(k);
     }
+    // The tests log in (and fail on purpose) many times from 127.0.0.1;
+    // PerSourcePenalties is tested on its own.
+    if !extra.iter().any(|o| o.contains("PerSourcePenalties")) {
+        cmd.args(["-o", "PerSourcePenalties=no"]);
+    }
     cmd.args(extra);
     let child = cmd
         .env("XDG_STATE_HOME", dir.path("state"))

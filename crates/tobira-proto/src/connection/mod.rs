@@ -36,10 +36,10 @@ mod channels;
 mod userauth;
 
 use crate::trace::{self, Direction};
+use crate::transport::compress::{CompressionMode, Compressor, Decompressor};
 use crate::transport::ident::{IdentReader, IdentScan};
 use crate::transport::keys::derive;
 use crate::transport::negotiate::{guess_was_wrong, negotiate, Negotiated};
-use crate::transport::compress::{CompressionMode, Compressor, Decompressor};
 use crate::transport::packet::{cipher_block_limit, DirectionKeys, Opener, Sealer, MAX_PACKET};
 use crate::wire::{Reader, Writer};
 pub use channels::{LOCAL_MAX_PACKET, LOCAL_WINDOW};

@@ -287,6 +287,8 @@ pub struct ServerConfig {
     /// `PerSourcePenalties`, as written (empty: not set, OpenSSH's
     /// defaults apply).
     pub per_source_penalties: Vec<String>,
+    /// `PerSourcePenaltyExemptList`: address/CIDR patterns never penalised.
+    pub per_source_penalty_exempt_list: Option<String>,
     /// `Match` blocks, in file order, applied by
     /// [`ServerConfig::for_connection`]. `Match All` blocks are applied at
     /// load time as well, as `sshd` does.
@@ -371,6 +373,7 @@ impl ServerConfig {
             print_motd: true,
             use_dns: false,
             per_source_penalties: Vec::new(),
+            per_source_penalty_exempt_list: None,
             match_blocks: Vec::new(),
             warnings: Vec::new(),
             cmdline_set: HashSet::new(),
@@ -626,6 +629,7 @@ enum Kw {
     PrintMotd,
     UseDns,
     PerSourcePenalties,
+    PerSourcePenaltyExemptList,
     Include,
     Match,
 }
@@ -760,7 +764,11 @@ static KEYWORDS: &[(&str, Kind, bool)] = &[
     ("disableforwarding", Kind::Unsupported, M),
     ("persourcemaxstartups", Kind::Unsupported, G),
     ("persourcenetblocksize", Kind::Unsupported, G),
-    ("persourcepenaltyexemptlist", Kind::Unsupported, G),
+    (
+        "persourcepenaltyexemptlist",
+        Kind::Known(Kw::PerSourcePenaltyExemptList),
+        G,
+    ),
     ("permittunnel", Kind::Unsupported, M),
     ("permituserrc", Kind::Unsupported, M),
     ("chrootdirectory", Kind::Unsupported, M),
@@ -1265,7 +1273,14 @@ fn apply(cfg: &mut ServerConfig, pass: &mut Pass, kw: Kw, line: &ConfigLine) -> 
             1
         }
         Kw::HostKeyAlgorithms => {
-            let v = algos(args, at, key, "HostKeyAlgorithms", SERVER_HOSTKEY_DEFAULT, HOSTKEY_SUPPORTED)?;
+            let v = algos(
+                args,
+                at,
+                key,
+                "HostKeyAlgorithms",
+                SERVER_HOSTKEY_DEFAULT,
+                HOSTKEY_SUPPORTED,
+            )?;
             first_wins(pass, kw, &mut cfg.host_key_algorithms, v);
             1
         }
@@ -1611,8 +1626,15 @@ fn apply(cfg: &mut ServerConfig, pass: &mut Pass, kw: Kw, line: &ConfigLine) -> 
         }
         Kw::PerSourcePenalties => {
             need(args, at, &format!("{key} missing argument."))?;
+            crate::admission::Penalties::parse(args).map_err(|e| ConfigError::invalid(at, e))?;
             first_wins(pass, kw, &mut cfg.per_source_penalties, args.to_vec());
             args.len()
+        }
+        Kw::PerSourcePenaltyExemptList => {
+            let a = need(args, at, &format!("{key} missing argument."))?;
+            crate::config::addr_match_list(None, a).map_err(|e| ConfigError::invalid(at, e))?;
+            first_wins(pass, kw, &mut cfg.per_source_penalty_exempt_list, Some(a.to_string()));
+            1
         }
         Kw::Include | Kw::Match => args.len(),
     };
