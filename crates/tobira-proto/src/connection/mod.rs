@@ -32,6 +32,7 @@ use crate::msg::transport::{encode_service, encode_unimplemented, Disconnect, Ex
 use crate::msg::userauth::InfoRequest;
 pub use userauth::AuthRequest;
 
+mod allowed;
 mod channels;
 mod userauth;
 
@@ -708,24 +709,19 @@ impl Connection {
             .first()
             .copied()
             .ok_or_else(|| Error::protocol("empty packet"))?;
-        let initial_kex = self.session_id.is_none() || (self.kex_count == 0 && self.kex.is_some());
-        if self.strict && initial_kex && !matches!(msg, num::KEXINIT | num::NEWKEYS | 30..=49) {
-            return Err(Error::protocol(format!(
-                "strict KEX violation: unexpected message type {msg} during initial key exchange"
-            )));
-        }
+        let stage = self.stage();
+        let verdict = allowed::check(self.role, stage, self.strict, msg)?;
         if let Some(k) = self.kex.as_mut() {
+            // A wrong first_kex_packet_follows guess: its packet is skipped
+            // (RFC 4253 §7).
             if k.skip_next && (30..=49).contains(&msg) {
                 k.skip_next = false;
                 return Ok(());
             }
-            // Between the peer's KEXINIT and its NEWKEYS only transport
-            // messages may arrive (RFC 4253 §7.1).
-            if k.theirs.is_some() && !k.newkeys_received && !matches!(msg, 1..=4 | 20..=49) {
-                return Err(Error::protocol(format!(
-                    "unexpected message type {msg} during key exchange"
-                )));
-            }
+        }
+        if verdict == allowed::Verdict::Unimplemented {
+            self.send_now(&encode_unimplemented(seq));
+            return Ok(());
         }
         match msg {
             num::DISCONNECT => {
@@ -750,33 +746,37 @@ impl Connection {
             num::KEXINIT => self.on_kexinit(payload, seq),
             num::NEWKEYS => self.on_newkeys(),
             30..=49 => self.on_kex_message(msg, payload),
-            num::SERVICE_REQUEST | num::SERVICE_ACCEPT | num::EXT_INFO => {
-                if self.session_id.is_none() {
-                    return Err(Error::protocol(format!("message type {msg} before key exchange")));
-                }
-                match (self.role, msg) {
-                    (Role::Server, num::SERVICE_REQUEST) => self.on_service_request(payload),
-                    (Role::Client, num::SERVICE_ACCEPT) => self.on_service_accept(payload),
-                    (Role::Client, num::EXT_INFO) => self.on_ext_info(payload),
-                    _ => Err(Error::protocol(format!("unexpected message type {msg}"))),
-                }
-            }
+            num::SERVICE_REQUEST => self.on_service_request(payload),
+            num::SERVICE_ACCEPT => self.on_service_accept(payload),
+            num::EXT_INFO if self.role == Role::Client => self.on_ext_info(payload),
+            // A client's EXT_INFO (RFC 8308 §2.2) names nothing tobira uses.
+            num::EXT_INFO => Ok(()),
             50..=79 => self.on_userauth(msg, payload),
-            80..=127 => {
-                if !self.authenticated {
-                    return Err(Error::protocol(format!(
-                        "connection protocol message type {msg} before authentication"
-                    )));
-                }
-                self.on_connection_message(msg, payload)
-            }
+            80..=127 => self.on_connection_message(msg, payload),
             _ => {
-                if self.session_id.is_none() && self.strict {
-                    return Err(Error::protocol(format!("unexpected message type {msg}")));
-                }
                 self.send_now(&encode_unimplemented(seq));
                 Ok(())
             }
+        }
+    }
+
+    /// The stage for the table of allowed messages ([`allowed`]).
+    fn stage(&self) -> allowed::Stage {
+        let in_kex = self
+            .kex
+            .as_ref()
+            .is_some_and(|k| k.theirs.is_some() && !k.newkeys_received);
+        if self.session_id.is_none() || (self.kex_count == 0 && self.kex.as_ref().is_some_and(|k| !k.newkeys_received))
+        {
+            allowed::Stage::InitialKex
+        } else if in_kex {
+            allowed::Stage::Rekey
+        } else if self.authenticated {
+            allowed::Stage::Authenticated
+        } else if self.userauth_active {
+            allowed::Stage::Authenticating
+        } else {
+            allowed::Stage::PreService
         }
     }
 

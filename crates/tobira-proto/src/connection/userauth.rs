@@ -28,12 +28,9 @@ pub struct AuthRequest {
 }
 
 impl Connection {
+    /// Authentication messages; [`super::allowed`] has already checked
+    /// the stage (service accepted) and the direction.
     pub(super) fn on_userauth(&mut self, msg: u8, payload: &[u8]) -> Result<(), Error> {
-        if !self.userauth_active {
-            return Err(Error::protocol(format!(
-                "authentication message {msg} before ssh-userauth service accepted"
-            )));
-        }
         match (self.role, msg) {
             (Role::Server, num::USERAUTH_REQUEST) => self.on_request(payload),
             (Role::Server, num::USERAUTH_INFO_RESPONSE) if self.kbd_pending && !self.authenticated => {
