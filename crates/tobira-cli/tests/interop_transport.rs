@@ -240,9 +240,16 @@ fn seed_suite_tobira_client_against_sshd() {
 
 #[test]
 fn seed_suite_openssh_client_against_tobirad() {
-    // tobirad's defaults are encrypt-then-MAC only; the seed's hmac-sha2-256
-    // is enabled with `+`, as an administrator would.
-    let server = start_tobirad(&["--trace", "-o", "MACs=+hmac-sha2-256"]);
+    // tobirad's defaults are encrypt-then-MAC only and post-quantum first;
+    // the seed's hmac-sha2-256 and group exchange are enabled with `+`, as
+    // an administrator would.
+    let server = start_tobirad(&[
+        "--trace",
+        "-o",
+        "MACs=+hmac-sha2-256",
+        "-o",
+        "KexAlgorithms=+diffie-hellman-group-exchange-sha256",
+    ]);
     let (code, err) = openssh_probe(server.port, &SEED);
     assert_eq!(code, 255, "{err}");
     for needle in [

@@ -48,20 +48,16 @@ pub const KEX_DEFAULT: &[&str] = &[
 ];
 
 /// Default key-exchange methods of the server, chosen to be graded clean by
-/// public audit tools: post-quantum hybrids first, then the Bernstein curves,
-/// then finite-field groups of 4096 bits or more and group exchange (whose
-/// moduli are 3072 bits or more, see `Config::gex_min_bits`). The NIST
-/// curves and 2048-bit groups stay available with `+`.
+/// public audit tools (ssh-audit): the post-quantum hybrids first, then
+/// curve25519 for the clients that have no hybrid yet. Everything else
+/// (curve448, the NIST curves, finite-field groups and group exchange)
+/// stays available with `+`.
 pub const SERVER_KEX_DEFAULT: &[&str] = &[
     "mlkem768x25519-sha256",
     "sntrup761x25519-sha512",
     "sntrup761x25519-sha512@openssh.com",
     "curve25519-sha256",
     "curve25519-sha256@libssh.org",
-    "curve448-sha512",
-    "diffie-hellman-group16-sha512",
-    "diffie-hellman-group18-sha512",
-    "diffie-hellman-group-exchange-sha256",
 ];
 
 /// Host-key / public-key signature algorithms this build implements.
