@@ -5,6 +5,7 @@
 
 pub mod client_forward;
 pub mod logging;
+pub mod output;
 pub mod session;
 pub mod terminal;
 pub mod tty;

@@ -90,7 +90,13 @@ fn signal_number(name: &str) -> u8 {
 
 async fn run_inner(d: &mut Driver<tobira::client::BoxStream>, o: &SessionOptions) -> u8 {
     let mut err = tokio::io::stderr();
-    let mut out = tokio::io::stdout();
+    let out = match crate::output::StdoutWriter::new() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("tobira: standard output: {e}");
+            return 255;
+        }
+    };
     let mut channel = None;
     let mut fwd = match ClientForwards::setup(
         &mut d.conn,
@@ -349,10 +355,11 @@ async fn run_inner(d: &mut Driver<tobira::client::BoxStream>, o: &SessionOptions
                 }
             }
             Event::ChannelData { id, data } => {
-                if out.write_all(&data).await.is_err() || out.flush().await.is_err() {
+                let n = data.len();
+                if out.write(data).await.is_err() {
                     return 255;
                 }
-                let _ = d.conn.channel_consumed(id, data.len());
+                let _ = d.conn.channel_consumed(id, n);
             }
             Event::ChannelExtendedData { id, data, .. } => {
                 let _ = err.write_all(&data).await;

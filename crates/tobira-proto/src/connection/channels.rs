@@ -532,7 +532,23 @@ impl Connection {
         if self.kex.as_ref().is_some_and(|k| !k.newkeys_sent) {
             return Ok(());
         }
-        let Some(ch) = self.chans.map.get_mut(&id) else {
+        self.maybe_rekey();
+        if self.kex.as_ref().is_some_and(|k| !k.newkeys_sent) {
+            return Ok(());
+        }
+        // The usual case: packets are built straight into the output
+        // buffer and encrypted there, without a message per packet.
+        let direct = self.held.is_empty() && self.comp.out.is_none() && !self.config.trace;
+        let Connection {
+            chans,
+            sealer,
+            opener,
+            config,
+            out: wire,
+            rng,
+            ..
+        } = self;
+        let Some(ch) = chans.map.get_mut(&id) else {
             return Ok(());
         };
         let Some(remote) = ch.remote_id else { return Ok(()) };
@@ -540,37 +556,60 @@ impl Connection {
             return Ok(());
         }
         let mut out: Vec<Vec<u8>> = Vec::new();
+        macro_rules! emit {
+            ($m:expr) => {
+                if direct {
+                    sealer.seal(&$m, &mut **rng, wire);
+                } else {
+                    out.push($m);
+                }
+            };
+        }
         while !ch.close_sent {
             if let Some((Some(REQUEST_MARK), _)) = ch.queue.front() {
                 if let Some((_, m)) = ch.queue.pop_front() {
-                    out.push(m);
+                    emit!(m);
                 }
                 continue;
             }
-            if ch.remote_window == 0 {
+            // Sending directly, the rekey limit is checked per packet: the
+            // rest waits in the queue for the new keys.
+            if ch.remote_window == 0 || (direct && super::rekey_due(sealer, opener, config)) {
                 break;
             }
             let Some((code, data)) = ch.queue.front_mut() else {
                 break;
             };
+            let code = *code;
             let n = data
                 .len()
                 .min(ch.remote_window as usize)
                 .min(ch.remote_max_packet as usize);
-            let mut m = Vec::with_capacity(n + 16);
-            match code {
-                Some(c) => {
-                    m.push(num::CHANNEL_EXTENDED_DATA);
-                    m.put_u32(remote);
-                    m.put_u32(*c);
+            let header = match code {
+                Some(_) => 13,
+                None => 9,
+            };
+            let write = |m: &mut Vec<u8>| {
+                match code {
+                    Some(c) => {
+                        m.push(num::CHANNEL_EXTENDED_DATA);
+                        m.put_u32(remote);
+                        m.put_u32(c);
+                    }
+                    None => {
+                        m.push(num::CHANNEL_DATA);
+                        m.put_u32(remote);
+                    }
                 }
-                None => {
-                    m.push(num::CHANNEL_DATA);
-                    m.put_u32(remote);
-                }
+                m.put_string(&data[..n]);
+            };
+            if direct {
+                sealer.seal_with(header + n, &mut **rng, wire, write);
+            } else {
+                let mut m = Vec::with_capacity(header + n);
+                write(&mut m);
+                out.push(m);
             }
-            m.put_string(&data[..n]);
-            out.push(m);
             ch.remote_window -= n as u32;
             ch.queued -= n;
             if n == data.len() {
@@ -584,21 +623,26 @@ impl Connection {
             ch.eof_sent = true;
             let mut m = vec![num::CHANNEL_EOF];
             m.put_u32(remote);
-            out.push(m);
+            emit!(m);
         }
         if empty && ch.close_wanted && !ch.close_sent {
             ch.close_sent = true;
             let mut m = vec![num::CHANNEL_CLOSE];
             m.put_u32(remote);
-            out.push(m);
+            emit!(m);
         }
         let done = ch.close_sent && ch.close_received;
+        let stopped_for_rekey = direct && !ch.queue.is_empty() && ch.remote_window > 0;
         for m in out {
             self.send(m)?;
         }
         if done {
             self.chans.map.remove(&id);
             self.events.push_back(Event::ChannelClosed { id });
+        }
+        if stopped_for_rekey {
+            // Starts the re-exchange; the queue moves on after NEWKEYS.
+            self.maybe_rekey();
         }
         Ok(())
     }

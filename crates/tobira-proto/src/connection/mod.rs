@@ -676,13 +676,7 @@ impl Connection {
     /// 2^31 packets (well before the 32-bit sequence number wraps, RFC 4344
     /// §3.1).
     pub fn rekey_due(&self) -> bool {
-        let limit = self.config.rekey_bytes.max(16);
-        [
-            (self.sealer.traffic, self.sealer.cipher()),
-            (self.opener.traffic, self.opener.cipher()),
-        ]
-        .iter()
-        .any(|(t, c)| t.bytes >= limit || t.blocks >= cipher_block_limit(c) || t.packets >= 1 << 31)
+        rekey_due(&self.sealer, &self.opener, &self.config)
     }
 
     /// Starts a re-exchange when [`Self::rekey_due`] says so; called where
@@ -1401,6 +1395,15 @@ impl Connection {
         }
         self.send(payload)
     }
+}
+
+/// [`Connection::rekey_due`] on the parts it needs (so that it can be asked
+/// while a channel is borrowed).
+fn rekey_due(sealer: &Sealer, opener: &Opener, config: &Config) -> bool {
+    let limit = config.rekey_bytes.max(16);
+    [(sealer.traffic, sealer.cipher()), (opener.traffic, opener.cipher())]
+        .iter()
+        .any(|(t, c)| t.bytes >= limit || t.blocks >= cipher_block_limit(c) || t.packets >= 1 << 31)
 }
 
 /// OpenSSH's `we_need`: the largest key, IV, block or MAC size in bits.

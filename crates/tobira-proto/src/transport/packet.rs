@@ -115,23 +115,36 @@ impl Sealer {
     /// Frames, pads, encrypts and MACs `payload`, appending the packet to `out`.
     /// Returns (packet_length, padding_length) for tracing.
     pub fn seal(&mut self, payload: &[u8], rng: &mut dyn RngCore, out: &mut Vec<u8>) -> (u32, u8) {
+        self.seal_with(payload.len(), rng, out, |o| o.extend_from_slice(payload))
+    }
+
+    /// Like [`Self::seal`], but `write` appends the payload to `out` itself
+    /// (exactly `payload_len` bytes, else the packet is cut or padded to
+    /// that length): the payload is built in place, where it is encrypted,
+    /// with no intermediate buffer.
+    pub fn seal_with(
+        &mut self,
+        payload_len: usize,
+        rng: &mut dyn RngCore,
+        out: &mut Vec<u8>,
+        write: impl FnOnce(&mut Vec<u8>),
+    ) -> (u32, u8) {
         let block = self.spec.block_len.max(8);
         let clear_len = length_is_clear(self.spec, &self.mac);
-        let aligned = if clear_len {
-            1 + payload.len()
-        } else {
-            5 + payload.len()
-        };
+        let aligned = if clear_len { 1 + payload_len } else { 5 + payload_len };
         let mut pad = block - aligned % block;
         if pad < MIN_PADDING {
             pad += block;
         }
-        let packet_len = 1 + payload.len() + pad;
+        let packet_len = 1 + payload_len + pad;
         let start = out.len();
         out.reserve(4 + packet_len + 64);
         out.extend_from_slice(&(packet_len as u32).to_be_bytes());
         out.push(pad as u8);
-        out.extend_from_slice(payload);
+        write(out);
+        // A writer that disagrees with its own length must not desynchronise
+        // the stream.
+        out.resize(start + 5 + payload_len, 0);
         let pad_start = out.len();
         out.resize(pad_start + pad, 0);
         rng.fill_bytes(&mut out[pad_start..]);
