@@ -493,8 +493,9 @@ fn unimplemented_flood_without_reading_keeps_memory_flat() {
         rss.sample("flooding, not reading");
         let q = server_side_queues(server.port, client_port);
         if let Some((tx, rx)) = q {
-            // Two samples in a row with the same, large receive queue.
-            if rx > 64 * 1024 && rx == last_rx && !writer.is_finished() {
+            // Megabytes of replies unsent, and our bytes unread by tobirad
+            // over two samples in a row (our writer blocked meanwhile).
+            if tx >= MIB as u64 && rx > 0 && rx == last_rx && !writer.is_finished() {
                 stalled = Some((tx, rx));
                 break;
             }
@@ -512,6 +513,11 @@ fn unimplemented_flood_without_reading_keeps_memory_flat() {
     eprintln!("tobirad stalled: {tx} bytes of replies and {rx} bytes of flood queued in the kernel");
     std::thread::sleep(Duration::from_secs(1));
     rss.sample("stalled, 1 s later");
+    let still = server_side_queues(server.port, client_port);
+    assert!(
+        matches!(still, Some((_, r)) if r >= rx),
+        "tobirad read on while its replies were stuck: {still:?}"
+    );
 
     // Now read everything: one UNIMPLEMENTED per message, then the answer
     // to the USERAUTH_REQUEST.
@@ -632,21 +638,39 @@ fn accepted_port(server: &Server, user: &str, before: usize) -> Option<u16> {
     port
 }
 
-/// Waits (5 s at most) for tobirad's descriptors to return to `baseline`;
-/// records a failure naming the phase and the extra descriptors otherwise.
-fn fds_settle(pid: u32, baseline: usize, baseline_fds: &[String], phase: &str, failures: &mut Vec<String>) {
-    if !wait_until(Duration::from_secs(5), || open_fds(pid) <= baseline) {
-        let now = fd_list(pid);
-        let extra: Vec<&String> = now.iter().filter(|f| !baseline_fds.contains(f)).collect();
+/// tobirad's descriptors, phase by phase: each phase must give back what
+/// it took (within 5 s); a leak is recorded against its phase and becomes
+/// part of the next phase's baseline, so it is reported once.
+struct FdLedger {
+    pid: u32,
+    baseline: Vec<String>,
+}
+
+impl FdLedger {
+    fn new(pid: u32) -> Self {
+        FdLedger {
+            pid,
+            baseline: fd_list(pid),
+        }
+    }
+
+    fn settle(&mut self, phase: &str, failures: &mut Vec<String>) {
+        let n = self.baseline.len();
+        if wait_until(Duration::from_secs(5), || open_fds(self.pid) <= n) {
+            return;
+        }
+        let now = fd_list(self.pid);
+        let extra: Vec<&String> = now.iter().filter(|f| !self.baseline.contains(f)).collect();
         failures.push(format!(
-            "{phase}: tobirad holds {} descriptors 5 s after, baseline {baseline}; not in the baseline: {extra:?}",
+            "{phase}: tobirad holds {} descriptors 5 s after, {n} before; new: {extra:?}",
             now.len()
         ));
+        self.baseline = now;
     }
 }
 
-/// A peer disappears mid-transfer (`ssh` killed with SIGKILL during a 200 MB
-/// `cat`), mid-kex (identification and KEXINIT, then close) and mid-auth
+/// A peer disappears mid-transfer (`ssh` stopped, then killed with SIGKILL,
+/// during a 200 MB `cat`), mid-kex (identification and KEXINIT, then close) and mid-auth
 /// (after SERVICE_ACCEPT and a USERAUTH_REQUEST): each end is logged, the
 /// user's processes are gone within seconds, tobirad's descriptors return to
 /// their baseline and a real login still works. All findings are collected
@@ -662,8 +686,7 @@ fn vanishing_peers_leave_nothing_behind() {
     let pid = server.child.id();
     assert_login(&server, &user.name, &ident);
     std::thread::sleep(Duration::from_millis(500));
-    let baseline = open_fds(pid);
-    let baseline_fds = fd_list(pid);
+    let mut fds = FdLedger::new(pid);
     let mut failures: Vec<String> = Vec::new();
 
     // Mid-transfer.
@@ -706,14 +729,11 @@ fn vanishing_peers_leave_nothing_behind() {
             "mid-transfer: no log line ends the connection from 127.0.0.1 port {ssh_port}"
         )),
     }
-    // FAILS as of this writing (a real leak, reported with issue 7): the
-    // read end of the session's stdout pipe stays open in tobirad for good.
-    // `pump_output` (crates/tobira/src/server_session.rs) waits on the
-    // session's `Notify` while more than OUTPUT_HIGH_WATER (1 MiB) is queued
-    // toward the client; when the connection dies, `Sessions::shutdown`
-    // drops the session without waking it, so the task, its buffer and the
-    // pipe live as long as the server: one descriptor per such connection.
-    fds_settle(pid, baseline, &baseline_fds, "mid-transfer", &mut failures);
+    // Regression: the read end of the session's stdout pipe used to stay
+    // open in tobirad for good when the connection died with more than
+    // OUTPUT_HIGH_WATER queued (`pump_output` waited on a wake-up that
+    // `Sessions::shutdown` never sent); `Session::end` now releases it.
+    fds.settle("mid-transfer", &mut failures);
 
     // Mid-kex: our identification and KEXINIT, tobirad's answer, then gone.
     {
@@ -730,7 +750,7 @@ fn vanishing_peers_leave_nothing_behind() {
             Some(l) => eprintln!("mid-kex end logged: {l}"),
             None => failures.push(format!("mid-kex: no log line ends the connection from port {port}")),
         }
-        fds_settle(pid, baseline, &baseline_fds, "mid-kex", &mut failures);
+        fds.settle("mid-kex", &mut failures);
     }
 
     // Mid-auth: after SERVICE_ACCEPT and a first USERAUTH_REQUEST.
@@ -745,18 +765,12 @@ fn vanishing_peers_leave_nothing_behind() {
             Some(l) => eprintln!("mid-auth end logged: {l}"),
             None => failures.push(format!("mid-auth: no log line ends the connection from port {port}")),
         }
-        fds_settle(pid, baseline, &baseline_fds, "mid-auth", &mut failures);
+        fds.settle("mid-auth", &mut failures);
     }
 
     // Still serving; nothing left over.
     assert_login(&server, &user.name, &ident);
-    if !wait_until(Duration::from_secs(10), || open_fds(pid) <= baseline) {
-        failures.push(format!(
-            "descriptors: {} open 10 s after, baseline {baseline}\nbaseline: {baseline_fds:?}\nnow: {:?}",
-            open_fds(pid),
-            fd_list(pid)
-        ));
-    }
+    fds.settle("a new login", &mut failures);
     let procs = user_processes(&user.name);
     if !procs.is_empty() {
         failures.push(format!("processes left at the end: {procs}"));
@@ -770,6 +784,90 @@ fn vanishing_peers_leave_nothing_behind() {
         "{}\n--- tobirad log tail ---\n{}",
         failures.join("\n"),
         tail(&log, 60)
+    );
+}
+
+/// The in-connection twin of the mid-transfer case: a client (password
+/// login on `Connection`) runs `head -c 100000000 /dev/zero` on a session
+/// channel, stops reading so the output backs up, then closes the channel
+/// and goes on using the connection. The program is ended, and tobirad must
+/// release the session's pipes at once, not at the end of the connection.
+///
+/// Known failure (the same bug as in `vanishing_peers_leave_nothing_behind`):
+/// the read end of the stdout pipe stays open after CHANNEL_CLOSE, and
+/// after the disconnect too; an authenticated client can repeat this to
+/// exhaust tobirad's descriptors.
+#[test]
+fn channel_closed_with_output_backed_up_releases_its_pipes() {
+    use tobira_proto::msg::connection::{ChannelKind, ChannelRequest};
+    let dir = TempDir::new("chclose");
+    let (user, _) = user_with_key(&dir);
+    let server = start_tobirad(&[]);
+    let pid = server.child.id();
+    let mut p = Peer::handshake(server.port);
+    p.c.userauth_password(&user.name, &user.password, None).unwrap();
+    let r = p.wait_for(Duration::from_secs(20), |e| {
+        matches!(e, Event::AuthSuccess | Event::AuthFailure { .. })
+    });
+    assert!(matches!(r, Ok(Event::AuthSuccess)), "password login: {r:?}");
+    std::thread::sleep(Duration::from_millis(300));
+    let mut fds = FdLedger::new(pid);
+    let mut failures = Vec::new();
+
+    let id = p.c.channel_open(ChannelKind::Session).unwrap();
+    p.wait_for(Duration::from_secs(10), |e| {
+        matches!(e, Event::ChannelOpenConfirmed { .. })
+    })
+    .unwrap();
+    let exec = ChannelRequest::Exec {
+        command: "head -c 100000000 /dev/zero".into(),
+    };
+    p.c.channel_request(id, &exec, false).unwrap();
+    p.flush().unwrap();
+    // Not reading: 2 MiB of window, then tobirad's queue passes 1 MiB.
+    assert!(
+        wait_until(Duration::from_secs(10), || user_processes(&user.name).contains("head")),
+        "the program did not start"
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    p.c.channel_close(id).unwrap();
+    let r = p.wait_for(Duration::from_secs(20), |e| matches!(e, Event::ChannelClosed { .. }));
+    assert!(r.is_ok(), "channel not closed: {r:?}");
+    if !wait_until(Duration::from_secs(5), || user_processes(&user.name).is_empty()) {
+        failures.push(format!(
+            "processes left after CHANNEL_CLOSE: {}",
+            user_processes(&user.name)
+        ));
+    }
+    // Regression: the same leak through CHANNEL_CLOSE on a live connection.
+    fds.settle("CHANNEL_CLOSE with output backed up, connection alive", &mut failures);
+
+    // The connection still serves a new session.
+    let id = p.c.channel_open(ChannelKind::Session).unwrap();
+    p.wait_for(Duration::from_secs(10), |e| {
+        matches!(e, Event::ChannelOpenConfirmed { .. })
+    })
+    .unwrap();
+    let exec = ChannelRequest::Exec {
+        command: "echo still-serving".into(),
+    };
+    p.c.channel_request(id, &exec, false).unwrap();
+    let mut out = Vec::new();
+    let r = p.wait_for(Duration::from_secs(10), |e| {
+        if let Event::ChannelData { data, .. } = e {
+            out.extend_from_slice(data);
+        }
+        matches!(e, Event::ChannelClosed { .. })
+    });
+    assert!(r.is_ok(), "second session: {r:?}");
+    assert_eq!(String::from_utf8_lossy(&out).trim(), "still-serving");
+    drop(p);
+    fds.settle("after the disconnect", &mut failures);
+    assert!(
+        failures.is_empty(),
+        "{}\n--- tobirad log tail ---\n{}",
+        failures.join("\n"),
+        tail(&server.log_text(), 30)
     );
 }
 

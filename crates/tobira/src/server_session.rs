@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use tobira_proto::msg::connection::{open_failure, ChannelKind, ChannelRequest};
@@ -62,6 +62,22 @@ struct Session {
     exit: Option<ExitReason>,
     queued: Arc<AtomicUsize>,
     wake: Arc<Notify>,
+    /// Set when the channel or connection is gone: the output pumps stop
+    /// waiting for the client and let go of the pipes.
+    closed: Arc<AtomicBool>,
+}
+
+impl Session {
+    /// Ends the program and releases the output pumps.
+    fn end(self) {
+        if let Some(c) = self.control {
+            if self.exit.is_none() {
+                let _ = c.send(Control::Kill);
+            }
+        }
+        self.closed.store(true, Ordering::Relaxed);
+        self.wake.notify_waiters();
+    }
 }
 
 /// Everything the sessions of one connection share.
@@ -144,6 +160,7 @@ impl Sessions {
                         exit: None,
                         queued: Arc::new(AtomicUsize::new(0)),
                         wake: Arc::new(Notify::new()),
+                        closed: Arc::new(AtomicBool::new(false)),
                     },
                 );
                 conn.channel_accept(id)
@@ -323,6 +340,11 @@ impl Sessions {
         let tx = self.tx.clone();
         let queued = s.queued.clone();
         let wake = s.wake.clone();
+        let flow = |queued: Arc<AtomicUsize>, wake: Arc<Notify>| Flow {
+            queued,
+            wake,
+            closed: s.closed.clone(),
+        };
         match io {
             SessionIo::Pipes { stdin, stdout, stderr } => {
                 s.streams_open = 2;
@@ -332,16 +354,15 @@ impl Sessions {
                     stdout,
                     false,
                     tx.clone(),
-                    queued.clone(),
-                    wake.clone(),
+                    flow(queued.clone(), wake.clone()),
                 ));
-                tokio::spawn(pump_output(key, stderr, true, tx.clone(), queued, wake));
+                tokio::spawn(pump_output(key, stderr, true, tx.clone(), flow(queued, wake)));
             }
             SessionIo::Pty { master } => {
                 s.streams_open = 1;
                 let (reader, writer) = tokio::io::split(master);
                 tokio::spawn(feed_input(key, writer, in_rx, tx.clone()));
-                tokio::spawn(pump_output(key, reader, false, tx.clone(), queued, wake));
+                tokio::spawn(pump_output(key, reader, false, tx.clone(), flow(queued, wake)));
             }
         }
         tokio::spawn(own_program(key, child, ctl_rx, tx));
@@ -381,11 +402,7 @@ impl Sessions {
     /// The channel is gone: the program's process group is ended.
     pub fn on_closed(&mut self, id: u32) {
         if let Some(s) = self.map.remove(&id) {
-            if let Some(c) = s.control {
-                if s.exit.is_none() {
-                    let _ = c.send(Control::Kill);
-                }
-            }
+            s.end();
         }
     }
 
@@ -455,11 +472,7 @@ impl Sessions {
     /// Ends every program (the connection is gone).
     pub fn shutdown(&mut self) {
         for (_, s) in self.map.drain() {
-            if let Some(c) = s.control {
-                if s.exit.is_none() {
-                    let _ = c.send(Control::Kill);
-                }
-            }
+            s.end();
         }
     }
 }
@@ -538,18 +551,33 @@ async fn feed_input<W: tokio::io::AsyncWrite + Unpin>(
     let _ = w.shutdown().await;
 }
 
+/// A session's output flow control, shared with its pumps.
+struct Flow {
+    queued: Arc<AtomicUsize>,
+    wake: Arc<Notify>,
+    closed: Arc<AtomicBool>,
+}
+
 async fn pump_output<R: tokio::io::AsyncRead + Unpin>(
     id: SessionKey,
     mut r: R,
     stderr: bool,
     tx: mpsc::Sender<SessionMsg>,
-    queued: Arc<AtomicUsize>,
-    wake: Arc<Notify>,
+    flow: Flow,
 ) {
+    let Flow { queued, wake, closed } = flow;
     let mut buf = vec![0u8; 32 * 1024];
     loop {
         while queued.load(Ordering::Relaxed) > OUTPUT_HIGH_WATER {
-            wake.notified().await;
+            if closed.load(Ordering::Relaxed) {
+                return;
+            }
+            // Woken by the connection as the client takes data; the timeout
+            // only bounds a wake-up lost to a race with `Session::end`.
+            let _ = tokio::time::timeout(std::time::Duration::from_millis(250), wake.notified()).await;
+        }
+        if closed.load(Ordering::Relaxed) {
+            return;
         }
         let n = match r.read(&mut buf).await {
             Ok(0) | Err(_) => break,
