@@ -166,6 +166,8 @@ pub async fn handle(stream: TcpStream, peer: SocketAddr, settings: Arc<ServerSet
                     }
                     Some(msg) = fw.fw.rx.recv() => {
                         if fw.on_msg(&mut d.conn, msg).is_err() || d.flush().await.is_err() {
+                            let who = user_label.clone().unwrap_or_default();
+                            info!("Connection closed by user {who} {addr}");
                             ss.shutdown();
                             fw.fw.shutdown();
                             return;
@@ -179,7 +181,10 @@ pub async fn handle(stream: TcpStream, peer: SocketAddr, settings: Arc<ServerSet
                     },
                     Some(msg) = ss.rx.recv() => {
                         if ss.on_msg(&mut d.conn, msg).is_err() || d.flush().await.is_err() {
+                            let who = user_label.clone().unwrap_or_default();
+                            info!("Connection closed by user {who} {addr}");
                             ss.shutdown();
+                            fw.fw.shutdown();
                             return;
                         }
                         continue;
