@@ -236,13 +236,18 @@ async fn run_inner(d: &mut Driver<tobira::client::BoxStream>, o: &SessionOptions
             Err(e) => {
                 drop(raw.take());
                 return match (e, exit) {
-                    (_, Some(code)) => code,
-                    (DriverError::Protocol(tobira_proto::Error::PeerDisconnected { code, message }), None) => {
+                    // After the exit status only a plain end of the connection
+                    // (or the server's "by application" goodbye) keeps it: a
+                    // MAC error or any other failure means output may be
+                    // lost, and is reported as OpenSSH does (255).
+                    (DriverError::Eof, Some(code)) => code,
+                    (DriverError::Protocol(tobira_proto::Error::PeerDisconnected { code: 11, .. }), Some(code)) => code,
+                    (DriverError::Protocol(tobira_proto::Error::PeerDisconnected { code, message }), _) => {
                         eprintln!("Received disconnect from {}: {code}: {message}", o.host);
                         255
                     }
                     (DriverError::Eof, None) if o.no_session => 0,
-                    (e, None) => {
+                    (e, _) => {
                         eprintln!("Connection to {} closed: {e}", o.host);
                         255
                     }

@@ -13,6 +13,8 @@
 //!   unencrypted handshake, alone or with the first encrypted packet
 //!   deleted, must end the connection under strict KEX (and the proxy
 //!   forwarding unchanged must not);
+//! - a damaged packet after the exit status is still an error (found by
+//!   the bit flips: sshd may send `exit-status` before the last data);
 //! - sequence numbers reset at every NEWKEYS under strict KEX in step with
 //!   OpenSSH: a session survives many re-exchanges (`RekeyLimit 1M`).
 //!
@@ -24,7 +26,9 @@
 //! EXT_INFO) and OpenSSH's padding rule, checked against the clear length
 //! of the AES-GCM and encrypt-then-MAC modes.
 //!
-//! `TOBIRA_INTEGRITY_JOBS` sets how many connections run at once (default 4).
+//! `TOBIRA_INTEGRITY_JOBS` sets how many connections run at once (default
+//! 4); `TOBIRA_INTEGRITY_ONLY=<text>` keeps the pairs whose `cipher+mac`
+//! contains the text; `TOBIRA_INTEGRITY_TIMES` prints each case's timing.
 
 mod common;
 
@@ -73,6 +77,9 @@ enum Flip {
         index: usize,
         bit: u8,
     },
+    /// Bit `bit` of the `k`-th byte to arrive after the direction, past
+    /// NEWKEYS, was silent for `pause`.
+    AfterPause { pause: Duration, k: usize, bit: u8 },
 }
 
 /// What the proxy does to one direction.
@@ -129,6 +136,8 @@ struct Pump {
     frame_start: usize,
     frame_hdr: Vec<u8>,
     tag_target: Option<usize>,
+    /// For `Flip::AfterPause`: the offset after NEWKEYS, once the pause was seen.
+    pause_target: Option<usize>,
 }
 
 /// An unencrypted SSH_MSG_IGNORE packet, framed for the `none` cipher
@@ -157,6 +166,7 @@ impl Pump {
             frame_start: 0,
             frame_hdr: Vec::new(),
             tag_target: None,
+            pause_target: None,
         }
     }
 
@@ -253,6 +263,10 @@ impl Pump {
                     b ^= 1 << bit;
                     self.seen.flipped = Some(k);
                 }
+                Some(Flip::AfterPause { bit, .. }) if self.pause_target == Some(k) => {
+                    b ^= 1 << bit;
+                    self.seen.flipped = Some(k);
+                }
                 Some(Flip::Tag {
                     from,
                     tag_len,
@@ -313,6 +327,11 @@ fn pump(mut from: TcpStream, mut to: TcpStream, t: Tamper) -> Seen {
         match from.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => {
+                if let Some(Flip::AfterPause { pause, k, .. }) = t.flip {
+                    if p.phase == Phase::Encrypted && p.pause_target.is_none() && last.elapsed() >= pause {
+                        p.pause_target = Some(p.seen.after_newkeys + k);
+                    }
+                }
                 out.clear();
                 p.feed(&buf[..n], &mut out);
                 if to.write_all(&out).is_err() {
@@ -444,6 +463,11 @@ fn pseudo_random(n: usize, mut s: u64) -> Vec<u8> {
 
 /// `ssh` or tobira running `cat` as `env.user` at 127.0.0.1:`port`.
 fn client(kind: &str, env: &Env, port: u16, opts: &[String]) -> Command {
+    client_running(kind, env, port, opts, "cat")
+}
+
+/// `ssh` or tobira running `command` as `env.user` at 127.0.0.1:`port`.
+fn client_running(kind: &str, env: &Env, port: u16, opts: &[String], command: &str) -> Command {
     let mut c = if kind == "ssh" {
         Command::new("ssh")
     } else {
@@ -473,7 +497,7 @@ fn client(kind: &str, env: &Env, port: u16, opts: &[String]) -> Command {
             c.args(["-o", o]);
         }
     }
-    c.arg(format!("{}@127.0.0.1", env.user.name)).arg("cat");
+    c.arg(format!("{}@127.0.0.1", env.user.name)).arg(command);
     c.env_remove("SSH_AUTH_SOCK");
     c
 }
@@ -699,68 +723,62 @@ fn ext_info_len(server_sig_algs: &str) -> usize {
     1 + 4 + (4 + 15) + (4 + server_sig_algs.len()) + (4 + 31) + (4 + 1)
 }
 
-/// The flips of one pair: in the first encrypted packet the length field
-/// (its top two bytes, which no valid length before authentication has),
-/// the padding length byte or a payload byte, a padding byte and a MAC/tag
-/// byte; then two in the channel data of `cat` (one a data packet's MAC
-/// where the framing is clear). `i` rotates the bits and bytes hit.
+/// The four flips of pair number `i`: in the first encrypted packet the
+/// length field (its top two bytes: no length that valid exists before
+/// authentication, so the receiver cannot just wait for more) and the MAC
+/// or tag; in turn the padding length byte, a payload byte or a padding
+/// byte of it; and one in the channel data of `cat`, in turn anywhere or,
+/// where the framing is clear, in a data packet's MAC or tag. `i` also
+/// rotates the bits and bytes hit.
 fn flips(lay: &Layout, i: usize) -> Vec<(String, Flip)> {
     let bit = |s: usize| ((i + s) % 8) as u8;
-    let mut v = vec![
-        ("length".to_string(), Flip::At { k: i % 2, bit: bit(0) }),
-        if i % 2 == 0 {
-            ("padding length".to_string(), Flip::At { k: 4, bit: bit(1) })
-        } else {
-            (
-                "payload".to_string(),
-                Flip::At {
-                    k: 5 + (i * 5) % lay.payload,
-                    bit: bit(1),
-                },
-            )
-        },
-        (
-            "padding".to_string(),
+    let length = Flip::At { k: i % 2, bit: bit(0) };
+    let inside = match i % 3 {
+        0 => ("padding length", Flip::At { k: 4, bit: bit(1) }),
+        1 => (
+            "payload",
             Flip::At {
-                k: 5 + lay.payload + i % lay.pad,
-                bit: bit(2),
+                k: 5 + (i * 5) % lay.payload,
+                bit: bit(1),
             },
         ),
-        (
-            "MAC/tag".to_string(),
+        _ => (
+            "padding",
             Flip::At {
-                k: 4 + lay.packet_len + i % lay.tag,
-                bit: bit(3),
+                k: 5 + lay.payload + (i / 3) % lay.pad,
+                bit: bit(1),
             },
         ),
+    };
+    let tag = Flip::At {
+        k: 4 + lay.packet_len + (i * 3) % lay.tag,
+        bit: bit(2),
+    };
+    let data = if lay.clear && i % 2 == 1 {
         (
-            "channel data".to_string(),
-            Flip::At {
-                k: 16_000 + (i * 7_919) % 24_000,
-                bit: (i % 3) as u8,
-            },
-        ),
-    ];
-    if lay.clear {
-        v.push((
-            "channel data MAC/tag".to_string(),
+            "channel data MAC/tag",
             Flip::Tag {
-                from: 20_000 + (i * 4_099) % 16_000,
+                from: 16_000 + (i * 4_099) % 30_000,
                 tag_len: lay.tag,
                 index: (i * 7) % lay.tag,
-                bit: bit(5),
+                bit: bit(3),
             },
-        ));
+        )
     } else {
-        v.push((
-            "channel data".to_string(),
+        (
+            "channel data",
             Flip::At {
-                k: 42_000 + (i * 6_007) % 16_000,
+                k: 16_000 + (i * 7_919) % 40_000,
                 bit: (i % 3) as u8,
             },
-        ));
-    }
-    v
+        )
+    };
+    vec![
+        ("length".to_string(), length),
+        (inside.0.to_string(), inside.1),
+        ("MAC/tag".to_string(), tag),
+        (data.0.to_string(), data.1),
+    ]
 }
 
 /// Which way the damage goes.
@@ -925,8 +943,12 @@ fn integrity(dir: Dir) {
     };
     let server = Arc::new(server);
     let watch = Arc::new(watch);
+    let only = std::env::var("TOBIRA_INTEGRITY_ONLY").unwrap_or_default();
     let mut cases = Vec::new();
     for (i, (c, m)) in pairs(&ciphers, &macs).into_iter().enumerate() {
+        if !format!("{c}+{}", m.unwrap_or("")).contains(&only) {
+            continue;
+        }
         let lay = Layout::new(c, m, payload);
         for (what, flip) in flips(&lay, i) {
             cases.push(Case { c, m, what, flip, lay });
@@ -968,18 +990,26 @@ fn integrity(dir: Dir) {
                 Dir::ClientToServer => (tamper, Tamper::default(), "ssh", 0),
                 Dir::ServerToClient => (Tamper::default(), tamper, "tobira", 1),
             };
+            let t0 = Instant::now();
             let px = proxy(s2.port, c2s, s2c);
             let o = run_with_input(
                 client(kind, &e2, px.port, &algorithm_opts(case.c, case.m)),
                 e2.input.clone(),
                 Duration::from_secs(30),
             );
+            let t1 = t0.elapsed();
             let (up, seen) = px.finish();
+            let t2 = t0.elapsed();
             let seen = &seen[side];
             let mut errs = Vec::new();
             match o.code {
                 Some(255) => {}
                 None => errs.push("HANG: the client was killed after 30 s".to_string()),
+                Some(0) if dir == Dir::ServerToClient && o.out.len() < e2.input.len() => errs.push(
+                    "exit 0 instead of 255, output cut short: the damaged packet came after the exit status \
+                     (see damage_after_exit_status_is_reported)"
+                        .to_string(),
+                ),
                 Some(c) => errs.push(format!("exit {c} instead of 255")),
             }
             if let Err(e) = prefix_check(&e2.input, &o.out) {
@@ -1006,25 +1036,33 @@ fn integrity(dir: Dir) {
                 Some(d) => *d2.lock().unwrap().entry(d.to_string()).or_default() += 1,
                 None => errs.push(format!("no damage reported by the receiver:\n{report}")),
             }
+            if std::env::var("TOBIRA_INTEGRITY_TIMES").is_ok() {
+                eprintln!("{label}: client {t1:?} proxy {t2:?} total {:?}", t0.elapsed());
+            }
             if seen.filled > 0 {
                 fl2.lock().unwrap().push(label.clone());
             }
             if !errs.is_empty() {
                 f2.lock().unwrap().push(format!(
-                    "{label}\n  {}\n  client stderr: {}",
+                    "{label}\n  {}\n  output {} of {} bytes; the damaged direction carried {} bytes after NEWKEYS{}\n  client stderr: {}",
                     errs.join("\n  "),
+                    o.out.len(),
+                    e2.input.len(),
+                    seen.after_newkeys,
+                    if seen.filled > 0 { " and junk" } else { "" },
                     o.err.trim()
                 ));
             }
         }),
     );
     let failures = failures.lock().unwrap();
+    let fills = fills.lock().unwrap();
     eprintln!(
-        "{n} cases in {:.1} s; receiver said {:?}; receiver stalled on a damaged length and got junk in {} cases: {:?}",
+        "{n} cases in {:.1} s; the receiver said {:?}; it stalled on a damaged length and got junk in {} cases: {:?}",
         started.elapsed().as_secs_f64(),
         detected.lock().unwrap(),
-        fills.lock().unwrap().len(),
-        fills.lock().unwrap()
+        fills.len(),
+        fills
     );
     assert!(
         failures.is_empty(),
@@ -1253,4 +1291,79 @@ fn rekey_every_megabyte_keeps_sequence_numbers_in_step() {
             }
         }
     }
+}
+
+/// A damaged packet after the exit status must still end the session with
+/// an error. sshd sends `exit-status` as soon as the command's process
+/// exits, and whatever its children still write afterwards follows as
+/// channel data, then EOF and CLOSE (OpenSSH does this whenever output is
+/// still queued when the command exits, so it also happens with plain `cat`
+/// now and then). Here the command exits at once and leaves a child that
+/// writes 1000 bytes 0.7 s later; the proxy flips a bit in the first
+/// packet after that pause (the data). OpenSSH's ssh (the reference) says
+/// "Corrupted MAC on input." and exits 255; so must tobira, rather than
+/// exit with the remote status and lose the data silently.
+#[test]
+fn damage_after_exit_status_is_reported() {
+    let env = env("integ-exit", 0);
+    let sshd = start_sshd(&["AuthorizedKeysFile=.ssh/authorized_keys"]);
+    let command = "sh -c '(sleep 0.7; head -c 1000 /dev/zero) & exit 0'";
+    let mut failures = Vec::new();
+    for c in [CHACHA, "aes128-ctr"] {
+        for kind in ["ssh", "tobira"] {
+            // First undamaged: the data does arrive after the exit status.
+            let px = proxy(sshd.port, Tamper::default(), Tamper::default());
+            let o = run_with_input(
+                client_running(kind, &env, px.port, &algorithm_opts(c, None), command),
+                env.input.clone(),
+                Duration::from_secs(30),
+            );
+            px.finish();
+            assert_eq!(
+                (o.code, o.out.len()),
+                (Some(0), 1000),
+                "{kind} {c} undamaged: {}",
+                o.err
+            );
+            let flip = Flip::AfterPause {
+                pause: Duration::from_millis(400),
+                k: 20,
+                bit: 3,
+            };
+            let px = proxy(
+                sshd.port,
+                Tamper::default(),
+                Tamper {
+                    flip: Some(flip),
+                    ..Tamper::default()
+                },
+            );
+            let o = run_with_input(
+                client_running(kind, &env, px.port, &algorithm_opts(c, None), command),
+                env.input.clone(),
+                Duration::from_secs(30),
+            );
+            let (_, seen) = px.finish();
+            let label = format!("{kind} {c}: damaged data after exit-status");
+            // ssh says "message authentication code incorrect" for the AEADs.
+            let reported = DAMAGE.iter().any(|d| o.err.contains(d))
+                || (kind == "ssh" && o.err.contains("message authentication code incorrect"));
+            eprintln!(
+                "{label}: exit {:?}, {} bytes out, damage reported: {reported}",
+                o.code,
+                o.out.len()
+            );
+            if seen[1].flipped.is_none() {
+                failures.push(format!("{label}: the flip was never made: {:?}", seen[1]));
+            } else if o.code != Some(255) || !o.out.iter().all(|&b| b == 0) || !reported {
+                failures.push(format!(
+                    "{label}: exit {:?} (want 255), {} bytes out, stderr: {}",
+                    o.code,
+                    o.out.len(),
+                    o.err.trim()
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -244,3 +244,37 @@ fn every_user_key_algorithm_both_ways() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+/// `tobira -Q kind` lists what this build implements, one per line, as
+/// `ssh -Q` does; every name both implementations share is listed by both.
+#[test]
+fn query_lists_supported_algorithms() {
+    use tobira_proto::algorithms::*;
+    let q = |kind: &str| {
+        let out = Command::new(bin("tobira")).args(["-Q", kind]).output().unwrap();
+        assert!(out.status.success(), "tobira -Q {kind}");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    for (kind, ours) in [
+        ("kex", KEX_SUPPORTED),
+        ("cipher", CIPHER_SUPPORTED),
+        ("mac", MAC_SUPPORTED),
+        ("key-sig", PUBKEY_SUPPORTED),
+        ("compression", COMPRESSION_SUPPORTED),
+    ] {
+        let listed = q(kind);
+        assert_eq!(listed, ours, "tobira -Q {kind}");
+        for shared in both(ours, &openssh_supports(kind)) {
+            assert!(listed.contains(&shared), "{kind}: {shared}");
+        }
+    }
+    let keys = q("key");
+    for k in ["ssh-ed25519", "ssh-ed448", "ecdsa-sha2-nistp256", "ssh-rsa", "ssh-dss"] {
+        assert!(keys.iter().any(|x| x == k), "-Q key lacks {k}");
+    }
+    let out = Command::new(bin("tobira")).args(["-Q", "nonsense"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(255));
+}

@@ -435,6 +435,37 @@ fn oversized_kexinit_is_refused() {
     }
 }
 
+/// 10,000 names that do fit in a packet: parsed and negotiated without
+/// trouble (the one real method at the end is chosen).
+#[test]
+fn kexinit_with_ten_thousand_short_names_negotiates() {
+    let d = Config::default();
+    let mut kex = vec!["x".to_string(); 10_000];
+    kex.push("curve25519-sha256".into());
+    let ki = tobira_proto::msg::transport::KexInit {
+        kex,
+        host_key: d.host_key.clone(),
+        cipher_c2s: d.cipher.clone(),
+        cipher_s2c: d.cipher.clone(),
+        mac_c2s: d.mac.clone(),
+        mac_s2c: d.mac.clone(),
+        comp_c2s: d.compression.clone(),
+        comp_s2c: d.compression.clone(),
+        ..Default::default()
+    };
+    let c = Connection::client(Arc::new(Config::default()), rng(1));
+    let hello = c.pending_output().to_vec();
+    let ident_end = hello.windows(2).position(|w| w == b"\r\n").unwrap() + 2;
+    let mut s = Connection::server(Arc::new(server_config()), rng(2));
+    s.feed(&hello[..ident_end]).unwrap();
+    s.feed(&packet_aligned(&ki.encode())).unwrap();
+    let neg = std::iter::from_fn(|| s.poll_event()).find_map(|e| match e {
+        Event::Negotiated { algorithms, .. } => Some(algorithms.kex),
+        _ => None,
+    });
+    assert_eq!(neg.as_deref(), Some("curve25519-sha256"));
+}
+
 #[test]
 fn dh_values_outside_range_are_refused() {
     for bad in [vec![0u8], vec![1u8], vec![0xffu8; 256], vec![0xffu8; 300]] {
