@@ -13,13 +13,14 @@
 //! `uncompress_buffer`, `ssh_set_newkeys`,
 //! `ssh_packet_enable_delayed_compress`):
 //!
-//! * **Flush mode.** Deflate ends every payload with `Z_PARTIAL_FLUSH`
-//!   ([`FlushCompress::Partial`]): an empty fixed-Huffman block, so all of
-//!   the payload's bits are in this packet; at most 7 bits of that empty
-//!   block carry over into the next packet. zlib's inflate accepts this with
-//!   `Z_PARTIAL_FLUSH` or `Z_SYNC_FLUSH` (newer OpenSSH inflates with
-//!   `Z_SYNC_FLUSH`, older with `Z_PARTIAL_FLUSH`); our inflater accepts
-//!   both partial- and sync-flushed input.
+//! * **Flush mode.** OpenSSH deflates every payload with `Z_PARTIAL_FLUSH`;
+//!   tobira uses `Z_SYNC_FLUSH` ([`FlushCompress::Sync`]: an empty stored
+//!   block, `00 00 ff ff`, four bytes more per packet), because the
+//!   miniz_oxide backend's partial flush does not always flush everything
+//!   once the stream passes the 32 KiB window (found by the `inflate` fuzz
+//!   target: a payload came out short, its tail at the start of the next
+//!   packet). Every zlib inflater, OpenSSH's included, reads sync-flushed
+//!   input; our inflater accepts both partial- and sync-flushed input.
 //! * **Level.** 6, OpenSSH's hard-coded `start_compression_out(ssh, 6)`.
 //! * **Empty payload.** Compresses to nothing (OpenSSH returns early too);
 //!   inflating nothing yields nothing.
@@ -176,7 +177,7 @@ impl Compressor {
             let (in_before, out_before) = (self.stream.total_in(), self.stream.total_out());
             let status = self
                 .stream
-                .compress_vec(rest, out, FlushCompress::Partial)
+                .compress_vec(rest, out, FlushCompress::Sync)
                 .map_err(|e| compression_error(format!("zlib: deflate failed: {e}")))?;
             let consumed = (self.stream.total_in() - in_before) as usize;
             let written = self.stream.total_out() - out_before;
@@ -384,6 +385,31 @@ mod tests {
         p
     }
 
+    /// Regression (fuzz/crashes/inflate-partial-flush-min): every packet
+    /// inflates to exactly its payload, also once the stream has passed
+    /// the 32 KiB window.
+    #[test]
+    fn each_packet_carries_its_whole_payload() {
+        let mut c = Compressor::new();
+        let mut d = Decompressor::new();
+        let payloads: Vec<Vec<u8>> = vec![
+            b"xxxxx".to_vec(),
+            vec![b'y'; 20],
+            vec![0u8; 32768],
+            vec![7u8; 40000],
+            (0..70000u32).map(|i| (i * 31 % 251) as u8).collect(),
+            b"tail".to_vec(),
+        ];
+        for p in &payloads {
+            let mut z = Vec::new();
+            c.compress(p, &mut z).unwrap();
+            let mut out = Vec::new();
+            d.decompress(&z, MAX_PACKET, &mut out).unwrap();
+            assert_eq!(out.len(), p.len());
+            assert!(&out == p);
+        }
+    }
+
     #[test]
     fn round_trip_shares_context() {
         let mut c = Compressor::new();
@@ -407,7 +433,7 @@ mod tests {
         }
         // The shared dictionary makes later packets much smaller.
         assert!(sizes[49] * 2 < sizes[0], "{sizes:?}");
-        assert!(sizes[49] < channel_data(49).len() / 3, "{sizes:?}");
+        assert!(sizes[49] < channel_data(49).len() / 2, "{sizes:?}");
         assert_eq!(c.total_in(), d.total_out());
         assert_eq!(c.total_out(), d.total_in());
     }
@@ -637,6 +663,10 @@ mod tests {
             c.compress(&channel_data(i), &mut w).unwrap();
             wires.push(w);
         }
+        // With sync flushes the bits that pad the last block to the byte
+        // boundary before the empty stored block are ignored by inflate:
+        // at most 7 flips per packet change nothing at all.
+        let mut harmless = 0;
         for bit in 0..wires[1].len() * 8 {
             let mut d = Decompressor::new();
             let mut plain = Vec::new();
@@ -647,9 +677,12 @@ mod tests {
             if d.decompress(&bad, MAX_PACKET, &mut plain).is_ok() && plain == channel_data(1) {
                 let mut next = Vec::new();
                 let r = d.decompress(&wires[2], MAX_PACKET, &mut next);
-                assert!(r.is_err() || next != channel_data(2), "bit {bit}");
+                if r.is_ok() && next == channel_data(2) {
+                    harmless += 1;
+                }
             }
         }
+        assert!(harmless <= 7, "{harmless} flips went unnoticed");
         // Random garbage, with and without a valid header: no panics.
         for seed in 1..200u64 {
             let mut data = noise(1 + (seed as usize * 37) % 3000, seed);
