@@ -36,9 +36,7 @@ struct Agent {
 fn agent() -> &'static Agent {
     static A: OnceLock<Agent> = OnceLock::new();
     A.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("tobira-fuzz-agent-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temp dir");
+        let dir = tobira_fuzz::scratch_dir("agent");
         let path = dir.join("agent.sock");
         let listener = UnixListener::bind(&path).expect("bind agent socket");
         Agent { listener, path }

@@ -39,8 +39,7 @@ const PUB_KEYS: &[&str] = &[
 fn dir() -> &'static PathBuf {
     static D: OnceLock<PathBuf> = OnceLock::new();
     D.get_or_init(|| {
-        let d = std::env::temp_dir().join(format!("tobira-fuzz-files-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
+        let d = tobira_fuzz::scratch_dir("files");
         std::fs::create_dir_all(d.join(".ssh")).expect("temp dir");
         d
     })

@@ -42,7 +42,9 @@ pub(super) fn check(role: Role, stage: Stage, strict: bool, msg: u8) -> Result<V
     let transport_generic = matches!(msg, num::DISCONNECT | num::IGNORE | num::UNIMPLEMENTED | num::DEBUG);
     let kex = matches!(msg, num::KEXINIT | num::NEWKEYS | 30..=49);
     match stage {
-        Stage::InitialKex if strict && !kex => {
+        // A DISCONNECT is honoured even then, so that the peer's reason
+        // is reported rather than a violation.
+        Stage::InitialKex if strict && !kex && msg != num::DISCONNECT => {
             return Err(Error::protocol(format!(
                 "strict KEX violation: unexpected message type {msg} during initial key exchange"
             )))
@@ -106,9 +108,10 @@ mod tests {
         use Stage::*;
         for role in [Role::Client, Role::Server] {
             // Strict initial exchange: only KEXINIT, NEWKEYS, kex messages.
-            for m in [1, 2, 3, 4, 5, 50, 80, 94, 200] {
+            for m in [2, 3, 4, 5, 50, 80, 94, 200] {
                 assert!(refused(role, InitialKex, true, m), "{m}");
             }
+            assert!(!refused(role, InitialKex, true, num::DISCONNECT));
             for m in [20, 21, 30, 31, 34, 49] {
                 assert!(!refused(role, InitialKex, true, m), "{m}");
             }
