@@ -1081,6 +1081,8 @@ fn sighup_reload_during_transfer() {
     );
     assert!(h.finalize().to_vec() == want, "SHA-256 differs after the reload");
 
+    // The reload (keys, moduli) may still be running on a loaded machine.
+    server.wait_log("Configuration reloaded");
     let (code, out, err) = login_showing_banner(server.port, &user.name, &ident);
     assert_eq!((code, out.trim()), (0, "ok"), "{err}");
     assert!(

@@ -252,7 +252,10 @@ async fn run(
                     .map_err(|e| e.to_string())
                     .and_then(|c| build_settings(&c, is_root, trace));
                 match reloaded {
-                    Ok(s) => { let _ = tx.send(Arc::new(s)); }
+                    Ok(s) => {
+                        let _ = tx.send(Arc::new(s));
+                        info!("Configuration reloaded; new connections use it.");
+                    }
                     Err(e) => error!("configuration reload failed, keeping the old one: {e}"),
                 }
             }
