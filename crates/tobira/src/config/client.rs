@@ -20,8 +20,9 @@ use tobira_proto::algorithms::{
 
 use super::lexer::{self, ConfigLine};
 use super::{
-    expand_tilde, expand_tokens, glob_paths, match_pattern, match_pattern_list, parse_rekey_bytes, parse_time,
-    parse_yes_no, read_config_file, ConfigError, ListMatch, Location, LogLevel, RekeyLimit, MAX_INCLUDE_DEPTH,
+    expand_tilde, expand_tokens, glob_paths, match_pattern, match_pattern_list, parse_rekey_bytes,
+    parse_rekey_interval, parse_time, parse_yes_no, read_config_file, ConfigError, ListMatch, Location, LogLevel,
+    RekeyLimit, MAX_INCLUDE_DEPTH,
 };
 
 /// The system-wide client configuration file (`ssh_config(5)`, FILES).
@@ -1113,13 +1114,9 @@ impl Resolver {
                     None => 1,
                     Some("default") => 2,
                     Some(t) => {
-                        let d = if t == "none" {
-                            Duration::ZERO
-                        } else {
-                            parse_time(t).ok_or_else(|| ConfigError::invalid(at, "invalid time value."))?
-                        };
+                        let v = parse_rekey_interval(t, at)?;
                         if self.first(Kw::RekeyInterval, active) {
-                            self.cfg.rekey_limit.interval = (!d.is_zero()).then_some(d);
+                            self.cfg.rekey_limit.interval = v;
                         }
                         2
                     }

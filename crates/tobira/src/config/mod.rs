@@ -232,6 +232,17 @@ impl RekeyLimit {
     }
 }
 
+/// Parses the second argument of `RekeyLimit`: a time, or `none` (or 0)
+/// for no time-based rekeying (`sshd_config(5)`).
+pub(crate) fn parse_rekey_interval(arg: &str, at: &Location) -> Result<Option<Duration>, ConfigError> {
+    let d = if arg == "none" {
+        Duration::ZERO
+    } else {
+        parse_time(arg).ok_or_else(|| ConfigError::invalid(at, "invalid time value."))?
+    };
+    Ok((!d.is_zero()).then_some(d))
+}
+
 /// Parses the first argument of `RekeyLimit`: `default` or a byte count
 /// with an optional `K`, `M`, `G` (...) suffix, at least 16 unless 0
 /// (`sshd_config(5)`). Returns `Ok(None)` for `default`/0.

@@ -27,8 +27,9 @@ use tobira_proto::algorithms::{
 
 use super::lexer::{self, ConfigLine};
 use super::{
-    addr_match_list, expand_tilde, expand_tokens, glob_paths, match_pattern_list, parse_rekey_bytes, parse_time,
-    parse_yes_no, read_config_file, ConfigError, ListMatch, Location, LogLevel, RekeyLimit, MAX_INCLUDE_DEPTH,
+    addr_match_list, expand_tilde, expand_tokens, glob_paths, match_pattern_list, parse_rekey_bytes,
+    parse_rekey_interval, parse_time, parse_yes_no, read_config_file, ConfigError, ListMatch, Location, LogLevel,
+    RekeyLimit, MAX_INCLUDE_DEPTH,
 };
 
 /// The default configuration file of `tobirad` (`sshd(8)`'s
@@ -1322,12 +1323,7 @@ fn apply(cfg: &mut ServerConfig, pass: &mut Pass, kw: Kw, line: &ConfigLine) -> 
                 None => 1,
                 Some("default") => 2,
                 Some(t) => {
-                    let d = if t == "none" {
-                        Duration::ZERO
-                    } else {
-                        parse_time(t).ok_or_else(|| ConfigError::invalid(at, "invalid time value."))?
-                    };
-                    let v = (!d.is_zero()).then_some(d);
+                    let v = parse_rekey_interval(t, at)?;
                     first_wins(pass, Kw::RekeyInterval, &mut cfg.rekey_limit.interval, v);
                     2
                 }
