@@ -1,7 +1,8 @@
 //! The pre-authentication surface of tobirad under load (issue 7):
 //! `MaxStartups` random early drop, `PerSourcePenalties` (OpenSSH 9.8's
-//! behaviour, with its exempt list), and many silent connections held open
-//! while a real login still gets through; descriptors back to baseline.
+//! behaviour, with its exempt list), and many silent
+//! (and slow) connections held open while a real login still gets through;
+//! descriptors and memory back to baseline once they close.
 
 mod common;
 
@@ -39,6 +40,17 @@ fn greeted(port: u16) -> bool {
     let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
     let mut buf = [0u8; 64];
     matches!(s.read(&mut buf), Ok(n) if n > 0 && buf.starts_with(b"SSH-2.0-"))
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
 }
 
 fn open_fds(pid: u32) -> usize {
@@ -109,6 +121,7 @@ fn max_startups_drops_then_recovers() {
 /// login still succeeds promptly; every descriptor is returned after.
 #[test]
 fn silent_connections_do_not_block_a_login() {
+    use std::io::Write;
     let dir = TempDir::new("silent");
     let (user, ident) = user_with_key(&dir);
     let server = start_tobirad(&["-o", "MaxStartups=1000:30:2000"]);
@@ -118,8 +131,17 @@ fn silent_connections_do_not_block_a_login() {
     assert_eq!(code, 0, "{err}");
     std::thread::sleep(Duration::from_millis(300));
     let baseline = open_fds(pid);
-    let silent: Vec<TcpStream> = (0..500)
-        .map(|_| TcpStream::connect(("127.0.0.1", server.port)).unwrap())
+    let rss_baseline = rss_kib(pid);
+    // 250 silent connections and 250 slow ones, which send the start of
+    // an identification line and then stall.
+    let held: Vec<TcpStream> = (0..500)
+        .map(|i| {
+            let mut s = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+            if i % 2 == 1 {
+                let _ = s.write_all(b"SSH-2.0-slo");
+            }
+            s
+        })
         .collect();
     std::thread::sleep(Duration::from_millis(500));
     assert!(open_fds(pid) >= baseline + 500, "connections not accepted");
@@ -129,12 +151,19 @@ fn silent_connections_do_not_block_a_login() {
     assert_eq!((code, out.trim()), (0, "ok"), "{err}");
     assert!(
         took < Duration::from_secs(2),
-        "login took {took:?} next to 500 silent connections"
+        "login took {took:?} next to 500 silent and slow connections"
     );
-    drop(silent);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while open_fds(pid) > baseline && Instant::now() < deadline {
+    let rss_held = rss_kib(pid);
+    drop(held);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while (open_fds(pid) > baseline || rss_kib(pid) > rss_baseline + 2 * 1024) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(open_fds(pid), baseline, "descriptors not returned");
+    let rss_after = rss_kib(pid);
+    eprintln!("tobirad RSS: {rss_baseline} KiB, {rss_held} KiB with 500 held, {rss_after} KiB after");
+    assert!(
+        rss_after <= rss_baseline + 4 * 1024,
+        "memory not returned: {rss_baseline} KiB before, {rss_held} KiB with 500 connections, {rss_after} KiB after"
+    );
 }

@@ -89,17 +89,18 @@ fn session_err(host: &str, port: u16, e: DriverError) -> ClientError {
 
 /// The trust decision: given the host key algorithm and blob, accept or
 /// refuse with the text to show.
-pub type HostKeyVerifier<'a> = dyn FnMut(&str, &[u8]) -> Result<(), String> + 'a;
+pub type HostKeyVerifier<'a> = dyn FnMut(&str, &[u8]) -> Result<(), String> + Send + 'a;
 
 /// Connects, runs the key exchange with the trust decision, and
 /// authenticates with `auth`. `trace` receives decoded packets when tracing
-/// is on, `debug` the ssh -v style lines.
+/// is on, `debug` the ssh -v style lines. The callbacks are `Send`, so the
+/// returned future can run on `tokio::spawn`.
 pub async fn connect(
     s: &ClientSettings,
     verify: &mut HostKeyVerifier<'_>,
     auth: &mut Authenticator,
-    prompter: &mut dyn Prompter,
-    trace: &mut dyn FnMut(&str),
+    prompter: &mut (dyn Prompter + Send),
+    trace: &mut (dyn FnMut(&str) + Send),
 ) -> Result<(Driver<BoxStream>, Outcome), ClientError> {
     let stream = tcp_connect(s).await?;
     handshake(s, Box::new(stream), verify, auth, prompter, trace).await
@@ -137,8 +138,8 @@ pub async fn handshake(
     stream: BoxStream,
     verify: &mut HostKeyVerifier<'_>,
     auth: &mut Authenticator,
-    prompter: &mut dyn Prompter,
-    trace: &mut dyn FnMut(&str),
+    prompter: &mut (dyn Prompter + Send),
+    trace: &mut (dyn FnMut(&str) + Send),
 ) -> Result<(Driver<BoxStream>, Outcome), ClientError> {
     let rng = Box::new(rand::rngs::StdRng::from_entropy());
     let mut d = Driver::new(stream, Connection::client(s.proto.clone(), rng));
