@@ -268,7 +268,7 @@ impl ClientForwards {
 
     /// Channel and global events for forwarding; true when handled.
     /// `Err(message)` when `ExitOnForwardFailure` makes a failure fatal.
-    pub async fn on_event(&mut self, conn: &mut Connection, ev: &Event) -> Result<bool, String> {
+    pub async fn on_event(&mut self, conn: &mut Connection, ev: &mut Event) -> Result<bool, String> {
         match ev {
             Event::ChannelOpenConfirmed { id } => {
                 if Some(*id) == self.stdio_channel {
@@ -364,7 +364,7 @@ impl ClientForwards {
                 };
                 let (addr, port, host, tport, bound0) = self.remote[i].clone();
                 if bound0 == u32::MAX {
-                    if !success {
+                    if !*success {
                         let msg = format!("remote port forwarding failed for listen path {addr}");
                         if self.exit_on_failure {
                             return Err(format!("Error: {msg}"));
@@ -373,7 +373,7 @@ impl ClientForwards {
                     }
                     return Ok(true);
                 }
-                if !success {
+                if !*success {
                     let msg = format!("remote port forwarding failed for listen port {port}");
                     if self.exit_on_failure {
                         return Err(format!("Error: {msg}"));
@@ -388,7 +388,10 @@ impl ClientForwards {
                 let _ = addr;
                 Ok(true)
             }
-            Event::ChannelData { id, data } => Ok(self.fw.on_data(conn, *id, data.clone())),
+            // Moved, not copied, and only when the channel is a forwarding's.
+            Event::ChannelData { id, data } if self.fw.owns(*id) => {
+                Ok(self.fw.on_data(conn, *id, std::mem::take(data)))
+            }
             Event::ChannelEof { id } => Ok(self.fw.on_eof(*id)),
             Event::ChannelClosed { id } => Ok(self.fw.on_closed(*id)),
             _ => Ok(false),

@@ -4,6 +4,7 @@
 #![warn(missing_docs)]
 
 pub mod client_forward;
+pub mod input;
 pub mod logging;
 pub mod output;
 pub mod session;

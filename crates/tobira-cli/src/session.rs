@@ -8,7 +8,7 @@ use std::time::Duration;
 use tobira::driver::{Driver, DriverError};
 use tobira_proto::msg::connection::{ChannelKind, ChannelRequest};
 use tobira_proto::{DisconnectReason, Event};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 use tokio::sync::mpsc;
 
@@ -129,13 +129,12 @@ async fn run_inner(d: &mut Driver<tobira::client::BoxStream>, o: &SessionOptions
             }
         }
     }
-    // Stdin is read by its own task so that reading never blocks the loop.
-    let (in_tx, mut in_rx) = mpsc::channel::<Option<Vec<u8>>>(8);
+    // Stdin is read by its own thread so that reading never blocks the loop.
+    let (in_tx, mut in_rx) = mpsc::channel::<Option<Vec<u8>>>(crate::input::QUEUE);
     let mut raw: Option<RawModeGuard> = None;
     let mut escapes = EscapeState::new(o.escape_char);
     let mut exit: Option<u8> = None;
     let mut started = false;
-    let mut stdin_task: Option<tokio::task::JoinHandle<()>> = None;
     let mut winch = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change()).ok();
     // Terminating signals restore the terminal before we go (ssh does too).
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
@@ -189,7 +188,7 @@ async fn run_inner(d: &mut Driver<tobira::client::BoxStream>, o: &SessionOptions
                         for item in items {
                             match item {
                                 EscapeItem::Data(b) => {
-                                    if let Err(e) = d.conn.channel_write(id, None, &b) {
+                                    if let Err(e) = d.conn.channel_write_owned(id, None, b) {
                                         drop(raw.take());
                                         eprintln!("tobira: {e}");
                                         return 255;
@@ -231,7 +230,7 @@ async fn run_inner(d: &mut Driver<tobira::client::BoxStream>, o: &SessionOptions
                 continue;
             }
         };
-        let ev = match ev {
+        let mut ev = match ev {
             Ok(ev) => ev,
             Err(e) => {
                 drop(raw.take());
@@ -256,7 +255,7 @@ async fn run_inner(d: &mut Driver<tobira::client::BoxStream>, o: &SessionOptions
         };
         // Forwarding first: its global requests were sent before any
         // keepalive, so the first replies are its own.
-        match fwd.on_event(&mut d.conn, &ev).await {
+        match fwd.on_event(&mut d.conn, &mut ev).await {
             Ok(true) => {
                 if let Event::ChannelClosed { id } = ev {
                     if Some(id) == fwd.stdio_channel {
@@ -356,7 +355,11 @@ async fn run_inner(d: &mut Driver<tobira::client::BoxStream>, o: &SessionOptions
                 }
                 if !started {
                     started = true;
-                    stdin_task = Some(spawn_stdin(in_tx.clone()));
+                    if let Err(e) = crate::input::spawn_stdin_reader(in_tx.clone()) {
+                        drop(raw.take());
+                        eprintln!("tobira: standard input: {e}");
+                        return 255;
+                    }
                 }
             }
             Event::ChannelData { id, data } => {
@@ -393,9 +396,6 @@ async fn run_inner(d: &mut Driver<tobira::client::BoxStream>, o: &SessionOptions
             }
             Event::ChannelClosed { id } if Some(id) == channel => {
                 drop(raw.take());
-                if let Some(t) = stdin_task.take() {
-                    t.abort();
-                }
                 if o.want_tty && !o.quiet {
                     eprintln!("Connection to {} closed.", o.host);
                 }
@@ -416,26 +416,6 @@ async fn run_inner(d: &mut Driver<tobira::client::BoxStream>, o: &SessionOptions
             _ => {}
         }
     }
-}
-
-fn spawn_stdin(tx: mpsc::Sender<Option<Vec<u8>>>) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut stdin = tokio::io::stdin();
-        let mut buf = vec![0u8; 32 * 1024];
-        loop {
-            match stdin.read(&mut buf).await {
-                Ok(0) | Err(_) => {
-                    let _ = tx.send(None).await;
-                    return;
-                }
-                Ok(n) => {
-                    if tx.send(Some(buf[..n].to_vec())).await.is_err() {
-                        return;
-                    }
-                }
-            }
-        }
-    })
 }
 
 /// Applies an escape; `Some(code)` ends the session.

@@ -338,6 +338,11 @@ impl Forwards {
         self.attach(id, Box::new(r), Box::new(w));
     }
 
+    /// Whether channel `id` is one of the forwardings'.
+    pub fn owns(&self, id: u32) -> bool {
+        self.map.contains_key(&id)
+    }
+
     /// Channel data for the local stream. False when `id` is not ours.
     pub fn on_data(&mut self, conn: &mut Connection, id: u32, data: Vec<u8>) -> bool {
         let Some(f) = self.map.get(&id) else { return false };

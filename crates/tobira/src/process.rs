@@ -364,14 +364,27 @@ pub fn spawn(req: SpawnRequest) -> io::Result<(Session, SessionIo)> {
         }
         None => {
             let missing = || io::Error::other("child stdio missing");
+            let stdin = session.child.stdin.take().ok_or_else(missing)?;
+            let stdout = session.child.stdout.take().ok_or_else(missing)?;
+            enlarge_pipe(&stdin);
+            enlarge_pipe(&stdout);
             SessionIo::Pipes {
-                stdin: session.child.stdin.take().ok_or_else(missing)?,
-                stdout: session.child.stdout.take().ok_or_else(missing)?,
+                stdin,
+                stdout,
                 stderr: session.child.stderr.take().ok_or_else(missing)?,
             }
         }
     };
     Ok((session, io))
+}
+
+/// The pipe size asked for a session's stdin and stdout: bulk data
+/// (`scp`, `rsync`, `tar | ssh`) then moves in fewer, larger system calls
+/// than with the 64 KiB default. A refusal (`pipe-max-size`) is harmless.
+const PIPE_SIZE: i32 = 512 * 1024;
+
+fn enlarge_pipe(p: &impl std::os::fd::AsRawFd) {
+    let _ = nix::fcntl::fcntl(p.as_raw_fd(), nix::fcntl::FcntlArg::F_SETPIPE_SZ(PIPE_SIZE));
 }
 
 impl Session {

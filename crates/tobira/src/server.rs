@@ -248,14 +248,14 @@ pub async fn handle(stream: TcpStream, peer: SocketAddr, settings: Arc<ServerSet
                     // Only keepalives ask the client for replies.
                     unanswered = 0;
                 }
+                on_event(&ev, &addr, &settings);
                 if let (Some(ss), Some(fw)) = (sessions.as_mut(), forwards.as_mut()) {
-                    if on_connection_event(ss, fw, &mut d.conn, ev.clone()).await.is_err() {
+                    if on_connection_event(ss, fw, &mut d.conn, ev).await.is_err() {
                         ss.shutdown();
                         fw.fw.shutdown();
                         return;
                     }
                 }
-                on_event(&ev, &addr, &settings)
             }
             Err(DriverError::Timeout) => {
                 ticket.set_outcome(admission::Outcome::GraceExceeded);
@@ -308,9 +308,9 @@ async fn on_connection_event(
     ss: &mut Sessions,
     fw: &mut ServerForwards,
     conn: &mut Connection,
-    ev: Event,
+    mut ev: Event,
 ) -> Result<(), tobira_proto::Error> {
-    if fw.on_channel_event(conn, &ev) {
+    if fw.on_channel_event(conn, &mut ev) {
         return Ok(());
     }
     match ev {

@@ -351,7 +351,7 @@ impl ServerForwards {
     }
 
     /// Channel events that concern forwarded channels. True when handled.
-    pub fn on_channel_event(&mut self, conn: &mut Connection, ev: &tobira_proto::Event) -> bool {
+    pub fn on_channel_event(&mut self, conn: &mut Connection, ev: &mut tobira_proto::Event) -> bool {
         use tobira_proto::Event;
         match ev {
             Event::ChannelOpenConfirmed { id } => match self.pending_unix.remove(id) {
@@ -364,7 +364,9 @@ impl ServerForwards {
             Event::ChannelOpenFailed { id, .. } => {
                 self.pending.remove(id).is_some() || self.pending_unix.remove(id).is_some()
             }
-            Event::ChannelData { id, data } => self.fw.on_data(conn, *id, data.clone()),
+            // The data moves to the forwarding only when the channel is one
+            // of its own (no copy per packet).
+            Event::ChannelData { id, data } if self.fw.owns(*id) => self.fw.on_data(conn, *id, std::mem::take(data)),
             Event::ChannelEof { id } => self.fw.on_eof(*id),
             Event::ChannelClosed { id } => self.fw.on_closed(*id),
             _ => false,

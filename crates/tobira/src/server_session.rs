@@ -23,6 +23,12 @@ use crate::process::{self, ExitReason, Program, PtyRequest, SessionIo, SessionUs
 /// Bytes of output a session may have queued toward the client before its
 /// reader waits (flow control from the channel window to the child).
 const OUTPUT_HIGH_WATER: usize = 1024 * 1024;
+/// Bytes asked for per read of a program's output (its pipe holds
+/// 512 KiB, see `process.rs`).
+const READ_SIZE: usize = 128 * 1024;
+/// Messages in flight from a connection's session tasks (at most
+/// `READ_SIZE` bytes each) to the connection.
+const SESSION_QUEUE: usize = 16;
 
 /// A session's channel id and generation: channel ids are reused, so
 /// messages of an earlier program on the same id are recognised as stale.
@@ -124,7 +130,7 @@ impl Sessions {
         local: SocketAddr,
         switch_user: bool,
     ) -> Self {
-        let (tx, rx) = mpsc::channel(64);
+        let (tx, rx) = mpsc::channel(SESSION_QUEUE);
         Sessions {
             map: HashMap::new(),
             tx,
@@ -426,8 +432,8 @@ impl Sessions {
             return Ok(());
         }
         match msg {
-            SessionMsg::Data(_, data) if conn.channel_exists(id) => conn.channel_write(id, None, &data)?,
-            SessionMsg::Stderr(_, data) if conn.channel_exists(id) => conn.channel_write(id, Some(1), &data)?,
+            SessionMsg::Data(_, data) if conn.channel_exists(id) => conn.channel_write_owned(id, None, data)?,
+            SessionMsg::Stderr(_, data) if conn.channel_exists(id) => conn.channel_write_owned(id, Some(1), data)?,
             SessionMsg::Consumed(_, n) if conn.channel_exists(id) => conn.channel_consumed(id, n)?,
             SessionMsg::OutputDone(_) => {
                 if let Some(s) = self.map.get_mut(&id) {
@@ -566,7 +572,7 @@ async fn pump_output<R: tokio::io::AsyncRead + Unpin>(
     flow: Flow,
 ) {
     let Flow { queued, wake, closed } = flow;
-    let mut buf = vec![0u8; 32 * 1024];
+    let mut buf = vec![0u8; READ_SIZE];
     loop {
         while queued.load(Ordering::Relaxed) > OUTPUT_HIGH_WATER {
             if closed.load(Ordering::Relaxed) {

@@ -33,6 +33,9 @@ struct Channel {
     /// Data waiting for window: (extended data code, bytes); `Some(u32::MAX)`
     /// marks a complete message (a channel request) to send in turn.
     queue: VecDeque<(Option<u32>, Vec<u8>)>,
+    /// Bytes of the front entry of `queue` already sent: a large write
+    /// goes out a packet at a time without moving its rest each time.
+    front_sent: usize,
     queued: usize,
     eof_wanted: bool,
     eof_sent: bool,
@@ -60,6 +63,7 @@ impl Channel {
             remote_max_packet: 0,
             local_window: LOCAL_WINDOW,
             queue: VecDeque::new(),
+            front_sent: 0,
             queued: 0,
             eof_wanted: false,
             eof_sent: false,
@@ -244,6 +248,7 @@ impl Connection {
                         ch.close_received = true;
                         // Queued data can no longer be delivered.
                         ch.queue.clear();
+                        ch.front_sent = 0;
                         ch.queued = 0;
                         ch.close_wanted = true;
                         self.flush_channel(id)
@@ -448,6 +453,12 @@ impl Connection {
     /// Queues data (or extended data with `code`, 1 = stderr) for the
     /// channel; it is sent as the peer's window allows.
     pub fn channel_write(&mut self, id: u32, code: Option<u32>, data: &[u8]) -> Result<(), Error> {
+        self.channel_write_owned(id, code, data.to_vec())
+    }
+
+    /// [`Self::channel_write`] for data the caller owns: the buffer is
+    /// queued as it is, without a copy (RFC 4254 §5.2).
+    pub fn channel_write_owned(&mut self, id: u32, code: Option<u32>, data: Vec<u8>) -> Result<(), Error> {
         let ch = self
             .chans
             .map
@@ -463,7 +474,7 @@ impl Connection {
             return Ok(());
         }
         ch.queued += data.len();
-        ch.queue.push_back((code, data.to_vec()));
+        ch.queue.push_back((code, data));
         self.flush_channel(id)
     }
 
@@ -577,10 +588,12 @@ impl Connection {
             if ch.remote_window == 0 || (direct && super::rekey_due(sealer, opener, config)) {
                 break;
             }
-            let Some((code, data)) = ch.queue.front_mut() else {
+            let sent = ch.front_sent;
+            let Some((code, data)) = ch.queue.front() else {
                 break;
             };
             let code = *code;
+            let data = data.get(sent..).unwrap_or_default();
             let n = data
                 .len()
                 .min(ch.remote_window as usize)
@@ -614,8 +627,9 @@ impl Connection {
             ch.queued -= n;
             if n == data.len() {
                 ch.queue.pop_front();
+                ch.front_sent = 0;
             } else {
-                data.drain(..n);
+                ch.front_sent += n;
             }
         }
         let empty = ch.queue.is_empty();

@@ -281,7 +281,9 @@ pub struct Connection {
     rng: Box<dyn RngCore + Send>,
     phase: Phase,
     in_buf: Vec<u8>,
+    /// Sealed packets for the peer; `out[out_start..]` is still unwritten.
     out: Vec<u8>,
+    out_start: usize,
     scratch: Vec<u8>,
     ident_reader: IdentReader,
     local_ident: String,
@@ -357,6 +359,7 @@ impl Connection {
             phase: Phase::Ident,
             in_buf: Vec::with_capacity(64 * 1024),
             out: Vec::with_capacity(64 * 1024),
+            out_start: 0,
             scratch: Vec::new(),
             ident_reader: IdentReader::default(),
             local_ident,
@@ -436,13 +439,23 @@ impl Connection {
 
     /// Bytes waiting to be written to the peer.
     pub fn pending_output(&self) -> &[u8] {
-        &self.out
+        self.out.get(self.out_start..).unwrap_or_default()
     }
 
     /// Marks `n` bytes of [`Self::pending_output`] as written.
     pub fn consume_output(&mut self, n: usize) {
-        let n = n.min(self.out.len());
-        self.out.drain(..n);
+        self.out_start = self.out_start.saturating_add(n).min(self.out.len());
+        if self.out_start == self.out.len() {
+            self.out.clear();
+            self.out_start = 0;
+        } else if self.out_start >= self.out.len() - self.out_start {
+            // Moving the unwritten rest to the front costs no more than
+            // what was written since the last move: linear overall, where
+            // removing each written prefix at once was quadratic in the
+            // amount queued.
+            self.out.drain(..self.out_start);
+            self.out_start = 0;
+        }
     }
 
     /// Feeds bytes received from the peer. On a fatal error a DISCONNECT is

@@ -1,0 +1,63 @@
+//! The client's standard input, read by a thread of its own.
+//!
+//! `tokio::io::stdin` hands every read to the blocking pool, one thread
+//! hop per chunk; uploads through tobira ran at about half the speed of
+//! `ssh` in `bench/` because of it. Here a thread reads descriptor 0 with
+//! plain blocking reads into large buffers and hands the chunks to the
+//! session through a bounded queue, which is also the backpressure: the
+//! session takes a chunk only while the channel has room.
+
+use std::io::Read;
+use std::os::fd::AsFd;
+
+use tokio::sync::mpsc;
+
+/// Bytes asked for per read: a pipe enlarged to 1 MiB gives up to this
+/// much per system call.
+const READ_SIZE: usize = 256 * 1024;
+/// The pipe size asked for when standard input is a pipe (Linux'
+/// `pipe-max-size` default for unprivileged users).
+const PIPE_SIZE: i32 = 1024 * 1024;
+/// Chunks in flight between the thread and the session (the channel to
+/// create for [`spawn_stdin_reader`]).
+pub const QUEUE: usize = 4;
+
+/// Starts the reader thread. It sends `Some(bytes)` per read and `None`
+/// at end of file or on an error, then stops; it also stops when the
+/// receiver is dropped (after its current read returns).
+pub fn spawn_stdin_reader(tx: mpsc::Sender<Option<Vec<u8>>>) -> std::io::Result<()> {
+    let fd = std::io::stdin().as_fd().try_clone_to_owned()?;
+    enlarge_pipe(&fd);
+    let mut file = std::fs::File::from(fd);
+    std::thread::Builder::new().name("stdin".into()).spawn(move || {
+        let mut buf = vec![0u8; READ_SIZE];
+        loop {
+            match file.read(&mut buf) {
+                Ok(0) | Err(_) => {
+                    let _ = tx.blocking_send(None);
+                    return;
+                }
+                Ok(n) => {
+                    if tx.blocking_send(Some(buf[..n].to_vec())).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    })?;
+    Ok(())
+}
+
+/// Asks for a larger pipe buffer when `fd` is a pipe, so that the writer
+/// on the other end (`tar`, `head`, a backup tool) can hand over more per
+/// system call. Anything else, or a refusal, leaves it as it is.
+fn enlarge_pipe(fd: &std::os::fd::OwnedFd) {
+    use nix::sys::stat::{fstat, SFlag};
+    use std::os::fd::AsRawFd;
+    let is_fifo = fstat(fd.as_raw_fd())
+        .map(|st| SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFIFO)
+        .unwrap_or(false);
+    if is_fifo {
+        let _ = nix::fcntl::fcntl(fd.as_raw_fd(), nix::fcntl::FcntlArg::F_SETPIPE_SZ(PIPE_SIZE));
+    }
+}
