@@ -25,12 +25,14 @@ pub enum DriverError {
     Timeout,
 }
 
+/// Bytes asked for per read from the peer.
+const READ_SIZE: usize = 64 * 1024;
+
 /// A connection bound to a stream.
 pub struct Driver<S> {
     stream: S,
     /// The protocol state machine.
     pub conn: Connection,
-    buf: Vec<u8>,
     /// Time-based rekeying (`RekeyLimit`'s second value).
     rekey_interval: Option<Duration>,
     /// When the keys in use were installed, and which exchange that was.
@@ -43,7 +45,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         Driver {
             stream,
             conn,
-            buf: vec![0u8; 64 * 1024],
             rekey_interval: None,
             keys_since: (Instant::now(), 0),
         }
@@ -68,15 +69,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         Some(self.keys_since.0 + iv)
     }
 
+    /// The connection's input buffer with room for one read: bytes are
+    /// read straight into it, without a copy.
+    fn read_space(conn: &mut Connection) -> &mut Vec<u8> {
+        let buf = conn.input_buffer();
+        buf.reserve(READ_SIZE);
+        buf
+    }
+
     /// Reads some bytes from the peer, starting a time-based re-exchange
     /// when one falls due while waiting.
     async fn read_some(&mut self) -> Result<usize, DriverError> {
         loop {
             let Some(deadline) = self.rekey_deadline() else {
-                return Ok(self.stream.read(&mut self.buf).await?);
+                let buf = Self::read_space(&mut self.conn);
+                return Ok(self.stream.read_buf(buf).await?);
             };
             let read = tokio::select! {
-                r = self.stream.read(&mut self.buf) => Some(r),
+                r = self.stream.read_buf(Self::read_space(&mut self.conn)) => Some(r),
                 _ = tokio::time::sleep_until(deadline) => None,
             };
             match read {
@@ -120,7 +130,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             if n == 0 {
                 return Err(DriverError::Eof);
             }
-            if let Err(e) = self.conn.feed(&self.buf[..n]) {
+            if let Err(e) = self.conn.feed(&[]) {
                 let _ = self.flush().await;
                 // Events queued before the error (e.g. traces) still count.
                 return Err(DriverError::Protocol(e));
@@ -143,7 +153,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         if n == 0 {
             return Err(DriverError::Eof);
         }
-        if let Err(e) = self.conn.feed(&self.buf[..n]) {
+        if let Err(e) = self.conn.feed(&[]) {
             let _ = self.flush().await;
             return Err(DriverError::Protocol(e));
         }

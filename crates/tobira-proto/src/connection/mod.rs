@@ -476,6 +476,14 @@ impl Connection {
         r
     }
 
+    /// Where a driver may append received bytes itself (for example with
+    /// `tokio::io::AsyncReadExt::read_buf`), saving [`Self::feed`]'s copy;
+    /// call `feed(&[])` after appending. Only append: the bytes already
+    /// there are input not yet processed.
+    pub fn input_buffer(&mut self) -> &mut Vec<u8> {
+        &mut self.in_buf
+    }
+
     /// Ends the connection with SSH_MSG_DISCONNECT (RFC 4253 §11.1).
     pub fn disconnect(&mut self, reason: DisconnectReason, message: &str) {
         if self.phase == Phase::Closed {
@@ -524,34 +532,54 @@ impl Connection {
     }
 
     fn process_packets(&mut self, pos: &mut usize) -> Result<(), Error> {
+        // The input buffer is taken out for the loop so that an
+        // uncompressed payload is dispatched where it was decrypted,
+        // without a copy.
+        let mut inb = std::mem::take(&mut self.in_buf);
+        let r = self.process_packets_in(&mut inb, pos);
+        self.in_buf = inb;
+        r
+    }
+
+    fn process_packets_in(&mut self, inb: &mut [u8], pos: &mut usize) -> Result<(), Error> {
         // While the application decides on the host key, later packets
         // (the server's NEWKEYS) wait in the buffer.
         while self.phase == Phase::Running && self.pending_verdict.is_none() {
-            let Some(p) = self.opener.open(&mut self.in_buf[*pos..])? else {
+            let rest = inb.get_mut(*pos..).unwrap_or_default();
+            let Some(p) = self.opener.open(rest)? else {
                 break;
             };
-            let mut payload = std::mem::take(&mut self.scratch);
-            payload.clear();
-            let body = &self.in_buf[*pos + p.payload.0..*pos + p.payload.1];
-            match self.comp.inn.as_mut() {
-                // Bounded inflation: more than a packet's worth is an error.
-                Some(z) => z.decompress(body, MAX_PACKET, &mut payload)?,
-                None => payload.extend_from_slice(body),
-            }
+            let body = inb
+                .get(*pos + p.payload.0..*pos + p.payload.1)
+                .ok_or_else(|| Error::Local {
+                    reason: DisconnectReason::ProtocolError,
+                    message: "packet payload out of range".into(),
+                })?;
             *pos += p.consumed;
+            let mut inflated = None;
+            if let Some(z) = self.comp.inn.as_mut() {
+                // Bounded inflation: more than a packet's worth is an error.
+                let mut payload = std::mem::take(&mut self.scratch);
+                payload.clear();
+                z.decompress(body, MAX_PACKET, &mut payload)?;
+                inflated = Some(payload);
+            }
+            let payload: &[u8] = inflated.as_deref().unwrap_or(body);
             if self.config.trace {
                 let text = trace::describe(
                     Direction::Received,
-                    &payload,
+                    payload,
                     p.packet_len,
                     p.padding_len,
                     self.kex_family,
                 );
                 self.events.push_back(Event::Trace(text));
             }
-            let r = self.dispatch(&payload, p.seq);
-            payload.clear();
-            self.scratch = payload;
+            let r = self.dispatch(payload, p.seq);
+            if let Some(mut buf) = inflated {
+                buf.clear();
+                self.scratch = buf;
+            }
             r?;
         }
         Ok(())
