@@ -14,15 +14,57 @@ use std::thread::JoinHandle;
 
 use tokio::sync::mpsc;
 
-/// Chunks in flight between the connection and the writer thread (with
-/// 32 KiB packets, 2 MiB: the channel window bounds it as well).
-const QUEUE: usize = 64;
+/// Batches in flight between the connection and the writer thread.
+const QUEUE: usize = 8;
+/// Bytes collected before a batch goes to the thread even while more
+/// data is at hand (with `QUEUE`, 2 MiB in flight at most).
+const BATCH_BYTES: usize = 256 * 1024;
+
+/// Chunks written with one `writev` at most.
+const BATCH: usize = 32;
+
+/// Writes every chunk of `chunks`, in order, with as few `writev` calls as
+/// the descriptor allows.
+fn write_all_vectored(w: &mut impl Write, chunks: &[Vec<u8>]) -> std::io::Result<()> {
+    let (mut i, mut off) = (0usize, 0usize);
+    while i < chunks.len() {
+        let mut slices = Vec::with_capacity(chunks.len() - i);
+        slices.push(std::io::IoSlice::new(chunks[i].get(off..).unwrap_or_default()));
+        slices.extend(chunks[i + 1..].iter().map(|c| std::io::IoSlice::new(c)));
+        let mut n = match w.write_vectored(&slices) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        while n > 0 && i < chunks.len() {
+            let left = chunks[i].len() - off;
+            if n >= left {
+                n -= left;
+                i += 1;
+                off = 0;
+            } else {
+                off += n;
+                n = 0;
+            }
+        }
+        // Empty chunks after the last byte written.
+        while i < chunks.len() && chunks[i].len() == off {
+            i += 1;
+            off = 0;
+        }
+    }
+    Ok(())
+}
 
 /// Standard output behind a writer thread. Dropping it waits until
 /// everything queued is written.
 pub struct StdoutWriter {
-    tx: Option<mpsc::Sender<Vec<u8>>>,
+    tx: Option<mpsc::Sender<Vec<Vec<u8>>>>,
     thread: Option<JoinHandle<()>>,
+    /// Chunks not yet handed to the thread (see [`Self::flush`]).
+    pending: Vec<Vec<u8>>,
+    pending_bytes: usize,
 }
 
 impl StdoutWriter {
@@ -30,37 +72,129 @@ impl StdoutWriter {
     pub fn new() -> std::io::Result<Self> {
         let fd = std::io::stdout().as_fd().try_clone_to_owned()?;
         let mut file = std::fs::File::from(fd);
-        let (tx, mut rx) = mpsc::channel::<Vec<u8>>(QUEUE);
+        let (tx, mut rx) = mpsc::channel::<Vec<Vec<u8>>>(QUEUE);
         let thread = std::thread::Builder::new().name("stdout".into()).spawn(move || {
-            while let Some(chunk) = rx.blocking_recv() {
-                if file.write_all(&chunk).is_err() {
-                    // The reader went away (EPIPE): dropping the
-                    // receiver makes the next `write` fail.
-                    return;
+            while let Some(batch) = rx.blocking_recv() {
+                // A batch goes out in as few system calls as it can
+                // (writev of up to `BATCH` chunks at a time).
+                for part in batch.chunks(BATCH) {
+                    if write_all_vectored(&mut file, part).is_err() {
+                        // The reader went away (EPIPE): dropping the
+                        // receiver makes the next `write` fail.
+                        return;
+                    }
                 }
             }
         })?;
         Ok(StdoutWriter {
             tx: Some(tx),
             thread: Some(thread),
+            pending: Vec::new(),
+            pending_bytes: 0,
         })
     }
 
-    /// Queues `data` for standard output; waits while the queue is full.
-    /// An error means standard output is closed.
-    pub async fn write(&self, data: Vec<u8>) -> Result<(), ()> {
+    /// Adds `data` to the current batch; a full batch goes to the writer
+    /// thread (waiting while its queue is full). Call [`Self::flush`]
+    /// before waiting for more input. An error means standard output is
+    /// closed.
+    pub async fn write(&mut self, data: Vec<u8>) -> Result<(), ()> {
+        self.pending_bytes += data.len();
+        self.pending.push(data);
+        if self.pending_bytes >= BATCH_BYTES {
+            self.flush().await
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Hands the current batch to the writer thread: one wake-up of the
+    /// thread and one `writev` for many packets' data.
+    pub async fn flush(&mut self) -> Result<(), ()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::take(&mut self.pending);
+        self.pending_bytes = 0;
         match &self.tx {
-            Some(tx) => tx.send(data).await.map_err(|_| ()),
+            Some(tx) => tx.send(batch).await.map_err(|_| ()),
             None => Err(()),
+        }
+    }
+}
+
+impl StdoutWriter {
+    /// Hands over the last batch and waits until the thread has written
+    /// everything: for the end of a session, before anything else is
+    /// printed.
+    pub async fn finish(&mut self) {
+        let _ = self.flush().await;
+        self.tx = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
         }
     }
 }
 
 impl Drop for StdoutWriter {
     fn drop(&mut self) {
+        // Normally flushed already; a last batch that does not fit in the
+        // queue now is lost only if its reader is gone.
+        if !self.pending.is_empty() {
+            if let Some(tx) = &self.tx {
+                let _ = tx.try_send(std::mem::take(&mut self.pending));
+            }
+        }
         self.tx = None;
         if let Some(t) = self.thread.take() {
             let _ = t.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Accepts at most `step` bytes per call, across slices.
+    struct Trickle {
+        got: Vec<u8>,
+        step: usize,
+    }
+
+    impl Write for Trickle {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(self.step);
+            self.got.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+        fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+            let mut left = self.step;
+            for b in bufs {
+                let n = b.len().min(left);
+                self.got.extend_from_slice(&b[..n]);
+                left -= n;
+                if left == 0 {
+                    break;
+                }
+            }
+            Ok(self.step - left)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn vectored_writes_keep_every_byte_in_order_through_partial_writes() {
+        let chunks: Vec<Vec<u8>> = (0..20u8)
+            .map(|i| (0..(i as usize * 37) % 200).map(|j| i ^ j as u8).collect())
+            .collect();
+        let want: Vec<u8> = chunks.concat();
+        for step in [1, 3, 64, 199, 4096] {
+            let mut w = Trickle { got: Vec::new(), step };
+            write_all_vectored(&mut w, &chunks).unwrap();
+            assert_eq!(w.got, want, "step {step}");
         }
     }
 }

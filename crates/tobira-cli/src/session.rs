@@ -61,7 +61,18 @@ pub struct SessionOptions {
 /// process: the remote command's status, 128 + its signal when killed, or
 /// 255 when the connection failed.
 pub async fn run(mut d: Driver<tobira::client::BoxStream>, o: SessionOptions) -> u8 {
-    let code = run_inner(&mut d, &o).await;
+    let mut out = match crate::output::StdoutWriter::new() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("tobira: standard output: {e}");
+            return 255;
+        }
+    };
+    let code = run_inner(&mut d, &o, &mut out).await;
+    // Everything received goes out before we exit (dropping `out` waits
+    // for the writer thread).
+    out.finish().await;
+    drop(out);
     if !d.conn.is_closed() {
         d.conn
             .disconnect(DisconnectReason::ByApplication, "disconnected by user");
@@ -88,15 +99,12 @@ fn signal_number(name: &str) -> u8 {
     }
 }
 
-async fn run_inner(d: &mut Driver<tobira::client::BoxStream>, o: &SessionOptions) -> u8 {
+async fn run_inner(
+    d: &mut Driver<tobira::client::BoxStream>,
+    o: &SessionOptions,
+    out: &mut crate::output::StdoutWriter,
+) -> u8 {
     let mut err = tokio::io::stderr();
-    let out = match crate::output::StdoutWriter::new() {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("tobira: standard output: {e}");
-            return 255;
-        }
-    };
     let mut channel = None;
     let mut fwd = match ClientForwards::setup(
         &mut d.conn,
@@ -146,6 +154,11 @@ async fn run_inner(d: &mut Driver<tobira::client::BoxStream>, o: &SessionOptions
     let mut stdio_written = false;
     loop {
         fwd.fw.refresh(&d.conn);
+        // Output collected from the events at hand goes to stdout before
+        // we wait for more.
+        if !d.conn.has_events() && out.flush().await.is_err() {
+            return 255;
+        }
         let ev = tokio::select! {
             _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {
                 drop(raw.take());
@@ -395,6 +408,8 @@ async fn run_inner(d: &mut Driver<tobira::client::BoxStream>, o: &SessionOptions
                 let _ = d.conn.channel_request_reply(id, false);
             }
             Event::ChannelClosed { id } if Some(id) == channel => {
+                // The output first, then the terminal, then our message.
+                out.finish().await;
                 drop(raw.take());
                 if o.want_tty && !o.quiet {
                     eprintln!("Connection to {} closed.", o.host);

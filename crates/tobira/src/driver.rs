@@ -26,7 +26,7 @@ pub enum DriverError {
 }
 
 /// Bytes asked for per read from the peer.
-const READ_SIZE: usize = 64 * 1024;
+const READ_SIZE: usize = 128 * 1024;
 
 /// A connection bound to a stream.
 pub struct Driver<S> {

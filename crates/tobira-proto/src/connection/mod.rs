@@ -437,6 +437,12 @@ impl Connection {
         self.events.pop_front()
     }
 
+    /// Whether [`Self::poll_event`] has an event to give without more
+    /// input (a driver may batch its work until it has none).
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
+    }
+
     /// Bytes waiting to be written to the peer.
     pub fn pending_output(&self) -> &[u8] {
         self.out.get(self.out_start..).unwrap_or_default()
