@@ -14,29 +14,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tobira::client::ClientSettings;
-use tobira::client_auth::{AuthSettings, Authenticator, Prompter};
+use tobira::client_auth::{AuthSettings, Authenticator, NoPrompter};
 use tobira_proto::msg::connection::{ChannelKind, ChannelRequest};
 use tobira_proto::{DisconnectReason, Event};
 use tokio::sync::Semaphore;
-use zeroize::Zeroizing;
-
-struct NoPrompt;
-
-impl Prompter for NoPrompt {
-    fn secret(&mut self, _: &str) -> Option<Zeroizing<String>> {
-        None
-    }
-    fn visible(&mut self, _: &str) -> Option<String> {
-        None
-    }
-    fn show(&mut self, _: &str) {}
-}
 
 /// One connection: log in, run `true`, wait for its status and the close.
 async fn one(settings: Arc<ClientSettings>, auth: AuthSettings) -> Result<(), String> {
     let mut verify = |_: &str, _: &[u8]| Ok(());
     let mut authn = Authenticator::new(auth);
-    let (mut d, _) = tobira::client::connect(&settings, &mut verify, &mut authn, &mut NoPrompt, &mut |_| {})
+    let (mut d, _) = tobira::client::connect(&settings, &mut verify, &mut authn, &mut NoPrompter, &mut |_| {})
         .await
         .map_err(|e| e.to_string())?;
     let id = d.conn.channel_open(ChannelKind::Session).map_err(|e| e.to_string())?;
@@ -90,23 +77,7 @@ fn main() {
         connect_timeout: Some(Duration::from_secs(60)),
         rekey_interval: None,
     });
-    let auth = AuthSettings {
-        user: a[3].clone(),
-        host: a[1].clone(),
-        preferred: vec!["publickey".into()],
-        pubkey: true,
-        password: false,
-        kbd_interactive: false,
-        identity_files: vec![PathBuf::from(&a[4])],
-        identities_only: true,
-        agent: None,
-        batch: true,
-        password_prompts: 0,
-        pubkey_algorithms: tobira_proto::algorithms::PUBKEY_DEFAULT
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-    };
+    let auth = AuthSettings::publickey_only(&a[3], &a[1], PathBuf::from(&a[4]));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

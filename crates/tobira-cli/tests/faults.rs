@@ -39,23 +39,6 @@ const MAX_GROWTH_KIB: u64 = 16 * 1024;
 
 // ----- measuring tobirad -----
 
-/// A `kB` field of /proc/<pid>/status (VmRSS, VmSize, ...).
-fn proc_status_kib(pid: u32, field: &str) -> u64 {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    text.lines()
-        .find_map(|l| {
-            let rest = l.strip_prefix(field)?.strip_prefix(':')?;
-            rest.trim().trim_end_matches("kB").trim().parse().ok()
-        })
-        .unwrap_or(0)
-}
-
-fn open_fds(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|d| d.count())
-        .unwrap_or(0)
-}
-
 /// tobirad's VmRSS: a baseline, then samples; the peak must stay near the
 /// baseline.
 struct Rss {

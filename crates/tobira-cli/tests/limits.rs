@@ -42,23 +42,6 @@ fn greeted(port: u16) -> bool {
     matches!(s.read(&mut buf), Ok(n) if n > 0 && buf.starts_with(b"SSH-2.0-"))
 }
 
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0)
-}
-
-fn open_fds(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|d| d.count())
-        .unwrap_or(0)
-}
-
 #[test]
 fn per_source_penalties_refuse_after_failed_logins() {
     let dir = TempDir::new("psp");

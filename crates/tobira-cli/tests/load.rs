@@ -17,12 +17,11 @@ use std::time::{Duration, Instant};
 use common::*;
 use sha2::{Digest, Sha256};
 use tobira::client::{BoxStream, ClientSettings};
-use tobira::client_auth::{AuthSettings, Authenticator, Prompter};
+use tobira::client_auth::{AuthSettings, Authenticator, NoPrompter};
 use tobira::driver::Driver;
 use tobira_proto::msg::connection::{ChannelKind, ChannelRequest};
 use tobira_proto::Event;
 use tokio::sync::Barrier;
-use zeroize::Zeroizing;
 
 /// Concurrent sessions.
 const SESSIONS: usize = 1000;
@@ -42,18 +41,6 @@ const RSS_MARGIN_KIB: u64 = 64 * 1024;
 /// Input queued into the channel before we wait for the window.
 const HIGH_WATER: usize = 256 * 1024;
 
-struct NoPrompt;
-
-impl Prompter for NoPrompt {
-    fn secret(&mut self, _: &str) -> Option<Zeroizing<String>> {
-        None
-    }
-    fn visible(&mut self, _: &str) -> Option<String> {
-        None
-    }
-    fn show(&mut self, _: &str) {}
-}
-
 /// What one session saw.
 struct Outcome {
     sent: usize,
@@ -62,23 +49,6 @@ struct Outcome {
     received_hash: Vec<u8>,
     exit: Option<u32>,
     kex_count: u32,
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0)
-}
-
-fn open_fds(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|d| d.count())
-        .unwrap_or(0)
 }
 
 /// Processes of `user` still running.
@@ -177,7 +147,7 @@ async fn start_cat(
 ) -> Result<(Driver<BoxStream>, u32), String> {
     let mut verify = |_: &str, _: &[u8]| Ok(());
     let mut authn = Authenticator::new(auth);
-    let (mut d, _) = tobira::client::connect(settings, &mut verify, &mut authn, &mut NoPrompt, &mut |_| {})
+    let (mut d, _) = tobira::client::connect(settings, &mut verify, &mut authn, &mut NoPrompter, &mut |_| {})
         .await
         .map_err(|e| format!("session {i}: connect: {e}"))?;
     let id = d
@@ -233,23 +203,7 @@ fn thousand_sessions_ten_mib_each_way_with_rekeys() {
         connect_timeout: Some(Duration::from_secs(120)),
         rekey_interval: None,
     });
-    let auth = AuthSettings {
-        user: user.name.clone(),
-        host: "127.0.0.1".into(),
-        preferred: vec!["publickey".into()],
-        pubkey: true,
-        password: false,
-        kbd_interactive: false,
-        identity_files: vec![key],
-        identities_only: true,
-        agent: None,
-        batch: true,
-        password_prompts: 0,
-        pubkey_algorithms: tobira_proto::algorithms::PUBKEY_DEFAULT
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-    };
+    let auth = AuthSettings::publickey_only(&user.name, "127.0.0.1", key);
 
     let ctx = Round {
         settings,

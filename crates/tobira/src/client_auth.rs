@@ -53,6 +53,46 @@ pub struct AuthSettings {
     pub pubkey_algorithms: Vec<String>,
 }
 
+/// A [`Prompter`] for programs without a user at the keyboard: it never
+/// asks and shows nothing (ssh's `BatchMode`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoPrompter;
+
+impl Prompter for NoPrompter {
+    fn secret(&mut self, _: &str) -> Option<Zeroizing<String>> {
+        None
+    }
+    fn visible(&mut self, _: &str) -> Option<String> {
+        None
+    }
+    fn show(&mut self, _: &str) {}
+}
+
+impl AuthSettings {
+    /// Public-key authentication (RFC 4252 §7) with the key in
+    /// `identity` only: no agent, no password, never a prompt; for programs
+    /// that log in unattended.
+    pub fn publickey_only(user: &str, host: &str, identity: PathBuf) -> Self {
+        AuthSettings {
+            user: user.to_string(),
+            host: host.to_string(),
+            preferred: vec!["publickey".into()],
+            pubkey: true,
+            password: false,
+            kbd_interactive: false,
+            identity_files: vec![identity],
+            identities_only: true,
+            agent: None,
+            batch: true,
+            password_prompts: 0,
+            pubkey_algorithms: tobira_proto::algorithms::PUBKEY_DEFAULT
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        }
+    }
+}
+
 enum Source {
     Agent,
     File { path: PathBuf, loaded: Option<SigningKey> },
