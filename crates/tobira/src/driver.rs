@@ -25,8 +25,12 @@ pub enum DriverError {
     Timeout,
 }
 
-/// Bytes asked for per read from the peer.
-const READ_SIZE: usize = 128 * 1024;
+/// Bytes asked for per read from the peer, at first and when the peer is
+/// quiet: an idle connection keeps a small buffer.
+const MIN_READ: usize = 16 * 1024;
+/// The most asked for per read, reached by doubling while reads fill the
+/// space they are given (bulk transfers: fewer system calls).
+const MAX_READ: usize = 256 * 1024;
 
 /// A connection bound to a stream.
 pub struct Driver<S> {
@@ -37,6 +41,8 @@ pub struct Driver<S> {
     rekey_interval: Option<Duration>,
     /// When the keys in use were installed, and which exchange that was.
     keys_since: (Instant, u32),
+    /// Bytes to ask for in the next read (`MIN_READ`..=`MAX_READ`).
+    read_size: usize,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
@@ -47,6 +53,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             conn,
             rekey_interval: None,
             keys_since: (Instant::now(), 0),
+            read_size: MIN_READ,
         }
     }
 
@@ -69,28 +76,48 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         Some(self.keys_since.0 + iv)
     }
 
-    /// The connection's input buffer with room for one read: bytes are
-    /// read straight into it, without a copy.
-    fn read_space(conn: &mut Connection) -> &mut Vec<u8> {
+    /// The connection's input buffer with room for one read of `want`
+    /// bytes: they are read straight into it, without a copy. A large
+    /// buffer left empty by a finished burst is given back.
+    fn read_space(conn: &mut Connection, want: usize) -> &mut Vec<u8> {
         let buf = conn.input_buffer();
-        buf.reserve(READ_SIZE);
+        if buf.is_empty() && buf.capacity() > 4 * want {
+            buf.shrink_to(want);
+        }
+        buf.reserve(want);
         buf
+    }
+
+    /// Adapts the read size to what the last read brought.
+    fn note_read(&mut self, n: usize) {
+        if n >= self.read_size {
+            self.read_size = (self.read_size * 2).min(MAX_READ);
+        } else if n < self.read_size / 4 {
+            self.read_size = (self.read_size / 2).max(MIN_READ);
+        }
     }
 
     /// Reads some bytes from the peer, starting a time-based re-exchange
     /// when one falls due while waiting.
     async fn read_some(&mut self) -> Result<usize, DriverError> {
         loop {
+            let want = self.read_size;
             let Some(deadline) = self.rekey_deadline() else {
-                let buf = Self::read_space(&mut self.conn);
-                return Ok(self.stream.read_buf(buf).await?);
+                let buf = Self::read_space(&mut self.conn, want);
+                let n = self.stream.read_buf(buf).await?;
+                self.note_read(n);
+                return Ok(n);
             };
             let read = tokio::select! {
-                r = self.stream.read_buf(Self::read_space(&mut self.conn)) => Some(r),
+                r = self.stream.read_buf(Self::read_space(&mut self.conn, want)) => Some(r),
                 _ = tokio::time::sleep_until(deadline) => None,
             };
             match read {
-                Some(r) => return Ok(r?),
+                Some(r) => {
+                    let n = r?;
+                    self.note_read(n);
+                    return Ok(n);
+                }
                 None => {
                     if !self.conn.kex_in_progress() {
                         tracing::debug!("rekey interval reached; starting a key re-exchange");
