@@ -476,9 +476,13 @@ fn unimplemented_flood_without_reading_keeps_memory_flat() {
         rss.sample("flooding, not reading");
         let q = server_side_queues(server.port, client_port);
         if let Some((tx, rx)) = q {
-            // Megabytes of replies unsent, and our bytes unread by tobirad
-            // over two samples in a row (our writer blocked meanwhile).
-            if tx >= MIB as u64 && rx > 0 && rx == last_rx && !writer.is_finished() {
+            // Megabytes of replies unsent, and our bytes waiting unread in
+            // tobirad's receive queue over two samples in a row. (Whether
+            // our writer is still blocked depends on how far the kernel
+            // grew the buffers on our side: with a large send buffer the
+            // whole flood fits and the writer finishes, while tobirad
+            // still does not read.)
+            if tx >= MIB as u64 && rx > 0 && rx == last_rx {
                 stalled = Some((tx, rx));
                 break;
             }
