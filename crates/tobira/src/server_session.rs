@@ -572,7 +572,6 @@ async fn pump_output<R: tokio::io::AsyncRead + Unpin>(
     flow: Flow,
 ) {
     let Flow { queued, wake, closed } = flow;
-    let mut buf = vec![0u8; READ_SIZE];
     loop {
         while queued.load(Ordering::Relaxed) > OUTPUT_HIGH_WATER {
             if closed.load(Ordering::Relaxed) {
@@ -585,15 +584,21 @@ async fn pump_output<R: tokio::io::AsyncRead + Unpin>(
         if closed.load(Ordering::Relaxed) {
             return;
         }
-        let n = match r.read(&mut buf).await {
+        // Read into a buffer of its own, which then travels to the channel
+        // queue as it is (no copy of bulk output).
+        let mut buf = Vec::with_capacity(READ_SIZE);
+        let n = match r.read_buf(&mut buf).await {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
+        if n < READ_SIZE / 4 {
+            buf.shrink_to_fit();
+        }
         queued.fetch_add(n, Ordering::Relaxed);
         let msg = if stderr {
-            SessionMsg::Stderr(id, buf[..n].to_vec())
+            SessionMsg::Stderr(id, buf)
         } else {
-            SessionMsg::Data(id, buf[..n].to_vec())
+            SessionMsg::Data(id, buf)
         };
         if tx.send(msg).await.is_err() {
             return;

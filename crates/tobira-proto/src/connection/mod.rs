@@ -557,10 +557,7 @@ impl Connection {
             };
             let body = inb
                 .get(*pos + p.payload.0..*pos + p.payload.1)
-                .ok_or_else(|| Error::Local {
-                    reason: DisconnectReason::ProtocolError,
-                    message: "packet payload out of range".into(),
-                })?;
+                .ok_or_else(|| Error::protocol("packet payload out of range"))?;
             *pos += p.consumed;
             let mut inflated = None;
             if let Some(z) = self.comp.inn.as_mut() {
