@@ -19,26 +19,41 @@ const READ_SIZE: usize = 256 * 1024;
 /// `pipe-max-size` default for unprivileged users).
 const PIPE_SIZE: i32 = 1024 * 1024;
 /// Chunks in flight between the thread and the session (the channel to
-/// create for [`spawn_stdin_reader`]).
+/// create for [`spawn_stdin_reader`]), and spare buffers on their way back.
 pub const QUEUE: usize = 4;
 
 /// Starts the reader thread. It sends `Some(bytes)` per read and `None`
 /// at end of file or on an error, then stops; it also stops when the
-/// receiver is dropped (after its current read returns).
-pub fn spawn_stdin_reader(tx: mpsc::Sender<Option<Vec<u8>>>) -> std::io::Result<()> {
+/// receiver is dropped (after its current read returns). It reads into
+/// the buffers that come back through `spare` (sent data the connection
+/// is done with, see `Connection::spare_buffer`) when there are any, so
+/// that bulk input reuses memory that is already mapped.
+pub fn spawn_stdin_reader(
+    tx: mpsc::Sender<Option<Vec<u8>>>,
+    spare: std::sync::mpsc::Receiver<Vec<u8>>,
+) -> std::io::Result<()> {
     let fd = std::io::stdin().as_fd().try_clone_to_owned()?;
     enlarge_pipe(&fd);
     let mut file = std::fs::File::from(fd);
     std::thread::Builder::new().name("stdin".into()).spawn(move || {
-        let mut buf = vec![0u8; READ_SIZE];
         loop {
-            match file.read(&mut buf) {
+            let mut buf = spare.try_recv().unwrap_or_default();
+            // Only the part never used before is zeroed.
+            if buf.len() < READ_SIZE {
+                buf.resize(READ_SIZE, 0);
+            }
+            match file.read(&mut buf[..READ_SIZE]) {
                 Ok(0) | Err(_) => {
                     let _ = tx.blocking_send(None);
                     return;
                 }
                 Ok(n) => {
-                    if tx.blocking_send(Some(buf[..n].to_vec())).is_err() {
+                    buf.truncate(n);
+                    if n < READ_SIZE / 4 {
+                        // Keystrokes: no 256 KiB buffer per byte typed.
+                        buf.shrink_to_fit();
+                    }
+                    if tx.blocking_send(Some(buf)).is_err() {
                         return;
                     }
                 }

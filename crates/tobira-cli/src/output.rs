@@ -15,10 +15,10 @@ use std::thread::JoinHandle;
 use tokio::sync::mpsc;
 
 /// Batches in flight between the connection and the writer thread.
-const QUEUE: usize = 8;
+const QUEUE: usize = 4;
 /// Bytes collected before a batch goes to the thread even while more
 /// data is at hand (with `QUEUE`, 2 MiB in flight at most).
-const BATCH_BYTES: usize = 256 * 1024;
+const BATCH_BYTES: usize = 1024 * 1024;
 
 /// Chunks written with one `writev` at most.
 const BATCH: usize = 32;
@@ -57,10 +57,20 @@ fn write_all_vectored(w: &mut impl Write, chunks: &[Vec<u8>]) -> std::io::Result
     Ok(())
 }
 
+/// Written buffers kept for the connection to reuse (see
+/// [`StdoutWriter::take_spare`]).
+const SPARES: usize = 4;
+
 /// Standard output behind a writer thread. Dropping it waits until
 /// everything queued is written.
 pub struct StdoutWriter {
     tx: Option<mpsc::Sender<Vec<Vec<u8>>>>,
+    /// Standard output is `/dev/null`: written here, without the thread
+    /// (a write there never waits, and a hand-off would cost a wake-up
+    /// per batch for nothing).
+    inline: Option<(std::fs::File, Vec<Vec<u8>>)>,
+    /// Buffers the thread has written, for reuse.
+    spare_rx: std::sync::mpsc::Receiver<Vec<u8>>,
     thread: Option<JoinHandle<()>>,
     /// Chunks not yet handed to the thread (see [`Self::flush`]).
     pending: Vec<Vec<u8>>,
@@ -72,7 +82,19 @@ impl StdoutWriter {
     pub fn new() -> std::io::Result<Self> {
         let fd = std::io::stdout().as_fd().try_clone_to_owned()?;
         let mut file = std::fs::File::from(fd);
+        if is_dev_null(&file) {
+            let (_, spare_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(0);
+            return Ok(StdoutWriter {
+                tx: None,
+                inline: Some((file, Vec::new())),
+                spare_rx,
+                thread: None,
+                pending: Vec::new(),
+                pending_bytes: 0,
+            });
+        }
         let (tx, mut rx) = mpsc::channel::<Vec<Vec<u8>>>(QUEUE);
+        let (spare_tx, spare_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(SPARES);
         let thread = std::thread::Builder::new().name("stdout".into()).spawn(move || {
             while let Some(batch) = rx.blocking_recv() {
                 // A batch goes out in as few system calls as it can
@@ -84,10 +106,17 @@ impl StdoutWriter {
                         return;
                     }
                 }
+                // Written: the memory goes back for the next packets'
+                // data, if the connection wants it.
+                for buf in batch {
+                    let _ = spare_tx.try_send(buf);
+                }
             }
         })?;
         Ok(StdoutWriter {
             tx: Some(tx),
+            inline: None,
+            spare_rx,
             thread: Some(thread),
             pending: Vec::new(),
             pending_bytes: 0,
@@ -108,6 +137,15 @@ impl StdoutWriter {
         }
     }
 
+    /// A buffer the thread has written, to give back to the connection
+    /// (`Connection::recycle`) so that its memory is reused.
+    pub fn take_spare(&mut self) -> Option<Vec<u8>> {
+        match &mut self.inline {
+            Some((_, spares)) => spares.pop(),
+            None => self.spare_rx.try_recv().ok(),
+        }
+    }
+
     /// Hands the current batch to the writer thread: one wake-up of the
     /// thread and one `writev` for many packets' data.
     pub async fn flush(&mut self) -> Result<(), ()> {
@@ -116,6 +154,13 @@ impl StdoutWriter {
         }
         let batch = std::mem::take(&mut self.pending);
         self.pending_bytes = 0;
+        if let Some((file, spares)) = &mut self.inline {
+            for part in batch.chunks(BATCH) {
+                write_all_vectored(file, part).map_err(|_| ())?;
+            }
+            spares.extend(batch.into_iter().take(SPARES.saturating_sub(spares.len())));
+            return Ok(());
+        }
         match &self.tx {
             Some(tx) => tx.send(batch).await.map_err(|_| ()),
             None => Err(()),
@@ -150,6 +195,16 @@ impl Drop for StdoutWriter {
             let _ = t.join();
         }
     }
+}
+
+/// True when `file` is the null device (same device number as
+/// `/dev/null`).
+fn is_dev_null(file: &std::fs::File) -> bool {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let (Ok(m), Ok(null)) = (file.metadata(), std::fs::metadata("/dev/null")) else {
+        return false;
+    };
+    m.file_type().is_char_device() && null.file_type().is_char_device() && m.rdev() == null.rdev()
 }
 
 #[cfg(test)]

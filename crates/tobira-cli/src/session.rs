@@ -139,6 +139,9 @@ async fn run_inner(
     }
     // Stdin is read by its own thread so that reading never blocks the loop.
     let (in_tx, mut in_rx) = mpsc::channel::<Option<Vec<u8>>>(crate::input::QUEUE);
+    // Sent buffers go back to that thread to be read into again.
+    let (spare_tx, spare_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(crate::input::QUEUE);
+    let mut spare_rx = Some(spare_rx);
     let mut raw: Option<RawModeGuard> = None;
     let mut escapes = EscapeState::new(o.escape_char);
     let mut exit: Option<u8> = None;
@@ -221,6 +224,12 @@ async fn run_inner(
                 }
                 if d.flush().await.is_err() {
                     return 255;
+                }
+                while let Some(buf) = d.conn.spare_buffer() {
+                    if let Err(std::sync::mpsc::TrySendError::Full(buf) | std::sync::mpsc::TrySendError::Disconnected(buf)) = spare_tx.try_send(buf) {
+                        d.conn.recycle(buf);
+                        break;
+                    }
                 }
                 continue;
             }
@@ -368,7 +377,10 @@ async fn run_inner(
                 }
                 if !started {
                     started = true;
-                    if let Err(e) = crate::input::spawn_stdin_reader(in_tx.clone()) {
+                    if let Err(e) = crate::input::spawn_stdin_reader(
+                        in_tx.clone(),
+                        spare_rx.take().unwrap_or_else(|| std::sync::mpsc::sync_channel(0).1),
+                    ) {
                         drop(raw.take());
                         eprintln!("tobira: standard input: {e}");
                         return 255;
@@ -381,6 +393,9 @@ async fn run_inner(
                     return 255;
                 }
                 let _ = d.conn.channel_consumed(id, n);
+                while let Some(buf) = out.take_spare() {
+                    d.conn.recycle(buf);
+                }
             }
             Event::ChannelExtendedData { id, data, .. } => {
                 let _ = err.write_all(&data).await;

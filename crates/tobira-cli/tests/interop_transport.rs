@@ -349,6 +349,20 @@ fn host_key_trust_decisions() {
     );
     assert_eq!(code, 255);
     assert!(err.contains("Warning: Permanently added"), "{err}");
+    // With LogLevel=ERROR, as with ssh, the key is recorded without the
+    // INFO-level message.
+    let kh_quiet = dir.path("known_hosts_quiet");
+    let (_, _, err) = tobira_probe(
+        server.port,
+        &kh_quiet,
+        &[
+            "StrictHostKeyChecking=accept-new",
+            "HostKeyAlgorithms=ssh-ed25519",
+            "LogLevel=ERROR",
+        ],
+    );
+    assert!(!err.contains("Permanently added"), "{err}");
+    assert!(std::fs::read_to_string(&kh_quiet).unwrap().contains("ssh-ed25519"));
     let text = std::fs::read_to_string(&kh).unwrap();
     assert!(
         text.starts_with(&format!("[127.0.0.1]:{} ssh-ed25519 ", server.port)),

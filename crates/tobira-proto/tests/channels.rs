@@ -162,6 +162,72 @@ fn many_channels_and_refusals() {
     }));
 }
 
+/// Moves what `from` has to send into `to`, in one piece.
+fn deliver(from: &mut Connection, to: &mut Connection) {
+    let b = from.pending_output().to_vec();
+    from.consume_output(b.len());
+    to.feed(&b).unwrap();
+}
+
+/// The peer's CLOSE and its next CHANNEL_OPEN arrive in one read, before
+/// the application has taken the ChannelClosed event: the new channel gets
+/// another id, so the application's late calls for the old channel (a
+/// forwarding that closes every finished stream it still lists) cannot end
+/// the new one. The id reused, the new channel's first write failed with
+/// "write after EOF or close".
+#[test]
+fn closed_id_not_reused_before_the_application_saw_it() {
+    let (mut c, mut s) = authed_pair();
+    let (_, sid) = session(&mut c, &mut s);
+    s.channel_eof(sid).unwrap();
+    s.channel_close(sid).unwrap();
+    deliver(&mut s, &mut c); // The client answers CLOSE at once...
+    while c.poll_event().is_some() {}
+    let cid = c.channel_open(ChannelKind::Session).unwrap(); // ...and opens another.
+    deliver(&mut c, &mut s);
+    // The application, not yet aware, ends what it takes for the old one.
+    s.channel_eof(sid).unwrap();
+    s.channel_close(sid).unwrap();
+    let events: Vec<Event> = std::iter::from_fn(|| s.poll_event()).collect();
+    let closed = events.iter().position(|e| *e == Event::ChannelClosed { id: sid });
+    let (pos, new) = events
+        .iter()
+        .enumerate()
+        .find_map(|(i, e)| match e {
+            Event::ChannelOpenRequest { id, .. } => Some((i, *id)),
+            _ => None,
+        })
+        .unwrap();
+    assert!(closed.is_some_and(|c| c < pos), "{events:?}");
+    assert_ne!(new, sid);
+    s.channel_accept(new).unwrap();
+    s.channel_write(new, None, b"fresh").unwrap();
+    let (ce, _) = pump(&mut c, &mut s);
+    assert_eq!(data_of(&ce, cid), b"fresh");
+    assert!(c.channel_exists(cid) && s.channel_exists(new), "{ce:?}");
+    // Once the event is taken, the id is free again.
+    c.channel_open(ChannelKind::Session).unwrap();
+    let (_, se) = pump(&mut c, &mut s);
+    assert!(se
+        .iter()
+        .any(|e| matches!(e, Event::ChannelOpenRequest { id, .. } if *id == sid)));
+    // Likewise the id of our open the peer refused waits for ChannelOpenFailed.
+    let mine = s.channel_open(ChannelKind::Session).unwrap();
+    deliver(&mut s, &mut c);
+    let req = std::iter::from_fn(|| c.poll_event())
+        .find_map(|e| match e {
+            Event::ChannelOpenRequest { id, .. } => Some(id),
+            _ => None,
+        })
+        .unwrap();
+    c.channel_reject(req, 1, "no").unwrap();
+    deliver(&mut c, &mut s);
+    assert_ne!(s.channel_open(ChannelKind::Session).unwrap(), mine);
+    assert!(
+        std::iter::from_fn(|| s.poll_event()).any(|e| matches!(e, Event::ChannelOpenFailed { id, .. } if id == mine))
+    );
+}
+
 fn raw(c: &mut Connection, payload: Vec<u8>) -> Vec<u8> {
     c.send_payload(payload).unwrap();
     let b = c.pending_output().to_vec();
@@ -370,4 +436,65 @@ fn large_writes_and_partial_output_keep_every_byte_in_order() {
     assert!(got == data, "the data arrived changed or out of order");
     assert_eq!(c.channel_queued(cid), 0);
     assert!(c.pending_output().is_empty());
+}
+
+/// Data packets of one channel that arrive in one read become one event
+/// (at most `MAX_DATA_EVENT` bytes), in order; stderr and other channels
+/// are not mixed in; a recycled buffer is used for the next event.
+#[test]
+fn data_packets_of_one_read_are_gathered_and_buffers_reused() {
+    use tobira_proto::connection::MAX_DATA_EVENT;
+    let (mut c, mut s) = authed_pair();
+    let (cid, sid) = session(&mut c, &mut s);
+    let (cid2, sid2) = session(&mut c, &mut s);
+    let blob: Vec<u8> = (0..600 * 1024u32).map(|i| (i % 253) as u8).collect();
+    s.channel_write(sid, None, &blob[..100_000]).unwrap();
+    s.channel_write(sid, Some(1), b"err").unwrap();
+    s.channel_write(sid, None, &blob[100_000..]).unwrap();
+    s.channel_write(sid2, None, b"other").unwrap();
+    // Everything the server has queued arrives in one read.
+    let bytes = s.pending_output().to_vec();
+    s.consume_output(bytes.len());
+    c.feed(&bytes).unwrap();
+    let mut events = Vec::new();
+    while let Some(e) = c.poll_event() {
+        events.push(e);
+    }
+    let sizes: Vec<(u32, bool, usize)> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::ChannelData { id, data } => Some((*id, false, data.len())),
+            Event::ChannelExtendedData { id, data, .. } => Some((*id, true, data.len())),
+            _ => None,
+        })
+        .collect();
+    // The window (2 MiB) lets it all through; 100,000 bytes, then "err",
+    // then 514,400 bytes in events of at most MAX_DATA_EVENT, then the
+    // other channel's.
+    assert_eq!(sizes[0], (cid, false, 100_000));
+    assert_eq!(sizes[1], (cid, true, 3));
+    let rest: Vec<usize> = sizes[2..sizes.len() - 1].iter().map(|&(_, _, n)| n).collect();
+    assert!(rest.iter().all(|&n| n <= MAX_DATA_EVENT), "{rest:?}");
+    assert_eq!(rest.len(), (blob.len() - 100_000).div_ceil(MAX_DATA_EVENT), "{rest:?}");
+    assert_eq!(sizes[sizes.len() - 1], (cid2, false, 5));
+    assert_eq!(data_of(&events, cid), blob);
+    assert_eq!(data_of(&events, cid2), b"other");
+
+    // A buffer given back carries the next event.
+    let Some(Event::ChannelData { data, .. }) = events.into_iter().next() else {
+        panic!("first event is data");
+    };
+    let ptr = data.as_ptr();
+    c.recycle(data);
+    s.channel_write(sid2, None, b"again").unwrap();
+    let (ce, _) = pump(&mut c, &mut s);
+    let again = ce
+        .iter()
+        .find_map(|e| match e {
+            Event::ChannelData { id, data } if *id == cid2 => Some(data),
+            _ => None,
+        })
+        .expect("data arrives");
+    assert_eq!(again.as_slice(), b"again");
+    assert_eq!(again.as_ptr(), ptr, "the recycled buffer is reused");
 }

@@ -81,9 +81,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// buffer left empty by a finished burst is given back.
     fn read_space(conn: &mut Connection, want: usize) -> &mut Vec<u8> {
         let buf = conn.input_buffer();
-        if buf.is_empty() && buf.capacity() > 4 * want {
+        // Only once reads have fallen back to the minimum: a busy transfer
+        // whose reads vary keeps its memory (no page faults per read).
+        if want == MIN_READ && buf.is_empty() && buf.capacity() > 4 * want {
             buf.shrink_to(want);
+            // The burst is over: its data buffers go too.
+            conn.drop_spare_buffers();
         }
+        let buf = conn.input_buffer();
         buf.reserve(want);
         buf
     }

@@ -45,8 +45,9 @@ pub enum SessionMsg {
     OutputDone(SessionKey),
     /// The child exited.
     Exit(SessionKey, ExitReason),
-    /// The child read this many bytes of input (the window may reopen).
-    Consumed(SessionKey, usize),
+    /// The child read this input (the window may reopen); the buffer goes
+    /// back to the connection for reuse.
+    Consumed(SessionKey, Vec<u8>),
 }
 
 /// Requests to the task that owns a running program.
@@ -392,7 +393,11 @@ impl Sessions {
                 Ok(())
             }
             // Nobody reads it: consumed at once so the client is not stuck.
-            None => conn.channel_consumed(id, data.len()),
+            None => {
+                conn.channel_consumed(id, data.len())?;
+                conn.recycle(data);
+                Ok(())
+            }
         }
     }
 
@@ -434,7 +439,12 @@ impl Sessions {
         match msg {
             SessionMsg::Data(_, data) if conn.channel_exists(id) => conn.channel_write_owned(id, None, data)?,
             SessionMsg::Stderr(_, data) if conn.channel_exists(id) => conn.channel_write_owned(id, Some(1), data)?,
-            SessionMsg::Consumed(_, n) if conn.channel_exists(id) => conn.channel_consumed(id, n)?,
+            SessionMsg::Consumed(_, buf) => {
+                if conn.channel_exists(id) {
+                    conn.channel_consumed(id, buf.len())?;
+                }
+                conn.recycle(buf);
+            }
             SessionMsg::OutputDone(_) => {
                 if let Some(s) = self.map.get_mut(&id) {
                     s.streams_open = s.streams_open.saturating_sub(1);
@@ -547,7 +557,7 @@ async fn feed_input<W: tokio::io::AsyncWrite + Unpin>(
                 if !broken && w.write_all(&data).await.is_err() {
                     broken = true;
                 }
-                if tx.send(SessionMsg::Consumed(id, data.len())).await.is_err() {
+                if tx.send(SessionMsg::Consumed(id, data)).await.is_err() {
                     return;
                 }
             }

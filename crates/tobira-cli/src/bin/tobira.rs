@@ -9,6 +9,7 @@ use clap::Parser;
 use tobira::client::{connect, ClientError, ClientSettings};
 use tobira::client_auth::{AuthSettings, Authenticator};
 use tobira::config::client::IdentityAgent;
+use tobira::config::LogLevel;
 use tobira::trust::{decide, StrictMode, TrustSettings};
 
 /// tobira SSH client.
@@ -297,6 +298,7 @@ fn main() -> ExitCode {
     let host_for_trust = cfg.host_name.clone();
     let port = cfg.port;
     let quiet = args.quiet;
+    let log_level = cfg.log_level;
     let mut verify = |_alg: &str, blob: &[u8]| -> Result<(), String> {
         let key = tobira::pubkey::AnyPublicKey::from_blob(blob).map_err(|e| format!("bad host key: {e}"))?;
         if verbose > 0 {
@@ -309,7 +311,14 @@ fn main() -> ExitCode {
             &key,
             &mut tobira_cli::tty::ask,
             &mut |m| {
-                if !quiet {
+                // "Permanently added" is ssh's INFO-level message: not shown
+                // with LogLevel QUIET, FATAL or ERROR; the warnings are.
+                let shown = if m.starts_with("Warning: Permanently added") {
+                    log_level >= LogLevel::Info
+                } else {
+                    log_level >= LogLevel::Error
+                };
+                if !quiet && shown {
                     eprint!("{m}");
                 }
             },

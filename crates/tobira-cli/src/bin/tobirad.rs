@@ -10,9 +10,9 @@ use tobira::config::server::{load_server_config, ServerConfig};
 use tobira::server::{serve, ServerSettings};
 use tracing::{error, info, warn};
 
-/// mimalloc instead of glibc's malloc: with a thousand busy sessions
+/// jemalloc instead of glibc's malloc: with a thousand busy sessions
 /// glibc's per-thread arenas kept almost all of the memory the sessions
-/// had used (8 of 8.6 GB) after they closed; mimalloc returns it.
+/// had used (8 of 8.6 GB) after they closed; jemalloc returns it.
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 

@@ -21,6 +21,15 @@ const REQUEST_MARK: u32 = u32::MAX;
 const MAX_REMOTE_PACKET: u32 = 1 << 31;
 /// Channels open at once on one connection, at most.
 pub const MAX_CHANNELS: usize = 1024;
+/// The most data one [`Event::ChannelData`] (or extended data) event
+/// gathers: consecutive data packets of a channel that arrive in one read
+/// become one event up to this size, so the application writes them on
+/// in one system call and reports them consumed once.
+pub const MAX_DATA_EVENT: usize = 256 * 1024;
+/// Data buffers kept for reuse (given back with [`Connection::recycle`],
+/// or sent): enough for a full window of [`MAX_DATA_EVENT`] events in
+/// flight between the connection and the application.
+const SPARE_BUFFERS: usize = LOCAL_WINDOW as usize / MAX_DATA_EVENT;
 /// Bytes the application may queue on one channel beyond the peer's window.
 pub const MAX_QUEUED: usize = 16 * 1024 * 1024;
 
@@ -90,14 +99,31 @@ pub struct Channels {
     global_answers: VecDeque<Option<(bool, Vec<u8>)>>,
     /// The client said `no-more-sessions@openssh.com`.
     pub no_more_sessions: bool,
+    /// Data buffers the application gave back, for the next data events
+    /// (memory that is already mapped: no page faults per packet).
+    spare: Vec<Vec<u8>>,
+    /// Bytes of received input after the packet being dispatched: how
+    /// much more data may follow into the same event.
+    pub(super) input_after: usize,
 }
 
 impl Channels {
-    fn free_id(&self) -> Option<u32> {
+    /// The lowest id not in use. An id whose end ([`Event::ChannelClosed`],
+    /// [`Event::ChannelOpenFailed`]) the application has not taken yet is
+    /// not reused: until then, what the application does with that id is
+    /// for the old channel and must not reach a new one.
+    fn free_id(&self, events: &VecDeque<Event>) -> Option<u32> {
         if self.map.len() >= MAX_CHANNELS {
             return None;
         }
-        (0u32..).find(|i| !self.map.contains_key(i))
+        let ending: Vec<u32> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::ChannelClosed { id } | Event::ChannelOpenFailed { id, .. } => Some(*id),
+                _ => None,
+            })
+            .collect();
+        (0u32..).find(|i| !self.map.contains_key(i) && !ending.contains(i))
     }
 }
 
@@ -229,11 +255,7 @@ impl Connection {
                             ch.consumed += len;
                             self.adjust_window(id)?;
                         }
-                        let data = data.to_vec();
-                        self.events.push_back(match code {
-                            Some(code) => Event::ChannelExtendedData { id, code, data },
-                            None => Event::ChannelData { id, data },
-                        });
+                        self.push_data_event(id, code, data);
                         Ok(())
                     }
                     num::CHANNEL_EOF => {
@@ -315,7 +337,7 @@ impl Connection {
         if kind == ChannelKind::Session && self.chans.no_more_sessions {
             return Err(bad("session channel opened after no-more-sessions@openssh.com".into()));
         }
-        let Some(id) = self.chans.free_id() else {
+        let Some(id) = self.chans.free_id(&self.events) else {
             return refuse(self, open_failure::RESOURCE_SHORTAGE, "too many channels");
         };
         let mut ch = Channel::new();
@@ -367,7 +389,10 @@ impl Connection {
     /// or [`Event::ChannelOpenFailed`] with the returned id.
     pub fn channel_open(&mut self, kind: ChannelKind) -> Result<u32, Error> {
         self.connection_ready()?;
-        let id = self.chans.free_id().ok_or_else(|| bad("too many channels".into()))?;
+        let id = self
+            .chans
+            .free_id(&self.events)
+            .ok_or_else(|| bad("too many channels".into()))?;
         self.chans.map.insert(id, Channel::new());
         let mut m = vec![num::CHANNEL_OPEN];
         m.put_string(kind.name().as_bytes());
@@ -476,6 +501,59 @@ impl Connection {
         ch.queued += data.len();
         ch.queue.push_back((code, data));
         self.flush_channel(id)
+    }
+
+    /// Queues received channel data: appended to the last queued event when
+    /// that is data of the same channel and stream (still in order, and
+    /// at most [`MAX_DATA_EVENT`] bytes), else a new event in a recycled
+    /// buffer when there is one.
+    fn push_data_event(&mut self, id: u32, code: Option<u32>, data: &[u8]) {
+        let last = match self.events.back_mut() {
+            Some(Event::ChannelData { id: i, data: d }) if *i == id && code.is_none() => Some(d),
+            Some(Event::ChannelExtendedData {
+                id: i,
+                code: c,
+                data: d,
+            }) if *i == id && Some(*c) == code => Some(d),
+            _ => None,
+        };
+        if let Some(d) = last {
+            if d.len().saturating_add(data.len()) <= MAX_DATA_EVENT {
+                d.extend_from_slice(data);
+                return;
+            }
+        }
+        let mut buf = self.chans.spare.pop().unwrap_or_else(|| {
+            // Room for what may follow in this read, so that appending
+            // does not move the data.
+            let hint = data.len().saturating_add(self.chans.input_after);
+            Vec::with_capacity(hint.min(MAX_DATA_EVENT).max(data.len()))
+        });
+        buf.clear();
+        buf.extend_from_slice(data);
+        self.events.push_back(match code {
+            Some(code) => Event::ChannelExtendedData { id, code, data: buf },
+            None => Event::ChannelData { id, data: buf },
+        });
+    }
+
+    /// Gives back the buffer of a data event the application is done with;
+    /// the connection reuses its memory for later data events. Optional.
+    pub fn recycle(&mut self, buf: Vec<u8>) {
+        keep_spare(&mut self.chans.spare, buf);
+    }
+
+    /// A buffer to build the next [`Self::channel_write_owned`] in: one of
+    /// the data buffers the connection has finished with (sent, or given
+    /// back with [`Self::recycle`]), whose memory is already mapped. Its
+    /// contents are stale; `None` when there is none.
+    pub fn spare_buffer(&mut self) -> Option<Vec<u8>> {
+        self.chans.spare.pop()
+    }
+
+    /// Frees the spare data buffers (a connection that has gone quiet).
+    pub fn drop_spare_buffers(&mut self) {
+        self.chans.spare = Vec::new();
     }
 
     /// The application has consumed `n` received bytes of the channel (written
@@ -626,7 +704,9 @@ impl Connection {
             ch.remote_window -= n as u32;
             ch.queued -= n;
             if n == data.len() {
-                ch.queue.pop_front();
+                if let Some((_, buf)) = ch.queue.pop_front() {
+                    keep_spare(&mut chans.spare, buf);
+                }
                 ch.front_sent = 0;
             } else {
                 ch.front_sent += n;
@@ -713,6 +793,15 @@ impl Connection {
             self.send(m)?;
         }
         Ok(())
+    }
+}
+
+/// Keeps `buf` for reuse if the pool has room and it is a bulk-sized
+/// buffer (small ones are not worth keeping, huge ones cost too much).
+fn keep_spare(spare: &mut Vec<Vec<u8>>, buf: Vec<u8>) {
+    let cap = buf.capacity();
+    if spare.len() < SPARE_BUFFERS && (4096..=2 * MAX_DATA_EVENT).contains(&cap) {
+        spare.push(buf);
     }
 }
 

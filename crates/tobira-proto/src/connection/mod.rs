@@ -43,7 +43,7 @@ use crate::transport::keys::derive;
 use crate::transport::negotiate::{guess_was_wrong, negotiate, Negotiated};
 use crate::transport::packet::{cipher_block_limit, DirectionKeys, Opener, Sealer, MAX_PACKET};
 use crate::wire::{Reader, Writer};
-pub use channels::{LOCAL_MAX_PACKET, LOCAL_WINDOW};
+pub use channels::{LOCAL_MAX_PACKET, LOCAL_WINDOW, MAX_DATA_EVENT};
 
 /// Which side of the connection we are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -578,6 +578,7 @@ impl Connection {
                 );
                 self.events.push_back(Event::Trace(text));
             }
+            self.chans.input_after = inb.len().saturating_sub(*pos);
             let r = self.dispatch(payload, p.seq);
             if let Some(mut buf) = inflated {
                 buf.clear();
