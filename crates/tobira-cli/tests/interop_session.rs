@@ -591,3 +591,43 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+/// Session programs are started by tobirad's spawner process (a child of
+/// tobirad named `tobirad-spawner`), not by forking the server; exit
+/// statuses come back through it. If the spawner dies, tobirad forks the
+/// programs itself and sessions go on working.
+#[test]
+fn session_programs_come_from_the_spawner() {
+    let dir = TempDir::new("spawner");
+    let (user, ident) = user_with_key(&dir, "");
+    let tobirad = start_tobirad(&[]);
+    let server_pid = tobirad.child.id();
+    let run = |command: &str| exec("tobira", tobirad.port, &user.name, &ident, &[], command, b"");
+
+    let (code, out, err) = run("echo $PPID; cat /proc/$PPID/comm; exit 5");
+    assert_eq!(code, 5, "{err}");
+    let out = String::from_utf8_lossy(&out).into_owned();
+    let mut lines = out.lines();
+    let spawner: u32 = lines.next().and_then(|l| l.trim().parse().ok()).expect("a pid");
+    assert_eq!(lines.next(), Some("tobirad-spawner"), "{out}\n{}", tobirad.log_text());
+    let stat = std::fs::read_to_string(format!("/proc/{spawner}/stat")).unwrap();
+    let ppid: u32 = stat
+        .rsplit(") ")
+        .next()
+        .and_then(|rest| rest.split_whitespace().nth(1))
+        .and_then(|p| p.parse().ok())
+        .expect("ppid in /proc/PID/stat");
+    assert_eq!(ppid, server_pid, "the spawner is tobirad's child");
+
+    // Without it, tobirad forks the programs itself.
+    let _ = Command::new("kill").args(["-KILL", &spawner.to_string()]).status();
+    let start = Instant::now();
+    while std::path::Path::new(&format!("/proc/{spawner}/comm")).exists() && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for status in [0, 9] {
+        let (code, out, err) = run(&format!("echo $PPID; exit {status}"));
+        assert_eq!(code, status, "{err}");
+        assert_eq!(String::from_utf8_lossy(&out).trim(), server_pid.to_string());
+    }
+}

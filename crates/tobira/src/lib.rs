@@ -28,4 +28,5 @@ pub mod server;
 pub mod server_auth;
 pub mod server_forward;
 pub mod server_session;
+pub mod spawner;
 pub mod trust;

@@ -18,7 +18,9 @@ use std::process::{ExitStatus, Stdio};
 
 use nix::sys::signal::Signal;
 use nix::unistd::{Gid, Pid};
-use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
+use tokio::net::unix::pipe;
+use tokio::process::{Child, Command};
+use tokio::sync::watch;
 
 use crate::pty::{self, ChildSetup, Credentials, Pty, PtyMaster};
 
@@ -110,10 +112,20 @@ pub struct SpawnRequest {
 /// and [`Session::kill_group`] address. Dropping it kills the group.
 #[derive(Debug)]
 pub struct Session {
-    child: Child,
+    child: Proc,
     pid: u32,
     /// A duplicate of the pty master, for window-size changes.
     resize_fd: Option<OwnedFd>,
+}
+
+/// How the program was started, and so how its end is learnt.
+#[derive(Debug)]
+enum Proc {
+    /// Forked by this process: tokio waits for it.
+    Forked(Child),
+    /// Started by the spawner ([`crate::spawner`]), which reports its wait
+    /// status.
+    Spawned(watch::Receiver<Option<i32>>),
 }
 
 /// The program's side of the channel data (RFC 4254 §6.9): separate pipes
@@ -124,11 +136,11 @@ pub enum SessionIo {
     /// extended data (SSH_EXTENDED_DATA_STDERR).
     Pipes {
         /// The program's standard input.
-        stdin: ChildStdin,
+        stdin: pipe::Sender,
         /// The program's standard output.
-        stdout: ChildStdout,
+        stdout: pipe::Receiver,
         /// The program's standard error.
-        stderr: ChildStderr,
+        stderr: pipe::Receiver,
     },
     /// With a pty: the terminal carries input and output (stderr included).
     Pty {
@@ -287,24 +299,20 @@ pub fn spawn(req: SpawnRequest) -> io::Result<(Session, SessionIo)> {
     let base = shell
         .file_name()
         .map_or_else(|| OsString::from("sh"), OsStr::to_os_string);
-    let mut cmd = Command::new(&shell);
-    match &req.program {
+    let (argv0, args): (OsString, Vec<OsString>) = match &req.program {
         Program::Shell => {
             let mut argv0 = OsString::from("-");
             argv0.push(&base);
-            cmd.arg0(argv0);
+            (argv0, Vec::new())
         }
-        Program::Exec(command) | Program::Subsystem(command) => {
-            cmd.arg0(&base).arg("-c").arg(command);
-        }
-    }
+        Program::Exec(command) | Program::Subsystem(command) => (base, vec!["-c".into(), command.into()]),
+    };
 
     let pty = match &req.pty {
         Some(p) => Some(Pty::open(p.cols, p.rows, p.width_px, p.height_px, &p.modes)?),
         None => None,
     };
-    cmd.env_clear()
-        .envs(environment(&req, &shell, pty.as_ref().map(|p| p.path.as_path())));
+    let env = environment(&req, &shell, pty.as_ref().map(|p| p.path.as_path()));
 
     let creds = if req.switch_user {
         Some(credentials(user)?)
@@ -320,62 +328,86 @@ pub fn spawn(req: SpawnRequest) -> io::Result<(Session, SessionIo)> {
     let mut chdir_message = b"Could not chdir to home directory ".to_vec();
     chdir_message.extend_from_slice(home_bytes);
     chdir_message.extend_from_slice(b": ");
-
-    match &pty {
-        Some(p) => {
-            cmd.stdin(Stdio::from(p.slave.try_clone()?))
-                .stdout(Stdio::from(p.slave.try_clone()?))
-                .stderr(Stdio::from(p.slave.try_clone()?));
-        }
-        None => {
-            cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        }
-    }
-    pty::install_child_setup(
-        &mut cmd,
-        ChildSetup {
+    let plan = crate::spawner::Plan {
+        program: shell.into_os_string(),
+        argv0,
+        args,
+        env,
+        setup: ChildSetup {
             controlling_tty: pty.is_some(),
             creds,
             home,
             chdir_message,
         },
-    );
+    };
 
-    let child = cmd.spawn()?;
-    // The Command holds the parent's copies of the slave: close them, so
-    // that reading the master ends when the program's side closes.
-    drop(cmd);
-    let pid = child
-        .id()
-        .ok_or_else(|| io::Error::other("session program exited before its pid was known"))?;
+    // The program's ends of its stdio (the pty's slave three times, or
+    // three pipes), and ours.
+    let (child_fds, ours) = match &pty {
+        Some(p) => ([p.slave.try_clone()?, p.slave.try_clone()?, p.slave.try_clone()?], None),
+        None => {
+            let cloexec = nix::fcntl::OFlag::O_CLOEXEC;
+            let (in_r, in_w) = nix::unistd::pipe2(cloexec)?;
+            let (out_r, out_w) = nix::unistd::pipe2(cloexec)?;
+            let (err_r, err_w) = nix::unistd::pipe2(cloexec)?;
+            enlarge_pipe(&in_w);
+            enlarge_pipe(&out_r);
+            ([in_r, out_w, err_w], Some((in_w, out_r, err_r)))
+        }
+    };
+
+    let (proc_, pid) = match crate::spawner::spawn(&plan, [&child_fds[0], &child_fds[1], &child_fds[2]]) {
+        Some(r) => {
+            let s = r?;
+            (Proc::Spawned(s.status), s.pid)
+        }
+        None => fork_program(plan, child_fds)?,
+    };
     let mut session = Session {
-        child,
+        child: proc_,
         pid,
         resize_fd: None,
     };
     // From here on an error drops `session`, which kills the program.
-    let io = match pty {
-        Some(Pty { master, slave, .. }) => {
+    let io = match (pty, ours) {
+        (Some(Pty { master, slave, .. }), _) => {
             drop(slave);
             session.resize_fd = Some(master.try_clone()?);
             SessionIo::Pty {
                 master: PtyMaster::new(master)?,
             }
         }
-        None => {
-            let missing = || io::Error::other("child stdio missing");
-            let stdin = session.child.stdin.take().ok_or_else(missing)?;
-            let stdout = session.child.stdout.take().ok_or_else(missing)?;
-            enlarge_pipe(&stdin);
-            enlarge_pipe(&stdout);
-            SessionIo::Pipes {
-                stdin,
-                stdout,
-                stderr: session.child.stderr.take().ok_or_else(missing)?,
-            }
-        }
+        (None, Some((stdin, stdout, stderr))) => SessionIo::Pipes {
+            stdin: pipe::Sender::from_owned_fd(stdin)?,
+            stdout: pipe::Receiver::from_owned_fd(stdout)?,
+            stderr: pipe::Receiver::from_owned_fd(stderr)?,
+        },
+        (None, None) => return Err(io::Error::other("child stdio missing")),
     };
     Ok((session, io))
+}
+
+/// Forks the program from this process (when the spawner is not running).
+/// The program's descriptors are closed here once it has them.
+fn fork_program(plan: crate::spawner::Plan, fds: [OwnedFd; 3]) -> io::Result<(Proc, u32)> {
+    let mut cmd = Command::new(&plan.program);
+    let [stdin, stdout, stderr] = fds;
+    cmd.arg0(&plan.argv0)
+        .args(&plan.args)
+        .env_clear()
+        .envs(plan.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::from(stdin))
+        .stdout(Stdio::from(stdout))
+        .stderr(Stdio::from(stderr));
+    pty::install_child_setup(cmd.as_std_mut(), plan.setup);
+    let child = cmd.spawn()?;
+    // The Command holds the parent's copies of the program's descriptors:
+    // close them, so that reading ends when the program's side closes.
+    drop(cmd);
+    let pid = child
+        .id()
+        .ok_or_else(|| io::Error::other("session program exited before its pid was known"))?;
+    Ok((Proc::Forked(child), pid))
 }
 
 /// The pipe size asked for a session's stdin and stdout: bulk data
@@ -392,7 +424,16 @@ impl Session {
     /// "exit-status" or "exit-signal" request (RFC 4254 §6.10). Can be
     /// called again after it returned (same answer).
     pub async fn wait(&mut self) -> io::Result<ExitReason> {
-        let status = self.child.wait().await?;
+        let status = match &mut self.child {
+            Proc::Forked(child) => child.wait().await?,
+            Proc::Spawned(rx) => {
+                let raw = rx
+                    .wait_for(Option::is_some)
+                    .await
+                    .map_err(|_| io::Error::other("the spawner ended before the program"))?;
+                ExitStatus::from_raw(raw.unwrap_or(255 << 8))
+            }
+        };
         exit_reason(status)
     }
 

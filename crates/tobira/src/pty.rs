@@ -514,7 +514,8 @@ fn errno_text(e: Errno) -> &'static str {
 /// Registers `setup` to run in the child between fork and exec (see
 /// [`ChildSetup::run`]). With a pre-exec hook std forks instead of using
 /// posix_spawn; the hook runs after std's stdio redirection.
-pub(crate) fn install_child_setup(cmd: &mut tokio::process::Command, setup: ChildSetup) {
+pub(crate) fn install_child_setup(cmd: &mut std::process::Command, setup: ChildSetup) {
+    use std::os::unix::process::CommandExt;
     // SAFETY: the hook only calls async-signal-safe functions (raw system
     // calls through rustix and nix on data prepared before the fork, see
     // `ChildSetup::run`); it allocates nothing, takes no lock, and touches

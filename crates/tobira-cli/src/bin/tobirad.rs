@@ -57,6 +57,14 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    // Before any thread: session programs are started by a small process
+    // of its own (see tobira::spawner), which forks far more cheaply than
+    // the server could.
+    if !args.test {
+        if let Err(e) = tobira::spawner::start("tobirad-spawner") {
+            eprintln!("tobirad: warning: {e}; session programs are forked by the server itself");
+        }
+    }
     let is_root = nix::unistd::geteuid().is_root();
     let mut overrides = args.options.clone();
     for p in &args.port {
