@@ -618,6 +618,26 @@ fn session_programs_come_from_the_spawner() {
         .and_then(|p| p.parse().ok())
         .expect("ppid in /proc/PID/stat");
     assert_eq!(ppid, server_pid, "the spawner is tobirad's child");
+    // Programs start with no signal blocked or ignored (the spawner blocks
+    // SIGCHLD and others for itself), and in a session of their own.
+    // (`exec`: the shell itself would block signals while it waits.)
+    let (code, out, err) = run("exec grep -E '^Sig(Blk|Ign)' /proc/self/status");
+    assert_eq!(code, 0, "{err}");
+    let out = String::from_utf8_lossy(&out).into_owned();
+    assert!(out.contains("SigBlk:\t0000000000000000"), "{out}");
+    // Of the standard signals none is ignored (glibc's reserved real-time
+    // signals may be, as the test runner left them).
+    let ign = out
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:\t"))
+        .and_then(|h| u64::from_str_radix(h.trim(), 16).ok())
+        .expect("SigIgn");
+    assert_eq!(ign & 0x7fff_ffff, 0, "{out}");
+    let (code, out, err) = run("ps -o sid= -p $$; echo $$");
+    assert_eq!(code, 0, "{err}");
+    let out = String::from_utf8_lossy(&out).into_owned();
+    let nums: Vec<&str> = out.lines().map(str::trim).collect();
+    assert_eq!(nums.first(), nums.get(1), "the program leads its own session: {out}");
 
     // Without it, tobirad forks the programs itself.
     let _ = Command::new("kill").args(["-KILL", &spawner.to_string()]).status();

@@ -32,6 +32,16 @@ const MIN_READ: usize = 16 * 1024;
 /// space they are given (bulk transfers: fewer system calls).
 const MAX_READ: usize = 256 * 1024;
 
+/// Quiet time after which a connection gives back the memory of a burst.
+const IDLE_RELEASE: Duration = Duration::from_secs(1);
+
+/// What ended a wait for the peer.
+enum Wake {
+    Read(std::io::Result<usize>),
+    Rekey,
+    Idle,
+}
+
 /// A connection bound to a stream.
 pub struct Driver<S> {
     stream: S,
@@ -85,10 +95,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         // whose reads vary keeps its memory (no page faults per read).
         if want == MIN_READ && buf.is_empty() && buf.capacity() > 4 * want {
             buf.shrink_to(want);
-            // The burst is over: its data buffers go too.
-            conn.drop_spare_buffers();
         }
-        let buf = conn.input_buffer();
         buf.reserve(want);
         buf
     }
@@ -102,28 +109,50 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         }
     }
 
+    /// Memory a connection holds for bulk transfers (spare data buffers, a
+    /// large input buffer), which it gives back after [`IDLE_RELEASE`] of
+    /// quiet.
+    fn holds_burst_memory(&mut self) -> bool {
+        self.conn.spare_bytes() > 0 || self.conn.input_buffer().capacity() > 4 * MIN_READ
+    }
+
+    /// Gives back what [`Self::holds_burst_memory`] counts.
+    fn release_burst_memory(&mut self) {
+        self.conn.drop_spare_buffers();
+        self.read_size = MIN_READ;
+        let buf = self.conn.input_buffer();
+        if buf.len() < MIN_READ {
+            buf.shrink_to(MIN_READ);
+        }
+    }
+
     /// Reads some bytes from the peer, starting a time-based re-exchange
-    /// when one falls due while waiting.
+    /// when one falls due while waiting, and giving back burst memory when
+    /// the peer stays quiet.
     async fn read_some(&mut self) -> Result<usize, DriverError> {
         loop {
             let want = self.read_size;
-            let Some(deadline) = self.rekey_deadline() else {
+            let deadline = self.rekey_deadline();
+            let idle = self.holds_burst_memory();
+            if deadline.is_none() && !idle {
                 let buf = Self::read_space(&mut self.conn, want);
                 let n = self.stream.read_buf(buf).await?;
                 self.note_read(n);
                 return Ok(n);
-            };
+            }
             let read = tokio::select! {
-                r = self.stream.read_buf(Self::read_space(&mut self.conn, want)) => Some(r),
-                _ = tokio::time::sleep_until(deadline) => None,
+                r = self.stream.read_buf(Self::read_space(&mut self.conn, want)) => Wake::Read(r),
+                _ = async { if let Some(d) = deadline { tokio::time::sleep_until(d).await } else { std::future::pending().await } } => Wake::Rekey,
+                _ = tokio::time::sleep(IDLE_RELEASE), if idle => Wake::Idle,
             };
             match read {
-                Some(r) => {
+                Wake::Read(r) => {
                     let n = r?;
                     self.note_read(n);
                     return Ok(n);
                 }
-                None => {
+                Wake::Idle => self.release_burst_memory(),
+                Wake::Rekey => {
                     if !self.conn.kex_in_progress() {
                         tracing::debug!("rekey interval reached; starting a key re-exchange");
                         self.conn.start_rekey();

@@ -293,7 +293,7 @@ fn credentials(user: &SessionUser) -> io::Result<Credentials> {
 /// terminal and stdin/stdout/stderr, with the requested window size and
 /// modes (RFC 4254 §6.2, §8), owned by the user (group `tty`, mode 0620);
 /// otherwise three pipes. Must be called inside a tokio runtime.
-pub fn spawn(req: SpawnRequest) -> io::Result<(Session, SessionIo)> {
+pub async fn spawn(req: SpawnRequest) -> io::Result<(Session, SessionIo)> {
     let user = &req.user;
     let shell = shell_of(user);
     let base = shell
@@ -356,7 +356,7 @@ pub fn spawn(req: SpawnRequest) -> io::Result<(Session, SessionIo)> {
         }
     };
 
-    let (proc_, pid) = match crate::spawner::spawn(&plan, [&child_fds[0], &child_fds[1], &child_fds[2]]) {
+    let (proc_, pid) = match crate::spawner::spawn(&plan, [&child_fds[0], &child_fds[1], &child_fds[2]]).await {
         Some(r) => {
             let s = r?;
             (Proc::Spawned(s.status), s.pid)

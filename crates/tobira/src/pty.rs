@@ -425,8 +425,9 @@ pub(crate) struct ChildSetup {
 
 /// Signals whose disposition is reset to the default in the child: only an
 /// ignored signal (SIG_IGN) survives exec, and the server may ignore some of
-/// these; handlers are reset by exec anyway. std already clears the signal
-/// mask and resets SIGPIPE.
+/// these; handlers are reset by exec anyway. std resets SIGPIPE; the
+/// signal mask, which std leaves as the forking thread had it (the spawner
+/// blocks SIGCHLD), is emptied in [`ChildSetup::run`].
 const RESET_SIGNALS: [nix::sys::signal::Signal; 11] = {
     use nix::sys::signal::Signal::*;
     [
@@ -447,6 +448,13 @@ impl ChildSetup {
             // can be called asynchronously; sigaction is async-signal-safe.
             let _ = unsafe { signal(sig, SigHandler::SigDfl) };
         }
+        // The program starts with no signal blocked, as sshd's children do
+        // (pthread_sigmask is async-signal-safe).
+        nix::sys::signal::pthread_sigmask(
+            nix::sys::signal::SigmaskHow::SIG_SETMASK,
+            Some(&nix::sys::signal::SigSet::empty()),
+            None,
+        )?;
         // A new session and process group (sshd: setsid in the child), so
         // the program has no controlling terminal but its pty, and the
         // server can signal the whole group.

@@ -344,7 +344,7 @@ async fn on_connection_event(
             id,
             request,
             want_reply,
-        } => ss.on_request(conn, id, request, want_reply),
+        } => ss.on_request(conn, id, request, want_reply).await,
         Event::ChannelData { id, data } => ss.on_data(conn, id, data),
         Event::ChannelExtendedData { id, data, .. } => conn.channel_consumed(id, data.len()),
         Event::ChannelEof { id } => {

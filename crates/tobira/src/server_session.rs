@@ -181,7 +181,7 @@ impl Sessions {
     }
 
     /// A channel request from the client.
-    pub fn on_request(
+    pub async fn on_request(
         &mut self,
         conn: &mut Connection,
         id: u32,
@@ -189,7 +189,7 @@ impl Sessions {
         want_reply: bool,
     ) -> Result<(), tobira_proto::Error> {
         let is_shell = request == ChannelRequest::Shell;
-        let ok = self.handle_request(id, request);
+        let ok = self.handle_request(id, request).await;
         if want_reply {
             conn.channel_request_reply(id, ok)?;
         }
@@ -203,7 +203,7 @@ impl Sessions {
         Ok(())
     }
 
-    fn handle_request(&mut self, id: u32, request: ChannelRequest) -> bool {
+    async fn handle_request(&mut self, id: u32, request: ChannelRequest) -> bool {
         let no_pty = self.key_options.as_ref().is_some_and(|o| o.no_pty) || !self.config.permit_tty;
         let Some(s) = self.map.get_mut(&id) else { return false };
         match request {
@@ -236,10 +236,10 @@ impl Sessions {
                 s.env.push((name, value));
                 true
             }
-            ChannelRequest::Shell => self.start(id, None),
-            ChannelRequest::Exec { command } => self.start(id, Some(Program::Exec(command))),
+            ChannelRequest::Shell => self.start(id, None).await,
+            ChannelRequest::Exec { command } => self.start(id, Some(Program::Exec(command))).await,
             ChannelRequest::Subsystem { name } => match self.config.subsystem.get(&name).cloned() {
-                Some(cmd) if !cmd.starts_with("internal-") => self.start(id, Some(Program::Subsystem(cmd))),
+                Some(cmd) if !cmd.starts_with("internal-") => self.start(id, Some(Program::Subsystem(cmd))).await,
                 _ => {
                     info!(
                         "subsystem request for {name} by user {} failed, subsystem not found",
@@ -276,7 +276,7 @@ impl Sessions {
     }
 
     /// Starts the session's program (`None`: the login shell).
-    fn start(&mut self, id: u32, program: Option<Program>) -> bool {
+    async fn start(&mut self, id: u32, program: Option<Program>) -> bool {
         let forced = self
             .key_options
             .as_ref()
@@ -327,7 +327,7 @@ impl Sessions {
             original_command: original,
             switch_user: self.switch_user,
         };
-        let (child, io) = match process::spawn(req) {
+        let (child, io) = match process::spawn(req).await {
             Ok(x) => x,
             Err(e) => {
                 info!("session: failed to start program for {}: {e}", self.account.name);

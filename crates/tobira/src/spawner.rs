@@ -87,7 +87,7 @@ pub(crate) struct Spawned {
     pub(crate) status: watch::Receiver<Option<i32>>,
 }
 
-type ReplyTx = std::sync::mpsc::Sender<io::Result<Spawned>>;
+type ReplyTx = tokio::sync::oneshot::Sender<io::Result<Spawned>>;
 
 /// The server's side of the spawner.
 struct Client {
@@ -173,9 +173,9 @@ pub fn start(name: &str) -> io::Result<()> {
 }
 
 /// Threads of this process besides the calling one, not counting
-/// jemalloc's background threads (jemalloc's fork handlers take care of
-/// its own state; they do not run in the child). An unreadable `/proc`
-/// counts as a thread.
+/// jemalloc's background threads: jemalloc's fork handlers take its locks
+/// around the fork and turn background threads off in the child. An
+/// unreadable `/proc` counts as a thread.
 fn other_threads() -> usize {
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
         return usize::MAX;
@@ -189,10 +189,13 @@ fn other_threads() -> usize {
 }
 
 /// Starts `plan` through the spawner with `stdio` (stdin, stdout, stderr).
-/// `None` when the spawner is not running or cannot take the request: the
-/// caller forks itself. Blocks until the program has been exec'ed (as
-/// std's `Command::spawn` does).
-pub(crate) fn spawn(plan: &Plan, stdio: [&OwnedFd; 3]) -> Option<io::Result<Spawned>> {
+/// `None` when the spawner is not running or the request could not be
+/// sent: the caller forks itself. Once the descriptors have gone to the
+/// spawner there is no falling back (the program may yet start with
+/// them): a spawner that does not answer in time is an error, and the
+/// spawner is not used again. Returns once the program has been exec'ed
+/// (as std's `Command::spawn` does), without blocking the runtime.
+pub(crate) async fn spawn(plan: &Plan, stdio: [&OwnedFd; 3]) -> Option<io::Result<Spawned>> {
     let client = CLIENT.get()?;
     if !client.alive.load(Ordering::Acquire) {
         return None;
@@ -202,14 +205,19 @@ pub(crate) fn spawn(plan: &Plan, stdio: [&OwnedFd; 3]) -> Option<io::Result<Spaw
     if msg.len() > MAX_MESSAGE {
         return None;
     }
-    let (tx, rx) = std::sync::mpsc::channel();
+    let (tx, mut rx) = tokio::sync::oneshot::channel();
     lock(&client.state).waiting.insert(id, tx);
     let fds = [stdio[0].as_fd(), stdio[1].as_fd(), stdio[2].as_fd()];
     let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(3))];
     let mut control = SendAncillaryBuffer::new(&mut space);
     let sent = if control.push(SendAncillaryMessage::ScmRights(&fds)) {
-        rustix::net::sendmsg(&client.sock, &[IoSlice::new(&msg)], &mut control, SendFlags::DONTWAIT)
-            .map_err(io::Error::from)
+        rustix::net::sendmsg(
+            &client.sock,
+            &[IoSlice::new(&msg)],
+            &mut control,
+            SendFlags::DONTWAIT | SendFlags::NOSIGNAL,
+        )
+        .map_err(io::Error::from)
     } else {
         Err(io::Error::other("no room for the descriptors"))
     };
@@ -218,14 +226,26 @@ pub(crate) fn spawn(plan: &Plan, stdio: [&OwnedFd; 3]) -> Option<io::Result<Spaw
         lock(&client.state).waiting.remove(&id);
         return None;
     }
-    match rx.recv_timeout(REPLY_TIMEOUT) {
-        Ok(r) => Some(r),
-        // The spawner died (its replies' reader dropped the sender) or
-        // hangs: forget it, and fork ourselves from now on.
+    match tokio::time::timeout(REPLY_TIMEOUT, &mut rx).await {
+        Ok(Ok(r)) => Some(r),
+        Ok(Err(_)) => Some(Err(io::Error::other("the spawner ended before starting the program"))),
         Err(_) => {
             client.alive.store(false, Ordering::Release);
-            lock(&client.state).waiting.remove(&id);
-            None
+            tracing::warn!(
+                "the spawner did not start a program within {} s; forking session programs in the server from now on",
+                REPLY_TIMEOUT.as_secs()
+            );
+            let mut st = lock(&client.state);
+            st.waiting.remove(&id);
+            // A reply that came in just now: that program must not run on.
+            if let Ok(Ok(late)) = rx.try_recv() {
+                st.running.remove(&late.pid);
+                kill_group(late.pid);
+            }
+            Some(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the spawner did not answer",
+            )))
         }
     }
 }
@@ -411,6 +431,24 @@ fn serve(sock: OwnedFd) -> ! {
     // asynchronously.
     #[allow(unsafe_code)]
     let _ = unsafe { nix::sys::signal::signal(Signal::SIGCHLD, nix::sys::signal::SigHandler::SigDfl) };
+    // Out of the server's session and process group, and deaf to the
+    // signals meant for the server (a terminal's ^C, `pkill -HUP
+    // tobirad`): it ends when the server's end of the socket closes. The
+    // programs it starts get an empty mask (`ChildSetup::run`).
+    let _ = rustix::process::setsid();
+    let mut deaf = SigSet::empty();
+    for sig in [
+        Signal::SIGHUP,
+        Signal::SIGINT,
+        Signal::SIGQUIT,
+        Signal::SIGTERM,
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
+        Signal::SIGPIPE,
+    ] {
+        deaf.add(sig);
+    }
+    let _ = deaf.thread_block();
     let mut mask = SigSet::empty();
     mask.add(Signal::SIGCHLD);
     let chld = mask
@@ -457,13 +495,19 @@ fn serve_one(sock: &OwnedFd, buf: &mut [u8]) -> bool {
             fds.extend(r);
         }
     }
-    let Some((id, plan)) = decode_request(buf.get(..n).unwrap_or_default()) else {
+    let msg = buf.get(..n).unwrap_or_default();
+    let mut head = Reader::new(msg);
+    let (Ok(REQUEST), Ok(id)) = (head.u32(), head.u64()) else {
         return true;
     };
     let mut reply = Vec::new();
     reply.put_u32(REPLY);
     reply.put_u64(id);
-    match run(plan, fds) {
+    let started = match decode_request(msg) {
+        Some((_, plan)) => run(plan, fds),
+        None => Err(io::Error::other("malformed spawn request")),
+    };
+    match started {
         Ok(pid) => {
             reply.put_bool(true);
             reply.put_u32(pid);
@@ -474,7 +518,7 @@ fn serve_one(sock: &OwnedFd, buf: &mut [u8]) -> bool {
             reply.put_string(e.to_string().as_bytes());
         }
     }
-    rustix::net::send(sock, &reply, SendFlags::empty()).is_ok()
+    rustix::net::send(sock, &reply, SendFlags::NOSIGNAL).is_ok()
 }
 
 /// Starts the program (in the spawner).
@@ -503,7 +547,7 @@ fn reap(sock: &OwnedFd) {
         m.put_u32(EXITED);
         m.put_u32(pid.as_raw_nonzero().get() as u32);
         m.put_u32(status.as_raw() as u32);
-        if rustix::net::send(sock, &m, SendFlags::empty()).is_err() {
+        if rustix::net::send(sock, &m, SendFlags::NOSIGNAL).is_err() {
             std::process::exit(0);
         }
     }

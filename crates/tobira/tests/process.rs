@@ -66,7 +66,7 @@ fn is_root() -> bool {
 /// Runs a pipes-mode session with `input` on stdin; returns stdout, stderr
 /// and the exit report.
 async fn run_pipes(req: SpawnRequest, input: &[u8]) -> (String, String, ExitReason) {
-    let (mut session, io) = spawn(req).expect("spawn");
+    let (mut session, io) = spawn(req).await.expect("spawn");
     let SessionIo::Pipes {
         mut stdin,
         mut stdout,
@@ -152,7 +152,7 @@ async fn stdin_is_passed_through() {
 
 #[tokio::test]
 async fn killed_child_reports_the_signal() {
-    let (mut session, io) = spawn(exec("sleep 100")).expect("spawn");
+    let (mut session, io) = spawn(exec("sleep 100")).await.expect("spawn");
     // Give the shell time to start; the signal goes to the whole group.
     tokio::time::sleep(Duration::from_millis(100)).await;
     session.signal("TERM").expect("signal");
@@ -215,7 +215,7 @@ async fn pty_is_the_controlling_terminal() {
         Program::Exec("tty; test -t 0 && echo isatty; echo \"tty=$SSH_TTY term=$TERM\"".into()),
         Some(pty_request(80, 24)),
     );
-    let (mut session, io) = spawn(req).expect("spawn");
+    let (mut session, io) = spawn(req).await.expect("spawn");
     let mut master = pty_master(io);
     let mut out = String::new();
     let reason = finish(&mut session, &mut master, &mut out).await;
@@ -233,7 +233,7 @@ async fn pty_size_and_resize() {
         Program::Exec("stty size; read x; stty size".into()),
         Some(pty_request(80, 24)),
     );
-    let (mut session, io) = spawn(req).expect("spawn");
+    let (mut session, io) = spawn(req).await.expect("spawn");
     let mut master = pty_master(io);
     let mut out = String::new();
     read_until(&mut master, &mut out, "24 80").await;
@@ -250,7 +250,7 @@ async fn pty_halves_work_concurrently() {
         Program::Exec("read x; echo \"got $x\"".into()),
         Some(pty_request(80, 24)),
     );
-    let (mut session, io) = spawn(req).expect("spawn");
+    let (mut session, io) = spawn(req).await.expect("spawn");
     let (mut reader, mut writer) = pty_master(io).into_split();
     let read = tokio::spawn(async move {
         let mut all = Vec::new();
@@ -274,7 +274,7 @@ async fn pty_halves_work_concurrently() {
 #[tokio::test]
 async fn shell_with_pty_is_a_login_shell() {
     let req = request(Program::Shell, Some(pty_request(80, 24)));
-    let (mut session, io) = spawn(req).expect("spawn");
+    let (mut session, io) = spawn(req).await.expect("spawn");
     let mut master = pty_master(io);
     master.write_all(b"echo \"zero=$0\"; exit 0\n").await.expect("write");
     let mut out = String::new();
@@ -351,7 +351,7 @@ async fn switch_user_runs_as_the_user() {
     );
     req.user = user.clone();
     req.switch_user = true;
-    let (mut session, io) = spawn(req).expect("spawn");
+    let (mut session, io) = spawn(req).await.expect("spawn");
     let mut master = pty_master(io);
     let mut out = String::new();
     let reason = finish(&mut session, &mut master, &mut out).await;
@@ -369,7 +369,7 @@ fn proc_state(pid: u32) -> Option<char> {
 
 #[tokio::test]
 async fn kill_group_kills_grandchildren() {
-    let (mut session, io) = spawn(exec("sleep 100 & echo $!; wait")).expect("spawn");
+    let (mut session, io) = spawn(exec("sleep 100 & echo $!; wait")).await.expect("spawn");
     let SessionIo::Pipes { stdout, .. } = io else {
         panic!("expected pipes");
     };

@@ -545,10 +545,18 @@ impl Connection {
 
     /// A buffer to build the next [`Self::channel_write_owned`] in: one of
     /// the data buffers the connection has finished with (sent, or given
-    /// back with [`Self::recycle`]), whose memory is already mapped. Its
-    /// contents are stale; `None` when there is none.
+    /// back with [`Self::recycle`]), whose memory is already mapped; empty,
+    /// with its capacity. `None` when there is none.
     pub fn spare_buffer(&mut self) -> Option<Vec<u8>> {
-        self.chans.spare.pop()
+        let mut buf = self.chans.spare.pop()?;
+        // Empty: its old contents (another channel's data) stay private.
+        buf.clear();
+        Some(buf)
+    }
+
+    /// Bytes held in spare data buffers.
+    pub fn spare_bytes(&self) -> usize {
+        self.chans.spare.iter().map(Vec::capacity).sum()
     }
 
     /// Frees the spare data buffers (a connection that has gone quiet).
