@@ -498,3 +498,32 @@ fn data_packets_of_one_read_are_gathered_and_buffers_reused() {
     assert_eq!(again.as_slice(), b"again");
     assert_eq!(again.as_ptr(), ptr, "the recycled buffer is reused");
 }
+
+/// The peer's CLOSE arriving while our key re-exchange holds our answer
+/// back: the channel lingers until NEWKEYS, and what the application still
+/// writes or requests on it is dropped, not an error that would end the
+/// connection (RFC 4254 §5.3: nothing can be delivered after CLOSE).
+#[test]
+fn writes_after_the_peers_close_during_a_rekey_are_dropped() {
+    let (mut c, mut s) = authed_pair();
+    let (cid, sid) = session(&mut c, &mut s);
+    s.start_rekey();
+    // Our KEXINIT waits unsent on the wire; the client closes meanwhile.
+    let kexinit = s.pending_output().to_vec();
+    s.consume_output(kexinit.len());
+    c.channel_close(cid).unwrap();
+    let close = c.pending_output().to_vec();
+    c.consume_output(close.len());
+    s.feed(&close).unwrap();
+    assert!(s.channel_exists(sid), "the answer waits for the new keys");
+    s.channel_write(sid, None, b"late output").unwrap();
+    s.channel_request(sid, &ChannelRequest::ExitStatus { status: 0 }, false)
+        .unwrap();
+    c.feed(&kexinit).unwrap();
+    let (ce, se) = pump(&mut c, &mut s);
+    assert!(se.contains(&Event::ChannelClosed { id: sid }), "{se:?}");
+    assert!(ce.contains(&Event::ChannelClosed { id: cid }), "{ce:?}");
+    assert!(data_of(&ce, cid).is_empty(), "nothing after the close");
+    assert!(!ce.iter().any(|e| matches!(e, Event::ChannelRequest { .. })), "{ce:?}");
+    assert!(!s.channel_exists(sid) && !c.channel_exists(cid));
+}

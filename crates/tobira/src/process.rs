@@ -14,7 +14,7 @@ use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{ExitStatus, Stdio};
+use std::process::ExitStatus;
 
 use nix::sys::signal::Signal;
 use nix::unistd::{Gid, Pid};
@@ -390,16 +390,7 @@ pub async fn spawn(req: SpawnRequest) -> io::Result<(Session, SessionIo)> {
 /// Forks the program from this process (when the spawner is not running).
 /// The program's descriptors are closed here once it has them.
 fn fork_program(plan: crate::spawner::Plan, fds: [OwnedFd; 3]) -> io::Result<(Proc, u32)> {
-    let mut cmd = Command::new(&plan.program);
-    let [stdin, stdout, stderr] = fds;
-    cmd.arg0(&plan.argv0)
-        .args(&plan.args)
-        .env_clear()
-        .envs(plan.env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::from(stdin))
-        .stdout(Stdio::from(stdout))
-        .stderr(Stdio::from(stderr));
-    pty::install_child_setup(cmd.as_std_mut(), plan.setup);
+    let mut cmd = Command::from(plan.command(fds));
     let child = cmd.spawn()?;
     // The Command holds the parent's copies of the program's descriptors:
     // close them, so that reading ends when the program's side closes.

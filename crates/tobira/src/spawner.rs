@@ -521,21 +521,30 @@ fn serve_one(sock: &OwnedFd, buf: &mut [u8]) -> bool {
     rustix::net::send(sock, &reply, SendFlags::NOSIGNAL).is_ok()
 }
 
+impl Plan {
+    /// The command that starts the program on `stdio` (stdin, stdout,
+    /// stderr), with the child's set-up between fork and exec.
+    pub(crate) fn command(self, stdio: [OwnedFd; 3]) -> std::process::Command {
+        let [stdin, stdout, stderr] = stdio;
+        let mut cmd = std::process::Command::new(&self.program);
+        cmd.arg0(&self.argv0)
+            .args(&self.args)
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::from(stdin))
+            .stdout(Stdio::from(stdout))
+            .stderr(Stdio::from(stderr));
+        crate::pty::install_child_setup(&mut cmd, self.setup);
+        cmd
+    }
+}
+
 /// Starts the program (in the spawner).
 fn run(plan: Plan, fds: Vec<OwnedFd>) -> io::Result<u32> {
-    let [stdin, stdout, stderr]: [OwnedFd; 3] = fds
+    let stdio: [OwnedFd; 3] = fds
         .try_into()
         .map_err(|_| io::Error::other("spawn request without its three descriptors"))?;
-    let mut cmd = std::process::Command::new(&plan.program);
-    cmd.arg0(&plan.argv0)
-        .args(&plan.args)
-        .env_clear()
-        .envs(plan.env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::from(stdin))
-        .stdout(Stdio::from(stdout))
-        .stderr(Stdio::from(stderr));
-    crate::pty::install_child_setup(&mut cmd, plan.setup);
-    let child = cmd.spawn()?;
+    let child = plan.command(stdio).spawn()?;
     // Reaped by `reap` (waitpid), reported to the server.
     Ok(child.id())
 }

@@ -408,7 +408,7 @@ impl Connection {
     /// comes as [`Event::ChannelRequestReply`].
     pub fn channel_request(&mut self, id: u32, request: &ChannelRequest, want_reply: bool) -> Result<(), Error> {
         let ch = self.open_channel(id)?;
-        if ch.close_sent {
+        if ch.close_sent || ch.close_received {
             return Ok(());
         }
         if want_reply {
@@ -489,6 +489,12 @@ impl Connection {
             .map
             .get_mut(&id)
             .ok_or_else(|| bad(format!("no channel {id}")))?;
+        // The peer has closed it (our CLOSE may still wait for a key
+        // re-exchange to end): nothing more can be delivered (RFC 4254
+        // §5.3), so the data is dropped, not an error.
+        if ch.close_received {
+            return Ok(());
+        }
         if ch.eof_wanted || ch.close_wanted {
             return Err(bad(format!("channel {id}: write after EOF or close")));
         }
