@@ -53,6 +53,9 @@ pub struct Driver<S> {
     keys_since: (Instant, u32),
     /// Bytes to ask for in the next read (`MIN_READ`..=`MAX_READ`).
     read_size: usize,
+    /// Called after each read that brought less than `MIN_READ` bytes
+    /// (see [`Self::on_small_read`]).
+    small_read_hook: Option<fn(&S)>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
@@ -64,7 +67,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             rekey_interval: None,
             keys_since: (Instant::now(), 0),
             read_size: MIN_READ,
+            small_read_hook: None,
         }
+    }
+
+    /// Runs `hook` on the stream after each read of a small message (less
+    /// than 16 KiB): for TCP, [`quick_ack`], so that a peer whose
+    /// unacknowledged small packet holds back its next one (Nagle's
+    /// algorithm, as `ssh` and `sshd` use it during the handshake) is not
+    /// left waiting for our delayed ACK.
+    pub fn on_small_read(&mut self, hook: fn(&S)) {
+        self.small_read_hook = Some(hook);
     }
 
     /// Re-exchanges keys after `interval` of use (RFC 4253 §9 recommends an
@@ -102,6 +115,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
 
     /// Adapts the read size to what the last read brought.
     fn note_read(&mut self, n: usize) {
+        if n < MIN_READ {
+            if let Some(hook) = self.small_read_hook {
+                hook(&self.stream);
+            }
+        }
         if n >= self.read_size {
             self.read_size = (self.read_size * 2).min(MAX_READ);
         } else if n < self.read_size / 4 {
@@ -239,6 +257,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     {
         self.stream.local_addr_opt()
     }
+}
+
+/// Acknowledges what was received at once, instead of after Linux's
+/// delayed-ACK timer (up to 40 ms): OpenSSH's `ssh` and `sshd` send the
+/// handshake's small packets without `TCP_NODELAY`, and each waited for the
+/// ACK of the one before (`TCP_QUICKACK`, which the kernel turns off again
+/// by itself).
+pub fn quick_ack(stream: &tokio::net::TcpStream) {
+    let _ = rustix::net::sockopt::set_tcp_quickack(stream, true);
 }
 
 /// Streams that know their local address.

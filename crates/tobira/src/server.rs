@@ -101,6 +101,7 @@ pub async fn handle(stream: TcpStream, peer: SocketAddr, settings: Arc<ServerSet
     let rng = Box::new(rand::rngs::StdRng::from_entropy());
     let conn = Connection::server(settings.proto.clone(), rng);
     let mut d = Driver::new(stream, conn);
+    d.on_small_read(crate::driver::quick_ack);
     d.set_rekey_interval(settings.config.rekey_limit.interval);
     let deadline = settings.login_grace_time.map(|g| tokio::time::Instant::now() + g);
     let ctx = PolicyContext {
