@@ -328,7 +328,16 @@ impl Peer {
         match self.s.read(&mut self.buf) {
             Ok(0) => Err(End::Eof),
             Ok(n) => self.c.feed(&self.buf[..n]).map(|_| n).map_err(end_of),
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => Ok(0),
+            // A signal to this test process (SIGCHLD of a server started by
+            // another test) interrupts a read with a timeout: nothing came.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut | std::io::ErrorKind::Interrupted
+                ) =>
+            {
+                Ok(0)
+            }
             Err(e) => Err(End::Other(e.to_string())),
         }
     }
@@ -595,6 +604,7 @@ fn read_at_least<R: Read + Send + 'static>(mut r: R, n: usize, limit: Duration) 
         let mut got = 0;
         while got < n {
             match r.read(&mut buf) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Ok(0) | Err(_) => break,
                 Ok(k) => got += k,
             }
@@ -1228,6 +1238,7 @@ fn full_disk_behind_a_forwarding_fails_cleanly() {
             Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
                 break Err(format!("still open after {:?}", started.elapsed()))
             }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(_) => break Ok("reset"),
         }
     };
@@ -1391,6 +1402,7 @@ fn read_to_eof(s: &mut TcpStream, limit: Duration) -> (Vec<u8>, bool) {
             Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
                 return (out, false)
             }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(_) => return (out, true),
         }
     }

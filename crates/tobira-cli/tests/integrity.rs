@@ -350,6 +350,7 @@ fn pump(mut from: TcpStream, mut to: TcpStream, t: Tamper) -> Seen {
                     }
                 }
             }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(_) => break,
         }
     }

@@ -110,6 +110,7 @@ fn through_cat(
         let mut total = 0usize;
         loop {
             match so.read(&mut buf) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
                     h.update(&buf[..n]);

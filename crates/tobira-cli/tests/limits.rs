@@ -39,7 +39,13 @@ fn greeted(port: u16) -> bool {
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
     let mut buf = [0u8; 64];
-    matches!(s.read(&mut buf), Ok(n) if n > 0 && buf.starts_with(b"SSH-2.0-"))
+    loop {
+        match s.read(&mut buf) {
+            // A signal to the test process interrupts a read with a timeout.
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            r => return matches!(r, Ok(n) if n > 0 && buf.starts_with(b"SSH-2.0-")),
+        }
+    }
 }
 
 #[test]
