@@ -160,7 +160,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             }
             let read = tokio::select! {
                 r = self.stream.read_buf(Self::read_space(&mut self.conn, want)) => Wake::Read(r),
-                _ = async { if let Some(d) = deadline { tokio::time::sleep_until(d).await } else { std::future::pending().await } } => Wake::Rekey,
+                _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => Wake::Rekey,
                 _ = tokio::time::sleep(IDLE_RELEASE), if idle => Wake::Idle,
             };
             match read {

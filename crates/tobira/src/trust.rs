@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use crate::config::LogLevel;
 use crate::known_hosts::{self, HostKeyStatus, KnownHosts};
 use crate::pubkey::AnyPublicKey;
 
@@ -29,7 +30,8 @@ pub struct TrustSettings {
 pub type Prompter<'a> = dyn FnMut(&str) -> Option<String> + 'a;
 
 /// Decides whether to trust `key` for `host`:`port`. Messages for the user
-/// (warnings, "Permanently added") go to `notify`. `Err` holds the text to
+/// (warnings, "Permanently added") go to `notify` with the level ssh logs
+/// them at (ERROR, INFO), for the caller to filter by its `LogLevel`. `Err` holds the text to
 /// print before exiting (ending in "Host key verification failed.").
 pub fn decide(
     s: &TrustSettings,
@@ -37,7 +39,7 @@ pub fn decide(
     port: u16,
     key: &AnyPublicKey,
     prompt: &mut Prompter<'_>,
-    notify: &mut dyn FnMut(&str),
+    notify: &mut dyn FnMut(LogLevel, &str),
 ) -> Result<(), String> {
     let mut files = s.user_files.clone();
     files.extend(s.global_files.iter().cloned());
@@ -49,7 +51,9 @@ pub fn decide(
         HostKeyStatus::Changed { path, line } => {
             let warning = known_hosts::changed_key_warning(host, port, key, &path, line);
             if s.mode == StrictMode::No {
-                notify(&warning.replace(
+                notify(
+                    LogLevel::Error,
+                    &warning.replace(
                     &format!("Host key for {} has changed and you have requested strict checking.\nHost key verification failed.", known_hosts::host_name_for(host, port)),
                     "",
                 ));
@@ -91,17 +95,20 @@ fn record(
     host: &str,
     port: u16,
     key: &AnyPublicKey,
-    notify: &mut dyn FnMut(&str),
+    notify: &mut dyn FnMut(LogLevel, &str),
 ) -> Result<(), String> {
     let Some(path) = s.user_files.first() else {
         return Ok(());
     };
     match known_hosts::append(path, host, port, key, s.hash) {
-        Ok(()) => notify(&known_hosts::permanently_added_message(host, port, key)),
-        Err(e) => notify(&format!(
-            "Failed to add the host to the list of known hosts ({}): {e}\n",
-            path.display()
-        )),
+        Ok(()) => notify(LogLevel::Info, &known_hosts::permanently_added_message(host, port, key)),
+        Err(e) => notify(
+            LogLevel::Error,
+            &format!(
+                "Failed to add the host to the list of known hosts ({}): {e}\n",
+                path.display()
+            ),
+        ),
     }
     Ok(())
 }
@@ -151,7 +158,7 @@ mod tests {
                 asked.push(q.to_string());
                 answers.next()
             },
-            &mut |n| notes.push(n.to_string()),
+            &mut |_, n| notes.push(n.to_string()),
         )
         .unwrap();
         assert!(
@@ -165,9 +172,9 @@ mod tests {
         assert!(std::fs::read_to_string(&f)
             .unwrap()
             .starts_with("[example]:2222 ssh-ed25519 "));
-        decide(&s, "example", 2222, &k, &mut |_| panic!("asked again"), &mut |_| {}).unwrap();
+        decide(&s, "example", 2222, &k, &mut |_| panic!("asked again"), &mut |_, _| {}).unwrap();
         let other = key();
-        let e = decide(&s, "example", 2222, &other, &mut |_| panic!("asked"), &mut |_| {}).unwrap_err();
+        let e = decide(&s, "example", 2222, &other, &mut |_| panic!("asked"), &mut |_, _| {}).unwrap_err();
         assert!(e.contains("REMOTE HOST IDENTIFICATION HAS CHANGED"), "{e}");
         assert!(
             e.contains(&format!("Offending ED25519 key in {}:1", f.display())),
@@ -181,28 +188,28 @@ mod tests {
         let k = key();
         let fp = k.fingerprint();
         let s = settings(tmp("fp"), StrictMode::Ask);
-        decide(&s, "h", 22, &k, &mut |_| Some(fp.clone()), &mut |_| {}).unwrap();
+        decide(&s, "h", 22, &k, &mut |_| Some(fp.clone()), &mut |_, _| {}).unwrap();
         let s = settings(tmp("no"), StrictMode::Ask);
-        assert!(decide(&s, "h", 22, &k, &mut |_| Some("no".into()), &mut |_| {}).is_err());
-        assert!(decide(&s, "h", 22, &k, &mut |_| None, &mut |_| {}).is_err());
+        assert!(decide(&s, "h", 22, &k, &mut |_| Some("no".into()), &mut |_, _| {}).is_err());
+        assert!(decide(&s, "h", 22, &k, &mut |_| None, &mut |_, _| {}).is_err());
     }
 
     #[test]
     fn strict_yes_and_accept_new_and_batch() {
         let k = key();
         let s = settings(tmp("yes"), StrictMode::Yes);
-        let e = decide(&s, "h", 22, &k, &mut |_| panic!(), &mut |_| {}).unwrap_err();
+        let e = decide(&s, "h", 22, &k, &mut |_| panic!(), &mut |_, _| {}).unwrap_err();
         assert!(
             e.starts_with("No ED25519 host key is known for h and you have requested strict checking."),
             "{e}"
         );
         let s = settings(tmp("new"), StrictMode::AcceptNew);
-        decide(&s, "h", 22, &k, &mut |_| panic!(), &mut |_| {}).unwrap();
-        assert!(decide(&s, "h", 22, &key(), &mut |_| panic!(), &mut |_| {}).is_err());
+        decide(&s, "h", 22, &k, &mut |_| panic!(), &mut |_, _| {}).unwrap();
+        assert!(decide(&s, "h", 22, &key(), &mut |_| panic!(), &mut |_, _| {}).is_err());
         let mut s = settings(tmp("batch"), StrictMode::Ask);
         s.batch = true;
         assert_eq!(
-            decide(&s, "h", 22, &k, &mut |_| panic!(), &mut |_| {}).unwrap_err(),
+            decide(&s, "h", 22, &k, &mut |_| panic!(), &mut |_, _| {}).unwrap_err(),
             "Host key verification failed."
         );
     }
@@ -225,7 +232,7 @@ mod tests {
                 asked.push_str(q);
                 Some("SHA256:k02Oun4Vx52/6IZ3OMJI3idPZrdFu8UfPi/VUj0aQrU".into())
             },
-            &mut |n| notes.push_str(n),
+            &mut |_, n| notes.push_str(n),
         )
         .unwrap();
         assert!(
@@ -236,8 +243,8 @@ mod tests {
         let text = std::fs::read_to_string(&f).unwrap();
         assert_eq!(text, format!("[h]:2222 {}\n", k.to_openssh_bare()));
         let s = settings(f.clone(), StrictMode::Yes);
-        decide(&s, "h", 2222, &k, &mut |_| panic!("asked again"), &mut |_| {}).unwrap();
-        let e = decide(&s, "h", 2222, &other, &mut |_| panic!("asked"), &mut |_| {}).unwrap_err();
+        decide(&s, "h", 2222, &k, &mut |_| panic!("asked again"), &mut |_, _| {}).unwrap();
+        let e = decide(&s, "h", 2222, &other, &mut |_| panic!("asked"), &mut |_, _| {}).unwrap_err();
         assert!(e.contains("Offending ED448 key"), "{e}");
     }
 }

@@ -9,7 +9,6 @@ use clap::Parser;
 use tobira::client::{connect, ClientError, ClientSettings};
 use tobira::client_auth::{AuthSettings, Authenticator};
 use tobira::config::client::IdentityAgent;
-use tobira::config::LogLevel;
 use tobira::trust::{decide, StrictMode, TrustSettings};
 
 /// tobira SSH client.
@@ -310,15 +309,8 @@ fn main() -> ExitCode {
             port,
             &key,
             &mut tobira_cli::tty::ask,
-            &mut |m| {
-                // "Permanently added" is ssh's INFO-level message: not shown
-                // with LogLevel QUIET, FATAL or ERROR; the warnings are.
-                let shown = if m.starts_with("Warning: Permanently added") {
-                    log_level >= LogLevel::Info
-                } else {
-                    log_level >= LogLevel::Error
-                };
-                if !quiet && shown {
+            &mut |level, m| {
+                if !quiet && log_level >= level {
                     eprint!("{m}");
                 }
             },
