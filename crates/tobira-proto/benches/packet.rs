@@ -27,7 +27,6 @@ use std::time::Duration;
 
 use aws_lc_rs::aead::{self, chacha20_poly1305_openssh as chacha, Aad, LessSafeKey, Nonce, UnboundKey};
 use aws_lc_rs::hmac;
-use cipher::{KeyIvInit, StreamCipher};
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -66,24 +65,10 @@ fn keys(cipher: &str, mac_name: Option<&str>, seed: u8) -> DirectionKeys {
     }
 }
 
-/// AES-CTR keystream, as the packet layer keys it.
-enum Stream {
-    Aes128(Box<ctr::Ctr128BE<aes::Aes128>>),
-    Aes256(Box<ctr::Ctr128BE<aes::Aes256>>),
-}
-
-impl Stream {
-    fn apply(&mut self, data: &mut [u8]) {
-        match self {
-            Stream::Aes128(c) => c.apply_keystream(data),
-            Stream::Aes256(c) => c.apply_keystream(data),
-        }
-    }
-}
-
 /// AES-CTR with an HMAC (EtM or not).
 struct CtrMac {
-    stream: Stream,
+    /// aws-lc AES-CTR with its counter, as the packet layer keys it.
+    stream: ciphers::CtrState,
     key: hmac::Key,
     tag_len: usize,
     etm: bool,
@@ -119,10 +104,9 @@ impl Raw {
                 )
             }
             _ => {
-                let stream = if k.key.len() == 16 {
-                    Stream::Aes128(Box::new(ctr::Ctr128BE::new_from_slices(&k.key, &k.iv).unwrap()))
-                } else {
-                    Stream::Aes256(Box::new(ctr::Ctr128BE::new_from_slices(&k.key, &k.iv).unwrap()))
+                let Some(ciphers::CipherState::Ctr(stream)) = ciphers::CipherState::new(k.cipher, &k.key, &k.iv, true)
+                else {
+                    unreachable!("{cipher} is a CTR cipher")
                 };
                 let ms = mac::lookup(mac_name.unwrap()).unwrap();
                 Raw::Ctr(Box::new(CtrMac {

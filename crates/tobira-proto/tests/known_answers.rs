@@ -173,3 +173,83 @@ fn cbc_and_3des_known_answers() {
         assert_eq!(hex::encode(&out), want, "{name}");
     }
 }
+
+/// Applies `name`'s sealing cipher (AES-CTR) to `data` in place, in pieces
+/// of `split` blocks, so the counter must carry over between calls as it
+/// does between packets.
+fn ctr_apply(name: &str, key: &[u8], iv: &[u8], data: &mut [u8], split: usize) {
+    let spec = cipher::lookup(name).unwrap();
+    let Some(cipher::CipherState::Ctr(mut c)) = cipher::CipherState::new(spec, key, iv, true) else {
+        panic!("{name} is not a CTR cipher");
+    };
+    for piece in data.chunks_mut(16 * split) {
+        c.apply(piece);
+    }
+}
+
+#[test]
+fn aes_ctr_nist_sp800_38a_vectors() {
+    // NIST SP 800-38A, F.5.1 (CTR-AES128), F.5.3 (CTR-AES192) and F.5.5
+    // (CTR-AES256) encryption.
+    let plain = hex::decode(
+        "6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51\
+         30c81c46a35ce411e5fbc1191a0a52eff69f2445df4f9b17ad2b417be66c3710",
+    )
+    .unwrap();
+    let iv = hex::decode("f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff").unwrap();
+    for (name, key, want) in [
+        (
+            "aes128-ctr",
+            "2b7e151628aed2a6abf7158809cf4f3c",
+            "874d6191b620e3261bef6864990db6ce9806f66b7970fdff8617187bb9fffdff\
+             5ae4df3edbd5d35e5b4f09020db03eab1e031dda2fbe03d1792170a0f3009cee",
+        ),
+        (
+            "aes192-ctr",
+            "8e73b0f7da0e6452c810f32b809079e562f8ead2522c6b7b",
+            "1abc932417521ca24f2b0459fe7e6e0b090339ec0aa6faefd5ccc2c6f4ce8e94\
+             1e36b26bd1ebc670d1bd1d665620abf74f78a7f6d29809585a97daec58c6b050",
+        ),
+        (
+            "aes256-ctr",
+            "603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4",
+            "601ec313775789a5b7a7f504bbf3d228f443e3ca4d62b59aca84e990cacaf5c5\
+             2b0930daa23de94ce87017ba2d84988ddfc9c58db67aada613c2dd08457941a6",
+        ),
+    ] {
+        let key = hex::decode(key).unwrap();
+        for split in [1, 3, 4] {
+            let mut data = plain.clone();
+            ctr_apply(name, &key, &iv, &mut data, split);
+            assert_eq!(hex::encode(&data), want, "{name}, {split} block(s) per call");
+        }
+    }
+}
+
+#[test]
+fn aes_ctr_counter_carries_across_all_128_bits() {
+    // The SSH counter is the whole 128-bit IV (RFC 4344 §4): from
+    // 00..00 ffffffff ffffffff ffffffff ffffffff the carry must reach
+    // past the low 32 bits (aws-lc counts in 32-bit pieces) and then wrap to zero.
+    use aes::cipher::{BlockEncrypt, KeyInit};
+    let key = [7u8; 16];
+    let aes = aes::Aes128::new(&key.into());
+    for start in [
+        "00000000fffffffffffffffffffffffe",
+        "ffffffffffffffffffffffffffffffff",
+        "0000000000000000fffffffffffffffe",
+    ] {
+        let first = u128::from_str_radix(start, 16).unwrap();
+        let mut want = Vec::new();
+        for i in 0..4u128 {
+            let mut block = first.wrapping_add(i).to_be_bytes().into();
+            aes.encrypt_block(&mut block);
+            want.extend_from_slice(&block);
+        }
+        for split in [1, 4] {
+            let mut data = vec![0u8; 64];
+            ctr_apply("aes128-ctr", &key, &first.to_be_bytes(), &mut data, split);
+            assert_eq!(data, want, "from {start}, {split} block(s) per call");
+        }
+    }
+}

@@ -3,11 +3,9 @@
 
 use aes::{Aes128, Aes192, Aes256};
 use aws_lc_rs::aead::{self, chacha20_poly1305_openssh as chacha, Aad, LessSafeKey, Nonce, UnboundKey};
-use cipher::{KeyIvInit, StreamCipher};
-
-type Aes128Ctr = ctr::Ctr128BE<Aes128>;
-type Aes192Ctr = ctr::Ctr128BE<Aes192>;
-type Aes256Ctr = ctr::Ctr128BE<Aes256>;
+use aws_lc_rs::cipher::{EncryptingKey, EncryptionContext, UnboundCipherKey};
+use aws_lc_rs::iv::FixedLength;
+use cipher::KeyIvInit;
 
 /// How a cipher frames packets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,40 +156,61 @@ pub fn lookup(name: &str) -> Option<&'static CipherSpec> {
 /// A keyed CBC direction applied to whole blocks in place.
 pub type BlockFn = Box<dyn FnMut(&mut [u8]) + Send>;
 
-/// AES-CTR keystream state (the counter carries over between packets).
+/// AES-CTR keystream (RFC 4344 §4): aws-lc's AES-NI counter mode, keyed
+/// once, with the 128-bit big-endian counter kept here so that it carries
+/// over between packets.
+///
+/// aws-lc's CTR runs 1.6× faster than RustCrypto's `ctr` over `aes` on
+/// 32 KiB packets (5.3 µs against 8.7 µs for AES-256 on the benchmark
+/// machine; see bench/README.md).
+pub struct AesCtr {
+    key: EncryptingKey,
+    counter: u128,
+}
+
+impl AesCtr {
+    fn new(key: &[u8], iv: &[u8]) -> Option<Self> {
+        let alg = match key.len() {
+            16 => &aws_lc_rs::cipher::AES_128,
+            24 => &aws_lc_rs::cipher::AES_192,
+            32 => &aws_lc_rs::cipher::AES_256,
+            _ => return None,
+        };
+        let key = EncryptingKey::ctr(UnboundCipherKey::new(alg, key).ok()?).ok()?;
+        let counter = u128::from_be_bytes(iv.try_into().ok()?);
+        Some(AesCtr { key, counter })
+    }
+
+    /// XORs the keystream from the current counter into `data` and moves
+    /// the counter past the blocks used. The packet layer only passes whole
+    /// 16-byte blocks (`Opener::check_len` rejects other lengths); a partial
+    /// last block would use up its whole counter value.
+    fn apply(&mut self, data: &mut [u8]) {
+        let iv = FixedLength::from(self.counter.to_be_bytes());
+        // CTR with a 16-byte IV accepts any length: this cannot fail.
+        let _ = self.key.less_safe_encrypt(data, EncryptionContext::Iv128(iv));
+        let blocks = data.len().div_ceil(16) as u128;
+        self.counter = self.counter.wrapping_add(blocks);
+    }
+}
+
+/// The stream cipher of a non-AEAD suite: AES-CTR, or a legacy CBC cipher.
 pub enum CtrState {
-    /// AES-128-CTR
-    Aes128(Box<Aes128Ctr>),
-    /// AES-192-CTR
-    Aes192(Box<Aes192Ctr>),
-    /// AES-256-CTR
-    Aes256(Box<Aes256Ctr>),
+    /// AES-128/192/256-CTR.
+    Aes(Box<AesCtr>),
     /// A CBC encryptor or decryptor (legacy ciphers), applied to whole blocks.
     Cbc(BlockFn),
 }
 
 impl CtrState {
     fn new(key: &[u8], iv: &[u8]) -> Option<Self> {
-        match key.len() {
-            16 => Aes128Ctr::new_from_slices(key, iv)
-                .ok()
-                .map(|c| CtrState::Aes128(Box::new(c))),
-            24 => Aes192Ctr::new_from_slices(key, iv)
-                .ok()
-                .map(|c| CtrState::Aes192(Box::new(c))),
-            32 => Aes256Ctr::new_from_slices(key, iv)
-                .ok()
-                .map(|c| CtrState::Aes256(Box::new(c))),
-            _ => None,
-        }
+        AesCtr::new(key, iv).map(|c| CtrState::Aes(Box::new(c)))
     }
 
-    /// XORs the next keystream bytes into `data`.
+    /// Applies the cipher to `data` (whole blocks) in place.
     pub fn apply(&mut self, data: &mut [u8]) {
         match self {
-            CtrState::Aes128(c) => c.apply_keystream(data),
-            CtrState::Aes192(c) => c.apply_keystream(data),
-            CtrState::Aes256(c) => c.apply_keystream(data),
+            CtrState::Aes(c) => c.apply(data),
             CtrState::Cbc(f) => f(data),
         }
     }
