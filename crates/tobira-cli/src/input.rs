@@ -7,7 +7,6 @@
 //! session through a bounded queue, which is also the backpressure: the
 //! session takes a chunk only while the channel has room.
 
-use std::io::Read;
 use std::os::fd::AsFd;
 
 use tokio::sync::mpsc;
@@ -34,21 +33,19 @@ pub fn spawn_stdin_reader(
 ) -> std::io::Result<()> {
     let fd = std::io::stdin().as_fd().try_clone_to_owned()?;
     enlarge_pipe(&fd);
-    let mut file = std::fs::File::from(fd);
     std::thread::Builder::new().name("stdin".into()).spawn(move || {
         loop {
             let mut buf = spare.try_recv().unwrap_or_default();
-            // Only the part never used before is zeroed.
-            if buf.len() < READ_SIZE {
-                buf.resize(READ_SIZE, 0);
-            }
-            match file.read(&mut buf[..READ_SIZE]) {
+            buf.clear();
+            buf.reserve_exact(READ_SIZE);
+            // The read fills the buffer's spare capacity directly: nothing
+            // is zeroed first (that memset was 3.6 % of an upload's CPU).
+            match read_retrying(&fd, &mut buf) {
                 Ok(0) | Err(_) => {
                     let _ = tx.blocking_send(None);
                     return;
                 }
                 Ok(n) => {
-                    buf.truncate(n);
                     if n < READ_SIZE / 4 {
                         // Keystrokes: no 256 KiB buffer per byte typed.
                         buf.shrink_to_fit();
@@ -61,6 +58,17 @@ pub fn spawn_stdin_reader(
         }
     })?;
     Ok(())
+}
+
+/// Reads once from `fd` into the spare capacity of `buf` (whose length
+/// grows by the count returned), again when a signal interrupts it.
+fn read_retrying(fd: &std::os::fd::OwnedFd, buf: &mut Vec<u8>) -> rustix::io::Result<usize> {
+    loop {
+        match rustix::io::read(fd, rustix::buffer::spare_capacity(buf)) {
+            Err(rustix::io::Errno::INTR) => continue,
+            r => return r,
+        }
+    }
 }
 
 /// Asks for a larger pipe buffer when `fd` is a pipe, so that the writer
