@@ -651,3 +651,59 @@ fn session_programs_come_from_the_spawner() {
         assert_eq!(String::from_utf8_lossy(&out).trim(), server_pid.to_string());
     }
 }
+
+/// A descriptor tobirad's parent left open without close-on-exec does not
+/// reach session programs (sshd closes such descriptors at start-up).
+#[test]
+fn inherited_descriptors_do_not_reach_session_programs() {
+    let dir = TempDir::new("inherited");
+    let (user, ident) = user_with_key(&dir, "");
+    // The shell opens 7 and 9 without FD_CLOEXEC, then becomes tobirad.
+    let wrapper = ["sh", "-c", "exec 7</dev/null 9>/dev/null; exec \"$0\" \"$@\""];
+    let tobirad = start_tobirad_via(&wrapper, &[]);
+    let server_pid = tobirad.child.id();
+    let held = std::fs::read_link(format!("/proc/{server_pid}/fd/7"));
+    assert!(held.is_ok(), "tobirad holds descriptor 7 as the shell left it");
+    // Through the spawner, then forked by tobirad itself.
+    for round in 0..2 {
+        let (code, out, err) = exec(
+            "tobira",
+            tobirad.port,
+            &user.name,
+            &ident,
+            &[],
+            "echo $PPID; ls /proc/$$/fd",
+            b"",
+        );
+        assert_eq!(code, 0, "{err}");
+        let out = String::from_utf8_lossy(&out).into_owned();
+        let mut lines = out.lines();
+        let parent = lines.next().unwrap_or_default().trim().to_string();
+        let fds: Vec<&str> = lines.map(str::trim).collect();
+        assert!(fds.contains(&"0") && fds.contains(&"2"), "round {round}: {out}");
+        assert!(
+            !fds.contains(&"7") && !fds.contains(&"9"),
+            "round {round}: a program inherited 7 or 9: {out}"
+        );
+        if round == 0 {
+            assert_ne!(
+                parent,
+                server_pid.to_string(),
+                "the first program comes from the spawner"
+            );
+            let _ = Command::new("kill").args(["-KILL", &parent]).status();
+            let start = Instant::now();
+            while std::path::Path::new(&format!("/proc/{parent}/comm")).exists()
+                && start.elapsed() < Duration::from_secs(10)
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        } else {
+            assert_eq!(
+                parent,
+                server_pid.to_string(),
+                "the second program is forked by tobirad"
+            );
+        }
+    }
+}

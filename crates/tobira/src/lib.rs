@@ -18,6 +18,7 @@ pub mod crypt;
 pub mod driver;
 pub mod forward;
 pub mod hostkeys;
+pub mod inherited_fds;
 pub mod keyfile;
 pub mod known_hosts;
 pub mod process;

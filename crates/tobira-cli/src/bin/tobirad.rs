@@ -57,6 +57,8 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    // No session program may inherit what tobirad's parent left open.
+    tobira::inherited_fds::close_inherited_on_exec();
     // Before any thread: session programs are started by a small process
     // of its own (see tobira::spawner), which forks far more cheaply than
     // the server could.

@@ -160,11 +160,26 @@ pub fn bin(name: &str) -> PathBuf {
 
 /// Starts tobirad with the test host keys and extra arguments.
 pub fn start_tobirad(extra: &[&str]) -> Server {
+    start_tobirad_via(&[], extra)
+}
+
+/// [`start_tobirad`] through `wrapper` (a program and its arguments, which
+/// must end by running the program path and arguments appended to them,
+/// e.g. `sh -c '…; exec "$0" "$@"'`), so that tobirad starts in the state
+/// the wrapper leaves.
+pub fn start_tobirad_via(wrapper: &[&str], extra: &[&str]) -> Server {
     let dir = TempDir::new("tobirad");
     let port = free_port();
     let keys = host_keys(&dir);
     let log = dir.path("tobirad.log");
-    let mut cmd = Command::new(bin("tobirad"));
+    let mut cmd = match wrapper.split_first() {
+        Some((program, args)) => {
+            let mut c = Command::new(program);
+            c.args(args).arg(bin("tobirad"));
+            c
+        }
+        None => Command::new(bin("tobirad")),
+    };
     cmd.args([
         "-D",
         "-e",
