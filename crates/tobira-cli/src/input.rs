@@ -11,8 +11,9 @@ use std::os::fd::AsFd;
 
 use tokio::sync::mpsc;
 
-/// Bytes asked for per read: a pipe enlarged to 1 MiB gives up to this
-/// much per system call.
+/// Room offered per read, at least: a pipe enlarged to 1 MiB gives up to
+/// this much per system call. A buffer that comes back from the connection
+/// may be larger (up to 512 KiB), and a read fills all of it.
 const READ_SIZE: usize = 256 * 1024;
 /// The pipe size asked for when standard input is a pipe (Linux'
 /// `pipe-max-size` default for unprivileged users).
@@ -61,11 +62,18 @@ pub fn spawn_stdin_reader(
 }
 
 /// Reads once from `fd` into the spare capacity of `buf` (whose length
-/// grows by the count returned), again when a signal interrupts it.
+/// grows by the count returned), again when a signal interrupts it, and
+/// after waiting for input when the descriptor is non-blocking (a shell
+/// or a parent program may have left it so).
 fn read_retrying(fd: &std::os::fd::OwnedFd, buf: &mut Vec<u8>) -> rustix::io::Result<usize> {
+    use rustix::event::{poll, PollFd, PollFlags};
     loop {
         match rustix::io::read(fd, rustix::buffer::spare_capacity(buf)) {
             Err(rustix::io::Errno::INTR) => continue,
+            Err(rustix::io::Errno::AGAIN) => match poll(&mut [PollFd::new(fd, PollFlags::IN)], None) {
+                Ok(_) | Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(e),
+            },
             r => return r,
         }
     }

@@ -7,6 +7,11 @@
 //! it as the logged-in user. sshd closes such descriptors at start-up
 //! (`closefrom(STDERR_FILENO + 1)`); tobirad marks them close-on-exec, so
 //! that they stay usable by the server itself but no program inherits them.
+//!
+//! This covers what the server was started with. A C library that later
+//! opens a descriptor without close-on-exec (an NSS module, say) is not
+//! covered: sshd also closes descriptors in each child before exec, which
+//! tobira does not do yet.
 
 use std::os::fd::RawFd;
 
@@ -15,12 +20,18 @@ use nix::fcntl::{fcntl, FcntlArg, FdFlag};
 /// Marks every open descriptor above standard error close-on-exec and
 /// returns how many it marked. Call it first thing in `main`, before any
 /// program is started. Descriptors are listed from `/proc/self/fd`; without
-/// `/proc` the first 1,024 numbers are tried.
+/// `/proc` every number below the soft `RLIMIT_NOFILE` is tried (at most
+/// 1,048,576).
 pub fn close_inherited_on_exec() -> usize {
     let listed: Option<Vec<RawFd>> = std::fs::read_dir("/proc/self/fd")
         .ok()
         .map(|dir| dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect());
-    let fds = listed.unwrap_or_else(|| (0..1024).collect());
+    let fds = listed.unwrap_or_else(|| {
+        let soft =
+            nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).map_or(1024, |(soft, _)| soft);
+        let limit = RawFd::try_from(soft.min(1 << 20)).unwrap_or(1024);
+        (0..limit).collect()
+    });
     fds.into_iter()
         .filter(|&fd| fd > 2)
         .filter(|&fd| {

@@ -186,11 +186,24 @@ impl AesCtr {
     /// 16-byte blocks (`Opener::check_len` rejects other lengths); a partial
     /// last block would use up its whole counter value.
     fn apply(&mut self, data: &mut [u8]) {
+        debug_assert!(data.len().is_multiple_of(16), "AES-CTR applied to a partial block");
         let iv = FixedLength::from(self.counter.to_be_bytes());
-        // CTR with a 16-byte IV accepts any length: this cannot fail.
-        let _ = self.key.less_safe_encrypt(data, EncryptionContext::Iv128(iv));
+        // CTR with a 16-byte IV accepts any length, so this does not fail;
+        // if it ever did, nothing of the plaintext may go out: the bytes are
+        // wiped and the peer's MAC or length check ends the connection.
+        if self.key.less_safe_encrypt(data, EncryptionContext::Iv128(iv)).is_err() {
+            tracing::error!("AES-CTR failed; the packet is wiped");
+            data.fill(0);
+        }
         let blocks = data.len().div_ceil(16) as u128;
         self.counter = self.counter.wrapping_add(blocks);
+    }
+}
+
+impl Drop for AesCtr {
+    fn drop(&mut self) {
+        // The counter starts from the derived IV (RFC 4253 §7.2).
+        zeroize::Zeroize::zeroize(&mut self.counter);
     }
 }
 
