@@ -8,10 +8,9 @@
 //! (`closefrom(STDERR_FILENO + 1)`); tobirad marks them close-on-exec, so
 //! that they stay usable by the server itself but no program inherits them.
 //!
-//! This covers what the server was started with. A C library that later
-//! opens a descriptor without close-on-exec (an NSS module, say) is not
-//! covered: sshd also closes descriptors in each child before exec, which
-//! tobira does not do yet.
+//! This covers what the server was started with. What a C library opens
+//! later without close-on-exec (an NSS module, say) is marked in each
+//! program's child before exec (`close_range` in `pty::ChildSetup::run`).
 
 use std::os::fd::RawFd;
 

@@ -455,6 +455,26 @@ impl ChildSetup {
             Some(&nix::sys::signal::SigSet::empty()),
             None,
         )?;
+        // No descriptor but 0, 1 and 2 reaches the program (sshd closes the
+        // rest in its child): whatever the server or a library it uses left
+        // open without close-on-exec is marked so now. Marked rather than
+        // closed, because std's pipe that reports a failed exec must stay
+        // open until the exec. Kernels before 5.11 refuse the flag; then
+        // only the marking tobirad did at start-up applies.
+        #[cfg(target_os = "linux")]
+        {
+            use nix::libc;
+            // SAFETY: a raw system call with integer arguments only, no
+            // pointers; close_range(2) is async-signal-safe.
+            let _ = unsafe {
+                libc::syscall(
+                    libc::SYS_close_range,
+                    3 as libc::c_uint,
+                    libc::c_uint::MAX,
+                    libc::CLOSE_RANGE_CLOEXEC,
+                )
+            };
+        }
         // A new session and process group (sshd: setsid in the child), so
         // the program has no controlling terminal but its pty, and the
         // server can signal the whole group.

@@ -397,3 +397,22 @@ async fn kill_group_kills_grandchildren() {
     }
     assert!(gone, "grandchild {grandchild} survived kill_group");
 }
+
+/// A descriptor the server process holds without close-on-exec (as a C
+/// library might open one) does not reach the program: only 0, 1 and 2 do.
+#[tokio::test]
+async fn only_stdio_descriptors_reach_the_program() {
+    use std::os::fd::AsRawFd;
+    // nix's pipe() sets no close-on-exec.
+    let (r, w) = nix::unistd::pipe().expect("pipe");
+    let (out, _, reason) = run_pipes(exec("ls /proc/$$/fd"), b"").await;
+    assert_eq!(reason, ExitReason::Status(0));
+    let fds: Vec<&str> = out.lines().map(str::trim).collect();
+    assert!(fds.contains(&"0") && fds.contains(&"1") && fds.contains(&"2"), "{out}");
+    for fd in [r.as_raw_fd(), w.as_raw_fd()] {
+        assert!(
+            !fds.contains(&fd.to_string().as_str()),
+            "descriptor {fd} reached the program: {out}"
+        );
+    }
+}
