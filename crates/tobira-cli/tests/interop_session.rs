@@ -48,37 +48,12 @@ fn exec(
     let writer = std::thread::spawn(move || {
         let _ = stdin.write_all(&input);
     });
-    // Read both outputs while the command runs (a full pipe would stall it).
-    let mut so = child.stdout.take().unwrap();
-    let mut se = child.stderr.take().unwrap();
-    let out_t = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut so, &mut v);
-        v
-    });
-    let err_t = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut se, &mut v);
-        v
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Ok(Some(st)) = child.try_wait() {
-            break st;
-        }
-        if start.elapsed() > Duration::from_secs(180) {
-            let _ = child.kill();
-            panic!("{client} {command}: timed out");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let out = run_to_end(child, Duration::from_secs(180), &format!("{client} {command}"));
     let _ = writer.join();
-    let stdout = out_t.join().unwrap_or_default();
-    let stderr = err_t.join().unwrap_or_default();
     (
-        status.code().unwrap_or(-1),
-        stdout,
-        String::from_utf8_lossy(&stderr).into_owned(),
+        out.status.code().unwrap_or(-1),
+        out.stdout,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
 
@@ -740,7 +715,7 @@ fn non_blocking_stdin_is_read_to_the_end() {
             w.write_all(piece).unwrap();
         }
     });
-    let out = run_to_end(child, Duration::from_secs(60));
+    let out = run_to_end(child, Duration::from_secs(60), "tobira cat");
     writer.join().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(
@@ -752,8 +727,10 @@ fn non_blocking_stdin_is_read_to_the_end() {
     );
 }
 
-/// Waits for `child` (killing it after `limit`) and collects its output.
-fn run_to_end(mut child: std::process::Child, limit: Duration) -> std::process::Output {
+/// Waits for `child`, reading its standard output and error meanwhile (a
+/// full pipe would stall it), and collects them; after `limit` it is killed
+/// and the test fails, naming `what`.
+fn run_to_end(mut child: std::process::Child, limit: Duration, what: &str) -> std::process::Output {
     let start = Instant::now();
     let mut so = child.stdout.take().unwrap();
     let mut se = child.stderr.take().unwrap();
@@ -773,7 +750,7 @@ fn run_to_end(mut child: std::process::Child, limit: Duration) -> std::process::
         }
         if start.elapsed() > limit {
             let _ = child.kill();
-            break child.wait().unwrap();
+            panic!("{what}: timed out");
         }
         std::thread::sleep(Duration::from_millis(10));
     };
