@@ -726,37 +726,3 @@ fn non_blocking_stdin_is_read_to_the_end() {
         input.len()
     );
 }
-
-/// Waits for `child`, reading its standard output and error meanwhile (a
-/// full pipe would stall it), and collects them; after `limit` it is killed
-/// and the test fails, naming `what`.
-fn run_to_end(mut child: std::process::Child, limit: Duration, what: &str) -> std::process::Output {
-    let start = Instant::now();
-    let mut so = child.stdout.take().unwrap();
-    let mut se = child.stderr.take().unwrap();
-    let out_t = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut so, &mut v);
-        v
-    });
-    let err_t = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut se, &mut v);
-        v
-    });
-    let status = loop {
-        if let Ok(Some(st)) = child.try_wait() {
-            break st;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            panic!("{what}: timed out");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    std::process::Output {
-        status,
-        stdout: out_t.join().unwrap_or_default(),
-        stderr: err_t.join().unwrap_or_default(),
-    }
-}

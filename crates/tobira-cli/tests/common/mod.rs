@@ -212,26 +212,48 @@ pub fn start_tobirad_via(wrapper: &[&str], extra: &[&str]) -> Server {
 
 /// Runs a command with a time limit, capturing its output.
 pub fn run(cmd: &mut Command, limit: Duration) -> Output {
-    let mut child = cmd
+    let child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    run_to_end(child, limit, &format!("{cmd:?}"))
+}
+
+/// Waits for `child`, reading its standard output and error meanwhile (a
+/// full pipe would stall it), and collects them; after `limit` it is killed
+/// and the test fails, naming `what` and showing what it wrote to stderr.
+pub fn run_to_end(mut child: Child, limit: Duration, what: &str) -> Output {
     let start = Instant::now();
-    loop {
-        if let Ok(Some(_)) = child.try_wait() {
-            return child.wait_with_output().unwrap();
+    let mut so = child.stdout.take().unwrap();
+    let mut se = child.stderr.take().unwrap();
+    let out_t = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut so, &mut v);
+        v
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut se, &mut v);
+        v
+    });
+    let status = loop {
+        if let Ok(Some(st)) = child.try_wait() {
+            break st;
         }
         if start.elapsed() > limit {
             let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "command timed out: {cmd:?}\nstderr: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            let _ = child.wait();
+            let err = err_t.join().unwrap_or_default();
+            panic!("{what}: timed out\nstderr: {}", String::from_utf8_lossy(&err));
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Output {
+        status,
+        stdout: out_t.join().unwrap_or_default(),
+        stderr: err_t.join().unwrap_or_default(),
     }
 }
 
