@@ -5,13 +5,15 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+use super::window::{Window, MAX_GROWTH, PROBE_REQUEST};
 use super::{Connection, Event, Phase};
 use crate::error::Error;
 use crate::msg::connection::{open_failure, ChannelKind, ChannelRequest};
 use crate::msg::num;
 use crate::wire::{Reader, Writer};
 
-/// Our receive window per channel (RFC 4254 §5.2).
+/// Our receive window per channel when it opens (RFC 4254 §5.2); it grows
+/// with the bandwidth-delay product (see `window.rs`).
 pub const LOCAL_WINDOW: u32 = 2 * 1024 * 1024;
 /// The largest data packet we accept.
 pub const LOCAL_MAX_PACKET: u32 = 32 * 1024;
@@ -52,8 +54,10 @@ struct Channel {
     close_wanted: bool,
     close_sent: bool,
     close_received: bool,
-    /// Our requests awaiting CHANNEL_SUCCESS/FAILURE.
-    replies_due: u32,
+    /// Our requests awaiting CHANNEL_SUCCESS/FAILURE, in the order sent:
+    /// `true` for a window probe (answered to the core), `false` for the
+    /// application's.
+    replies_due: VecDeque<bool>,
     /// Answers owed to the peer's requests, in order: `None` while the
     /// application decides, `Some(success)` once known.
     answers: VecDeque<Option<bool>>,
@@ -62,6 +66,8 @@ struct Channel {
     /// Received bytes the application has consumed but the window does not
     /// yet reflect.
     consumed: u32,
+    /// The size the receive window is kept at, and its growth.
+    window: Window,
 }
 
 impl Channel {
@@ -80,10 +86,11 @@ impl Channel {
             close_wanted: false,
             close_sent: false,
             close_received: false,
-            replies_due: 0,
+            replies_due: VecDeque::new(),
             answers: VecDeque::new(),
             pending_accept: false,
             consumed: 0,
+            window: Window::new(),
         }
     }
 }
@@ -99,6 +106,9 @@ pub struct Channels {
     global_answers: VecDeque<Option<(bool, Vec<u8>)>>,
     /// The client said `no-more-sessions@openssh.com`.
     pub no_more_sessions: bool,
+    /// How far the channels' receive windows have grown beyond
+    /// [`LOCAL_WINDOW`], together (at most [`MAX_GROWTH`]).
+    grown: u32,
     /// Data buffers the application gave back, for the next data events
     /// (memory that is already mapped: no page faults per packet).
     spare: Vec<Vec<u8>>,
@@ -124,6 +134,15 @@ impl Channels {
             })
             .collect();
         (0u32..).find(|i| !self.map.contains_key(i) && !ending.contains(i))
+    }
+}
+
+impl Channels {
+    /// Forgets a channel; its window growth goes back to the budget.
+    fn remove(&mut self, id: u32) {
+        if let Some(ch) = self.map.remove(&id) {
+            self.grown = self.grown.saturating_sub(ch.window.growth());
+        }
     }
 }
 
@@ -214,7 +233,7 @@ impl Connection {
                         }
                         let code = r.u32()?;
                         let message = String::from_utf8_lossy(r.string()?).into_owned();
-                        self.chans.map.remove(&id);
+                        self.chans.remove(id);
                         self.events.push_back(Event::ChannelOpenFailed { id, code, message });
                         Ok(())
                     }
@@ -246,6 +265,7 @@ impl Connection {
                             )));
                         }
                         ch.local_window -= len;
+                        ch.window.received(len);
                         // RFC 4254 §5.2: data after EOF is not allowed; like
                         // OpenSSH, it is discarded.
                         if ch.eof_received || ch.close_received {
@@ -279,7 +299,8 @@ impl Connection {
                         let name = String::from_utf8_lossy(r.string()?).into_owned();
                         let want_reply = r.bool()?;
                         let request = ChannelRequest::decode(&name, &mut r)?;
-                        if request == ChannelRequest::Keepalive {
+                        let probe = matches!(&request, ChannelRequest::Other { name, .. } if name == PROBE_REQUEST);
+                        if request == ChannelRequest::Keepalive || probe {
                             // Answered here, in turn (OpenSSH answers failure).
                             if want_reply {
                                 ch.answers.push_back(Some(false));
@@ -297,10 +318,20 @@ impl Connection {
                         Ok(())
                     }
                     num::CHANNEL_SUCCESS | num::CHANNEL_FAILURE => {
-                        if ch.replies_due == 0 {
+                        let Some(probe) = ch.replies_due.pop_front() else {
                             return Err(bad(format!("channel {id}: unexpected request reply")));
+                        };
+                        if probe {
+                            // A round trip since the probe: the window may grow.
+                            let grow = ch.window.probe_answered(MAX_GROWTH.saturating_sub(self.chans.grown));
+                            if grow > 0 {
+                                self.chans.grown += grow;
+                                ch.consumed = ch.consumed.saturating_add(grow);
+                                tracing::debug!("channel {id}: receive window grows to {} bytes", ch.window.size);
+                                return self.adjust_window(id);
+                            }
+                            return Ok(());
                         }
-                        ch.replies_due -= 1;
                         self.events.push_back(Event::ChannelRequestReply {
                             id,
                             success: msg == num::CHANNEL_SUCCESS,
@@ -376,7 +407,7 @@ impl Connection {
             return Err(bad(format!("channel {id} is not awaiting acceptance")));
         }
         let remote = ch.remote_id.unwrap_or_default();
-        self.chans.map.remove(&id);
+        self.chans.remove(id);
         let mut m = vec![num::CHANNEL_OPEN_FAILURE];
         m.put_u32(remote);
         m.put_u32(code);
@@ -412,7 +443,7 @@ impl Connection {
             return Ok(());
         }
         if want_reply {
-            ch.replies_due += 1;
+            ch.replies_due.push_back(false);
         }
         let remote = ch.remote_id.unwrap_or_default();
         let mut m = vec![num::CHANNEL_REQUEST];
@@ -581,21 +612,53 @@ impl Connection {
         Ok(())
     }
 
-    /// Sends WINDOW_ADJUST once half the window is used and consumed.
+    /// Sends WINDOW_ADJUST once an eighth of the window has been consumed
+    /// (or half of it is used): the peer always has most of the window to
+    /// send in, so a transfer over a long path is not held to half the
+    /// window per round trip. OpenSSH adjusts after every three maximum
+    /// packets; an eighth sends fewer messages for the same effect.
     fn adjust_window(&mut self, id: u32) -> Result<(), Error> {
         let Some(ch) = self.chans.map.get_mut(&id) else {
             return Ok(());
         };
-        if ch.local_window >= LOCAL_WINDOW / 2 || ch.consumed == 0 || ch.close_sent || ch.close_received {
+        let size = ch.window.size;
+        let due = ch.consumed >= size / 8 || ch.local_window < size / 2;
+        if !due || ch.consumed == 0 || ch.close_sent || ch.close_received {
             return Ok(());
         }
-        let add = ch.consumed.min(LOCAL_WINDOW - ch.local_window);
+        let add = ch.consumed.min(size.saturating_sub(ch.local_window));
         ch.consumed -= add;
         ch.local_window += add;
+        let remote = ch.remote_id.unwrap_or_default();
         let mut m = vec![num::CHANNEL_WINDOW_ADJUST];
-        m.put_u32(ch.remote_id.unwrap_or_default());
+        m.put_u32(remote);
         m.put_u32(add);
-        self.send(m)
+        // A probe goes with it while the window may grow, unless one of
+        // the application's requests still waits in the queue: replies
+        // come in the order requests are sent.
+        let probe = !ch.eof_received
+            && ch.window.wants_probe(MAX_GROWTH.saturating_sub(self.chans.grown))
+            && !ch.queue.iter().any(|(c, _)| *c == Some(REQUEST_MARK));
+        if probe {
+            ch.window.probe_sent();
+            ch.replies_due.push_back(true);
+        }
+        self.send(m)?;
+        if probe {
+            let mut m = vec![num::CHANNEL_REQUEST];
+            m.put_u32(remote);
+            m.put_string(PROBE_REQUEST.as_bytes());
+            m.put_bool(true);
+            self.send(m)?;
+        }
+        Ok(())
+    }
+
+    /// The receive window the channel is kept at (RFC 4254 §5.2):
+    /// [`LOCAL_WINDOW`] at first, more once it has grown with the
+    /// bandwidth-delay product (up to [`super::MAX_WINDOW`]).
+    pub fn channel_receive_window(&self, id: u32) -> Option<u32> {
+        self.chans.map.get(&id).map(|c| c.window.size)
     }
 
     /// Bytes queued on the channel and not yet sent.
@@ -745,7 +808,7 @@ impl Connection {
             self.send(m)?;
         }
         if done {
-            self.chans.map.remove(&id);
+            self.chans.remove(id);
             self.events.push_back(Event::ChannelClosed { id });
         }
         if stopped_for_rekey {

@@ -35,6 +35,7 @@ pub use userauth::AuthRequest;
 mod allowed;
 mod channels;
 mod userauth;
+mod window;
 
 use crate::trace::{self, Direction};
 use crate::transport::compress::{CompressionMode, Compressor, Decompressor};
@@ -44,6 +45,7 @@ use crate::transport::negotiate::{guess_was_wrong, negotiate, Negotiated};
 use crate::transport::packet::{cipher_block_limit, DirectionKeys, Opener, Sealer, MAX_PACKET};
 use crate::wire::{Reader, Writer};
 pub use channels::{LOCAL_MAX_PACKET, LOCAL_WINDOW, MAX_DATA_EVENT};
+pub use window::{MAX_GROWTH, MAX_WINDOW, PROBE_REQUEST};
 
 /// Which side of the connection we are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -45,11 +45,16 @@ pub fn pump(c: &mut Connection, s: &mut Connection) -> (Vec<Event>, Vec<Event>) 
 
 /// A client and a server up to SERVICE_ACCEPT (ssh-userauth).
 pub fn pair() -> (Connection, Connection) {
+    pair_with(Config::default())
+}
+
+/// [`pair`] with the client's configuration.
+pub fn pair_with(client: Config) -> (Connection, Connection) {
     let server = Config {
         host_keys: vec![Arc::new(key("host_ed25519"))],
         ..Config::default()
     };
-    let mut c = Connection::client(Arc::new(Config::default()), rng(1));
+    let mut c = Connection::client(Arc::new(client), rng(1));
     let mut s = Connection::server(Arc::new(server), rng(2));
     let (ce, _) = pump(&mut c, &mut s);
     assert!(ce.contains(&Event::ServiceAccepted("ssh-userauth".into())));

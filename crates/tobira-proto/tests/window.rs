@@ -1,0 +1,252 @@
+//! Receive windows that grow with the bandwidth-delay product
+//! (`connection/window.rs`), through the sans-IO core: a pair of
+//! connections exchanging their output once per step, so that a round trip
+//! takes two steps and the window, not the link, limits a bulk transfer.
+
+mod common;
+
+use common::{pair_with, pump};
+use tobira_proto::msg::connection::{ChannelKind, ChannelRequest};
+use tobira_proto::{Config, Connection, Event, LOCAL_WINDOW, MAX_GROWTH, MAX_WINDOW};
+
+/// An authenticated pair with a session open; the client's configuration
+/// given. Returns (client, server, client channel, server channel).
+fn session_pair(client: Config) -> (Connection, Connection, u32, u32) {
+    let (mut c, mut s) = pair_with(client);
+    c.userauth_password("u", "p", None).unwrap();
+    pump(&mut c, &mut s);
+    s.auth_accept().unwrap();
+    pump(&mut c, &mut s);
+    let cid = c.channel_open(ChannelKind::Session).unwrap();
+    let (_, se) = pump(&mut c, &mut s);
+    let sid = se
+        .iter()
+        .find_map(|e| match e {
+            Event::ChannelOpenRequest { id, .. } => Some(*id),
+            _ => None,
+        })
+        .unwrap();
+    s.channel_accept(sid).unwrap();
+    pump(&mut c, &mut s);
+    (c, s, cid, sid)
+}
+
+/// One step: each side's output goes to the other once. The server's
+/// events go to `se`, or stay for the caller to poll.
+fn step(c: &mut Connection, s: &mut Connection, ce: &mut Vec<Event>, se: Option<&mut Vec<Event>>) {
+    let co = c.pending_output().to_vec();
+    c.consume_output(co.len());
+    let so = s.pending_output().to_vec();
+    s.consume_output(so.len());
+    s.feed(&co).unwrap();
+    c.feed(&so).unwrap();
+    ce.extend(std::iter::from_fn(|| c.poll_event()));
+    if let Some(se) = se {
+        se.extend(std::iter::from_fn(|| s.poll_event()));
+    }
+}
+
+/// The bytes of a channel's data events, and how many there were.
+fn take_data(events: &mut Vec<Event>, want: u32, into: &mut Vec<u8>) {
+    events.retain(|e| match e {
+        Event::ChannelData { id, data } if *id == want => {
+            into.extend_from_slice(data);
+            false
+        }
+        _ => true,
+    });
+}
+
+/// The server keeps 8 MiB queued until `total` bytes are written; the
+/// client consumes what arrives (automatic window adjust). Returns the
+/// steps taken, the data received and the events left over.
+fn download(
+    c: &mut Connection,
+    s: &mut Connection,
+    cid: u32,
+    sid: u32,
+    total: usize,
+    mut each_step: impl FnMut(usize, &mut Connection, &mut Connection),
+) -> (usize, Vec<u8>, Vec<Event>, Vec<Event>) {
+    let pattern: Vec<u8> = (0..1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let (mut written, mut got) = (0usize, Vec::new());
+    let (mut ce, mut se) = (Vec::new(), Vec::new());
+    let mut steps = 0;
+    while got.len() < total {
+        while written < total && s.channel_queued(sid) < 8 * 1024 * 1024 {
+            let n = pattern.len().min(total - written);
+            s.channel_write(sid, None, &pattern[..n]).unwrap();
+            written += n;
+        }
+        step(c, s, &mut ce, None);
+        take_data(&mut ce, cid, &mut got);
+        // The server's events are the callback's to take.
+        each_step(steps, c, s);
+        steps += 1;
+        assert!(steps < 10_000, "the transfer stalled at {} bytes", got.len());
+    }
+    se.extend(std::iter::from_fn(|| s.poll_event()));
+    (steps, got, ce, se)
+}
+
+fn expected(total: usize) -> Vec<u8> {
+    (0..total).map(|i| ((i % (1024 * 1024)) % 251) as u8).collect()
+}
+
+/// A window-limited transfer: the window doubles each round trip up to
+/// MAX_WINDOW, the peer never sends past it (the core would end the
+/// connection), every byte arrives in order, and the probes stay inside
+/// the cores: no request event on the server, no reply event on the
+/// client.
+#[test]
+fn window_grows_while_it_limits_the_transfer() {
+    let (mut c, mut s, cid, sid) = session_pair(Config::default());
+    assert_eq!(c.channel_receive_window(cid), Some(LOCAL_WINDOW));
+    let total = 96 * 1024 * 1024;
+    let (steps, got, ce, se) = download(&mut c, &mut s, cid, sid, total, |_, _, _| {});
+    assert!(got == expected(total), "data differs");
+    assert_eq!(c.channel_receive_window(cid), Some(MAX_WINDOW));
+    // 96 MiB through a fixed 2 MiB window takes at least 48 round trips
+    // (96 steps); with the window grown, far fewer.
+    assert!(steps < 48, "{steps} steps");
+    assert!(
+        !se.iter().any(|e| matches!(e, Event::ChannelRequest { .. })),
+        "a probe reached the application: {se:?}"
+    );
+    assert!(
+        !ce.iter().any(|e| matches!(e, Event::ChannelRequestReply { .. })),
+        "a probe's answer reached the application: {ce:?}"
+    );
+    // The server's own window, which only saw window adjusts and probes,
+    // did not grow.
+    assert_eq!(s.channel_receive_window(sid), Some(LOCAL_WINDOW));
+}
+
+/// A consumer slower than the window: the peer cannot send a window's
+/// worth in a round trip, so the window stays where it started.
+#[test]
+fn slow_consumer_keeps_the_starting_window() {
+    let config = Config {
+        auto_window_adjust: false,
+        ..Config::default()
+    };
+    let (mut c, mut s, cid, sid) = session_pair(config);
+    let total = 24 * 1024 * 1024;
+    let pattern = vec![7u8; 1024 * 1024];
+    let (mut written, mut received, mut consumed) = (0usize, 0usize, 0usize);
+    let (mut ce, mut se) = (Vec::new(), Vec::new());
+    let mut steps = 0;
+    while consumed < total {
+        while written < total && s.channel_queued(sid) < 8 * 1024 * 1024 {
+            s.channel_write(sid, None, &pattern).unwrap();
+            written += pattern.len();
+        }
+        step(&mut c, &mut s, &mut ce, Some(&mut se));
+        let mut got = Vec::new();
+        take_data(&mut ce, cid, &mut got);
+        received += got.len();
+        // 256 KiB a step: an eighth of the window per round trip.
+        let n = (received - consumed).min(256 * 1024);
+        c.channel_consumed(cid, n).unwrap();
+        consumed += n;
+        steps += 1;
+        assert!(steps < 10_000, "stalled");
+    }
+    assert_eq!(c.channel_receive_window(cid), Some(LOCAL_WINDOW));
+}
+
+/// The application's own requests with a reply, sent while probes are in
+/// flight, get their own answers, in order.
+#[test]
+fn application_replies_are_not_confused_with_probes() {
+    let (mut c, mut s, cid, sid) = session_pair(Config::default());
+    let total = 48 * 1024 * 1024;
+    let mut asked = 0;
+    let answer = |s: &mut Connection| {
+        // The server answers every request it has seen: true for odd
+        // names' numbers, false for even.
+        while let Some(e) = s.poll_event() {
+            match e {
+                Event::ChannelRequest {
+                    request: ChannelRequest::Env { name, .. },
+                    ..
+                } => {
+                    let n: usize = name[1..].parse().unwrap();
+                    s.channel_request_reply(sid, n % 2 == 1).unwrap();
+                }
+                Event::ChannelRequest { request, .. } => panic!("unexpected request {request:?}"),
+                _ => {}
+            }
+        }
+    };
+    let (_, got, ce, _) = download(&mut c, &mut s, cid, sid, total, |i, c, s| {
+        if i % 3 == 0 {
+            let request = ChannelRequest::Env {
+                name: format!("V{i}"),
+                value: "x".into(),
+            };
+            c.channel_request(cid, &request, true).unwrap();
+            asked += 1;
+        }
+        answer(s);
+    });
+    assert!(got == expected(total), "data differs");
+    // The last requests are answered.
+    let mut ce2 = Vec::new();
+    for _ in 0..4 {
+        step(&mut c, &mut s, &mut ce2, None);
+        answer(&mut s);
+    }
+    let replies: Vec<bool> = ce
+        .iter()
+        .chain(ce2.iter())
+        .filter_map(|e| match e {
+            Event::ChannelRequestReply { success, .. } => Some(*success),
+            _ => None,
+        })
+        .collect();
+    let want: Vec<bool> = (0..asked).map(|k| (3 * k) % 2 == 1).collect();
+    assert_eq!(replies, want);
+    assert!(c.channel_receive_window(cid).unwrap() > LOCAL_WINDOW);
+}
+
+/// Several busy channels on one connection: together their windows grow
+/// by no more than MAX_GROWTH.
+#[test]
+fn growth_is_bounded_per_connection() {
+    let (mut c, mut s, cid, sid) = session_pair(Config::default());
+    let mut chans = vec![(cid, sid)];
+    for _ in 0..3 {
+        let cid = c.channel_open(ChannelKind::Session).unwrap();
+        let (_, se) = pump(&mut c, &mut s);
+        let sid = se
+            .iter()
+            .find_map(|e| match e {
+                Event::ChannelOpenRequest { id, .. } => Some(*id),
+                _ => None,
+            })
+            .unwrap();
+        s.channel_accept(sid).unwrap();
+        pump(&mut c, &mut s);
+        chans.push((cid, sid));
+    }
+    let chunk = vec![1u8; 1024 * 1024];
+    let (mut ce, mut se) = (Vec::new(), Vec::new());
+    for _ in 0..200 {
+        for &(_, sid) in &chans {
+            while s.channel_queued(sid) < 8 * 1024 * 1024 {
+                s.channel_write(sid, None, &chunk).unwrap();
+            }
+        }
+        step(&mut c, &mut s, &mut ce, Some(&mut se));
+        ce.clear();
+    }
+    let grown: u32 = chans
+        .iter()
+        .map(|&(cid, _)| c.channel_receive_window(cid).unwrap() - LOCAL_WINDOW)
+        .sum();
+    assert_eq!(grown, MAX_GROWTH, "windows: grown by {grown}");
+    for &(cid, _) in &chans {
+        assert!(c.channel_receive_window(cid).unwrap() <= MAX_WINDOW);
+    }
+}
