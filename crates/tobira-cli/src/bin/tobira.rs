@@ -276,6 +276,10 @@ fn main() -> ExitCode {
         },
         rekey_bytes: cfg.rekey_limit.bytes_or_default(),
         trace: args.trace,
+        // Windows reopen as the data is written on (channel_consumed),
+        // not as it arrives: what the peer sends is bounded by what we
+        // pass on.
+        auto_window_adjust: false,
         ..tobira_proto::Config::default()
     };
     let settings = ClientSettings {

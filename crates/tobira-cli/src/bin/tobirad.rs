@@ -180,6 +180,10 @@ fn build_settings(cfg: &ServerConfig, is_root: bool, trace: bool) -> Result<Serv
         server_sig_algs: cfg.pubkey_accepted_algorithms.clone(),
         rekey_bytes: cfg.rekey_limit.bytes_or_default(),
         trace,
+        // Windows reopen as the data is written on (channel_consumed),
+        // not as it arrives: what the peer sends is bounded by what we
+        // pass on.
+        auto_window_adjust: false,
         ..tobira_proto::Config::default()
     };
     let offered = proto

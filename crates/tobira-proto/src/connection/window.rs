@@ -11,13 +11,19 @@
 //! channel request with `want_reply` that no peer implements (PuTTY's
 //! `winadj@putty.projects.tartarus.org`, which peers answer with
 //! CHANNEL_FAILURE, RFC 4254 §5.4). The answer comes one round trip later.
-//! If in that round trip the peer sent at least three quarters of the
-//! window, the peer was waiting for window: the window doubles, up to
+//! Window adjusts go out once a quarter of the window is consumed, so a
+//! peer held back by the window always has three quarters of it or more in
+//! flight; if in that round trip the peer sent at least half the window,
+//! the window is what holds it back: the window doubles, up to
 //! [`MAX_WINDOW`] per channel and [`MAX_GROWTH`] more than the starting
 //! windows per connection (the memory a peer can make us buffer). A
 //! window only opens as the application consumes data, so a slow consumer
 //! never makes it grow: what the peer can send in a round trip is then
 //! what the consumer took, less than the window.
+//!
+//! One probe per window's worth of data at most: on a short path (or
+//! loopback) every adjust could carry one, and each costs the peer a
+//! message to handle, where a busy sender has no time to spare.
 
 use super::channels::LOCAL_WINDOW;
 
@@ -40,6 +46,8 @@ pub(super) struct Window {
     received: u64,
     /// `received` when the outstanding probe was sent.
     probe_mark: Option<u64>,
+    /// `received` from which the next probe may go.
+    next_probe: u64,
 }
 
 impl Window {
@@ -48,6 +56,7 @@ impl Window {
             size: LOCAL_WINDOW,
             received: 0,
             probe_mark: None,
+            next_probe: 0,
         }
     }
 
@@ -57,10 +66,11 @@ impl Window {
     }
 
     /// Whether a probe should go with the window adjust being sent: none
-    /// is outstanding and the window may still grow (`growth_left` is what
-    /// the connection's budget allows).
+    /// is outstanding, a window's worth of data came since the last one,
+    /// and the window may still grow (`growth_left` is what the
+    /// connection's budget allows).
     pub(super) fn wants_probe(&self, growth_left: u32) -> bool {
-        self.probe_mark.is_none() && self.size < MAX_WINDOW && growth_left > 0
+        self.probe_mark.is_none() && self.received >= self.next_probe && self.size < MAX_WINDOW && growth_left > 0
     }
 
     /// The probe has been sent.
@@ -76,12 +86,13 @@ impl Window {
             return 0;
         };
         let in_round_trip = self.received.saturating_sub(mark);
-        let full = u64::from(self.size) - u64::from(self.size / 4);
-        if in_round_trip < full {
+        if in_round_trip < u64::from(self.size / 2) {
+            self.next_probe = self.received.saturating_add(u64::from(self.size));
             return 0;
         }
         let grow = self.size.min(MAX_WINDOW - self.size.min(MAX_WINDOW)).min(growth_left);
         self.size += grow;
+        // Growing, the next probe goes at once: the path may hold more.
         grow
     }
 
@@ -97,21 +108,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn grows_only_when_the_peer_filled_the_window_in_a_round_trip() {
+    fn grows_only_when_the_peer_sent_half_the_window_in_a_round_trip() {
         let mut w = Window::new();
         assert!(w.wants_probe(MAX_GROWTH));
         w.probe_sent();
         assert!(!w.wants_probe(MAX_GROWTH), "one probe at a time");
-        // Half the window in a round trip: the link or the consumer is
-        // the limit, not the window.
-        w.received(LOCAL_WINDOW / 2);
+        // Less than half the window in a round trip: the link or the
+        // consumer is the limit, not the window.
+        w.received(LOCAL_WINDOW / 2 - 1);
         assert_eq!(w.probe_answered(MAX_GROWTH), 0);
         assert_eq!(w.size, LOCAL_WINDOW);
-        // A whole window in a round trip: it doubles.
+        // The next probe waits for another window's worth of data.
+        w.received(LOCAL_WINDOW - 1);
+        assert!(!w.wants_probe(MAX_GROWTH));
+        w.received(1);
+        assert!(w.wants_probe(MAX_GROWTH));
+        // Half the window in a round trip: it doubles, and the next probe
+        // may go at once.
         w.probe_sent();
-        w.received(LOCAL_WINDOW);
+        w.received(LOCAL_WINDOW / 2);
         assert_eq!(w.probe_answered(MAX_GROWTH), LOCAL_WINDOW);
         assert_eq!(w.size, 2 * LOCAL_WINDOW);
+        assert!(w.wants_probe(MAX_GROWTH));
         // An answer without a probe changes nothing.
         assert_eq!(w.probe_answered(MAX_GROWTH), 0);
     }
