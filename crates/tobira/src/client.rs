@@ -22,7 +22,9 @@ pub struct ClientSettings {
     pub port: u16,
     /// Remote user name.
     pub user: String,
-    /// Protocol configuration.
+    /// Protocol configuration. An application that reports what it has
+    /// written on with `Connection::channel_consumed` (so that the server
+    /// is held back by it) turns `auto_window_adjust` off.
     pub proto: Arc<tobira_proto::Config>,
     /// `ConnectTimeout`.
     pub connect_timeout: Option<Duration>,

@@ -21,7 +21,9 @@ use crate::server_session::Sessions;
 /// Settings shared by every connection of a server.
 #[derive(Debug, Clone)]
 pub struct ServerSettings {
-    /// The protocol configuration (algorithms, host keys, moduli).
+    /// The protocol configuration (algorithms, host keys, moduli); its
+    /// `auto_window_adjust` is turned off for every connection, whose
+    /// windows reopen as data is written on.
     pub proto: Arc<tobira_proto::Config>,
     /// `LoginGraceTime`: None disables the limit.
     pub login_grace_time: Option<Duration>,
@@ -99,7 +101,18 @@ pub async fn handle(stream: TcpStream, peer: SocketAddr, settings: Arc<ServerSet
     let addr = format!("{} port {}", peer.ip(), peer.port());
     debug!("Connection from {addr}");
     let rng = Box::new(rand::rngs::StdRng::from_entropy());
-    let conn = Connection::server(settings.proto.clone(), rng);
+    // Sessions and forwardings report what they have written on
+    // (`channel_consumed`); windows that also reopened on arrival would let
+    // a client make us buffer without bound.
+    let proto = if settings.proto.auto_window_adjust {
+        Arc::new(tobira_proto::Config {
+            auto_window_adjust: false,
+            ..(*settings.proto).clone()
+        })
+    } else {
+        settings.proto.clone()
+    };
+    let conn = Connection::server(proto, rng);
     let mut d = Driver::new(stream, conn);
     d.on_small_read(crate::driver::quick_ack);
     d.set_rekey_interval(settings.config.rekey_limit.interval);
