@@ -1,11 +1,13 @@
 //! Channel windows over a long path (issue 6: windows that follow the
 //! bandwidth-delay product) against the real OpenSSH: through a proxy that
-//! delays every byte by 50 ms each way, a 2 MiB window holds a transfer to
-//! 20 MiB/s, so the receiver's window must grow. The receiving tobira side
+//! delays every byte by 100 ms each way, a 2 MiB window holds a transfer to
+//! 10 MiB/s, far below what even a debug build moves on loopback, so the
+//! receiver's window must grow. The receiving tobira side
 //! sends its round-trip probes to `sshd` and to `ssh`, which answer them
 //! with CHANNEL_FAILURE; the data must arrive whole, and the window grow.
 //! Nothing here is timed: what is checked is that the window grew (the
-//! debug log says so) and that every byte arrived.
+//! debug log says so) and that every byte arrived; the only assumption is
+//! that the receiver takes more than 5 MiB/s.
 
 mod common;
 
@@ -18,7 +20,7 @@ use std::time::{Duration, Instant};
 use common::*;
 
 /// One-way delay of the proxy.
-const DELAY: Duration = Duration::from_millis(50);
+const DELAY: Duration = Duration::from_millis(100);
 /// Bytes moved each way: enough round trips for the window to grow.
 const SIZE: usize = 48 * 1024 * 1024;
 
@@ -187,11 +189,14 @@ fn receive_windows_grow_over_a_long_path() {
         String::from_utf8_lossy(&out).starts_with(&want),
         "ssh -> tobirad: data differs"
     );
-    let log = std::fs::read_to_string(&tobirad.log).unwrap_or_default();
-    assert!(
-        log.contains("receive window grows"),
-        "ssh -> tobirad: the window did not grow:\n{log}"
-    );
+    let grows = || {
+        std::fs::read_to_string(&tobirad.log)
+            .unwrap_or_default()
+            .matches("receive window grows")
+            .count()
+    };
+    let after_ssh = grows();
+    assert!(after_ssh > 0, "ssh -> tobirad: the window did not grow");
 
     // Both tobira: up and down.
     let (code, out, err) = transfer("tobira", &ident, via_tobirad, &user.name, true, &cat, Vec::new());
@@ -207,4 +212,5 @@ fn receive_windows_grow_over_a_long_path() {
         String::from_utf8_lossy(&out).starts_with(&want),
         "tobira -> tobirad: data differs"
     );
+    assert!(grows() > after_ssh, "tobira -> tobirad: the window did not grow");
 }

@@ -33,6 +33,12 @@ pub struct Config {
     /// drivers that apply backpressure turn this off and call
     /// [`crate::Connection::channel_consumed`].
     pub auto_window_adjust: bool,
+    /// Grow receive windows with the bandwidth-delay product, measuring
+    /// round trips with `winadj@putty.projects.tartarus.org` probes
+    /// (`connection/window.rs`). Off: every window stays at
+    /// [`crate::LOCAL_WINDOW`] and no probe is sent, for a peer that
+    /// mishandles channel requests it does not know.
+    pub window_growth: bool,
     /// Start a key re-exchange once either direction has carried this many
     /// bytes under the current keys (`RekeyLimit`; RFC 4253 §9 recommends
     /// 1 GB). Ciphers with 64-bit blocks rekey sooner (RFC 4344 §3.2); the
@@ -65,6 +71,7 @@ impl Default for Config {
             gex_min_bits: 3072,
             server_sig_algs: owned(algorithms::PUBKEY_SUPPORTED),
             auto_window_adjust: true,
+            window_growth: true,
             rekey_bytes: DEFAULT_REKEY_BYTES,
             trace: false,
             ident: crate::transport::ident::local_ident(),

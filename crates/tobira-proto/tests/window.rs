@@ -145,7 +145,8 @@ fn slow_consumer_keeps_the_starting_window() {
         let mut got = Vec::new();
         take_data(&mut ce, cid, &mut got);
         received += got.len();
-        // 256 KiB a step: an eighth of the window per round trip.
+        // 256 KiB a step: a quarter of the window per round trip (two
+        // steps), under the half that makes it grow.
         let n = (received - consumed).min(256 * 1024);
         c.channel_consumed(cid, n).unwrap();
         consumed += n;
@@ -241,12 +242,126 @@ fn growth_is_bounded_per_connection() {
         step(&mut c, &mut s, &mut ce, Some(&mut se));
         ce.clear();
     }
-    let grown: u32 = chans
-        .iter()
-        .map(|&(cid, _)| c.channel_receive_window(cid).unwrap() - LOCAL_WINDOW)
-        .sum();
-    assert_eq!(grown, MAX_GROWTH, "windows: grown by {grown}");
+    let grown = |c: &Connection, chans: &[(u32, u32)]| -> u32 {
+        chans
+            .iter()
+            .map(|&(cid, _)| c.channel_receive_window(cid).unwrap() - LOCAL_WINDOW)
+            .sum()
+    };
+    assert_eq!(grown(&c, &chans), MAX_GROWTH);
     for &(cid, _) in &chans {
         assert!(c.channel_receive_window(cid).unwrap() <= MAX_WINDOW);
     }
+    // A grown channel closes: its growth returns to the budget, and the
+    // others grow into it.
+    let (cid0, sid0) = chans.remove(0);
+    let freed = c.channel_receive_window(cid0).unwrap() - LOCAL_WINDOW;
+    assert!(freed > 0);
+    c.channel_close(cid0).unwrap();
+    s.channel_close(sid0).unwrap();
+    for _ in 0..200 {
+        for &(_, sid) in &chans {
+            while s.channel_queued(sid) < 8 * 1024 * 1024 {
+                s.channel_write(sid, None, &chunk).unwrap();
+            }
+        }
+        step(&mut c, &mut s, &mut ce, Some(&mut se));
+        ce.clear();
+    }
+    assert!(!c.channel_exists(cid0));
+    assert_eq!(grown(&c, &chans), MAX_GROWTH);
+}
+
+/// Growth follows what the application takes, not what arrives: after a
+/// first round trip the client stops consuming, and however much the
+/// server sends (it sends every byte of window it gets), the window stays.
+#[test]
+fn window_does_not_grow_when_the_application_stops_taking() {
+    let config = Config {
+        auto_window_adjust: false,
+        ..Config::default()
+    };
+    let (mut c, mut s, cid, sid) = session_pair(config);
+    let chunk = vec![3u8; 1024 * 1024];
+    let (mut ce, mut se) = (Vec::new(), Vec::new());
+    let mut received = 0usize;
+    // 512 KiB arrive and are taken at once: the adjust (and its probe)
+    // goes out while the window is nearly all open.
+    s.channel_write(sid, None, &chunk[..512 * 1024]).unwrap();
+    for i in 0..100 {
+        if i > 0 {
+            while s.channel_queued(sid) < 8 * 1024 * 1024 {
+                s.channel_write(sid, None, &chunk).unwrap();
+            }
+        }
+        step(&mut c, &mut s, &mut ce, Some(&mut se));
+        let mut got = Vec::new();
+        take_data(&mut ce, cid, &mut got);
+        received += got.len();
+        // The application takes those 512 KiB, then nothing: the server
+        // fills the window, and a whole window arrives in the probe's
+        // round trip, none of it taken.
+        if i == 0 {
+            c.channel_consumed(cid, got.len()).unwrap();
+        }
+    }
+    assert_eq!(c.channel_receive_window(cid), Some(LOCAL_WINDOW));
+    // The peer could send the window and what was taken, no more.
+    assert_eq!(received, LOCAL_WINDOW as usize + 512 * 1024);
+}
+
+/// A peer that answers a window probe after the channel has closed (the
+/// probe crossed its CLOSE): the answer is absorbed, not a protocol error;
+/// a second, unsolicited one still is.
+#[test]
+fn late_probe_answer_after_close_is_absorbed() {
+    let (mut c, mut s, cid, sid) = session_pair(Config::default());
+    // A window's worth: the client takes it on arrival and sends a
+    // window adjust with a probe, which never reaches the server.
+    s.channel_write(sid, None, &vec![9u8; LOCAL_WINDOW as usize]).unwrap();
+    let so = s.pending_output().to_vec();
+    s.consume_output(so.len());
+    c.feed(&so).unwrap();
+    let probe = c.pending_output().to_vec();
+    c.consume_output(probe.len());
+    assert!(
+        probe.len() > 64,
+        "an adjust and a probe went out ({} bytes)",
+        probe.len()
+    );
+    // The server closes; the client answers and forgets the channel.
+    s.channel_close(sid).unwrap();
+    let so = s.pending_output().to_vec();
+    s.consume_output(so.len());
+    c.feed(&so).unwrap();
+    while c.poll_event().is_some() {}
+    assert!(!c.channel_exists(cid));
+    // The server's late answer to the probe.
+    let mut failure = vec![100u8];
+    failure.extend_from_slice(&cid.to_be_bytes());
+    s.send_payload(failure.clone()).unwrap();
+    let so = s.pending_output().to_vec();
+    s.consume_output(so.len());
+    c.feed(&so).expect("a late probe answer is absorbed");
+    // Nothing more was due.
+    s.send_payload(failure).unwrap();
+    let so = s.pending_output().to_vec();
+    s.consume_output(so.len());
+    assert!(c.feed(&so).is_err(), "an unsolicited answer is an error");
+}
+
+/// With `Config::window_growth` off, no probe goes out and the window
+/// stays where it started, however the transfer goes.
+#[test]
+fn window_growth_can_be_turned_off() {
+    let config = Config {
+        window_growth: false,
+        ..Config::default()
+    };
+    let (mut c, mut s, cid, sid) = session_pair(config);
+    let total = 32 * 1024 * 1024;
+    let (_, got, _, se) = download(&mut c, &mut s, cid, sid, total, |_, _, _| {});
+    assert!(got == expected(total), "data differs");
+    assert_eq!(c.channel_receive_window(cid), Some(LOCAL_WINDOW));
+    assert!(!se.iter().any(|e| matches!(e, Event::ChannelRequest { .. })));
 }

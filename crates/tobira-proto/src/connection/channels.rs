@@ -29,8 +29,9 @@ pub const MAX_CHANNELS: usize = 1024;
 /// in one system call and reports them consumed once.
 pub const MAX_DATA_EVENT: usize = 256 * 1024;
 /// Data buffers kept for reuse (given back with [`Connection::recycle`],
-/// or sent): enough for a full window of [`MAX_DATA_EVENT`] events in
-/// flight between the connection and the application.
+/// or sent): enough for a starting window of [`MAX_DATA_EVENT`] events in
+/// flight between the connection and the application (a grown window
+/// allocates beyond it).
 const SPARE_BUFFERS: usize = LOCAL_WINDOW as usize / MAX_DATA_EVENT;
 /// Bytes the application may queue on one channel beyond the peer's window.
 pub const MAX_QUEUED: usize = 16 * 1024 * 1024;
@@ -63,19 +64,27 @@ struct Channel {
     answers: VecDeque<Option<bool>>,
     /// Opened by the peer and not yet accepted or refused.
     pending_accept: bool,
-    /// Received bytes the application has consumed but the window does not
-    /// yet reflect.
+    /// Bytes the next WINDOW_ADJUST grants: received bytes the
+    /// application has consumed, and the window's growth.
     consumed: u32,
     /// The size the receive window is kept at, and its growth.
     window: Window,
 }
 
 impl Channel {
-    /// Counts `n` more bytes as consumed (or window growth as grantable),
-    /// never more than the window lacks: `local_window + consumed` stays
-    /// within the window's size, so an adjust always grants something and
-    /// never more than the window.
+    /// Counts `n` more bytes as consumed by the application, never more
+    /// than the window lacks: `local_window + consumed` stays within the
+    /// window's size, so an adjust always grants something and never more
+    /// than the window.
     fn consume(&mut self, n: u32) {
+        let before = self.consumed;
+        self.grant(n);
+        self.window.taken(self.consumed - before);
+    }
+
+    /// Makes `n` more bytes grantable at the next adjust (consumption, or
+    /// a window's growth), within the window's size.
+    fn grant(&mut self, n: u32) {
         let room = self.window.size.saturating_sub(self.local_window);
         self.consumed = self.consumed.saturating_add(n).min(room);
     }
@@ -118,6 +127,10 @@ pub struct Channels {
     /// How far the channels' receive windows have grown beyond
     /// [`LOCAL_WINDOW`], together (at most [`MAX_GROWTH`]).
     grown: u32,
+    /// Closed channels whose answers to our requests (window probes
+    /// above all) may still come: a peer may answer a request that
+    /// crossed its CLOSE. Their ids are not reused until then.
+    orphans: BTreeMap<u32, usize>,
     /// Data buffers the application gave back, for the next data events
     /// (memory that is already mapped: no page faults per packet).
     spare: Vec<Vec<u8>>,
@@ -142,14 +155,33 @@ impl Channels {
                 _ => None,
             })
             .collect();
-        (0u32..).find(|i| !self.map.contains_key(i) && !ending.contains(i))
+        (0u32..).find(|i| !self.map.contains_key(i) && !ending.contains(i) && !self.orphans.contains_key(i))
     }
 
-    /// Forgets a channel; its window growth goes back to the budget.
+    /// Forgets a channel; its window growth goes back to the budget, and
+    /// the answers still due to it are awaited without it.
     fn remove(&mut self, id: u32) {
         if let Some(ch) = self.map.remove(&id) {
             self.grown = self.grown.saturating_sub(ch.window.growth());
+            // Bounded: past that, a late answer ends the connection as
+            // any message for an unknown channel does.
+            if !ch.replies_due.is_empty() && self.orphans.len() < MAX_CHANNELS {
+                self.orphans.insert(id, ch.replies_due.len());
+            }
         }
+    }
+
+    /// An answer for a closed channel that still had requests out: taken
+    /// (true) and dropped, or false when none was due.
+    fn orphan_reply(&mut self, id: u32) -> bool {
+        let Some(n) = self.orphans.get_mut(&id) else {
+            return false;
+        };
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            self.orphans.remove(&id);
+        }
+        true
     }
 }
 
@@ -206,6 +238,12 @@ impl Connection {
             num::CHANNEL_OPEN => self.on_channel_open(&mut r),
             _ => {
                 let id = r.u32()?;
+                if matches!(msg, num::CHANNEL_SUCCESS | num::CHANNEL_FAILURE)
+                    && !self.chans.map.contains_key(&id)
+                    && self.chans.orphan_reply(id)
+                {
+                    return Ok(());
+                }
                 let ch = self
                     .chans
                     .map
@@ -272,7 +310,6 @@ impl Connection {
                             )));
                         }
                         ch.local_window -= len;
-                        ch.window.received(len);
                         // RFC 4254 §5.2: data after EOF is not allowed; like
                         // OpenSSH, it is discarded.
                         if ch.eof_received || ch.close_received {
@@ -333,7 +370,7 @@ impl Connection {
                             let grow = ch.window.probe_answered(MAX_GROWTH.saturating_sub(self.chans.grown));
                             if grow > 0 {
                                 self.chans.grown = self.chans.grown.saturating_add(grow);
-                                ch.consume(grow);
+                                ch.grant(grow);
                                 tracing::debug!("channel {id}: receive window grows to {} bytes", ch.window.size);
                                 return self.adjust_window(id);
                             }
@@ -646,7 +683,8 @@ impl Connection {
         // A probe goes with it while the window may grow, unless one of
         // the application's requests still waits in the queue: replies
         // come in the order requests are sent.
-        let probe = !ch.eof_received
+        let probe = self.config.window_growth
+            && !ch.eof_received
             && ch.window.wants_probe(MAX_GROWTH.saturating_sub(self.chans.grown))
             && !ch.queue.iter().any(|(c, _)| *c == Some(REQUEST_MARK));
         if probe {

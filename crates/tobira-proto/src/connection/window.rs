@@ -9,21 +9,24 @@
 //!
 //! How it knows, without a clock: along with a WINDOW_ADJUST it sends a
 //! channel request with `want_reply` that no peer implements (PuTTY's
-//! `winadj@putty.projects.tartarus.org`, which peers answer with
-//! CHANNEL_FAILURE, RFC 4254 §5.4). The answer comes one round trip later.
-//! Window adjusts go out once a quarter of the window is consumed, so a
-//! peer held back by the window always has three quarters of it or more in
-//! flight; if in that round trip the peer sent at least half the window,
-//! the window is what holds it back: the window doubles, up to
+//! `winadj@putty.projects.tartarus.org`; peers answer CHANNEL_FAILURE,
+//! RFC 4254 §5.4, and any answer serves). The answer comes one round trip
+//! later. Window adjusts go out once a quarter of the window has been
+//! consumed (or less than half of it is left), so a peer held back by the
+//! window has three quarters of it or more in flight. If in that round
+//! trip the application took (wrote on) at least half the window, the
+//! window is what holds the transfer back: it doubles, up to
 //! [`MAX_WINDOW`] per channel and [`MAX_GROWTH`] more than the starting
-//! windows per connection (the memory a peer can make us buffer). A
-//! window only opens as the application consumes data, so a slow consumer
-//! never makes it grow: what the peer can send in a round trip is then
-//! what the consumer took, less than the window.
+//! windows per connection (the memory a peer can make us buffer). What
+//! counts is what the application took, not what arrived: a consumer that
+//! slows down or stops, or a receiver too busy to read its input, never
+//! makes a window grow, whatever the peer sends.
 //!
-//! One probe per window's worth of data at most: on a short path (or
-//! loopback) every adjust could carry one, and each costs the peer a
-//! message to handle, where a busy sender has no time to spare.
+//! After a round trip without growth, the next probe waits for a window's
+//! worth of data taken: on a short path (or loopback) every adjust could
+//! carry one, and each costs the peer a message to handle, where a busy
+//! sender has no time to spare. After a growth the next probe goes with
+//! the next adjust, while the path may hold more.
 
 use super::channels::LOCAL_WINDOW;
 
@@ -42,11 +45,11 @@ pub const PROBE_REQUEST: &str = "winadj@putty.projects.tartarus.org";
 pub(super) struct Window {
     /// The window kept open for the peer: what WINDOW_ADJUSTs top up to.
     pub(super) size: u32,
-    /// Data bytes received on the channel so far.
-    received: u64,
-    /// `received` when the outstanding probe was sent.
+    /// Data bytes the application has taken (consumed) so far.
+    taken: u64,
+    /// `taken` when the outstanding probe was sent.
     probe_mark: Option<u64>,
-    /// `received` from which the next probe may go.
+    /// `taken` from which the next probe may go.
     next_probe: u64,
 }
 
@@ -54,28 +57,29 @@ impl Window {
     pub(super) fn new() -> Self {
         Window {
             size: LOCAL_WINDOW,
-            received: 0,
+            taken: 0,
             probe_mark: None,
             next_probe: 0,
         }
     }
 
-    /// Counts `n` received data bytes.
-    pub(super) fn received(&mut self, n: u32) {
-        self.received = self.received.saturating_add(u64::from(n));
+    /// Counts `n` bytes the application has taken.
+    pub(super) fn taken(&mut self, n: u32) {
+        self.taken = self.taken.saturating_add(u64::from(n));
     }
 
     /// Whether a probe should go with the window adjust being sent: none
-    /// is outstanding, a window's worth of data came since the last one,
+    /// is outstanding, a window's worth of data was taken since the last
+    /// one that did not grow the window,
     /// and the window may still grow (`growth_left` is what the
     /// connection's budget allows).
     pub(super) fn wants_probe(&self, growth_left: u32) -> bool {
-        self.probe_mark.is_none() && self.received >= self.next_probe && self.size < MAX_WINDOW && growth_left > 0
+        self.probe_mark.is_none() && self.taken >= self.next_probe && self.size < MAX_WINDOW && growth_left > 0
     }
 
     /// The probe has been sent.
     pub(super) fn probe_sent(&mut self) {
-        self.probe_mark = Some(self.received);
+        self.probe_mark = Some(self.taken);
     }
 
     /// The probe's answer came, a round trip after it was sent. Returns by
@@ -85,9 +89,9 @@ impl Window {
         let Some(mark) = self.probe_mark.take() else {
             return 0;
         };
-        let in_round_trip = self.received.saturating_sub(mark);
+        let in_round_trip = self.taken.saturating_sub(mark);
         if in_round_trip < u64::from(self.size / 2) {
-            self.next_probe = self.received.saturating_add(u64::from(self.size));
+            self.next_probe = self.taken.saturating_add(u64::from(self.size));
             return 0;
         }
         let grow = self.size.min(MAX_WINDOW - self.size.min(MAX_WINDOW)).min(growth_left);
@@ -115,18 +119,18 @@ mod tests {
         assert!(!w.wants_probe(MAX_GROWTH), "one probe at a time");
         // Less than half the window in a round trip: the link or the
         // consumer is the limit, not the window.
-        w.received(LOCAL_WINDOW / 2 - 1);
+        w.taken(LOCAL_WINDOW / 2 - 1);
         assert_eq!(w.probe_answered(MAX_GROWTH), 0);
         assert_eq!(w.size, LOCAL_WINDOW);
         // The next probe waits for another window's worth of data.
-        w.received(LOCAL_WINDOW - 1);
+        w.taken(LOCAL_WINDOW - 1);
         assert!(!w.wants_probe(MAX_GROWTH));
-        w.received(1);
+        w.taken(1);
         assert!(w.wants_probe(MAX_GROWTH));
         // Half the window in a round trip: it doubles, and the next probe
         // may go at once.
         w.probe_sent();
-        w.received(LOCAL_WINDOW / 2);
+        w.taken(LOCAL_WINDOW / 2);
         assert_eq!(w.probe_answered(MAX_GROWTH), LOCAL_WINDOW);
         assert_eq!(w.size, 2 * LOCAL_WINDOW);
         assert!(w.wants_probe(MAX_GROWTH));
@@ -140,7 +144,7 @@ mod tests {
         let mut total = 0;
         while w.wants_probe(MAX_GROWTH) {
             w.probe_sent();
-            w.received(w.size);
+            w.taken(w.size);
             let g = w.probe_answered(MAX_GROWTH);
             assert!(g > 0);
             total += g;
@@ -151,7 +155,7 @@ mod tests {
         // The connection's budget caps it.
         let mut w = Window::new();
         w.probe_sent();
-        w.received(w.size);
+        w.taken(w.size);
         assert_eq!(w.probe_answered(1000), 1000);
         assert_eq!(w.size, LOCAL_WINDOW + 1000);
         assert!(!w.wants_probe(0));
