@@ -240,18 +240,6 @@ fn sha256_hex(data: &[u8]) -> String {
         .to_string()
 }
 
-fn pseudo_random(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 /// 20 channels at once on one connection (20 concurrent -L connections),
 /// each moving 8 MiB; every hash is equal. tobira→tobirad, tobira→sshd and
 /// ssh→tobirad.

@@ -37,19 +37,12 @@ fn exec(
     let mut c = client_command(client, ident, port);
     c.args(extra);
     c.arg(format!("{user}@127.0.0.1")).arg(command);
-    let mut child = c
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let input = input.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let out = run_to_end(child, Duration::from_secs(180), &format!("{client} {command}"));
-    let _ = writer.join();
+    let out = run_with_input(
+        &mut c,
+        input.to_vec(),
+        Duration::from_secs(180),
+        &format!("{client} {command}"),
+    );
     (
         out.status.code().unwrap_or(-1),
         out.stdout,
@@ -73,15 +66,7 @@ fn sha256(data: &[u8]) -> String {
 }
 
 fn random_bytes(n: usize) -> Vec<u8> {
-    let mut v = vec![0u8; n];
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    for b in v.iter_mut() {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        *b = x as u8;
-    }
-    v
+    pseudo_random(n, 0x9e37_79b9_7f4a_7c15)
 }
 
 /// Output and errors kept apart, exit codes 0, 1, 42, a command killed by

@@ -13,7 +13,7 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -75,18 +75,6 @@ fn sha256_hex(data: &[u8]) -> String {
     sha2::Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn pseudo_random(n: usize) -> Vec<u8> {
-    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 /// Runs `client` against `port` with `command`, `input` on its stdin;
 /// returns (exit code, stdout, stderr).
 fn transfer(
@@ -99,44 +87,14 @@ fn transfer(
     input: Vec<u8>,
 ) -> (i32, Vec<u8>, String) {
     let mut c = if verbose {
-        // `client_command` without its -q, which tobira lets win over -v.
-        let mut c = Command::new(bin(client));
-        c.args([
-            "-vv",
-            "-F",
-            "/dev/null",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "GlobalKnownHostsFile=/dev/null",
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "IdentitiesOnly=yes",
-            ident,
-            "-p",
-            &port.to_string(),
-        ]);
-        c.env_remove("SSH_AUTH_SOCK");
+        let mut c = client_command_logging(client, ident, port);
+        c.arg("-vv");
         c
     } else {
         client_command(client, ident, port)
     };
     c.arg(format!("{user}@127.0.0.1")).arg(command);
-    let mut child = c
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let out = run_to_end(child, Duration::from_secs(240), &format!("{client} {command}"));
-    let _ = writer.join();
+    let out = run_with_input(&mut c, input, Duration::from_secs(240), &format!("{client} {command}"));
     (
         out.status.code().unwrap_or(-1),
         out.stdout,
@@ -154,7 +112,7 @@ fn receive_windows_grow_over_a_long_path() {
     let (key, line) = user_key(&dir, "id", "ed25519", None, "");
     user.authorize(&[line]);
     let ident = format!("-i{}", key.display());
-    let data = pseudo_random(SIZE);
+    let data = pseudo_random(SIZE, 0x2545_f491_4f6c_dd1d);
     let want = sha256_hex(&data);
     // A file the user can read, for downloads.
     let file = user.home.join("blob");

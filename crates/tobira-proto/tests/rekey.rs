@@ -7,7 +7,6 @@ mod common;
 use std::sync::Arc;
 
 use common::*;
-use tobira_proto::msg::connection::ChannelKind;
 use tobira_proto::{Config, Connection, DisconnectReason, Event};
 
 fn server_config(base: Config) -> Config {
@@ -28,17 +27,7 @@ fn authed(client: Config, server: Config) -> (Connection, Connection, u32, u32) 
     s.auth_accept().unwrap();
     pump(&mut c, &mut s);
     assert!(c.is_authenticated());
-    let cid = c.channel_open(ChannelKind::Session).unwrap();
-    let (_, se) = pump(&mut c, &mut s);
-    let sid = se
-        .iter()
-        .find_map(|e| match e {
-            Event::ChannelOpenRequest { id, .. } => Some(*id),
-            _ => None,
-        })
-        .unwrap();
-    s.channel_accept(sid).unwrap();
-    pump(&mut c, &mut s);
+    let (cid, sid) = open_session(&mut c, &mut s);
     (c, s, cid, sid)
 }
 

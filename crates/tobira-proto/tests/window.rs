@@ -5,8 +5,8 @@
 
 mod common;
 
-use common::{pair_with, pump};
-use tobira_proto::msg::connection::{ChannelKind, ChannelRequest};
+use common::{open_session, pair_with, pump};
+use tobira_proto::msg::connection::ChannelRequest;
 use tobira_proto::{Config, Connection, Event, LOCAL_WINDOW, MAX_GROWTH, MAX_WINDOW};
 
 /// An authenticated pair with a session open; the client's configuration
@@ -17,17 +17,7 @@ fn session_pair(client: Config) -> (Connection, Connection, u32, u32) {
     pump(&mut c, &mut s);
     s.auth_accept().unwrap();
     pump(&mut c, &mut s);
-    let cid = c.channel_open(ChannelKind::Session).unwrap();
-    let (_, se) = pump(&mut c, &mut s);
-    let sid = se
-        .iter()
-        .find_map(|e| match e {
-            Event::ChannelOpenRequest { id, .. } => Some(*id),
-            _ => None,
-        })
-        .unwrap();
-    s.channel_accept(sid).unwrap();
-    pump(&mut c, &mut s);
+    let (cid, sid) = open_session(&mut c, &mut s);
     (c, s, cid, sid)
 }
 
@@ -43,6 +33,14 @@ fn step(c: &mut Connection, s: &mut Connection, ce: &mut Vec<Event>, se: Option<
     ce.extend(std::iter::from_fn(|| c.poll_event()));
     if let Some(se) = se {
         se.extend(std::iter::from_fn(|| s.poll_event()));
+    }
+}
+
+/// Writes `chunk`s on the server's channel until 8 MiB are queued: a
+/// sender that always has more to send than the window lets through.
+fn keep_queued(s: &mut Connection, sid: u32, chunk: &[u8]) {
+    while s.channel_queued(sid) < 8 * 1024 * 1024 {
+        s.channel_write(sid, None, chunk).unwrap();
     }
 }
 
@@ -218,30 +216,20 @@ fn growth_is_bounded_per_connection() {
     let (mut c, mut s, cid, sid) = session_pair(Config::default());
     let mut chans = vec![(cid, sid)];
     for _ in 0..3 {
-        let cid = c.channel_open(ChannelKind::Session).unwrap();
-        let (_, se) = pump(&mut c, &mut s);
-        let sid = se
-            .iter()
-            .find_map(|e| match e {
-                Event::ChannelOpenRequest { id, .. } => Some(*id),
-                _ => None,
-            })
-            .unwrap();
-        s.channel_accept(sid).unwrap();
-        pump(&mut c, &mut s);
-        chans.push((cid, sid));
+        chans.push(open_session(&mut c, &mut s));
     }
     let chunk = vec![1u8; 1024 * 1024];
     let (mut ce, mut se) = (Vec::new(), Vec::new());
-    for _ in 0..200 {
-        for &(_, sid) in &chans {
-            while s.channel_queued(sid) < 8 * 1024 * 1024 {
-                s.channel_write(sid, None, &chunk).unwrap();
+    let mut busy = |c: &mut Connection, s: &mut Connection, chans: &[(u32, u32)]| {
+        for _ in 0..200 {
+            for &(_, sid) in chans {
+                keep_queued(s, sid, &chunk);
             }
+            step(c, s, &mut ce, Some(&mut se));
+            ce.clear();
         }
-        step(&mut c, &mut s, &mut ce, Some(&mut se));
-        ce.clear();
-    }
+    };
+    busy(&mut c, &mut s, &chans);
     let grown = |c: &Connection, chans: &[(u32, u32)]| -> u32 {
         chans
             .iter()
@@ -259,15 +247,7 @@ fn growth_is_bounded_per_connection() {
     assert!(freed > 0);
     c.channel_close(cid0).unwrap();
     s.channel_close(sid0).unwrap();
-    for _ in 0..200 {
-        for &(_, sid) in &chans {
-            while s.channel_queued(sid) < 8 * 1024 * 1024 {
-                s.channel_write(sid, None, &chunk).unwrap();
-            }
-        }
-        step(&mut c, &mut s, &mut ce, Some(&mut se));
-        ce.clear();
-    }
+    busy(&mut c, &mut s, &chans);
     assert!(!c.channel_exists(cid0));
     assert_eq!(grown(&c, &chans), MAX_GROWTH);
 }
@@ -290,9 +270,7 @@ fn window_does_not_grow_when_the_application_stops_taking() {
     s.channel_write(sid, None, &chunk[..512 * 1024]).unwrap();
     for i in 0..100 {
         if i > 0 {
-            while s.channel_queued(sid) < 8 * 1024 * 1024 {
-                s.channel_write(sid, None, &chunk).unwrap();
-            }
+            keep_queued(&mut s, sid, &chunk);
         }
         step(&mut c, &mut s, &mut ce, Some(&mut se));
         let mut got = Vec::new();

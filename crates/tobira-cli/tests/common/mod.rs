@@ -483,13 +483,20 @@ pub fn login(client: &str, port: u16, user: &str, opts: &[&str], env: &[(&str, &
 /// the identity `ident` (`-iPATH`); the caller adds options, the destination
 /// and a command.
 pub fn client_command(client: &str, ident: &str, port: u16) -> Command {
+    let mut c = client_command_logging(client, ident, port);
+    c.arg("-q");
+    c
+}
+
+/// [`client_command`] without its `-q` (which tobira lets win over `-v`),
+/// for a caller that adds `-v`s to read the client's log.
+pub fn client_command_logging(client: &str, ident: &str, port: u16) -> Command {
     let mut c = if client == "ssh" {
         Command::new("ssh")
     } else {
         Command::new(bin("tobira"))
     };
     c.args([
-        "-q",
         "-F",
         "/dev/null",
         "-o",
@@ -531,4 +538,36 @@ pub fn open_fds(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
         .map(|d| d.count())
         .unwrap_or(0)
+}
+
+/// `n` pseudo-random bytes (xorshift64 from `seed`): test data that does
+/// not compress and is the same on every run.
+pub fn pseudo_random(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// Runs `cmd` with `input` written to its stdin from a thread of its own
+/// while stdout and stderr are read, within `limit`.
+pub fn run_with_input(cmd: &mut Command, input: Vec<u8>, limit: Duration, what: &str) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let out = run_to_end(child, limit, what);
+    let _ = writer.join();
+    out
 }

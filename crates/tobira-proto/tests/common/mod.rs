@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use rand::SeedableRng;
 use tobira_proto::hostkey::SigningKey;
+use tobira_proto::msg::connection::ChannelKind;
 use tobira_proto::{Config, Connection, Event};
 
 /// A fixture key from `tests/keys` (made by OpenSSH's ssh-keygen).
@@ -59,4 +60,21 @@ pub fn pair_with(client: Config) -> (Connection, Connection) {
     let (ce, _) = pump(&mut c, &mut s);
     assert!(ce.contains(&Event::ServiceAccepted("ssh-userauth".into())));
     (c, s)
+}
+
+/// Opens a session channel from the client and accepts it on the server;
+/// returns (client id, server id).
+pub fn open_session(c: &mut Connection, s: &mut Connection) -> (u32, u32) {
+    let cid = c.channel_open(ChannelKind::Session).unwrap();
+    let (_, se) = pump(c, s);
+    let sid = se
+        .iter()
+        .find_map(|e| match e {
+            Event::ChannelOpenRequest { id, .. } => Some(*id),
+            _ => None,
+        })
+        .unwrap();
+    s.channel_accept(sid).unwrap();
+    pump(c, s);
+    (cid, sid)
 }
