@@ -21,13 +21,18 @@ fn session_pair(client: Config) -> (Connection, Connection, u32, u32) {
     (c, s, cid, sid)
 }
 
+/// Everything `conn` has to send, taken out of it.
+fn take_output(conn: &mut Connection) -> Vec<u8> {
+    let out = conn.pending_output().to_vec();
+    conn.consume_output(out.len());
+    out
+}
+
 /// One step: each side's output goes to the other once. The server's
 /// events go to `se`, or stay for the caller to poll.
 fn step(c: &mut Connection, s: &mut Connection, ce: &mut Vec<Event>, se: Option<&mut Vec<Event>>) {
-    let co = c.pending_output().to_vec();
-    c.consume_output(co.len());
-    let so = s.pending_output().to_vec();
-    s.consume_output(so.len());
+    let co = take_output(c);
+    let so = take_output(s);
     s.feed(&co).unwrap();
     c.feed(&so).unwrap();
     ce.extend(std::iter::from_fn(|| c.poll_event()));
@@ -297,11 +302,9 @@ fn late_probe_answer_after_close_is_absorbed() {
     // A window's worth: the client takes it on arrival and sends a
     // window adjust with a probe, which never reaches the server.
     s.channel_write(sid, None, &vec![9u8; LOCAL_WINDOW as usize]).unwrap();
-    let so = s.pending_output().to_vec();
-    s.consume_output(so.len());
+    let so = take_output(&mut s);
     c.feed(&so).unwrap();
-    let probe = c.pending_output().to_vec();
-    c.consume_output(probe.len());
+    let probe = take_output(&mut c);
     assert!(
         probe.len() > 64,
         "an adjust and a probe went out ({} bytes)",
@@ -309,8 +312,7 @@ fn late_probe_answer_after_close_is_absorbed() {
     );
     // The server closes; the client answers and forgets the channel.
     s.channel_close(sid).unwrap();
-    let so = s.pending_output().to_vec();
-    s.consume_output(so.len());
+    let so = take_output(&mut s);
     c.feed(&so).unwrap();
     while c.poll_event().is_some() {}
     assert!(!c.channel_exists(cid));
@@ -318,13 +320,11 @@ fn late_probe_answer_after_close_is_absorbed() {
     let mut failure = vec![100u8];
     failure.extend_from_slice(&cid.to_be_bytes());
     s.send_payload(failure.clone()).unwrap();
-    let so = s.pending_output().to_vec();
-    s.consume_output(so.len());
+    let so = take_output(&mut s);
     c.feed(&so).expect("a late probe answer is absorbed");
     // Nothing more was due.
     s.send_payload(failure).unwrap();
-    let so = s.pending_output().to_vec();
-    s.consume_output(so.len());
+    let so = take_output(&mut s);
     assert!(c.feed(&so).is_err(), "an unsolicited answer is an error");
 }
 

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use super::window::{Window, MAX_GROWTH, PROBE_REQUEST};
+use super::window::{Window, MAX_GROWTH};
 use super::{Connection, Event, Phase};
 use crate::error::Error;
 use crate::msg::connection::{open_failure, ChannelKind, ChannelRequest};
@@ -343,8 +343,7 @@ impl Connection {
                         let name = String::from_utf8_lossy(r.string()?).into_owned();
                         let want_reply = r.bool()?;
                         let request = ChannelRequest::decode(&name, &mut r)?;
-                        let probe = matches!(&request, ChannelRequest::Other { name, .. } if name == PROBE_REQUEST);
-                        if request == ChannelRequest::Keepalive || probe {
+                        if matches!(request, ChannelRequest::Keepalive | ChannelRequest::WindowProbe) {
                             // Answered here, in turn (OpenSSH answers failure).
                             if want_reply {
                                 ch.answers.push_back(Some(false));
@@ -489,12 +488,7 @@ impl Connection {
         if want_reply {
             ch.replies_due.push_back(false);
         }
-        let remote = ch.remote_id.unwrap_or_default();
-        let mut m = vec![num::CHANNEL_REQUEST];
-        m.put_u32(remote);
-        m.put_string(request.name().as_bytes());
-        m.put_bool(want_reply);
-        request.encode_fields(&mut m);
+        let m = request_message(ch.remote_id.unwrap_or_default(), request, want_reply);
         // After any data still waiting for window, so that e.g. exit-status
         // follows the output it ends.
         ch.queue.push_back((Some(REQUEST_MARK), m));
@@ -693,11 +687,7 @@ impl Connection {
         }
         self.send(m)?;
         if probe {
-            let mut m = vec![num::CHANNEL_REQUEST];
-            m.put_u32(remote);
-            m.put_string(PROBE_REQUEST.as_bytes());
-            m.put_bool(true);
-            self.send(m)?;
+            self.send(request_message(remote, &ChannelRequest::WindowProbe, true))?;
         }
         Ok(())
     }
@@ -919,6 +909,16 @@ impl Connection {
         }
         Ok(())
     }
+}
+
+/// SSH_MSG_CHANNEL_REQUEST for the peer's channel `remote` (RFC 4254 §5.4).
+fn request_message(remote: u32, request: &ChannelRequest, want_reply: bool) -> Vec<u8> {
+    let mut m = vec![num::CHANNEL_REQUEST];
+    m.put_u32(remote);
+    m.put_string(request.name().as_bytes());
+    m.put_bool(want_reply);
+    request.encode_fields(&mut m);
+    m
 }
 
 /// Keeps `buf` for reuse if the pool has room and it is a bulk-sized

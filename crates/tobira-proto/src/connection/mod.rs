@@ -45,7 +45,7 @@ use crate::transport::negotiate::{guess_was_wrong, negotiate, Negotiated};
 use crate::transport::packet::{cipher_block_limit, DirectionKeys, Opener, Sealer, MAX_PACKET};
 use crate::wire::{Reader, Writer};
 pub use channels::{LOCAL_MAX_PACKET, LOCAL_WINDOW, MAX_DATA_EVENT};
-pub use window::{MAX_GROWTH, MAX_WINDOW, PROBE_REQUEST};
+pub use window::{MAX_GROWTH, MAX_WINDOW};
 
 /// Which side of the connection we are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,7 +8,8 @@
 //! the link or the application, is what limits the transfer.
 //!
 //! How it knows, without a clock: along with a WINDOW_ADJUST it sends a
-//! channel request with `want_reply` that no peer implements (PuTTY's
+//! channel request with `want_reply` that no peer implements
+//! ([`ChannelRequest::WindowProbe`], PuTTY's
 //! `winadj@putty.projects.tartarus.org`; peers answer CHANNEL_FAILURE,
 //! RFC 4254 §5.4, and any answer serves). The answer comes one round trip
 //! later. Window adjusts go out once a quarter of the window has been
@@ -29,6 +30,8 @@
 //! the next adjust, while the path may hold more.
 
 use super::channels::LOCAL_WINDOW;
+#[cfg(doc)]
+use crate::msg::connection::ChannelRequest;
 
 /// The largest window one channel grows to: 16 MiB, enough for 1 Gbit/s
 /// over 130 ms.
@@ -36,9 +39,6 @@ pub const MAX_WINDOW: u32 = 16 * 1024 * 1024;
 /// The most the windows of one connection's channels may grow beyond
 /// their starting [`LOCAL_WINDOW`], together.
 pub const MAX_GROWTH: u32 = 32 * 1024 * 1024;
-/// The channel request that measures a round trip: every peer answers it
-/// with CHANNEL_FAILURE (and tobira does, in the core).
-pub const PROBE_REQUEST: &str = "winadj@putty.projects.tartarus.org";
 
 /// One channel's receive window, as far as its size goes.
 #[derive(Debug)]
@@ -70,9 +70,8 @@ impl Window {
 
     /// Whether a probe should go with the window adjust being sent: none
     /// is outstanding, a window's worth of data was taken since the last
-    /// one that did not grow the window,
-    /// and the window may still grow (`growth_left` is what the
-    /// connection's budget allows).
+    /// one that did not grow the window, and the window may still grow
+    /// (`growth_left` is what the connection's budget allows).
     pub(super) fn wants_probe(&self, growth_left: u32) -> bool {
         self.probe_mark.is_none() && self.taken >= self.next_probe && self.size < MAX_WINDOW && growth_left > 0
     }
@@ -94,7 +93,7 @@ impl Window {
             self.next_probe = self.taken.saturating_add(u64::from(self.size));
             return 0;
         }
-        let grow = self.size.min(MAX_WINDOW - self.size.min(MAX_WINDOW)).min(growth_left);
+        let grow = self.size.min(MAX_WINDOW.saturating_sub(self.size)).min(growth_left);
         self.size += grow;
         // Growing, the next probe goes at once: the path may hold more.
         grow

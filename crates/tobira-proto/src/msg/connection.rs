@@ -179,6 +179,10 @@ pub enum ChannelRequest {
     Eow,
     /// `keepalive@openssh.com`.
     Keepalive,
+    /// `winadj@putty.projects.tartarus.org`: PuTTY's no-op request, sent
+    /// with a window adjust to time a round trip (`connection/window.rs`);
+    /// peers answer it with CHANNEL_FAILURE (RFC 4254 §5.4).
+    WindowProbe,
     /// Anything else.
     Other {
         /// Request name.
@@ -205,6 +209,7 @@ impl ChannelRequest {
             ChannelRequest::Break { .. } => "break",
             ChannelRequest::Eow => "eow@openssh.com",
             ChannelRequest::Keepalive => "keepalive@openssh.com",
+            ChannelRequest::WindowProbe => "winadj@putty.projects.tartarus.org",
             ChannelRequest::Other { name, .. } => name,
         }
     }
@@ -257,7 +262,11 @@ impl ChannelRequest {
             }
             ChannelRequest::Break { ms } => v.put_u32(*ms),
             ChannelRequest::Other { data, .. } => v.extend_from_slice(data),
-            ChannelRequest::X11Req | ChannelRequest::Shell | ChannelRequest::Eow | ChannelRequest::Keepalive => {}
+            ChannelRequest::X11Req
+            | ChannelRequest::Shell
+            | ChannelRequest::Eow
+            | ChannelRequest::Keepalive
+            | ChannelRequest::WindowProbe => {}
         }
     }
 
@@ -309,6 +318,7 @@ impl ChannelRequest {
             "break" => ChannelRequest::Break { ms: r.u32()? },
             "eow@openssh.com" => ChannelRequest::Eow,
             "keepalive@openssh.com" => ChannelRequest::Keepalive,
+            "winadj@putty.projects.tartarus.org" => ChannelRequest::WindowProbe,
             other => ChannelRequest::Other {
                 name: other.to_string(),
                 data: r.remaining().to_vec(),
