@@ -32,8 +32,33 @@ impl Drop for TempDir {
     }
 }
 
+/// A port for a server the test starts, free when this returns.
+///
+/// Ports come from a per-process counter in 20000–32767, below the kernel's
+/// ephemeral range (32768 and up on Linux), so two tests running in
+/// parallel never get the same number, and no client connection's source
+/// port can take it in the meantime; a port something else holds is
+/// skipped. (Binding port 0 and letting go, as this once did, could hand
+/// two parallel tests the same port: one then spoke to the other's server.)
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const LOW: u32 = 20000;
+    const SPAN: u32 = 12768;
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    // Test binaries run one after another; each starts at its own offset.
+    let _ = NEXT.compare_exchange(
+        u32::MAX,
+        std::process::id().wrapping_mul(7919) % SPAN,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    for _ in 0..SPAN {
+        let port = (LOW + NEXT.fetch_add(1, Ordering::SeqCst) % SPAN) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {LOW}..{}", LOW + SPAN);
 }
 
 pub fn wait_for_port(port: u16, child: &mut Child, log: &Path) {
