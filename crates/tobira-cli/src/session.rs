@@ -403,19 +403,29 @@ async fn run_inner(
                 let _ = d.conn.channel_consumed(id, data.len());
             }
             Event::ChannelRequest {
+                id,
                 request: ChannelRequest::ExitStatus { status },
-                ..
-            } => {
+                want_reply,
+            } if Some(id) == channel => {
                 exit = Some((status & 0xff) as u8);
+                // Taken, as OpenSSH answers (RFC 4254 §6.10 asks for no
+                // reply, but an answer owed blocks every later one).
+                if want_reply {
+                    let _ = d.conn.channel_request_reply(id, true);
+                }
             }
             Event::ChannelRequest {
+                id,
                 request: ChannelRequest::ExitSignal { name, message, .. },
-                ..
-            } => {
+                want_reply,
+            } if Some(id) == channel => {
                 if !message.is_empty() && !o.quiet {
                     eprintln!("{message}");
                 }
                 exit = Some(128u8.saturating_add(signal_number(&name)));
+                if want_reply {
+                    let _ = d.conn.channel_request_reply(id, true);
+                }
             }
             Event::ChannelRequest {
                 id, want_reply: true, ..

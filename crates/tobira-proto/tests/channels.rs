@@ -280,6 +280,71 @@ fn hostile_channel_messages() {
     assert!(s.feed(&b).is_err());
 }
 
+/// Answers go out in request order, so the core's own (keepalives) wait
+/// behind one the application has not given. Up to MAX_ANSWERS_OWED they
+/// wait and then all go out; one more and the peer is disconnected, per
+/// channel and for global requests.
+#[test]
+fn answers_owed_are_bounded() {
+    use tobira_proto::MAX_ANSWERS_OWED;
+    let env = ChannelRequest::Env {
+        name: "LANG".into(),
+        value: "C".into(),
+    };
+    // Channel requests: within the bound every answer arrives, in order.
+    let (mut c, mut s) = authed_pair();
+    let (cid, sid) = session(&mut c, &mut s);
+    c.channel_request(cid, &env, true).unwrap();
+    for _ in 1..MAX_ANSWERS_OWED {
+        c.channel_request(cid, &ChannelRequest::Keepalive, true).unwrap();
+    }
+    let (ce, _) = pump(&mut c, &mut s);
+    assert!(!ce.iter().any(|e| matches!(e, Event::ChannelRequestReply { .. })));
+    s.channel_request_reply(sid, true).unwrap();
+    let (ce, _) = pump(&mut c, &mut s);
+    let replies: Vec<bool> = ce
+        .iter()
+        .filter_map(|e| match e {
+            Event::ChannelRequestReply { id, success } if *id == cid => Some(*success),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(replies.len(), MAX_ANSWERS_OWED);
+    assert!(replies[0] && replies[1..].iter().all(|ok| !ok));
+    // One more than the bound, behind an unanswered one: disconnected.
+    let (mut c, mut s) = authed_pair();
+    let (cid, sid) = session(&mut c, &mut s);
+    c.channel_request(cid, &env, true).unwrap();
+    pump(&mut c, &mut s);
+    let mut ka = vec![98u8];
+    ka.put_u32(sid);
+    ka.put_string(b"keepalive@openssh.com");
+    ka.put_bool(true);
+    let mut bytes = Vec::new();
+    for _ in 0..MAX_ANSWERS_OWED {
+        bytes.extend(raw(&mut c, ka.clone()));
+    }
+    let e = s.feed(&bytes).unwrap_err();
+    assert_eq!(e.reason(), Some(DisconnectReason::ProtocolError));
+    assert!(e.to_string().contains("requests already await an answer"), "{e}");
+    // Global requests, the same way.
+    let (mut c, mut s) = authed_pair();
+    c.global_request("tcpip-forward", true, &[0, 0, 0, 0, 0, 0, 0, 0])
+        .unwrap();
+    pump(&mut c, &mut s);
+    let mut gka = vec![80u8];
+    gka.put_string(b"keepalive@openssh.com");
+    gka.put_bool(true);
+    let mut bytes = Vec::new();
+    for _ in 1..MAX_ANSWERS_OWED {
+        bytes.extend(raw(&mut c, gka.clone()));
+    }
+    s.feed(&bytes).unwrap();
+    let e = s.feed(&raw(&mut c, gka)).unwrap_err();
+    assert_eq!(e.reason(), Some(DisconnectReason::ProtocolError));
+    assert!(e.to_string().contains("global requests already await an answer"), "{e}");
+}
+
 #[test]
 fn global_requests_in_order_and_keepalive() {
     let (mut c, mut s) = authed_pair();

@@ -35,6 +35,12 @@ pub const MAX_DATA_EVENT: usize = 256 * 1024;
 const SPARE_BUFFERS: usize = LOCAL_WINDOW as usize / MAX_DATA_EVENT;
 /// Bytes the application may queue on one channel beyond the peer's window.
 pub const MAX_QUEUED: usize = 16 * 1024 * 1024;
+/// Answers a connection may owe the peer at once, per channel and for
+/// global requests (RFC 4254 §4, §5.4). Answers go out in order, so those
+/// the core knows wait behind one the application has not given; a peer
+/// that keeps asking meanwhile (keepalives, window probes) is disconnected
+/// past this many instead of growing the queue without end.
+pub const MAX_ANSWERS_OWED: usize = 1024;
 
 #[derive(Debug)]
 struct Channel {
@@ -207,6 +213,11 @@ impl Connection {
                 let name = String::from_utf8_lossy(r.string()?).into_owned();
                 let want_reply = r.bool()?;
                 let data = r.remaining().to_vec();
+                if want_reply && self.chans.global_answers.len() >= MAX_ANSWERS_OWED {
+                    return Err(bad(format!(
+                        "{MAX_ANSWERS_OWED} global requests already await an answer"
+                    )));
+                }
                 match name.as_str() {
                     // Answered here, in turn with the application's answers.
                     "keepalive@openssh.com" | "hostkeys-00@openssh.com" | "hostkeys-prove-00@openssh.com" => {
@@ -343,6 +354,11 @@ impl Connection {
                         let name = String::from_utf8_lossy(r.string()?).into_owned();
                         let want_reply = r.bool()?;
                         let request = ChannelRequest::decode(&name, &mut r)?;
+                        if want_reply && ch.answers.len() >= MAX_ANSWERS_OWED {
+                            return Err(bad(format!(
+                                "channel {id}: {MAX_ANSWERS_OWED} requests already await an answer"
+                            )));
+                        }
                         if matches!(request, ChannelRequest::Keepalive | ChannelRequest::WindowProbe) {
                             // Answered here, in turn (OpenSSH answers failure).
                             if want_reply {

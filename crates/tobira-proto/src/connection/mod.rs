@@ -44,7 +44,7 @@ use crate::transport::keys::derive;
 use crate::transport::negotiate::{guess_was_wrong, negotiate, Negotiated};
 use crate::transport::packet::{cipher_block_limit, DirectionKeys, Opener, Sealer, MAX_PACKET};
 use crate::wire::{Reader, Writer};
-pub use channels::{LOCAL_MAX_PACKET, LOCAL_WINDOW, MAX_DATA_EVENT};
+pub use channels::{LOCAL_MAX_PACKET, LOCAL_WINDOW, MAX_ANSWERS_OWED, MAX_DATA_EVENT};
 pub use window::{MAX_GROWTH, MAX_WINDOW};
 
 /// Which side of the connection we are.
