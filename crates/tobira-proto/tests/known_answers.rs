@@ -253,3 +253,77 @@ fn aes_ctr_counter_carries_across_all_128_bits() {
         }
     }
 }
+
+/// `Sealer::seal_parts` (a message's head, then data sealed from where the
+/// caller holds it: AES-GCM encrypts it straight into the output, the
+/// padding written just after it in the caller's buffer) makes exactly the
+/// packets `Sealer::seal` makes of the same payload, for every cipher and
+/// wherever the data lies: amid other bytes, near the end of the buffer
+/// with spare capacity for the padding, at the very end with none (the
+/// copy), empty. The caller's buffer comes back as it was, and the packets
+/// open to the payload.
+#[test]
+fn seal_parts_is_seal_without_the_copy() {
+    use tobira_proto::crypto::mac;
+    let suites: &[(&str, Option<&str>)] = &[
+        ("aes128-gcm@openssh.com", None),
+        ("aes256-gcm@openssh.com", None),
+        ("chacha20-poly1305@openssh.com", None),
+        ("aes128-ctr", Some("hmac-sha2-256")),
+        ("aes256-ctr", Some("hmac-sha2-512-etm@openssh.com")),
+    ];
+    let suite_keys = |name: &str, mac_name: Option<&str>| {
+        let spec = cipher::lookup(name).unwrap();
+        DirectionKeys {
+            cipher: spec,
+            mac: mac_name.map(|m| {
+                let ms = mac::lookup(m).unwrap();
+                mac::Mac::new(ms, &vec![0x42; ms.key_len])
+            }),
+            key: Zeroizing::new((0..spec.key_len as u8).collect()),
+            iv: Zeroizing::new((0..spec.iv_len as u8).rev().collect()),
+        }
+    };
+    let head: &[u8] = &[94, 0, 0, 0, 7, 0, 0, 0, 0];
+    let content: Vec<u8> = (0..40_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+    for &(name, mac_name) in suites {
+        // (buffer length, spare capacity, data range)
+        let cases: &[(usize, usize, std::ops::Range<usize>)] = &[
+            (40_000, 0, 100..32_868),     // amid other bytes
+            (40_000, 0, 39_990..39_998),  // 2 bytes after it, none spare: copied
+            (40_000, 64, 39_990..39_998), // 2 bytes after it, room beyond
+            (40_000, 64, 7_232..40_000),  // at the end, room beyond
+            (40_000, 0, 7_232..40_000),   // at the end, no room: copied
+            (40_000, 0, 500..500),        // empty
+            (17, 64, 0..17),              // small
+        ];
+        let mut parts = Sealer::default();
+        parts.rekey(suite_keys(name, mac_name)).unwrap();
+        let mut whole = Sealer::default();
+        whole.rekey(suite_keys(name, mac_name)).unwrap();
+        let mut opener = Opener::default();
+        opener.rekey(suite_keys(name, mac_name)).unwrap();
+        opener.max_packet = tobira_proto::transport::packet::MAX_PACKET;
+        for (len, spare, range) in cases {
+            let mut buf = Vec::with_capacity(len + spare);
+            buf.extend_from_slice(&content[..*len]);
+            if *spare == 0 {
+                buf.shrink_to_fit();
+            }
+            let before = buf.clone();
+            let mut payload = head.to_vec();
+            payload.extend_from_slice(&buf[range.clone()]);
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            let ra = parts.seal_parts(head, &mut buf, range.clone(), &mut Counting(9), &mut a);
+            let rb = whole.seal(&payload, &mut Counting(9), &mut b);
+            assert_eq!(ra, rb, "{name} {range:?}");
+            assert!(a == b, "{name} {range:?}: packets differ");
+            assert!(buf == before, "{name} {range:?}: the caller's buffer changed");
+            let p = opener.open(&mut a).unwrap().unwrap();
+            assert_eq!(p.consumed, a.len());
+            assert!(a[p.payload.0..p.payload.1] == payload[..], "{name} {range:?}");
+        }
+        assert_eq!(parts.seq, whole.seq);
+        assert_eq!(parts.traffic, whole.traffic);
+    }
+}

@@ -26,6 +26,8 @@ const OUTPUT_HIGH_WATER: usize = 1024 * 1024;
 /// Bytes asked for per read of a program's output (its pipe holds
 /// 512 KiB, see `process.rs`).
 const READ_SIZE: usize = 128 * 1024;
+/// Bytes of each read buffer left for the padding of its last packet.
+const PADDING_ROOM: usize = 64;
 /// Messages in flight from a connection's session tasks (at most
 /// `READ_SIZE` bytes each) to the connection.
 const SESSION_QUEUE: usize = 16;
@@ -595,9 +597,16 @@ async fn pump_output<R: tokio::io::AsyncRead + Unpin>(
             return;
         }
         // Read into a buffer of its own, which then travels to the channel
-        // queue as it is (no copy of bulk output).
+        // queue as it is (no copy of bulk output). The last bytes stay
+        // free: AES-GCM packets are sealed from this buffer straight into
+        // the output, with the padding written just after their data
+        // (`Sealer::seal_parts`), so the last packet needs room for it.
         let mut buf = Vec::with_capacity(READ_SIZE);
-        let n = match r.read_buf(&mut buf).await {
+        let n = match (&mut r)
+            .take((READ_SIZE - PADDING_ROOM) as u64)
+            .read_buf(&mut buf)
+            .await
+        {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };

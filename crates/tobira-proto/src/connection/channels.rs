@@ -563,11 +563,18 @@ impl Connection {
     /// Queues data (or extended data with `code`, 1 = stderr) for the
     /// channel; it is sent as the peer's window allows.
     pub fn channel_write(&mut self, id: u32, code: Option<u32>, data: &[u8]) -> Result<(), Error> {
-        self.channel_write_owned(id, code, data.to_vec())
+        // Room after the data for the padding of its last packet (see
+        // `Sealer::seal_parts`).
+        let mut owned = Vec::with_capacity(data.len().saturating_add(64));
+        owned.extend_from_slice(data);
+        self.channel_write_owned(id, code, owned)
     }
 
     /// [`Self::channel_write`] for data the caller owns: the buffer is
-    /// queued as it is, without a copy (RFC 4254 §5.2).
+    /// queued as it is, without a copy (RFC 4254 §5.2). With AES-GCM its
+    /// packets are encrypted from it straight into the output; leaving
+    /// some spare capacity after the data (32 bytes will do) spares the
+    /// last packet a copy.
     pub fn channel_write_owned(&mut self, id: u32, code: Option<u32>, data: Vec<u8>) -> Result<(), Error> {
         let ch = self
             .chans
@@ -798,43 +805,40 @@ impl Connection {
                 break;
             }
             let sent = ch.front_sent;
-            let Some((code, data)) = ch.queue.front() else {
+            let Some((code, buf)) = ch.queue.front_mut() else {
                 break;
             };
-            let code = *code;
-            let data = data.get(sent..).unwrap_or_default();
-            let n = data
-                .len()
-                .min(ch.remote_window as usize)
-                .min(ch.remote_max_packet as usize);
-            let header = match code {
-                Some(_) => 13,
-                None => 9,
-            };
-            let write = |m: &mut Vec<u8>| {
-                match code {
-                    Some(c) => {
-                        m.push(num::CHANNEL_EXTENDED_DATA);
-                        m.put_u32(remote);
-                        m.put_u32(c);
-                    }
-                    None => {
-                        m.push(num::CHANNEL_DATA);
-                        m.put_u32(remote);
-                    }
+            let left = buf.len().saturating_sub(sent);
+            let n = left.min(ch.remote_window as usize).min(ch.remote_max_packet as usize);
+            // The message up to its data (RFC 4254 §5.2).
+            let mut head = [0u8; 13];
+            let head = match *code {
+                Some(c) => {
+                    head[0] = num::CHANNEL_EXTENDED_DATA;
+                    head[1..5].copy_from_slice(&remote.to_be_bytes());
+                    head[5..9].copy_from_slice(&c.to_be_bytes());
+                    head[9..13].copy_from_slice(&(n as u32).to_be_bytes());
+                    &head[..13]
                 }
-                m.put_string(&data[..n]);
+                None => {
+                    head[0] = num::CHANNEL_DATA;
+                    head[1..5].copy_from_slice(&remote.to_be_bytes());
+                    head[5..9].copy_from_slice(&(n as u32).to_be_bytes());
+                    &head[..9]
+                }
             };
             if direct {
-                sealer.seal_with(header + n, &mut **rng, wire, write);
+                // Sealed from the queued buffer into the output.
+                sealer.seal_parts(head, buf, sent..sent + n, &mut **rng, wire);
             } else {
-                let mut m = Vec::with_capacity(header + n);
-                write(&mut m);
+                let mut m = Vec::with_capacity(head.len() + n);
+                m.extend_from_slice(head);
+                m.extend_from_slice(buf.get(sent..sent + n).unwrap_or_default());
                 out.push(m);
             }
             ch.remote_window -= n as u32;
             ch.queued -= n;
-            if n == data.len() {
+            if n == left {
                 if let Some((_, buf)) = ch.queue.pop_front() {
                     keep_spare(&mut chans.spare, buf);
                 }

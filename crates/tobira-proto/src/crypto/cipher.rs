@@ -301,6 +301,35 @@ impl GcmState {
         out
     }
 
+    /// Encrypts `in_out` in place and `extra_in` into `extra_out_and_tag`
+    /// (the ciphertext of `in_out ‖ extra_in`, one packet), then appends the
+    /// tag there, with the 4-byte length as AAD: the bulk of a packet is
+    /// encrypted from where it lies into the output, without a copy first.
+    /// `extra_out_and_tag` must be 16 bytes longer than `extra_in`. False
+    /// when it is not or aws-lc refuses: the caller must then discard the
+    /// output, and the nonce is not used up.
+    pub fn seal_scatter(
+        &mut self,
+        len_bytes: &[u8],
+        in_out: &mut [u8],
+        extra_in: &[u8],
+        extra_out_and_tag: &mut [u8],
+    ) -> bool {
+        if extra_out_and_tag.len() != extra_in.len().saturating_add(16) {
+            return false;
+        }
+        let nonce = Nonce::assume_unique_for_key(self.nonce);
+        let sealed = self
+            .key
+            .seal_in_place_scatter(nonce, Aad::from(len_bytes), in_out, extra_in, extra_out_and_tag)
+            .is_ok();
+        // A refused seal leaves nothing to send, so its nonce stays unused.
+        if sealed {
+            self.next_nonce();
+        }
+        sealed
+    }
+
     /// Verifies and decrypts `data_and_tag` in place; false when the tag is wrong.
     pub fn open(&mut self, len_bytes: &[u8], data_and_tag: &mut [u8]) -> bool {
         let nonce = self.next_nonce();

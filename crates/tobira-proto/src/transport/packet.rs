@@ -12,6 +12,11 @@ use crate::error::{DisconnectReason, Error};
 
 /// Smallest padding (RFC 4253 §6).
 pub const MIN_PADDING: usize = 4;
+/// The most padding [`Sealer::seal_parts`] writes into the caller's buffer
+/// (AES-GCM pads with 4 to 19 bytes).
+const MAX_PAD_SET_ASIDE: usize = 32;
+/// AES-GCM's tag (RFC 5647 §7.3).
+const GCM_TAG: usize = 16;
 /// Largest packet before user authentication completes (RFC 4253 §6.1:
 /// implementations must accept 35000 bytes; we accept no more).
 pub const MAX_PACKET_PREAUTH: usize = 35_000;
@@ -112,6 +117,98 @@ impl Sealer {
         self.spec.kind != CipherKind::None
     }
 
+    /// The padding for a payload of `payload_len` bytes: at least
+    /// [`MIN_PADDING`], making the encrypted part (or, where the length
+    /// travels in the clear, the part after it) a multiple of the block
+    /// size, at least 8 (RFC 4253 §6).
+    fn padding_len(&self, payload_len: usize) -> usize {
+        let block = self.spec.block_len.max(8);
+        let aligned = if length_is_clear(self.spec, &self.mac) {
+            1 + payload_len
+        } else {
+            5 + payload_len
+        };
+        let pad = block - aligned % block;
+        if pad < MIN_PADDING {
+            pad + block
+        } else {
+            pad
+        }
+    }
+
+    /// Seals the payload `head ‖ buf[data]` (a message's fields, then the
+    /// data it carries where the caller holds it), appending the packet to
+    /// `out`; the same packet as [`Self::seal`] of that payload.
+    ///
+    /// With AES-GCM the data is encrypted from `buf` straight into `out`,
+    /// without being copied there first (issue 6: no copy per packet on
+    /// the data path). The padding has to follow the data in the same
+    /// piece of plaintext, so it is written into `buf` just after `data`
+    /// (over what lies there, kept aside, or into the buffer's spare
+    /// capacity) and `buf` is put back as it was before this returns.
+    /// Other ciphers, or a full `buf`, take the copy of [`Self::seal_with`].
+    pub fn seal_parts(
+        &mut self,
+        head: &[u8],
+        buf: &mut Vec<u8>,
+        data: std::ops::Range<usize>,
+        rng: &mut dyn RngCore,
+        out: &mut Vec<u8>,
+    ) -> (u32, u8) {
+        let end = data.end.min(buf.len());
+        let start = data.start.min(end);
+        let data_len = end - start;
+        let payload_len = head.len() + data_len;
+        let pad = self.padding_len(payload_len);
+        let room = buf.capacity() >= end.saturating_add(pad);
+        let CipherState::Gcm(gcm) = &mut self.state else {
+            return self.seal_with(payload_len, rng, out, |o| {
+                o.extend_from_slice(head);
+                o.extend_from_slice(&buf[start..end]);
+            });
+        };
+        if !room || pad > MAX_PAD_SET_ASIDE {
+            return self.seal_with(payload_len, rng, out, |o| {
+                o.extend_from_slice(head);
+                o.extend_from_slice(&buf[start..end]);
+            });
+        }
+        let packet_len = 1 + payload_len + pad;
+        let out_start = out.len();
+        out.reserve(4 + packet_len + GCM_TAG);
+        out.extend_from_slice(&(packet_len as u32).to_be_bytes());
+        out.push(pad as u8);
+        out.extend_from_slice(head);
+        let prefix_len = out.len() - out_start;
+        out.resize(out_start + prefix_len + data_len + pad + GCM_TAG, 0);
+        // The padding after the data, in the caller's buffer.
+        let buf_len = buf.len();
+        let kept_len = buf_len.saturating_sub(end).min(pad);
+        let mut kept = [0u8; MAX_PAD_SET_ASIDE];
+        kept[..kept_len].copy_from_slice(&buf[end..end + kept_len]);
+        if buf_len < end + pad {
+            buf.resize(end + pad, 0);
+        }
+        rng.fill_bytes(&mut buf[end..end + pad]);
+        let (prefix, extra_out) = out[out_start..].split_at_mut(prefix_len);
+        let (len_bytes, in_out) = prefix.split_at_mut(4);
+        let sealed = gcm.seal_scatter(len_bytes, in_out, &buf[start..end + pad], extra_out);
+        buf.truncate(buf_len);
+        buf[end..end + kept_len].copy_from_slice(&kept[..kept_len]);
+        if !sealed {
+            // Lengths are right by construction; should aws-lc refuse
+            // anyway, the packet is built the other way.
+            out.truncate(out_start);
+            return self.seal_with(payload_len, rng, out, |o| {
+                o.extend_from_slice(head);
+                o.extend_from_slice(&buf[start..end]);
+            });
+        }
+        self.seq = self.seq.wrapping_add(1);
+        self.traffic.count(out.len() - out_start, self.spec.block_len.max(8));
+        (packet_len as u32, pad as u8)
+    }
+
     /// Frames, pads, encrypts and MACs `payload`, appending the packet to `out`.
     /// Returns (packet_length, padding_length) for tracing.
     pub fn seal(&mut self, payload: &[u8], rng: &mut dyn RngCore, out: &mut Vec<u8>) -> (u32, u8) {
@@ -130,12 +227,7 @@ impl Sealer {
         write: impl FnOnce(&mut Vec<u8>),
     ) -> (u32, u8) {
         let block = self.spec.block_len.max(8);
-        let clear_len = length_is_clear(self.spec, &self.mac);
-        let aligned = if clear_len { 1 + payload_len } else { 5 + payload_len };
-        let mut pad = block - aligned % block;
-        if pad < MIN_PADDING {
-            pad += block;
-        }
+        let pad = self.padding_len(payload_len);
         let packet_len = 1 + payload_len + pad;
         let start = out.len();
         out.reserve(4 + packet_len + 64);
