@@ -15,6 +15,9 @@ pub const MIN_PADDING: usize = 4;
 /// The most padding [`Sealer::seal_parts`] writes into the caller's buffer
 /// (AES-GCM pads with 4 to 19 bytes).
 const MAX_PAD_SET_ASIDE: usize = 32;
+/// Data below this many bytes is copied into the packet even with AES-GCM:
+/// for a keystroke, copying costs less than sealing in two pieces.
+const SCATTER_MIN: usize = 1024;
 /// AES-GCM's tag (RFC 5647 §7.3).
 const GCM_TAG: usize = 16;
 /// Largest packet before user authentication completes (RFC 4253 §6.1:
@@ -146,7 +149,8 @@ impl Sealer {
     /// piece of plaintext, so it is written into `buf` just after `data`
     /// (over what lies there, kept aside, or into the buffer's spare
     /// capacity) and `buf` is put back as it was before this returns.
-    /// Other ciphers, or a full `buf`, take the copy of [`Self::seal_with`].
+    /// Other ciphers, data under 1 KiB, or a `buf` without room for the
+    /// padding after the data take the copy of [`Self::seal_with`].
     pub fn seal_parts(
         &mut self,
         head: &[u8],
@@ -167,7 +171,7 @@ impl Sealer {
                 o.extend_from_slice(&buf[start..end]);
             });
         };
-        if !room || pad > MAX_PAD_SET_ASIDE {
+        if !room || pad > MAX_PAD_SET_ASIDE || data_len < SCATTER_MIN {
             return self.seal_with(payload_len, rng, out, |o| {
                 o.extend_from_slice(head);
                 o.extend_from_slice(&buf[start..end]);
