@@ -48,8 +48,10 @@ pub fn spawn_stdin_reader(
                 }
                 Ok(n) => {
                     if n < READ_SIZE / 4 {
-                        // Keystrokes: no 256 KiB buffer per byte typed.
-                        buf.shrink_to_fit();
+                        // Keystrokes: no 256 KiB buffer per byte typed
+                        // (room left for the padding of its packet, see
+                        // `Sealer::seal_parts`).
+                        buf.shrink_to(n + 64);
                     }
                     if tx.blocking_send(Some(buf)).is_err() {
                         return;

@@ -350,6 +350,25 @@ fn answers_owed_are_bounded() {
     assert!(e.to_string().contains("global requests already await an answer"), "{e}");
 }
 
+/// `no-more-sessions@openssh.com` asked with want-reply is answered
+/// (success, as sshd does) in its turn: the answers after it go to their
+/// own requests.
+#[test]
+fn no_more_sessions_with_want_reply_is_answered_in_turn() {
+    let (mut c, mut s) = authed_pair();
+    c.global_request("no-more-sessions@openssh.com", true, &[]).unwrap();
+    c.global_request("keepalive@openssh.com", true, &[]).unwrap();
+    let (ce, _) = pump(&mut c, &mut s);
+    let replies: Vec<bool> = ce
+        .iter()
+        .filter_map(|e| match e {
+            Event::GlobalReply { success, .. } => Some(*success),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(replies, vec![true, false]);
+}
+
 #[test]
 fn global_requests_in_order_and_keepalive() {
     let (mut c, mut s) = authed_pair();

@@ -611,7 +611,7 @@ async fn pump_output<R: tokio::io::AsyncRead + Unpin>(
             Ok(n) => n,
         };
         if n < READ_SIZE / 4 {
-            buf.shrink_to_fit();
+            buf.shrink_to(n + PADDING_ROOM);
         }
         queued.fetch_add(n, Ordering::Relaxed);
         let msg = if stderr {

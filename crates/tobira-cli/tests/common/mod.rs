@@ -34,11 +34,12 @@ impl Drop for TempDir {
 
 /// A port for a server the test starts, free when this returns.
 ///
-/// Ports come from a per-process counter in 20000–32767, below the kernel's
-/// ephemeral range (32768 and up on Linux), so two tests running in
-/// parallel never get the same number, and no client connection's source
+/// Ports come from a per-process counter in 20000–32767, below Linux's
+/// default ephemeral range (32768 and up), so two tests of one test
+/// process never get the same number, and no client connection's source
 /// port can take it in the meantime; a port something else holds is
-/// skipped. (Binding port 0 and letting go, as this once did, could hand
+/// skipped. (Test binaries run one at a time under `cargo test`; separate
+/// processes start at offsets of their own but could meet.) (Binding port 0 and letting go, as this once did, could hand
 /// two parallel tests the same port: one then spoke to the other's server.)
 pub fn free_port() -> u16 {
     use std::sync::atomic::{AtomicU32, Ordering};

@@ -39,8 +39,11 @@ pub const MAX_QUEUED: usize = 16 * 1024 * 1024;
 /// global requests (RFC 4254 §4, §5.4). Answers go out in order, so those
 /// the core knows wait behind one the application has not given; a peer
 /// that keeps asking meanwhile (keepalives, window probes) is disconnected
-/// past this many instead of growing the queue without end.
-pub const MAX_ANSWERS_OWED: usize = 1024;
+/// past this many instead of growing the queue without end. Requests the
+/// application has not yet seen count too: a peer may send this many
+/// at once without waiting for answers (OpenSSH's `ssh` sends one
+/// `tcpip-forward` per `RemoteForward`, all at once), not more.
+pub const MAX_ANSWERS_OWED: usize = 4096;
 
 #[derive(Debug)]
 struct Channel {
@@ -225,7 +228,13 @@ impl Connection {
                             self.chans.global_answers.push_back(Some((false, Vec::new())));
                         }
                     }
-                    "no-more-sessions@openssh.com" => self.chans.no_more_sessions = true,
+                    "no-more-sessions@openssh.com" => {
+                        self.chans.no_more_sessions = true;
+                        // Taken (OpenSSH's sshd answers success when asked).
+                        if want_reply {
+                            self.chans.global_answers.push_back(Some((true, Vec::new())));
+                        }
+                    }
                     _ => {
                         if want_reply {
                             self.chans.global_answers.push_back(None);

@@ -139,6 +139,18 @@ impl Sealer {
         }
     }
 
+    /// Whether [`Self::seal_parts`] seals `data_len` bytes ending at `end`
+    /// of a buffer of `capacity`, after a head of `head_len`, from where
+    /// they lie (AES-GCM, 1 KiB or more, room for the padding after them)
+    /// rather than copying them.
+    pub fn scatters(&self, head_len: usize, capacity: usize, end: usize, data_len: usize) -> bool {
+        let pad = self.padding_len(head_len.saturating_add(data_len));
+        matches!(self.state, CipherState::Gcm(_))
+            && data_len >= SCATTER_MIN
+            && pad <= MAX_PAD_SET_ASIDE
+            && capacity >= end.saturating_add(pad)
+    }
+
     /// Seals the payload `head ‖ buf[data]` (a message's fields, then the
     /// data it carries where the caller holds it), appending the packet to
     /// `out`; the same packet as [`Self::seal`] of that payload.
@@ -149,6 +161,10 @@ impl Sealer {
     /// piece of plaintext, so it is written into `buf` just after `data`
     /// (over what lies there, kept aside, or into the buffer's spare
     /// capacity) and `buf` is put back as it was before this returns.
+    /// (The packet's room in `out` is still zero-filled first: a write-only
+    /// pass, cheaper than the copy, which safe Rust cannot skip.)
+    /// `data` must lie within `buf`; it is cut to `buf` otherwise, and the
+    /// message in `head` would then not match the data that follows it.
     /// Other ciphers, data under 1 KiB, or a `buf` without room for the
     /// padding after the data take the copy of [`Self::seal_with`].
     pub fn seal_parts(
@@ -159,19 +175,24 @@ impl Sealer {
         rng: &mut dyn RngCore,
         out: &mut Vec<u8>,
     ) -> (u32, u8) {
+        debug_assert!(
+            data.start <= data.end && data.end <= buf.len(),
+            "{data:?} of {}",
+            buf.len()
+        );
         let end = data.end.min(buf.len());
         let start = data.start.min(end);
         let data_len = end - start;
         let payload_len = head.len() + data_len;
         let pad = self.padding_len(payload_len);
-        let room = buf.capacity() >= end.saturating_add(pad);
+        let scatter = self.scatters(head.len(), buf.capacity(), end, data_len);
         let CipherState::Gcm(gcm) = &mut self.state else {
             return self.seal_with(payload_len, rng, out, |o| {
                 o.extend_from_slice(head);
                 o.extend_from_slice(&buf[start..end]);
             });
         };
-        if !room || pad > MAX_PAD_SET_ASIDE || data_len < SCATTER_MIN {
+        if !scatter {
             return self.seal_with(payload_len, rng, out, |o| {
                 o.extend_from_slice(head);
                 o.extend_from_slice(&buf[start..end]);
