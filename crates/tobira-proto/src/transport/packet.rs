@@ -186,18 +186,15 @@ impl Sealer {
         let payload_len = head.len() + data_len;
         let pad = self.padding_len(payload_len);
         let scatter = self.scatters(head.len(), buf.capacity(), end, data_len);
-        let CipherState::Gcm(gcm) = &mut self.state else {
-            return self.seal_with(payload_len, rng, out, |o| {
-                o.extend_from_slice(head);
-                o.extend_from_slice(&buf[start..end]);
-            });
+        let gcm = match &mut self.state {
+            CipherState::Gcm(gcm) if scatter => gcm,
+            _ => {
+                return self.seal_with(payload_len, rng, out, |o| {
+                    o.extend_from_slice(head);
+                    o.extend_from_slice(&buf[start..end]);
+                })
+            }
         };
-        if !scatter {
-            return self.seal_with(payload_len, rng, out, |o| {
-                o.extend_from_slice(head);
-                o.extend_from_slice(&buf[start..end]);
-            });
-        }
         let packet_len = 1 + payload_len + pad;
         let out_start = out.len();
         out.reserve(4 + packet_len + GCM_TAG);
