@@ -222,3 +222,37 @@ fn unknown_channel_request_is_refused() {
     assert_eq!(server.join().unwrap(), Some(false));
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// Of `-q` and `-v`, the one given last wins, as in OpenSSH: `-q -v` logs
+/// at debug1, `-v -q` is quiet; each alone does what it says.
+#[test]
+fn quiet_and_verbose_last_one_wins() {
+    let cases: [(&[&str], bool); 5] = [
+        (&["-v"], true),
+        (&["-q"], false),
+        (&["-q", "-v"], true),
+        (&["-v", "-q"], false),
+        (&["-vv", "-q", "-v"], true),
+    ];
+    for (flags, debug) in cases {
+        let dir = TempDir::new("scripted-qv");
+        let (port, server) = Scripted::start(&dir, |p, id| {
+            p.c.channel_request(id, &ChannelRequest::ExitStatus { status: 0 }, false)
+                .unwrap();
+            p.close(id);
+        });
+        let out = run(
+            client_command_logging("tobira", "-T", port)
+                .args(flags)
+                .args(["alice@127.0.0.1", "some command"]),
+            Duration::from_secs(60),
+        );
+        server.join().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{flags:?}: {err}");
+        assert_eq!(err.contains("debug1:"), debug, "{flags:?}: {err}");
+        if !debug {
+            assert!(err.is_empty(), "{flags:?}: {err}");
+        }
+    }
+}

@@ -168,8 +168,31 @@ fn parse_destination(d: &str) -> Result<(Option<String>, String, Option<u16>), S
     })
 }
 
+/// Parses the command line; of `-q` and `-v`, the one given last wins, as
+/// in OpenSSH (`-q` sets the log level to quiet, a first `-v` sets it to
+/// debug1 whatever came before).
+fn parse_args() -> Result<Args, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Args::command().try_get_matches()?;
+    let mut args = Args::from_arg_matches(&matches)?;
+    // Flags have defaults too; only those given on the command line count.
+    let last = |id: &str| {
+        (matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
+            .then(|| matches.indices_of(id).and_then(|i| i.max()))
+            .flatten()
+    };
+    if let (Some(q), Some(v)) = (last("quiet"), last("verbose")) {
+        if q > v {
+            args.verbose = 0;
+        } else {
+            args.quiet = false;
+        }
+    }
+    Ok(args)
+}
+
 fn main() -> ExitCode {
-    let args = match Args::try_parse() {
+    let args = match parse_args() {
         Ok(a) => a,
         Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelp => {
             let _ = e.print();

@@ -514,7 +514,8 @@ pub fn client_command(client: &str, ident: &str, port: u16) -> Command {
     c
 }
 
-/// [`client_command`] without its `-q` (which tobira lets win over `-v`),
+/// [`client_command`] without its `-q` (a later `-v` wins over it, in
+/// tobira as in OpenSSH, but then `-q`'s effects are gone too),
 /// for a caller that adds `-v`s to read the client's log.
 pub fn client_command_logging(client: &str, ident: &str, port: u16) -> Command {
     let mut c = if client == "ssh" {
