@@ -51,7 +51,7 @@ pub fn spawn_stdin_reader(
                         // Keystrokes: no 256 KiB buffer per byte typed
                         // (room left for the padding of its packet, see
                         // `Sealer::seal_parts`).
-                        buf.shrink_to(n + 64);
+                        buf.shrink_to(n + tobira_proto::transport::packet::PADDING_ROOM);
                     }
                     if tx.blocking_send(Some(buf)).is_err() {
                         return;

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use tobira_proto::msg::connection::{open_failure, ChannelKind, ChannelRequest};
+use tobira_proto::transport::packet::PADDING_ROOM;
 use tobira_proto::Connection;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, Notify};
@@ -26,8 +27,6 @@ const OUTPUT_HIGH_WATER: usize = 1024 * 1024;
 /// Bytes asked for per read of a program's output (its pipe holds
 /// 512 KiB, see `process.rs`).
 const READ_SIZE: usize = 128 * 1024;
-/// Bytes of each read buffer left for the padding of its last packet.
-const PADDING_ROOM: usize = 64;
 /// Messages in flight from a connection's session tasks (at most
 /// `READ_SIZE` bytes each) to the connection.
 const SESSION_QUEUE: usize = 16;

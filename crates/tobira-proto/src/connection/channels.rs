@@ -10,6 +10,7 @@ use super::{Connection, Event, Phase};
 use crate::error::Error;
 use crate::msg::connection::{open_failure, ChannelKind, ChannelRequest};
 use crate::msg::num;
+use crate::transport::packet::PADDING_ROOM;
 use crate::wire::{Reader, Writer};
 
 /// Our receive window per channel when it opens (RFC 4254 §5.2); it grows
@@ -574,7 +575,7 @@ impl Connection {
     pub fn channel_write(&mut self, id: u32, code: Option<u32>, data: &[u8]) -> Result<(), Error> {
         // Room after the data for the padding of its last packet (see
         // `Sealer::seal_parts`).
-        let mut owned = Vec::with_capacity(data.len().saturating_add(64));
+        let mut owned = Vec::with_capacity(data.len().saturating_add(PADDING_ROOM));
         owned.extend_from_slice(data);
         self.channel_write_owned(id, code, owned)
     }
@@ -582,7 +583,7 @@ impl Connection {
     /// [`Self::channel_write`] for data the caller owns: the buffer is
     /// queued as it is, without a copy (RFC 4254 §5.2). With AES-GCM its
     /// packets are encrypted from it straight into the output; leaving
-    /// some spare capacity after the data (32 bytes will do) spares the
+    /// [`PADDING_ROOM`] bytes of spare capacity after the data spares the
     /// last packet a copy.
     pub fn channel_write_owned(&mut self, id: u32, code: Option<u32>, data: Vec<u8>) -> Result<(), Error> {
         let ch = self

@@ -12,9 +12,11 @@ use crate::error::{DisconnectReason, Error};
 
 /// Smallest padding (RFC 4253 §6).
 pub const MIN_PADDING: usize = 4;
-/// The most padding [`Sealer::seal_parts`] writes into the caller's buffer
-/// (AES-GCM pads with 4 to 19 bytes).
-const MAX_PAD_SET_ASIDE: usize = 32;
+/// Spare capacity to leave after channel data so that
+/// [`Sealer::seal_parts`] can write the padding of its last packet there
+/// and seal it without a copy (AES-GCM pads with 4 to 19 bytes; this is
+/// also the most padding it sets aside).
+pub const PADDING_ROOM: usize = 64;
 /// Data below this many bytes is copied into the packet even with AES-GCM:
 /// for a keystroke, copying costs less than sealing in two pieces.
 const SCATTER_MIN: usize = 1024;
@@ -147,7 +149,7 @@ impl Sealer {
         let pad = self.padding_len(head_len.saturating_add(data_len));
         matches!(self.state, CipherState::Gcm(_))
             && data_len >= SCATTER_MIN
-            && pad <= MAX_PAD_SET_ASIDE
+            && pad <= PADDING_ROOM
             && capacity >= end.saturating_add(pad)
     }
 
@@ -188,12 +190,7 @@ impl Sealer {
         let scatter = self.scatters(head.len(), buf.capacity(), end, data_len);
         let gcm = match &mut self.state {
             CipherState::Gcm(gcm) if scatter => gcm,
-            _ => {
-                return self.seal_with(payload_len, rng, out, |o| {
-                    o.extend_from_slice(head);
-                    o.extend_from_slice(&buf[start..end]);
-                })
-            }
+            _ => return self.seal_copied(head, &buf[start..end], rng, out),
         };
         let packet_len = 1 + payload_len + pad;
         let out_start = out.len();
@@ -206,7 +203,7 @@ impl Sealer {
         // The padding after the data, in the caller's buffer.
         let buf_len = buf.len();
         let kept_len = buf_len.saturating_sub(end).min(pad);
-        let mut kept = [0u8; MAX_PAD_SET_ASIDE];
+        let mut kept = [0u8; PADDING_ROOM];
         kept[..kept_len].copy_from_slice(&buf[end..end + kept_len]);
         if buf_len < end + pad {
             buf.resize(end + pad, 0);
@@ -221,14 +218,19 @@ impl Sealer {
             // Lengths are right by construction; should aws-lc refuse
             // anyway, the packet is built the other way.
             out.truncate(out_start);
-            return self.seal_with(payload_len, rng, out, |o| {
-                o.extend_from_slice(head);
-                o.extend_from_slice(&buf[start..end]);
-            });
+            return self.seal_copied(head, &buf[start..end], rng, out);
         }
         self.seq = self.seq.wrapping_add(1);
         self.traffic.count(out.len() - out_start, self.spec.block_len.max(8));
         (packet_len as u32, pad as u8)
+    }
+
+    /// [`Self::seal`] of `head ‖ data`, the two copied into the packet.
+    fn seal_copied(&mut self, head: &[u8], data: &[u8], rng: &mut dyn RngCore, out: &mut Vec<u8>) -> (u32, u8) {
+        self.seal_with(head.len() + data.len(), rng, out, |o| {
+            o.extend_from_slice(head);
+            o.extend_from_slice(data);
+        })
     }
 
     /// Frames, pads, encrypts and MACs `payload`, appending the packet to `out`.
