@@ -612,6 +612,191 @@ fn session_programs_come_from_the_spawner() {
     }
 }
 
+/// The spawner's pid: tobirad's child named `tobirad-spawner`.
+fn spawner_of(server_pid: u32) -> u32 {
+    let children = std::fs::read_to_string(format!("/proc/{server_pid}/task/{server_pid}/children")).unwrap();
+    children
+        .split_whitespace()
+        .filter_map(|p| p.parse::<u32>().ok())
+        .find(|p| std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim_end() == "tobirad-spawner"))
+        .expect("tobirad has a spawner child")
+}
+
+/// Threads of `pid` named `name`.
+fn threads_named(pid: u32, name: &str) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|tasks| {
+            tasks
+                .flatten()
+                .filter(|t| std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim_end() == name))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// A program whose start hangs (as in a `chdir` into a hung network home
+/// directory) holds up no other session's: the spawner starts each
+/// program on a thread of its own. The hang is made with the debug
+/// builds' test hook `TOBIRA_TEST_HOLD_START_MS`, which holds that one
+/// start in the spawner; the held program still starts afterwards.
+#[test]
+fn a_hung_program_start_holds_up_no_other_session() {
+    let dir = TempDir::new("hung-start");
+    let (user, ident) = user_with_key(&dir, "");
+    let tobirad = start_tobirad(&["-o", "AcceptEnv=TOBIRA_TEST_HOLD_START_MS"]);
+    let spawner = spawner_of(tobirad.child.id());
+    let marker = user.home.join("held-program-ran");
+    let _ = std::fs::remove_file(&marker);
+
+    let mut held = client_command("tobira", &ident, tobirad.port);
+    held.args(["-o", "SetEnv=TOBIRA_TEST_HOLD_START_MS=8000"])
+        .arg(format!("{}@127.0.0.1", user.name))
+        .arg("touch ~/held-program-ran; echo held")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // (If the test fails early, the client ends with tobirad.)
+    let held = held.spawn().unwrap();
+    // Its start is being held once the spawner has a thread for it.
+    let start = Instant::now();
+    while threads_named(spawner, "start") == 0 {
+        assert!(start.elapsed() < Duration::from_secs(30), "{}", tobirad.log_text());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    // Meanwhile other sessions run to their end.
+    for round in 0..3 {
+        let (code, out, err) = exec(
+            "tobira",
+            tobirad.port,
+            &user.name,
+            &ident,
+            &[],
+            "echo other; exit 4",
+            b"",
+        );
+        assert_eq!(
+            (code, String::from_utf8_lossy(&out).trim()),
+            (4, "other"),
+            "round {round}: {err}"
+        );
+    }
+    assert!(
+        !marker.exists(),
+        "the held program had already run: the others waited for it"
+    );
+
+    // The held one starts when its hold ends.
+    let out = run_to_end(held, Duration::from_secs(60), "held client");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "held");
+    assert!(marker.exists());
+    // And the spawner is still the one starting programs.
+    let (code, out, err) = exec(
+        "tobira",
+        tobirad.port,
+        &user.name,
+        &ident,
+        &[],
+        "cat /proc/$PPID/comm",
+        b"",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(String::from_utf8_lossy(&out).trim(), "tobirad-spawner");
+}
+
+/// A program that has ended stays a zombie of the spawner until tobirad
+/// is done with it, so that its process group id cannot be reused while
+/// tobirad may still signal the group; then it is reaped. (tobirad is
+/// stopped for a moment, so that it cannot take the exit in yet.)
+#[test]
+fn an_ended_program_is_kept_until_tobirad_is_done_with_it() {
+    use std::io::BufRead;
+    let dir = TempDir::new("zombie-hold");
+    let (user, ident) = user_with_key(&dir, "");
+    let tobirad = start_tobirad(&[]);
+    let server = tobirad.child.id().to_string();
+    let spawner = spawner_of(tobirad.child.id());
+    let mut c = client_command("tobira", &ident, tobirad.port);
+    c.arg(format!("{}@127.0.0.1", user.name))
+        .arg("echo $$; exec sleep 1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut client = c.spawn().unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(client.stdout.as_mut().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let pid: u32 = first.trim().parse().expect("the program's pid");
+    let stat = |pid: u32| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok();
+    // (state, parent) from /proc/PID/stat.
+    let state = |pid: u32| {
+        stat(pid).and_then(|s| {
+            let mut f = s.rsplit(") ").next()?.split_whitespace();
+            Some((f.next()?.to_string(), f.next()?.parse::<u32>().ok()?))
+        })
+    };
+    assert_eq!(state(pid).map(|s| s.1), Some(spawner), "started by the spawner");
+    let _ = Command::new("kill").args(["-STOP", &server]).status();
+    let start = Instant::now();
+    while state(pid).map(|s| s.0).as_deref() != Some("Z") {
+        if start.elapsed() > Duration::from_secs(10) {
+            let _ = Command::new("kill").args(["-CONT", &server]).status();
+            panic!("the ended program {pid} was not kept: {:?}", state(pid));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Still there a moment later, the spawner's zombie.
+    std::thread::sleep(Duration::from_millis(300));
+    let held = state(pid);
+    let _ = Command::new("kill").args(["-CONT", &server]).status();
+    assert_eq!(held, Some(("Z".to_string(), spawner)));
+    let out = run_to_end(client, Duration::from_secs(60), "client");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let start = Instant::now();
+    while stat(pid).is_some() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the program {pid} was not reaped after tobirad let it go"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `ssh host 'nohup job >log 2>&1 &'`: what a program leaves running in
+/// the background when it exits lives on, as under sshd (tobirad used to
+/// kill the program's whole process group at its exit).
+#[test]
+fn background_jobs_outlive_their_command() {
+    let dir = TempDir::new("nohup");
+    let (user, ident) = user_with_key(&dir, "");
+    let tobirad = start_tobirad(&[]);
+    let sshd = start_sshd(&["AuthorizedKeysFile=.ssh/authorized_keys"]);
+    for (server, port) in [("sshd", sshd.port), ("tobirad", tobirad.port)] {
+        let file = user.home.join(format!("nohup-{server}"));
+        let command = format!(
+            "nohup sh -c 'sleep 1; echo alive > {}' >/dev/null 2>&1 &",
+            file.display()
+        );
+        let (code, _, err) = exec("tobira", port, &user.name, &ident, &[], &command, b"");
+        assert_eq!(code, 0, "{server}: {err}");
+        let start = Instant::now();
+        while std::fs::read_to_string(&file)
+            .map(|s| s.trim().to_string())
+            .ok()
+            .as_deref()
+            != Some("alive")
+        {
+            assert!(
+                start.elapsed() < Duration::from_secs(15),
+                "{server}: the background job did not live on"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
 /// A descriptor tobirad's parent left open without close-on-exec does not
 /// reach session programs (sshd closes such descriptors at start-up).
 #[test]

@@ -20,7 +20,6 @@ use nix::sys::signal::Signal;
 use nix::unistd::{Gid, Pid};
 use tokio::net::unix::pipe;
 use tokio::process::{Child, Command};
-use tokio::sync::watch;
 
 use crate::pty::{self, ChildSetup, Credentials, Pty, PtyMaster};
 
@@ -109,13 +108,16 @@ pub struct SpawnRequest {
 
 /// A running session program (the child sshd(8) forks for a session): the
 /// leader of its own session and process group, which [`Session::signal`]
-/// and [`Session::kill_group`] address. Dropping it kills the group.
+/// and [`Session::kill_group`] address. Dropping it kills the group, unless
+/// the program ended by itself in a session without a pty (see its `Drop`).
 #[derive(Debug)]
 pub struct Session {
     child: Proc,
     pid: u32,
     /// A duplicate of the pty master, for window-size changes.
     resize_fd: Option<OwnedFd>,
+    /// [`Session::wait`] has seen the program end.
+    ended: bool,
 }
 
 /// How the program was started, and so how its end is learnt.
@@ -124,8 +126,9 @@ enum Proc {
     /// Forked by this process: tokio waits for it.
     Forked(Child),
     /// Started by the spawner ([`crate::spawner`]), which reports its wait
-    /// status.
-    Spawned(watch::Receiver<Option<i32>>),
+    /// status (and keeps it a zombie until this is dropped, after
+    /// [`Session`]'s drop has signalled its group).
+    Spawned(crate::spawner::Spawned),
 }
 
 /// The program's side of the channel data (RFC 4254 §6.9): separate pipes
@@ -359,7 +362,8 @@ pub async fn spawn(req: SpawnRequest) -> io::Result<(Session, SessionIo)> {
     let (proc_, pid) = match crate::spawner::spawn(&plan, [&child_fds[0], &child_fds[1], &child_fds[2]]).await {
         Some(r) => {
             let s = r?;
-            (Proc::Spawned(s.status), s.pid)
+            let pid = s.pid;
+            (Proc::Spawned(s), pid)
         }
         None => fork_program(plan, child_fds)?,
     };
@@ -367,6 +371,7 @@ pub async fn spawn(req: SpawnRequest) -> io::Result<(Session, SessionIo)> {
         child: proc_,
         pid,
         resize_fd: None,
+        ended: false,
     };
     // From here on an error drops `session`, which kills the program.
     let io = match (pty, ours) {
@@ -417,14 +422,16 @@ impl Session {
     pub async fn wait(&mut self) -> io::Result<ExitReason> {
         let status = match &mut self.child {
             Proc::Forked(child) => child.wait().await?,
-            Proc::Spawned(rx) => {
-                let raw = rx
+            Proc::Spawned(s) => {
+                let raw = s
+                    .status
                     .wait_for(Option::is_some)
                     .await
                     .map_err(|_| io::Error::other("the spawner ended before the program"))?;
                 ExitStatus::from_raw(raw.unwrap_or(255 << 8))
             }
         };
+        self.ended = true;
         exit_reason(status)
     }
 
@@ -485,11 +492,17 @@ impl Session {
     }
 }
 
-/// Kills the process group ([`Session::kill_group`]); tokio reaps the
+/// Kills the process group ([`Session::kill_group`]) unless the program
+/// has ended by itself in a session without a pty: what it left running
+/// in the background (`nohup job >log 2>&1 &`) lives on, as under sshd,
+/// which signals nothing when a program exits. (With a pty, the group is
+/// hung up and killed, the end of a terminal session.) tokio reaps the
 /// program in the background if it was not waited for.
 impl Drop for Session {
     fn drop(&mut self) {
-        self.kill_group();
+        if !self.ended || self.resize_fd.is_some() {
+            self.kill_group();
+        }
     }
 }
 

@@ -21,7 +21,15 @@
 //!   with the program's stdin, stdout and stderr as `SCM_RIGHTS`;
 //! - spawner → server: `u32 2, u64 id, bool ok, (u32 pid | u32 errno,
 //!   string message)`; and `u32 3, u32 pid, u32 wait_status` when a
-//!   program has ended.
+//!   program has ended (never before the reply that gave its pid);
+//! - server → spawner: `u32 4, u32 pid` when the server is done with a
+//!   program (its [`Spawned`] dropped, after the session's last signal
+//!   to its group): the spawner keeps an ended program a zombie until
+//!   then, so that its process (and group) id is not reused while the
+//!   server may still signal it.
+//!
+//! The spawner starts each program on a thread of its own, so a program
+//! whose set-up hangs before exec holds up no other; see [`serve`].
 //!
 //! The spawner ends when the server's end of the socket closes. When it is
 //! not running (a library user that did not start it, or it died), session
@@ -31,9 +39,11 @@
 //! single thread (checked), after which the child runs ordinary Rust code;
 //! and the reset of SIGCHLD to its default disposition in the spawner.
 
+mod serve;
+
 use std::collections::HashMap;
 use std::ffi::{CString, OsStr, OsString};
-use std::io::{self, IoSlice, IoSliceMut};
+use std::io::{self, IoSlice};
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -45,8 +55,7 @@ use std::time::Duration;
 
 use nix::unistd::Gid;
 use rustix::net::{
-    AddressFamily, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendAncillaryBuffer, SendAncillaryMessage,
-    SendFlags, SocketFlags, SocketType,
+    AddressFamily, RecvFlags, SendAncillaryBuffer, SendAncillaryMessage, SendFlags, SocketFlags, SocketType,
 };
 use tobira_proto::wire::{Reader, Writer};
 use tokio::sync::watch;
@@ -62,6 +71,7 @@ const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
 const REQUEST: u32 = 1;
 const REPLY: u32 = 2;
 const EXITED: u32 = 3;
+const RELEASE: u32 = 4;
 
 /// A program to start: what [`crate::process::spawn`] would give std's
 /// `Command`.
@@ -79,12 +89,21 @@ pub(crate) struct Plan {
 }
 
 /// A started program: its pid and, once it has ended, its wait status.
+/// Dropping it releases the program (the spawner reaps it once ended):
+/// drop it only after the last signal to its group.
+#[derive(Debug)]
 pub(crate) struct Spawned {
     /// Process id (also its session and process group id).
     pub(crate) pid: u32,
     /// `None` until the program has ended; then its raw wait status. The
     /// sender is dropped if the spawner dies first.
     pub(crate) status: watch::Receiver<Option<i32>>,
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        release(self.pid);
+    }
 }
 
 type ReplyTx = tokio::sync::oneshot::Sender<io::Result<Spawned>>;
@@ -94,6 +113,9 @@ struct Client {
     sock: OwnedFd,
     next_id: AtomicU64,
     alive: AtomicBool,
+    /// Messages received from the spawner so far (a spawner that sends
+    /// nothing while a start is overdue is taken for stuck).
+    heard: AtomicU64,
     state: Mutex<State>,
 }
 
@@ -143,7 +165,7 @@ pub fn start(name: &str) -> io::Result<()> {
             if let Ok(n) = CString::new(name) {
                 let _ = rustix::thread::set_name(&n);
             }
-            serve(theirs)
+            serve::serve(theirs)
         }
         nix::unistd::ForkResult::Parent { child } => {
             drop(theirs);
@@ -152,6 +174,7 @@ pub fn start(name: &str) -> io::Result<()> {
                 sock: ours,
                 next_id: AtomicU64::new(1),
                 alive: AtomicBool::new(true),
+                heard: AtomicU64::new(0),
                 state: Mutex::new(State::default()),
             };
             if CLIENT.set(client).is_err() {
@@ -192,8 +215,9 @@ fn other_threads() -> usize {
 /// `None` when the spawner is not running or the request could not be
 /// sent: the caller forks itself. Once the descriptors have gone to the
 /// spawner there is no falling back (the program may yet start with
-/// them): a spawner that does not answer in time is an error, and the
-/// spawner is not used again. Returns once the program has been exec'ed
+/// them): a start that does not come in time is an error (the program is
+/// killed if it starts later), and a spawner that sent nothing at all in
+/// that time is not used again. Returns once the program has been exec'ed
 /// (as std's `Command::spawn` does), without blocking the runtime.
 pub(crate) async fn spawn(plan: &Plan, stdio: [&OwnedFd; 3]) -> Option<io::Result<Spawned>> {
     let client = CLIENT.get()?;
@@ -207,6 +231,7 @@ pub(crate) async fn spawn(plan: &Plan, stdio: [&OwnedFd; 3]) -> Option<io::Resul
     }
     let (tx, mut rx) = tokio::sync::oneshot::channel();
     lock(&client.state).waiting.insert(id, tx);
+    let heard = client.heard.load(Ordering::Acquire);
     let fds = [stdio[0].as_fd(), stdio[1].as_fd(), stdio[2].as_fd()];
     let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(3))];
     let mut control = SendAncillaryBuffer::new(&mut space);
@@ -230,17 +255,29 @@ pub(crate) async fn spawn(plan: &Plan, stdio: [&OwnedFd; 3]) -> Option<io::Resul
         Ok(Ok(r)) => Some(r),
         Ok(Err(_)) => Some(Err(io::Error::other("the spawner ended before starting the program"))),
         Err(_) => {
-            client.alive.store(false, Ordering::Release);
-            tracing::warn!(
-                "the spawner did not start a program within {} s; forking session programs in the server from now on",
-                REPLY_TIMEOUT.as_secs()
-            );
-            let mut st = lock(&client.state);
-            st.waiting.remove(&id);
-            // A reply that came in just now: that program must not run on.
-            if let Ok(Ok(late)) = rx.try_recv() {
-                st.running.remove(&late.pid);
+            if client.heard.load(Ordering::Acquire) == heard {
+                client.alive.store(false, Ordering::Release);
+                tracing::warn!(
+                    "the spawner sent nothing for {} s; forking session programs in the server from now on",
+                    REPLY_TIMEOUT.as_secs()
+                );
+            } else {
+                tracing::warn!(
+                    "a session program did not start within {} s (its set-up hangs)",
+                    REPLY_TIMEOUT.as_secs()
+                );
+            }
+            let late = {
+                let mut st = lock(&client.state);
+                st.waiting.remove(&id);
+                rx.try_recv()
+            };
+            // A reply that came in just now: that program must not run on
+            // (dropping it releases it, after the kill).
+            if let Ok(Ok(late)) = late {
+                lock(&client.state).running.remove(&late.pid);
                 kill_group(late.pid);
+                drop(late);
             }
             Some(Err(io::Error::new(
                 io::ErrorKind::TimedOut,
@@ -358,6 +395,7 @@ fn read_replies(sock: OwnedFd) {
             Ok((0, _)) | Err(_) => break,
             Ok((n, _)) => n,
         };
+        client.heard.fetch_add(1, Ordering::AcqRel);
         let mut r = Reader::new(buf.get(..n).unwrap_or_default());
         match r.u32() {
             Ok(REPLY) => {
@@ -379,17 +417,23 @@ fn read_replies(sock: OwnedFd) {
                     (Some(tx), Ok(pid)) => {
                         let (stx, srx) = watch::channel(None);
                         st.running.insert(pid, stx);
-                        if tx.send(Ok(Spawned { pid, status: srx })).is_err() {
+                        if let Err(Ok(gone)) = tx.send(Ok(Spawned { pid, status: srx })) {
                             // Its requester gave up: the program must not
-                            // run on.
+                            // run on (and is released after the kill).
                             st.running.remove(&pid);
+                            drop(st);
                             kill_group(pid);
+                            drop(gone);
                         }
                     }
                     (Some(tx), Err(e)) => {
                         let _ = tx.send(Err(e));
                     }
-                    (None, Ok(pid)) => kill_group(pid),
+                    (None, Ok(pid)) => {
+                        drop(st);
+                        kill_group(pid);
+                        release(pid);
+                    }
                     (None, Err(_)) => {}
                 }
             }
@@ -411,114 +455,23 @@ fn read_replies(sock: OwnedFd) {
     st.running.clear();
 }
 
+/// Tells the spawner that the server is done with `pid` (see the
+/// protocol above). Lost if the spawner's socket is full or gone: the
+/// zombie then stays until the spawner ends.
+fn release(pid: u32) {
+    let Some(client) = CLIENT.get() else { return };
+    let mut m = Vec::with_capacity(8);
+    m.put_u32(RELEASE);
+    m.put_u32(pid);
+    if let Err(e) = rustix::net::send(&client.sock, &m, SendFlags::DONTWAIT | SendFlags::NOSIGNAL) {
+        tracing::debug!("spawner: release of {pid} not sent ({e})");
+    }
+}
+
 fn kill_group(pid: u32) {
     if let Ok(p) = i32::try_from(pid) {
         let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(p), nix::sys::signal::Signal::SIGKILL);
     }
-}
-
-/// The spawner's main loop: requests from the server, and SIGCHLD for
-/// the programs that end. Never returns.
-fn serve(sock: OwnedFd) -> ! {
-    use nix::sys::signal::{SigSet, Signal};
-    use nix::sys::signalfd::{SfdFlags, SignalFd};
-    use rustix::event::{PollFd, PollFlags};
-
-    // SIGCHLD may be ignored (SIG_IGN is inherited through exec from
-    // whoever started the server); then children would be reaped by the
-    // kernel and their statuses lost.
-    // SAFETY: SIG_DFL installs no handler function, so no code can run
-    // asynchronously.
-    #[allow(unsafe_code)]
-    let _ = unsafe { nix::sys::signal::signal(Signal::SIGCHLD, nix::sys::signal::SigHandler::SigDfl) };
-    // Out of the server's session and process group, and deaf to the
-    // signals meant for the server (a terminal's ^C, `pkill -HUP
-    // tobirad`): it ends when the server's end of the socket closes. The
-    // programs it starts get an empty mask (`ChildSetup::run`).
-    let _ = rustix::process::setsid();
-    let mut deaf = SigSet::empty();
-    for sig in [
-        Signal::SIGHUP,
-        Signal::SIGINT,
-        Signal::SIGQUIT,
-        Signal::SIGTERM,
-        Signal::SIGUSR1,
-        Signal::SIGUSR2,
-        Signal::SIGPIPE,
-    ] {
-        deaf.add(sig);
-    }
-    let _ = deaf.thread_block();
-    let mut mask = SigSet::empty();
-    mask.add(Signal::SIGCHLD);
-    let chld = mask
-        .thread_block()
-        .ok()
-        .and_then(|_| SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC).ok());
-    let Some(chld) = chld else { std::process::exit(1) };
-    let mut buf = vec![0u8; MAX_MESSAGE];
-    loop {
-        let mut fds = [
-            PollFd::new(&sock, PollFlags::IN),
-            PollFd::from_borrowed_fd(chld.as_fd(), PollFlags::IN),
-        ];
-        if let Err(e) = rustix::event::poll(&mut fds, None) {
-            if e == rustix::io::Errno::INTR {
-                continue;
-            }
-            std::process::exit(1);
-        }
-        let (req, sig) = (fds[0].revents(), fds[1].revents());
-        if !sig.is_empty() {
-            while let Ok(Some(_)) = chld.read_signal() {}
-        }
-        if !req.is_empty() && !serve_one(&sock, &mut buf) {
-            std::process::exit(0);
-        }
-        reap(&sock);
-    }
-}
-
-/// Handles one request; false when the server has gone.
-fn serve_one(sock: &OwnedFd, buf: &mut [u8]) -> bool {
-    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(3))];
-    let mut control = RecvAncillaryBuffer::new(&mut space);
-    let n = match rustix::net::recvmsg(sock, &mut [IoSliceMut::new(buf)], &mut control, RecvFlags::CMSG_CLOEXEC) {
-        Ok(m) if m.bytes == 0 => return false,
-        Ok(m) => m.bytes,
-        Err(rustix::io::Errno::INTR) | Err(rustix::io::Errno::AGAIN) => return true,
-        Err(_) => return false,
-    };
-    let mut fds: Vec<OwnedFd> = Vec::new();
-    for m in control.drain() {
-        if let RecvAncillaryMessage::ScmRights(r) = m {
-            fds.extend(r);
-        }
-    }
-    let msg = buf.get(..n).unwrap_or_default();
-    let mut head = Reader::new(msg);
-    let (Ok(REQUEST), Ok(id)) = (head.u32(), head.u64()) else {
-        return true;
-    };
-    let mut reply = Vec::new();
-    reply.put_u32(REPLY);
-    reply.put_u64(id);
-    let started = match decode_request(msg) {
-        Some((_, plan)) => run(plan, fds),
-        None => Err(io::Error::other("malformed spawn request")),
-    };
-    match started {
-        Ok(pid) => {
-            reply.put_bool(true);
-            reply.put_u32(pid);
-        }
-        Err(e) => {
-            reply.put_bool(false);
-            reply.put_u32(e.raw_os_error().and_then(|n| u32::try_from(n).ok()).unwrap_or(0));
-            reply.put_string(e.to_string().as_bytes());
-        }
-    }
-    rustix::net::send(sock, &reply, SendFlags::NOSIGNAL).is_ok()
 }
 
 impl Plan {
@@ -536,29 +489,6 @@ impl Plan {
             .stderr(Stdio::from(stderr));
         crate::pty::install_child_setup(&mut cmd, self.setup);
         cmd
-    }
-}
-
-/// Starts the program (in the spawner).
-fn run(plan: Plan, fds: Vec<OwnedFd>) -> io::Result<u32> {
-    let stdio: [OwnedFd; 3] = fds
-        .try_into()
-        .map_err(|_| io::Error::other("spawn request without its three descriptors"))?;
-    let child = plan.command(stdio).spawn()?;
-    // Reaped by `reap` (waitpid), reported to the server.
-    Ok(child.id())
-}
-
-/// Reports every program that has ended.
-fn reap(sock: &OwnedFd) {
-    while let Ok(Some((pid, status))) = rustix::process::wait(rustix::process::WaitOptions::NOHANG) {
-        let mut m = Vec::new();
-        m.put_u32(EXITED);
-        m.put_u32(pid.as_raw_nonzero().get() as u32);
-        m.put_u32(status.as_raw() as u32);
-        if rustix::net::send(sock, &m, SendFlags::NOSIGNAL).is_err() {
-            std::process::exit(0);
-        }
     }
 }
 
