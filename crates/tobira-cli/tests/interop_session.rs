@@ -640,6 +640,7 @@ fn threads_named(pid: u32, name: &str) -> usize {
 /// builds' test hook `TOBIRA_TEST_HOLD_START_MS`, which holds that one
 /// start in the spawner; the held program still starts afterwards.
 #[test]
+#[cfg(debug_assertions)]
 fn a_hung_program_start_holds_up_no_other_session() {
     let dir = TempDir::new("hung-start");
     let (user, ident) = user_with_key(&dir, "");
@@ -719,7 +720,7 @@ fn an_ended_program_is_kept_until_tobirad_is_done_with_it() {
     let spawner = spawner_of(tobirad.child.id());
     let mut c = client_command("tobira", &ident, tobirad.port);
     c.arg(format!("{}@127.0.0.1", user.name))
-        .arg("echo $$; exec sleep 1")
+        .arg("echo $$; exec sleep 3")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -795,6 +796,56 @@ fn background_jobs_outlive_their_command() {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+}
+
+/// A background job that keeps its command's output open does not keep
+/// tobirad's ends of those pipes once the client has gone (sshd's
+/// per-connection process exits and closes them).
+#[test]
+fn a_background_job_holds_nothing_of_tobirad_after_the_client_has_gone() {
+    use std::io::BufRead;
+    let dir = TempDir::new("bg-hold");
+    let (user, ident) = user_with_key(&dir, "");
+    let tobirad = start_tobirad(&[]);
+    let server = tobirad.child.id();
+    let (code, _, err) = exec("tobira", tobirad.port, &user.name, &ident, &[], "true", b"");
+    assert_eq!(code, 0, "{err}");
+    std::thread::sleep(Duration::from_millis(300));
+    let before = open_fds(server);
+    let mut c = client_command("tobira", &ident, tobirad.port);
+    c.arg(format!("{}@127.0.0.1", user.name))
+        .arg("sleep 60 & echo $!")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut client = c.spawn().unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(client.stdout.as_mut().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let job = first.trim().to_string();
+    assert!(job.parse::<u32>().is_ok(), "{first:?}");
+    // The shell has ended; the job holds the output, so the session stays.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        client.try_wait().unwrap().is_none(),
+        "the session waits for the output's end"
+    );
+    let _ = client.kill();
+    let _ = client.wait();
+    let start = Instant::now();
+    while open_fds(server) > before {
+        if start.elapsed() > Duration::from_secs(10) {
+            let _ = Command::new("kill").arg(&job).status();
+            panic!("tobirad holds {} descriptors, {before} before", open_fds(server));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        std::path::Path::new(&format!("/proc/{job}")).exists(),
+        "the job lives on"
+    );
+    let _ = Command::new("kill").arg(&job).status();
 }
 
 /// A descriptor tobirad's parent left open without close-on-exec does not

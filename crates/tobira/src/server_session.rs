@@ -601,13 +601,16 @@ async fn pump_output<R: tokio::io::AsyncRead + Unpin>(
         // the output, with the padding written just after their data
         // (`Sealer::seal_parts`), so the last packet needs room for it.
         let mut buf = Vec::with_capacity(READ_SIZE);
-        let n = match (&mut r)
-            .take((READ_SIZE - PADDING_ROOM) as u64)
-            .read_buf(&mut buf)
-            .await
-        {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
+        // A read also ends when the session does: a program's background
+        // job may hold its output open for ever after the client has gone.
+        let mut limited = (&mut r).take((READ_SIZE - PADDING_ROOM) as u64);
+        let read = limited.read_buf(&mut buf);
+        let n = tokio::select! {
+            got = read => match got {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            },
+            () = until_closed(&closed, &wake) => return,
         };
         if n < READ_SIZE / 4 {
             buf.shrink_to(n + PADDING_ROOM);
@@ -623,6 +626,14 @@ async fn pump_output<R: tokio::io::AsyncRead + Unpin>(
         }
     }
     let _ = tx.send(SessionMsg::OutputDone(id)).await;
+}
+
+/// Returns once the session has ended (`closed`; `wake` hurries it, the
+/// timeout bounds a wake-up lost to a race with `Session::end`).
+async fn until_closed(closed: &AtomicBool, wake: &Notify) {
+    while !closed.load(Ordering::Relaxed) {
+        let _ = tokio::time::timeout(std::time::Duration::from_millis(250), wake.notified()).await;
+    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
-//! The spawner: a small single-threaded process, forked from the server
-//! before it starts any thread, that starts session programs on its
+//! The spawner: a small process, forked from the server before it starts
+//! any thread, that starts session programs on its
 //! behalf (see [`crate::process::spawn`]).
 //!
 //! Why: forking the server itself for every session copies the page tables
@@ -7,8 +7,8 @@
 //! takes a copy-on-write fault (with TLB shoot-downs on the other cores)
 //! until the child has exec'ed. `perf` showed that as the largest part of
 //! tobirad's cost per connection in `bench/`'s handshake rate. The spawner's
-//! address space is tiny and nothing else runs in it, so its forks are
-//! cheap; it does exactly what the server's own fork did (std's `Command`
+//! address space is tiny and only its own few threads run in it, so its
+//! forks are cheap; it does exactly what the server's own fork did (std's `Command`
 //! with [`crate::pty::ChildSetup`] between fork and exec), and reports each
 //! program's pid and, later, its wait status.
 //!
@@ -35,7 +35,7 @@
 //! not running (a library user that did not start it, or it died), session
 //! programs are forked by the server itself as before.
 //!
-//! `unsafe` code: one `fork` in [`start`], made while the process has a
+//! `unsafe` code: one `fork` in [`start`], made while the server has a
 //! single thread (checked), after which the child runs ordinary Rust code;
 //! and the reset of SIGCHLD to its default disposition in the spawner.
 
@@ -113,9 +113,6 @@ struct Client {
     sock: OwnedFd,
     next_id: AtomicU64,
     alive: AtomicBool,
-    /// Messages received from the spawner so far (a spawner that sends
-    /// nothing while a start is overdue is taken for stuck).
-    heard: AtomicU64,
     state: Mutex<State>,
 }
 
@@ -174,7 +171,6 @@ pub fn start(name: &str) -> io::Result<()> {
                 sock: ours,
                 next_id: AtomicU64::new(1),
                 alive: AtomicBool::new(true),
-                heard: AtomicU64::new(0),
                 state: Mutex::new(State::default()),
             };
             if CLIENT.set(client).is_err() {
@@ -216,8 +212,9 @@ fn other_threads() -> usize {
 /// sent: the caller forks itself. Once the descriptors have gone to the
 /// spawner there is no falling back (the program may yet start with
 /// them): a start that does not come in time is an error (the program is
-/// killed if it starts later), and a spawner that sent nothing at all in
-/// that time is not used again. Returns once the program has been exec'ed
+/// killed if it starts later). The spawner stays in use: it starts each
+/// program on a thread of its own, so one overdue start says nothing of
+/// the next; a spawner that has died is seen by its socket closing. Returns once the program has been exec'ed
 /// (as std's `Command::spawn` does), without blocking the runtime.
 pub(crate) async fn spawn(plan: &Plan, stdio: [&OwnedFd; 3]) -> Option<io::Result<Spawned>> {
     let client = CLIENT.get()?;
@@ -231,7 +228,6 @@ pub(crate) async fn spawn(plan: &Plan, stdio: [&OwnedFd; 3]) -> Option<io::Resul
     }
     let (tx, mut rx) = tokio::sync::oneshot::channel();
     lock(&client.state).waiting.insert(id, tx);
-    let heard = client.heard.load(Ordering::Acquire);
     let fds = [stdio[0].as_fd(), stdio[1].as_fd(), stdio[2].as_fd()];
     let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(3))];
     let mut control = SendAncillaryBuffer::new(&mut space);
@@ -255,18 +251,10 @@ pub(crate) async fn spawn(plan: &Plan, stdio: [&OwnedFd; 3]) -> Option<io::Resul
         Ok(Ok(r)) => Some(r),
         Ok(Err(_)) => Some(Err(io::Error::other("the spawner ended before starting the program"))),
         Err(_) => {
-            if client.heard.load(Ordering::Acquire) == heard {
-                client.alive.store(false, Ordering::Release);
-                tracing::warn!(
-                    "the spawner sent nothing for {} s; forking session programs in the server from now on",
-                    REPLY_TIMEOUT.as_secs()
-                );
-            } else {
-                tracing::warn!(
-                    "a session program did not start within {} s (its set-up hangs)",
-                    REPLY_TIMEOUT.as_secs()
-                );
-            }
+            tracing::warn!(
+                "a session program did not start within {} s (its set-up hangs)",
+                REPLY_TIMEOUT.as_secs()
+            );
             let late = {
                 let mut st = lock(&client.state);
                 st.waiting.remove(&id);
@@ -395,7 +383,6 @@ fn read_replies(sock: OwnedFd) {
             Ok((0, _)) | Err(_) => break,
             Ok((n, _)) => n,
         };
-        client.heard.fetch_add(1, Ordering::AcqRel);
         let mut r = Reader::new(buf.get(..n).unwrap_or_default());
         match r.u32() {
             Ok(REPLY) => {
@@ -456,15 +443,25 @@ fn read_replies(sock: OwnedFd) {
 }
 
 /// Tells the spawner that the server is done with `pid` (see the
-/// protocol above). Lost if the spawner's socket is full or gone: the
-/// zombie then stays until the spawner ends.
+/// protocol above). A blocking send: the spawner's main loop drains its
+/// socket without ever waiting on the server, so a full socket empties at
+/// once, and a lost release would leave a zombie. Nothing to do when the
+/// spawner is gone (its programs went to init).
 fn release(pid: u32) {
     let Some(client) = CLIENT.get() else { return };
+    if !client.alive.load(Ordering::Acquire) {
+        return;
+    }
     let mut m = Vec::with_capacity(8);
     m.put_u32(RELEASE);
     m.put_u32(pid);
-    if let Err(e) = rustix::net::send(&client.sock, &m, SendFlags::DONTWAIT | SendFlags::NOSIGNAL) {
-        tracing::debug!("spawner: release of {pid} not sent ({e})");
+    loop {
+        match rustix::net::send(&client.sock, &m, SendFlags::NOSIGNAL) {
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => tracing::debug!("spawner: release of {pid} not sent ({e})"),
+            Ok(_) => {}
+        }
+        break;
     }
 }
 

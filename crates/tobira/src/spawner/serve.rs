@@ -138,8 +138,12 @@ pub(super) fn serve(sock: OwnedFd) -> ! {
                 }
             } else if let Ok(pid) = u32::try_from(key) {
                 let status = Pid::from_raw(pid as i32).and_then(|p| peek_exit(rustix::process::WaitId::Pid(p)));
-                if let Some(status) = status {
-                    ended(&spawner, pid, status);
+                match status {
+                    Some(status) => ended(&spawner, pid, status),
+                    // Readable, yet no status for us: a tracer (another
+                    // process of the user's, ptrace) takes the exit first.
+                    // Watching on would spin; a thread waits instead.
+                    None => wait_elsewhere(&spawner, pid),
                 }
             }
         }
@@ -266,6 +270,29 @@ fn wait_in_place(spawner: &Spawner, pid: u32) {
             Ok(Some(status)) => return ended(spawner, pid, raw_status(&status)),
             Err(rustix::io::Errno::INTR) | Ok(None) => continue,
             Err(_) => return,
+        }
+    }
+}
+
+/// Moves the watch over `pid` from the epoll set to a thread of its own.
+fn wait_elsewhere(spawner: &Arc<Spawner>, pid: u32) {
+    {
+        let mut programs = spawner.programs();
+        let Some(program) = programs.get_mut(&pid) else { return };
+        if let Some(fd) = program.pidfd.take() {
+            let _ = epoll::delete(&spawner.epoll, &fd);
+        }
+    }
+    let sp = Arc::clone(spawner);
+    let made = std::thread::Builder::new()
+        .name("wait".into())
+        .stack_size(STARTER_STACK)
+        .spawn(move || wait_in_place(&sp, pid));
+    if made.is_err() {
+        // No thread: blocking here would stop everything, so the program
+        // is ended (it is reported, then reaped on release).
+        if let Ok(p) = i32::try_from(pid) {
+            let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(p), nix::sys::signal::Signal::SIGKILL);
         }
     }
 }
