@@ -766,8 +766,9 @@ fn an_ended_program_is_kept_until_tobirad_is_done_with_it() {
 }
 
 /// `ssh host 'nohup job >log 2>&1 &'`: what a program leaves running in
-/// the background when it exits lives on, as under sshd (tobirad used to
-/// kill the program's whole process group at its exit).
+/// the background when it exits lives on, as under sshd, with and without
+/// a pty (tobirad used to kill the program's whole process group at its
+/// exit).
 #[test]
 fn background_jobs_outlive_their_command() {
     let dir = TempDir::new("nohup");
@@ -775,25 +776,31 @@ fn background_jobs_outlive_their_command() {
     let tobirad = start_tobirad(&[]);
     let sshd = start_sshd(&["AuthorizedKeysFile=.ssh/authorized_keys"]);
     for (server, port) in [("sshd", sshd.port), ("tobirad", tobirad.port)] {
-        let file = user.home.join(format!("nohup-{server}"));
-        let command = format!(
-            "nohup sh -c 'sleep 1; echo alive > {}' >/dev/null 2>&1 &",
-            file.display()
-        );
-        let (code, _, err) = exec("tobira", port, &user.name, &ident, &[], &command, b"");
-        assert_eq!(code, 0, "{server}: {err}");
-        let start = Instant::now();
-        while std::fs::read_to_string(&file)
-            .map(|s| s.trim().to_string())
-            .ok()
-            .as_deref()
-            != Some("alive")
-        {
-            assert!(
-                start.elapsed() < Duration::from_secs(15),
-                "{server}: the background job did not live on"
+        for tty in [false, true] {
+            let file = user.home.join(format!("nohup-{server}-{tty}"));
+            // With a pty the job must ignore SIGHUP before the shell exits
+            // (the kernel hangs up the terminal's group then): the shell
+            // waits a moment.
+            let command = format!(
+                "(trap '' HUP; sleep 1; echo alive > {}) </dev/null >/dev/null 2>&1 & sleep 0.3",
+                file.display()
             );
-            std::thread::sleep(Duration::from_millis(50));
+            let flags: &[&str] = if tty { &["-tt"] } else { &[] };
+            let (code, _, err) = exec("tobira", port, &user.name, &ident, flags, &command, b"");
+            assert_eq!(code, 0, "{server} tty {tty}: {err}");
+            let start = Instant::now();
+            while std::fs::read_to_string(&file)
+                .map(|s| s.trim().to_string())
+                .ok()
+                .as_deref()
+                != Some("alive")
+            {
+                assert!(
+                    start.elapsed() < Duration::from_secs(15),
+                    "{server} tty {tty}: the background job did not live on"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
         }
     }
 }

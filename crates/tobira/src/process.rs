@@ -109,7 +109,7 @@ pub struct SpawnRequest {
 /// A running session program (the child sshd(8) forks for a session): the
 /// leader of its own session and process group, which [`Session::signal`]
 /// and [`Session::kill_group`] address. Dropping it kills the group, unless
-/// the program ended by itself in a session without a pty (see its `Drop`).
+/// the program ended by itself (see its `Drop`).
 #[derive(Debug)]
 pub struct Session {
     child: Proc,
@@ -493,14 +493,14 @@ impl Session {
 }
 
 /// Kills the process group ([`Session::kill_group`]) unless the program
-/// has ended by itself in a session without a pty: what it left running
-/// in the background (`nohup job >log 2>&1 &`) lives on, as under sshd,
-/// which signals nothing when a program exits. (With a pty, the group is
-/// hung up and killed, the end of a terminal session.) tokio reaps the
-/// program in the background if it was not waited for.
+/// has ended by itself: what it left running in the background (`nohup
+/// job >log 2>&1 &`) lives on, as under sshd, which signals nothing when
+/// a program exits. (With a pty, the kernel's hang-up at the session
+/// leader's exit still reaches the terminal's foreground group.) tokio
+/// reaps the program in the background if it was not waited for.
 impl Drop for Session {
     fn drop(&mut self) {
-        if !self.ended || self.resize_fd.is_some() {
+        if !self.ended {
             self.kill_group();
         }
     }

@@ -410,7 +410,7 @@ fn read_replies(sock: OwnedFd) {
                             st.running.remove(&pid);
                             drop(st);
                             kill_group(pid);
-                            drop(gone);
+                            off_reader(move || drop(gone));
                         }
                     }
                     (Some(tx), Err(e)) => {
@@ -419,7 +419,7 @@ fn read_replies(sock: OwnedFd) {
                     (None, Ok(pid)) => {
                         drop(st);
                         kill_group(pid);
-                        release(pid);
+                        off_reader(move || release(pid));
                     }
                     (None, Err(_)) => {}
                 }
@@ -440,6 +440,14 @@ fn read_replies(sock: OwnedFd) {
     let mut st = lock(&client.state);
     st.waiting.clear();
     st.running.clear();
+}
+
+/// Runs `f` (a release) on a thread of its own: the reader thread must
+/// never wait on the spawner's socket, since the spawner may itself be
+/// waiting for the reader to take a message. (A rare path: programs that
+/// started after their requester gave up.)
+fn off_reader(f: impl FnOnce() + Send + 'static) {
+    let _ = std::thread::Builder::new().name("spawner-release".into()).spawn(f);
 }
 
 /// Tells the spawner that the server is done with `pid` (see the
