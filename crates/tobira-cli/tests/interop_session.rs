@@ -782,7 +782,7 @@ fn background_jobs_outlive_their_command() {
             // (the kernel hangs up the terminal's group then): the shell
             // waits a moment.
             let command = format!(
-                "(trap '' HUP; sleep 1; echo alive > {}) </dev/null >/dev/null 2>&1 & sleep 0.3",
+                "(trap '' HUP; sleep 2; echo alive > {}) </dev/null >/dev/null 2>&1 & sleep 1",
                 file.display()
             );
             let flags: &[&str] = if tty { &["-tt"] } else { &[] };

@@ -73,6 +73,8 @@ struct Session {
     /// Set when the channel or connection is gone: the output pumps stop
     /// waiting for the client and let go of the pipes.
     closed: Arc<AtomicBool>,
+    /// Notified when `closed` is set, for pumps blocked in a read.
+    ended: Arc<Notify>,
 }
 
 impl Session {
@@ -83,8 +85,9 @@ impl Session {
                 let _ = c.send(Control::Kill);
             }
         }
-        self.closed.store(true, Ordering::Relaxed);
+        self.closed.store(true, Ordering::Release);
         self.wake.notify_waiters();
+        self.ended.notify_waiters();
     }
 }
 
@@ -168,6 +171,7 @@ impl Sessions {
                         exit: None,
                         queued: Arc::new(AtomicUsize::new(0)),
                         wake: Arc::new(Notify::new()),
+                        ended: Arc::new(Notify::new()),
                         closed: Arc::new(AtomicBool::new(false)),
                     },
                 );
@@ -352,6 +356,7 @@ impl Sessions {
             queued,
             wake,
             closed: s.closed.clone(),
+            ended: s.ended.clone(),
         };
         match io {
             SessionIo::Pipes { stdin, stdout, stderr } => {
@@ -573,16 +578,37 @@ struct Flow {
     queued: Arc<AtomicUsize>,
     wake: Arc<Notify>,
     closed: Arc<AtomicBool>,
+    ended: Arc<Notify>,
 }
 
+/// Moves a program's output to the channel until its end, or until the
+/// session ends: a background job may hold the output open for ever after
+/// the client has gone, and the pipe must not stay with tobirad.
 async fn pump_output<R: tokio::io::AsyncRead + Unpin>(
+    id: SessionKey,
+    r: R,
+    stderr: bool,
+    tx: mpsc::Sender<SessionMsg>,
+    flow: Flow,
+) {
+    let ended = flow.ended.clone();
+    let closed = flow.closed.clone();
+    tokio::select! {
+        () = pump(id, r, stderr, tx, flow) => {}
+        () = until_ended(&closed, &ended) => {}
+    }
+}
+
+async fn pump<R: tokio::io::AsyncRead + Unpin>(
     id: SessionKey,
     mut r: R,
     stderr: bool,
     tx: mpsc::Sender<SessionMsg>,
     flow: Flow,
 ) {
-    let Flow { queued, wake, closed } = flow;
+    let Flow {
+        queued, wake, closed, ..
+    } = flow;
     loop {
         while queued.load(Ordering::Relaxed) > OUTPUT_HIGH_WATER {
             if closed.load(Ordering::Relaxed) {
@@ -601,16 +627,13 @@ async fn pump_output<R: tokio::io::AsyncRead + Unpin>(
         // the output, with the padding written just after their data
         // (`Sealer::seal_parts`), so the last packet needs room for it.
         let mut buf = Vec::with_capacity(READ_SIZE);
-        // A read also ends when the session does: a program's background
-        // job may hold its output open for ever after the client has gone.
-        let mut limited = (&mut r).take((READ_SIZE - PADDING_ROOM) as u64);
-        let read = limited.read_buf(&mut buf);
-        let n = tokio::select! {
-            got = read => match got {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
-            },
-            () = until_closed(&closed, &wake) => return,
+        let n = match (&mut r)
+            .take((READ_SIZE - PADDING_ROOM) as u64)
+            .read_buf(&mut buf)
+            .await
+        {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
         };
         if n < READ_SIZE / 4 {
             buf.shrink_to(n + PADDING_ROOM);
@@ -628,11 +651,18 @@ async fn pump_output<R: tokio::io::AsyncRead + Unpin>(
     let _ = tx.send(SessionMsg::OutputDone(id)).await;
 }
 
-/// Returns once the session has ended (`closed`; `wake` hurries it, the
-/// timeout bounds a wake-up lost to a race with `Session::end`).
-async fn until_closed(closed: &AtomicBool, wake: &Notify) {
-    while !closed.load(Ordering::Relaxed) {
-        let _ = tokio::time::timeout(std::time::Duration::from_millis(250), wake.notified()).await;
+/// Returns once the session has ended (`closed`, then `ended` notified by
+/// `Session::end`). The waiter is registered before `closed` is checked,
+/// so no notification is lost between the two.
+async fn until_ended(closed: &AtomicBool, ended: &Notify) {
+    loop {
+        let notified = ended.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if closed.load(Ordering::Acquire) {
+            return;
+        }
+        notified.await;
     }
 }
 
