@@ -622,6 +622,24 @@ fn spawner_of(server_pid: u32) -> u32 {
         .expect("tobirad has a spawner child")
 }
 
+/// Starts `tobira` running `command` and reads the first line of its
+/// output; the client runs on.
+fn first_line_of(ident: &str, port: u16, user: &str, command: &str) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut c = client_command("tobira", ident, port);
+    c.arg(format!("{user}@127.0.0.1"))
+        .arg(command)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut client = c.spawn().unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(client.stdout.as_mut().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    (client, first)
+}
+
 /// Threads of `pid` named `name`.
 fn threads_named(pid: u32, name: &str) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/task"))
@@ -635,10 +653,11 @@ fn threads_named(pid: u32, name: &str) -> usize {
 }
 
 /// A program whose start hangs (as in a `chdir` into a hung network home
-/// directory) holds up no other session's: the spawner starts each
-/// program on a thread of its own. The hang is made with the debug
-/// builds' test hook `TOBIRA_TEST_HOLD_START_MS`, which holds that one
-/// start in the spawner; the held program still starts afterwards.
+/// directory) holds up no other session's: the spawner's watchdog starts
+/// another loop thread when its loop thread has been inside a start for a
+/// second. The hang is made with the debug builds' test hook
+/// `TOBIRA_TEST_HOLD_START_MS`, which holds that one start in the
+/// spawner; the held program still starts afterwards.
 #[test]
 #[cfg(debug_assertions)]
 fn a_hung_program_start_holds_up_no_other_session() {
@@ -658,9 +677,10 @@ fn a_hung_program_start_holds_up_no_other_session() {
         .stderr(Stdio::piped());
     // (If the test fails early, the client ends with tobirad.)
     let held = held.spawn().unwrap();
-    // Its start is being held once the spawner has a thread for it.
+    // Its start is being held, and the watchdog has taken over, once the
+    // spawner has a loop thread besides its main one.
     let start = Instant::now();
-    while threads_named(spawner, "start") == 0 {
+    while threads_named(spawner, "loop") == 0 {
         assert!(start.elapsed() < Duration::from_secs(30), "{}", tobirad.log_text());
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -712,23 +732,12 @@ fn a_hung_program_start_holds_up_no_other_session() {
 /// stopped for a moment, so that it cannot take the exit in yet.)
 #[test]
 fn an_ended_program_is_kept_until_tobirad_is_done_with_it() {
-    use std::io::BufRead;
     let dir = TempDir::new("zombie-hold");
     let (user, ident) = user_with_key(&dir, "");
     let tobirad = start_tobirad(&[]);
     let server = tobirad.child.id().to_string();
     let spawner = spawner_of(tobirad.child.id());
-    let mut c = client_command("tobira", &ident, tobirad.port);
-    c.arg(format!("{}@127.0.0.1", user.name))
-        .arg("echo $$; exec sleep 3")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut client = c.spawn().unwrap();
-    let mut first = String::new();
-    std::io::BufReader::new(client.stdout.as_mut().unwrap())
-        .read_line(&mut first)
-        .unwrap();
+    let (client, first) = first_line_of(&ident, tobirad.port, &user.name, "echo $$; exec sleep 3");
     let pid: u32 = first.trim().parse().expect("the program's pid");
     let stat = |pid: u32| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok();
     // (state, parent) from /proc/PID/stat.
@@ -810,7 +819,6 @@ fn background_jobs_outlive_their_command() {
 /// per-connection process exits and closes them).
 #[test]
 fn a_background_job_holds_nothing_of_tobirad_after_the_client_has_gone() {
-    use std::io::BufRead;
     let dir = TempDir::new("bg-hold");
     let (user, ident) = user_with_key(&dir, "");
     let tobirad = start_tobirad(&[]);
@@ -819,17 +827,7 @@ fn a_background_job_holds_nothing_of_tobirad_after_the_client_has_gone() {
     assert_eq!(code, 0, "{err}");
     std::thread::sleep(Duration::from_millis(300));
     let before = open_fds(server);
-    let mut c = client_command("tobira", &ident, tobirad.port);
-    c.arg(format!("{}@127.0.0.1", user.name))
-        .arg("sleep 60 & echo $!")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    let mut client = c.spawn().unwrap();
-    let mut first = String::new();
-    std::io::BufReader::new(client.stdout.as_mut().unwrap())
-        .read_line(&mut first)
-        .unwrap();
+    let (mut client, first) = first_line_of(&ident, tobirad.port, &user.name, "sleep 60 & echo $!");
     let job = first.trim().to_string();
     assert!(job.parse::<u32>().is_ok(), "{first:?}");
     // The shell has ended; the job holds the output, so the session stays.

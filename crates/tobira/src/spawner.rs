@@ -28,8 +28,8 @@
 //!   then, so that its process (and group) id is not reused while the
 //!   server may still signal it.
 //!
-//! The spawner starts each program on a thread of its own, so a program
-//! whose set-up hangs before exec holds up no other; see [`serve`].
+//! A watchdog in the spawner starts another loop thread when a program's
+//! set-up hangs before exec, so that one holds up no other; see [`serve`].
 //!
 //! The spawner ends when the server's end of the socket closes. When it is
 //! not running (a library user that did not start it, or it died), session
@@ -212,10 +212,11 @@ fn other_threads() -> usize {
 /// sent: the caller forks itself. Once the descriptors have gone to the
 /// spawner there is no falling back (the program may yet start with
 /// them): a start that does not come in time is an error (the program is
-/// killed if it starts later). The spawner stays in use: it starts each
-/// program on a thread of its own, so one overdue start says nothing of
-/// the next; a spawner that has died is seen by its socket closing. Returns once the program has been exec'ed
-/// (as std's `Command::spawn` does), without blocking the runtime.
+/// killed if it starts later). The spawner stays in use: its watchdog
+/// keeps other starts going past a hung one, so one overdue start says
+/// nothing of the next; a spawner that has died is seen by its socket
+/// closing. Returns once the program has been exec'ed (as std's
+/// `Command::spawn` does), without blocking the runtime.
 pub(crate) async fn spawn(plan: &Plan, stdio: [&OwnedFd; 3]) -> Option<io::Result<Spawned>> {
     let client = CLIENT.get()?;
     if !client.alive.load(Ordering::Acquire) {

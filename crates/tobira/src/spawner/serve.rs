@@ -1,26 +1,33 @@
 //! The spawner process's side (see [`super`]): requests from the server,
-//! each program started on a thread of its own, exits watched through
-//! pidfds.
+//! programs started by a loop thread, exits watched through pidfds, and a
+//! watchdog that keeps a hung start from holding up the others.
 //!
-//! Why a thread per request: std's `Command::spawn` returns only once the
-//! child has exec'ed, and the child's set-up before that (a `chdir` into a
-//! hung network home directory) can take any time. Started one after the
-//! other, one such program held up every other session's. The threads
-//! share nothing but the socket (one message per `send`) and the program
-//! table; forking from them stays cheap, as the process is small.
+//! Why a watchdog: std's `Command::spawn` returns only once the child has
+//! exec'ed, and the child's set-up before that (a `chdir` into a hung
+//! network home directory) can take any time. Started one after the
+//! other, one such program held up every other session's. A thread per
+//! start avoids that, but costs about 1 ms of the spawner's CPU per
+//! program (`perf`: thread stacks mapped and unmapped, and copy-on-write
+//! faults with TLB shoot-downs across the threads' cores), 20 % of
+//! tobirad's handshake rate. So the main thread loops and starts
+//! programs itself, and a watchdog thread (asleep but for a look every
+//! 250 ms) starts another loop thread when every loop thread has been
+//! inside a start for over a second; such an extra loop thread ends when
+//! it comes back from a start while another is free. In the usual case
+//! the process has two threads, one of them asleep.
 //!
 //! Why pidfds and not `wait(-1)`: std waits for a child whose exec failed
 //! (to return the error), and a `wait` for any child on another thread
 //! could take that status first. Each program the spawner started has its
 //! pidfd in an epoll set; it becomes readable when the program ends.
-//! Where `pidfd_open` is unavailable (Linux before 5.3), the thread that
-//! started a program waits for it instead.
+//! Where `pidfd_open` is unavailable (Linux before 5.3), a thread of its
+//! own waits for each program instead.
 //!
-//! What is left: a child forked while another request's descriptors are
-//! open in the spawner holds copies of them (close-on-exec) until its own
-//! exec. If its set-up hangs, the other program's pipes stay open that
-//! long (its session sees end-of-file late); only requests in flight in
-//! the same instant are affected.
+//! What is left: a start that comes while every loop thread is inside a
+//! start waits up to about 1.25 s for the watchdog. And a child forked
+//! while another start is in flight on another loop thread holds copies
+//! of that start's descriptors (close-on-exec) until its own exec; if its
+//! set-up hangs, that other session sees the end of its output late.
 //!
 //! A program that has ended is left a zombie, its status read with
 //! `WNOWAIT`, until the server releases it: its process id, which is also
@@ -42,9 +49,13 @@ use super::{decode_request, Plan, EXITED, MAX_MESSAGE, RELEASE, REPLY, REQUEST};
 
 /// The epoll key of the socket to the server (programs use their pid).
 const SOCKET_KEY: u64 = u64::MAX;
-/// Stack of a thread that starts one program (std's spawn and the child's
-/// set-up need little).
-const STARTER_STACK: usize = 256 * 1024;
+/// Stack of a loop thread and of a waiting thread (std's spawn and the
+/// child's set-up need little).
+const THREAD_STACK: usize = 256 * 1024;
+/// How often the watchdog looks, and how long every loop thread must have
+/// been inside a start before it makes another.
+const WATCH_PERIOD: std::time::Duration = std::time::Duration::from_millis(250);
+const STUCK_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// One program the spawner started, until it has ended and been released.
 struct Program {
@@ -64,11 +75,25 @@ struct Spawner {
     /// Programs by pid. Every message to the server is sent with this lock
     /// held, so a program's exit report never overtakes its start reply.
     programs: Mutex<HashMap<u32, Program>>,
+    loops: Mutex<Loops>,
+}
+
+/// The loop threads, for the watchdog.
+#[derive(Default)]
+struct Loops {
+    /// Loop threads not inside a start.
+    free: usize,
+    /// Since when none has been free.
+    none_free_since: Option<std::time::Instant>,
 }
 
 impl Spawner {
     fn programs(&self) -> MutexGuard<'_, HashMap<u32, Program>> {
         self.programs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn loops(&self) -> MutexGuard<'_, Loops> {
+        self.loops.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Sends one message to the server; the spawner ends if it has gone.
@@ -79,8 +104,9 @@ impl Spawner {
     }
 }
 
-/// The spawner's main loop: requests and releases from the server, and the
-/// programs that end. Never returns.
+/// The spawner: sets the process up, starts the first loop thread and
+/// becomes the watchdog. Never returns; the process ends when the server's
+/// end of the socket closes (or on an error a loop cannot go on from).
 pub(super) fn serve(sock: OwnedFd) -> ! {
     use nix::sys::signal::{SigSet, Signal};
 
@@ -120,7 +146,53 @@ pub(super) fn serve(sock: OwnedFd) -> ! {
         sock,
         epoll: ep,
         programs: Mutex::new(HashMap::new()),
+        loops: Mutex::new(Loops {
+            free: 1,
+            none_free_since: None,
+        }),
     });
+    let sp = Arc::clone(&spawner);
+    let watchdog = std::thread::Builder::new()
+        .name("watchdog".into())
+        .stack_size(THREAD_STACK)
+        .spawn(move || watch(&sp));
+    if watchdog.is_err() {
+        tracing::debug!("spawner: no watchdog thread; a hung start holds up the others");
+    }
+    serve_loop(&spawner, true);
+    std::process::exit(1)
+}
+
+/// The watchdog: another loop thread when every one has been inside a
+/// start for [`STUCK_AFTER`].
+fn watch(spawner: &Arc<Spawner>) {
+    loop {
+        std::thread::sleep(WATCH_PERIOD);
+        let mut loops = spawner.loops();
+        let stuck = loops.free == 0 && loops.none_free_since.is_some_and(|t| t.elapsed() >= STUCK_AFTER);
+        if stuck {
+            loops.free += 1;
+            loops.none_free_since = None;
+            drop(loops);
+            let sp = Arc::clone(spawner);
+            let made = std::thread::Builder::new()
+                .name("loop".into())
+                .stack_size(THREAD_STACK)
+                .spawn(move || serve_loop(&sp, false));
+            if made.is_err() {
+                let mut loops = spawner.loops();
+                loops.free -= 1;
+                loops.none_free_since = Some(std::time::Instant::now());
+            }
+        }
+    }
+}
+
+/// A loop thread: requests and releases from the server, and the programs
+/// that end. The main thread's never returns (its allocations stay in the
+/// allocator's first arena, which keeps the process, and so each fork,
+/// small); another returns when a loop thread is free after its start.
+fn serve_loop(spawner: &Arc<Spawner>, main: bool) {
     let mut buf = vec![0u8; MAX_MESSAGE];
     let mut events: Vec<epoll::Event> = Vec::with_capacity(64);
     loop {
@@ -133,25 +205,41 @@ pub(super) fn serve(sock: OwnedFd) -> ! {
         for ev in &events {
             let key = ev.data.u64();
             if key == SOCKET_KEY {
-                if !receive(&spawner, &mut buf) {
-                    std::process::exit(0);
+                match receive(spawner, &mut buf) {
+                    Received::Gone => std::process::exit(0),
+                    Received::Started { enough_loops: true } if !main => {
+                        spawner.loops().free -= 1;
+                        return;
+                    }
+                    Received::Started { .. } | Received::Other => {}
                 }
             } else if let Ok(pid) = u32::try_from(key) {
                 let status = Pid::from_raw(pid as i32).and_then(|p| peek_exit(rustix::process::WaitId::Pid(p)));
                 match status {
-                    Some(status) => ended(&spawner, pid, status),
+                    Some(status) => ended(spawner, pid, status),
                     // Readable, yet no status for us: a tracer (another
                     // process of the user's, ptrace) takes the exit first.
                     // Watching on would spin; a thread waits instead.
-                    None => wait_elsewhere(&spawner, pid),
+                    None => wait_elsewhere(spawner, pid),
                 }
             }
         }
     }
 }
 
-/// Handles one message from the server; false when the server has gone.
-fn receive(spawner: &Arc<Spawner>, buf: &mut [u8]) -> bool {
+/// What [`receive`] did.
+enum Received {
+    /// The server has gone.
+    Gone,
+    /// A start request was handled; `enough_loops` when another loop
+    /// thread is free, so that this one may end.
+    Started { enough_loops: bool },
+    /// Anything else.
+    Other,
+}
+
+/// Handles one message from the server.
+fn receive(spawner: &Arc<Spawner>, buf: &mut [u8]) -> Received {
     let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(3))];
     let mut control = RecvAncillaryBuffer::new(&mut space);
     let n = match rustix::net::recvmsg(
@@ -160,10 +248,10 @@ fn receive(spawner: &Arc<Spawner>, buf: &mut [u8]) -> bool {
         &mut control,
         RecvFlags::CMSG_CLOEXEC | RecvFlags::DONTWAIT,
     ) {
-        Ok(m) if m.bytes == 0 => return false,
+        Ok(m) if m.bytes == 0 => return Received::Gone,
         Ok(m) => m.bytes,
-        Err(rustix::io::Errno::INTR) | Err(rustix::io::Errno::AGAIN) => return true,
-        Err(_) => return false,
+        Err(rustix::io::Errno::INTR) | Err(rustix::io::Errno::AGAIN) => return Received::Other,
+        Err(_) => return Received::Gone,
     };
     let mut fds: Vec<OwnedFd> = Vec::new();
     for m in control.drain() {
@@ -175,24 +263,24 @@ fn receive(spawner: &Arc<Spawner>, buf: &mut [u8]) -> bool {
     let mut head = Reader::new(msg);
     match head.u32() {
         Ok(REQUEST) => {
-            let Ok(id) = head.u64() else { return true };
+            let Ok(id) = head.u64() else {
+                return Received::Other;
+            };
             let plan = decode_request(msg).map(|(_, plan)| plan);
-            let sp = Arc::clone(spawner);
-            let made = std::thread::Builder::new()
-                .name("start".into())
-                .stack_size(STARTER_STACK)
-                .spawn(move || start(&sp, id, plan, fds));
-            if made.is_err() {
-                // The request's descriptors went with the closure.
-                let mut reply = Vec::new();
-                reply.put_u32(REPLY);
-                reply.put_u64(id);
-                reply.put_bool(false);
-                reply.put_u32(rustix::io::Errno::AGAIN.raw_os_error() as u32);
-                reply.put_string(b"no thread to start the program on");
-                let _programs = spawner.programs();
-                spawner.send(&reply);
+            {
+                let mut loops = spawner.loops();
+                loops.free = loops.free.saturating_sub(1);
+                if loops.free == 0 {
+                    loops.none_free_since = Some(std::time::Instant::now());
+                }
             }
+            start(spawner, id, plan, fds);
+            let mut loops = spawner.loops();
+            loops.free += 1;
+            loops.none_free_since = None;
+            return Received::Started {
+                enough_loops: loops.free > 1,
+            };
         }
         Ok(RELEASE) => {
             if let Ok(pid) = head.u32() {
@@ -201,11 +289,11 @@ fn receive(spawner: &Arc<Spawner>, buf: &mut [u8]) -> bool {
         }
         _ => {}
     }
-    true
+    Received::Other
 }
 
-/// Starts one program and replies (on a thread of its own).
-fn start(spawner: &Spawner, id: u64, plan: Option<Plan>, fds: Vec<OwnedFd>) {
+/// Starts one program and replies.
+fn start(spawner: &Arc<Spawner>, id: u64, plan: Option<Plan>, fds: Vec<OwnedFd>) {
     #[cfg(debug_assertions)]
     if let Some(p) = &plan {
         test_hold(p);
@@ -254,12 +342,12 @@ fn start(spawner: &Spawner, id: u64, plan: Option<Plan>, fds: Vec<OwnedFd>) {
     spawner.send(&reply);
     drop(programs);
     if !watched {
-        wait_in_place(spawner, pid);
+        wait_elsewhere(spawner, pid);
     }
 }
 
-/// Waits (on the thread that started it) for a program that has no
-/// pidfd, without reaping it.
+/// Waits (on a thread of its own) for a program that has no pidfd
+/// watched, without reaping it.
 fn wait_in_place(spawner: &Spawner, pid: u32) {
     let Some(p) = Pid::from_raw(pid as i32) else { return };
     loop {
@@ -274,7 +362,8 @@ fn wait_in_place(spawner: &Spawner, pid: u32) {
     }
 }
 
-/// Moves the watch over `pid` from the epoll set to a thread of its own.
+/// Moves the watch over `pid` from the epoll set (if it was there) to a
+/// thread of its own.
 fn wait_elsewhere(spawner: &Arc<Spawner>, pid: u32) {
     {
         let mut programs = spawner.programs();
@@ -286,7 +375,7 @@ fn wait_elsewhere(spawner: &Arc<Spawner>, pid: u32) {
     let sp = Arc::clone(spawner);
     let made = std::thread::Builder::new()
         .name("wait".into())
-        .stack_size(STARTER_STACK)
+        .stack_size(THREAD_STACK)
         .spawn(move || wait_in_place(&sp, pid));
     if made.is_err() {
         // No thread: blocking here would stop everything, so the program
