@@ -205,13 +205,10 @@ fn serve_loop(spawner: &Arc<Spawner>, main: bool) {
         for ev in &events {
             let key = ev.data.u64();
             if key == SOCKET_KEY {
-                match receive(spawner, &mut buf) {
+                match receive(spawner, &mut buf, main) {
                     Received::Gone => std::process::exit(0),
-                    Received::Started { enough_loops: true } if !main => {
-                        spawner.loops().free -= 1;
-                        return;
-                    }
-                    Received::Started { .. } | Received::Other => {}
+                    Received::Leave => return,
+                    Received::Other => {}
                 }
             } else if let Ok(pid) = u32::try_from(key) {
                 let status = Pid::from_raw(pid as i32).and_then(|p| peek_exit(rustix::process::WaitId::Pid(p)));
@@ -220,7 +217,7 @@ fn serve_loop(spawner: &Arc<Spawner>, main: bool) {
                     // Readable, yet no status for us: a tracer (another
                     // process of the user's, ptrace) takes the exit first.
                     // Watching on would spin; a thread waits instead.
-                    None => wait_elsewhere(spawner, pid),
+                    None => wait_elsewhere(spawner, pid, true),
                 }
             }
         }
@@ -231,15 +228,15 @@ fn serve_loop(spawner: &Arc<Spawner>, main: bool) {
 enum Received {
     /// The server has gone.
     Gone,
-    /// A start request was handled; `enough_loops` when another loop
-    /// thread is free, so that this one may end.
-    Started { enough_loops: bool },
+    /// A start was handled by an extra loop thread while another loop
+    /// thread is free: this one ends (it no longer counts as free).
+    Leave,
     /// Anything else.
     Other,
 }
 
 /// Handles one message from the server.
-fn receive(spawner: &Arc<Spawner>, buf: &mut [u8]) -> Received {
+fn receive(spawner: &Arc<Spawner>, buf: &mut [u8], main: bool) -> Received {
     let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(3))];
     let mut control = RecvAncillaryBuffer::new(&mut space);
     let n = match rustix::net::recvmsg(
@@ -275,12 +272,13 @@ fn receive(spawner: &Arc<Spawner>, buf: &mut [u8]) -> Received {
                 }
             }
             start(spawner, id, plan, fds);
+            // Leave or count in again, in one look at the loops.
             let mut loops = spawner.loops();
+            if !main && loops.free >= 1 {
+                return Received::Leave;
+            }
             loops.free += 1;
             loops.none_free_since = None;
-            return Received::Started {
-                enough_loops: loops.free > 1,
-            };
         }
         Ok(RELEASE) => {
             if let Ok(pid) = head.u32() {
@@ -342,7 +340,7 @@ fn start(spawner: &Arc<Spawner>, id: u64, plan: Option<Plan>, fds: Vec<OwnedFd>)
     spawner.send(&reply);
     drop(programs);
     if !watched {
-        wait_elsewhere(spawner, pid);
+        wait_elsewhere(spawner, pid, false);
     }
 }
 
@@ -362,14 +360,19 @@ fn wait_in_place(spawner: &Spawner, pid: u32) {
     }
 }
 
-/// Moves the watch over `pid` from the epoll set (if it was there) to a
-/// thread of its own.
-fn wait_elsewhere(spawner: &Arc<Spawner>, pid: u32) {
+/// Moves the watch over `pid` to a thread of its own: from the epoll set
+/// (`from_epoll`; nothing to do if another loop thread moved it already)
+/// or for a program that never had a pidfd watched.
+fn wait_elsewhere(spawner: &Arc<Spawner>, pid: u32, from_epoll: bool) {
     {
         let mut programs = spawner.programs();
         let Some(program) = programs.get_mut(&pid) else { return };
-        if let Some(fd) = program.pidfd.take() {
-            let _ = epoll::delete(&spawner.epoll, &fd);
+        match program.pidfd.take() {
+            Some(fd) => {
+                let _ = epoll::delete(&spawner.epoll, &fd);
+            }
+            None if from_epoll => return,
+            None => {}
         }
     }
     let sp = Arc::clone(spawner);
