@@ -679,11 +679,11 @@ fn a_hung_program_start_holds_up_no_other_session() {
     let held = held.spawn().unwrap();
     // Its start is being held, and the watchdog has taken over, once the
     // spawner has a loop thread besides its main one.
-    let start = Instant::now();
-    while threads_named(spawner, "loop") == 0 {
-        assert!(start.elapsed() < Duration::from_secs(30), "{}", tobirad.log_text());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    assert!(
+        wait_until(Duration::from_secs(30), || threads_named(spawner, "loop") > 0),
+        "{}",
+        tobirad.log_text()
+    );
 
     // Meanwhile other sessions run to their end.
     for round in 0..3 {
@@ -749,13 +749,11 @@ fn an_ended_program_is_kept_until_tobirad_is_done_with_it() {
     };
     assert_eq!(state(pid).map(|s| s.1), Some(spawner), "started by the spawner");
     let _ = Command::new("kill").args(["-STOP", &server]).status();
-    let start = Instant::now();
-    while state(pid).map(|s| s.0).as_deref() != Some("Z") {
-        if start.elapsed() > Duration::from_secs(10) {
-            let _ = Command::new("kill").args(["-CONT", &server]).status();
-            panic!("the ended program {pid} was not kept: {:?}", state(pid));
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    if !wait_until(Duration::from_secs(10), || {
+        state(pid).map(|s| s.0).as_deref() == Some("Z")
+    }) {
+        let _ = Command::new("kill").args(["-CONT", &server]).status();
+        panic!("the ended program {pid} was not kept: {:?}", state(pid));
     }
     // Still there a moment later, the spawner's zombie.
     std::thread::sleep(Duration::from_millis(300));
@@ -764,14 +762,10 @@ fn an_ended_program_is_kept_until_tobirad_is_done_with_it() {
     assert_eq!(held, Some(("Z".to_string(), spawner)));
     let out = run_to_end(client, Duration::from_secs(60), "client");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let start = Instant::now();
-    while stat(pid).is_some() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "the program {pid} was not reaped after tobirad let it go"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    assert!(
+        wait_until(Duration::from_secs(10), || stat(pid).is_none()),
+        "the program {pid} was not reaped after tobirad let it go"
+    );
 }
 
 /// `ssh host 'nohup job >log 2>&1 &'`: what a program leaves running in
@@ -797,19 +791,11 @@ fn background_jobs_outlive_their_command() {
             let flags: &[&str] = if tty { &["-tt"] } else { &[] };
             let (code, _, err) = exec("tobira", port, &user.name, &ident, flags, &command, b"");
             assert_eq!(code, 0, "{server} tty {tty}: {err}");
-            let start = Instant::now();
-            while std::fs::read_to_string(&file)
-                .map(|s| s.trim().to_string())
-                .ok()
-                .as_deref()
-                != Some("alive")
-            {
-                assert!(
-                    start.elapsed() < Duration::from_secs(15),
-                    "{server} tty {tty}: the background job did not live on"
-                );
-                std::thread::sleep(Duration::from_millis(50));
-            }
+            let alive = || std::fs::read_to_string(&file).is_ok_and(|s| s.trim() == "alive");
+            assert!(
+                wait_until(Duration::from_secs(15), alive),
+                "{server} tty {tty}: the background job did not live on"
+            );
         }
     }
 }
@@ -838,13 +824,9 @@ fn a_background_job_holds_nothing_of_tobirad_after_the_client_has_gone() {
     );
     let _ = client.kill();
     let _ = client.wait();
-    let start = Instant::now();
-    while open_fds(server) > before {
-        if start.elapsed() > Duration::from_secs(10) {
-            let _ = Command::new("kill").arg(&job).status();
-            panic!("tobirad holds {} descriptors, {before} before", open_fds(server));
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    if !wait_until(Duration::from_secs(10), || open_fds(server) <= before) {
+        let _ = Command::new("kill").arg(&job).status();
+        panic!("tobirad holds {} descriptors, {before} before", open_fds(server));
     }
     assert!(
         std::path::Path::new(&format!("/proc/{job}")).exists(),

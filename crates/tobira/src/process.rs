@@ -127,7 +127,7 @@ enum Proc {
     Forked(Child),
     /// Started by the spawner ([`crate::spawner`]), which reports its wait
     /// status (and keeps it a zombie until this is dropped, after
-    /// [`Session`]'s drop has signalled its group).
+    /// [`Session`]'s drop has sent its group any last signal).
     Spawned(crate::spawner::Spawned),
 }
 

@@ -1,6 +1,6 @@
 //! The spawner: a small process, forked from the server before it starts
-//! any thread, that starts session programs on its
-//! behalf (see [`crate::process::spawn`]).
+//! any thread, that starts session programs on its behalf (see
+//! [`crate::process::spawn`]).
 //!
 //! Why: forking the server itself for every session copies the page tables
 //! of a large multi-threaded process, and every page its threads then write
@@ -8,9 +8,9 @@
 //! until the child has exec'ed. `perf` showed that as the largest part of
 //! tobirad's cost per connection in `bench/`'s handshake rate. The spawner's
 //! address space is tiny and only its own few threads run in it, so its
-//! forks are cheap; it does exactly what the server's own fork did (std's `Command`
-//! with [`crate::pty::ChildSetup`] between fork and exec), and reports each
-//! program's pid and, later, its wait status.
+//! forks are cheap; it does exactly what the server's own fork did (std's
+//! `Command` with [`crate::pty::ChildSetup`] between fork and exec), and
+//! reports each program's pid and, later, its wait status.
 //!
 //! Protocol, over a `SOCK_SEQPACKET` socket pair (one message per request,
 //! encoded with SSH wire types):

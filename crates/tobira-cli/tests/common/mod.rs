@@ -32,6 +32,21 @@ impl Drop for TempDir {
     }
 }
 
+/// Polls `f` every 50 ms until it holds (true) or `limit` has passed
+/// (false).
+pub fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    loop {
+        if f() {
+            return true;
+        }
+        if start.elapsed() > limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// A port for a server the test starts, free when this returns.
 ///
 /// Ports come from a per-process counter in 20000–32767, below Linux's
@@ -39,8 +54,9 @@ impl Drop for TempDir {
 /// process never get the same number, and no client connection's source
 /// port can take it in the meantime; a port something else holds is
 /// skipped. (Test binaries run one at a time under `cargo test`; separate
-/// processes start at offsets of their own but could meet.) (Binding port 0 and letting go, as this once did, could hand
-/// two parallel tests the same port: one then spoke to the other's server.)
+/// processes start at offsets of their own but could meet.) (Binding port
+/// 0 and letting go, as this once did, could hand two parallel tests the
+/// same port: one then spoke to the other's server.)
 pub fn free_port() -> u16 {
     use std::sync::atomic::{AtomicU32, Ordering};
     const LOW: u32 = 20000;

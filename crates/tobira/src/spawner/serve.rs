@@ -79,7 +79,6 @@ struct Spawner {
 }
 
 /// The loop threads, for the watchdog.
-#[derive(Default)]
 struct Loops {
     /// Loop threads not inside a start.
     free: usize,
@@ -104,9 +103,10 @@ impl Spawner {
     }
 }
 
-/// The spawner: sets the process up, starts the first loop thread and
-/// becomes the watchdog. Never returns; the process ends when the server's
-/// end of the socket closes (or on an error a loop cannot go on from).
+/// The spawner: sets the process up, starts the watchdog thread and
+/// becomes the first loop thread. Never returns; the process ends when the
+/// server's end of the socket closes (or on an error a loop cannot go on
+/// from).
 pub(super) fn serve(sock: OwnedFd) -> ! {
     use nix::sys::signal::{SigSet, Signal};
 
@@ -151,12 +151,7 @@ pub(super) fn serve(sock: OwnedFd) -> ! {
             none_free_since: None,
         }),
     });
-    let sp = Arc::clone(&spawner);
-    let watchdog = std::thread::Builder::new()
-        .name("watchdog".into())
-        .stack_size(THREAD_STACK)
-        .spawn(move || watch(&sp));
-    if watchdog.is_err() {
+    if on_thread(&spawner, "watchdog", watch).is_err() {
         tracing::debug!("spawner: no watchdog thread; a hung start holds up the others");
     }
     serve_loop(&spawner, true);
@@ -174,12 +169,7 @@ fn watch(spawner: &Arc<Spawner>) {
             loops.free += 1;
             loops.none_free_since = None;
             drop(loops);
-            let sp = Arc::clone(spawner);
-            let made = std::thread::Builder::new()
-                .name("loop".into())
-                .stack_size(THREAD_STACK)
-                .spawn(move || serve_loop(&sp, false));
-            if made.is_err() {
+            if on_thread(spawner, "loop", |sp| serve_loop(sp, false)).is_err() {
                 let mut loops = spawner.loops();
                 loops.free -= 1;
                 loops.none_free_since = Some(std::time::Instant::now());
@@ -189,9 +179,8 @@ fn watch(spawner: &Arc<Spawner>) {
 }
 
 /// A loop thread: requests and releases from the server, and the programs
-/// that end. The main thread's never returns (its allocations stay in the
-/// allocator's first arena, which keeps the process, and so each fork,
-/// small); another returns when a loop thread is free after its start.
+/// that end. The main thread's never returns; another returns when a loop
+/// thread is free after its start.
 fn serve_loop(spawner: &Arc<Spawner>, main: bool) {
     let mut buf = vec![0u8; MAX_MESSAGE];
     let mut events: Vec<epoll::Event> = Vec::with_capacity(64);
@@ -375,18 +364,21 @@ fn wait_elsewhere(spawner: &Arc<Spawner>, pid: u32, from_epoll: bool) {
             None => {}
         }
     }
-    let sp = Arc::clone(spawner);
-    let made = std::thread::Builder::new()
-        .name("wait".into())
-        .stack_size(THREAD_STACK)
-        .spawn(move || wait_in_place(&sp, pid));
-    if made.is_err() {
+    if on_thread(spawner, "wait", move |sp| wait_in_place(sp, pid)).is_err() {
         // No thread: blocking here would stop everything, so the program
         // is ended (it is reported, then reaped on release).
-        if let Ok(p) = i32::try_from(pid) {
-            let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(p), nix::sys::signal::Signal::SIGKILL);
-        }
+        super::kill_group(pid);
     }
+}
+
+/// Runs `f` on a new thread of the spawner named `name`.
+fn on_thread(spawner: &Arc<Spawner>, name: &str, f: impl FnOnce(&Arc<Spawner>) + Send + 'static) -> io::Result<()> {
+    let sp = Arc::clone(spawner);
+    std::thread::Builder::new()
+        .name(name.into())
+        .stack_size(THREAD_STACK)
+        .spawn(move || f(&sp))
+        .map(|_| ())
 }
 
 /// The exit status of a program that has ended, without reaping it.
