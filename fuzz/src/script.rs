@@ -118,6 +118,13 @@ pub struct Setup {
 }
 
 impl Setup {
+    /// The server hands its slow key-exchange step out
+    /// (`Config::offload_slow_kex`): the low bit of `start / 5`, which
+    /// [`Start::from_u8`] leaves unused.
+    pub fn offload_kex(&self) -> bool {
+        (self.start / 5) & 1 == 1
+    }
+
     /// The key exchange method: `KEXES[kex % len]`, except that the slow
     /// ones become `curve25519-sha256` unless the session starts fresh.
     pub fn kex_name(&self) -> &'static str {

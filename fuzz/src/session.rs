@@ -71,6 +71,7 @@ pub fn configs(script: &Script, target: Role) -> (Config, Config) {
     let mut client = default.clone();
     let mut server = Config {
         host_keys: hosts.clone(),
+        offload_slow_kex: s.offload_kex(),
         ..default.clone()
     };
     for (cfg, role) in [(&mut client, Role::Client), (&mut server, Role::Server)] {
@@ -293,9 +294,15 @@ pub fn debug() -> bool {
     *D.get_or_init(|| std::env::var_os("TOBIRA_FUZZ_DEBUG").is_some())
 }
 
-/// Feeds bytes; a failed feed must leave the connection closed.
+/// Feeds bytes, then runs the server's key-exchange step if it handed one
+/// out (bytes after its trigger in the same chunk wait for it); a failed
+/// feed must leave the connection closed.
 fn feed(to: &mut Connection, bytes: &[u8]) {
-    if let Err(e) = to.feed(bytes) {
+    let r = to.feed(bytes).and_then(|()| match to.take_kex_work() {
+        Some(work) => to.finish_kex_work(work.run()),
+        None => Ok(()),
+    });
+    if let Err(e) = r {
         if debug() {
             eprintln!("{:?} feed error: {e}", to.role());
         }

@@ -190,6 +190,52 @@ fn client_byte_limit_with_openssh() {
     assert!(server_kexes(&tobirad.log_text()) >= 33);
 }
 
+/// Re-exchanges whose slow step tobirad runs off its I/O threads (group
+/// exchange with an RSA host key): 256 MiB through `cat` while ssh and
+/// tobirad each start a re-exchange every 16 MiB, so the client's data
+/// keeps arriving while the reply is computed elsewhere. Every byte comes
+/// back in order, and tobirad's log shows each exchange's step ran off the
+/// I/O threads.
+#[test]
+fn offloaded_reexchanges_while_data_flows() {
+    let dir = TempDir::new("rekey-o");
+    let (user, ident) = user_with_key(&dir);
+    let gex = "KexAlgorithms=diffie-hellman-group-exchange-sha256";
+    let tobirad = start_tobirad(&["-o", "RekeyLimit=16M", "-o", gex]);
+    let size = 256 << 20;
+    let opts = [
+        "RekeyLimit=16M",
+        gex,
+        "HostKeyAlgorithms=rsa-sha2-256",
+        "Ciphers=aes128-gcm@openssh.com",
+    ];
+    let r = through_cat("ssh", tobirad.port, &user.name, &ident, &opts, size, None);
+    check(
+        "ssh(RekeyLimit 16M) -> tobirad(RekeyLimit 16M), group exchange",
+        &r,
+        size,
+    );
+    let n = client_rekeys(&r.4);
+    assert!(n >= 8, "ssh reported {n} re-exchanges");
+    let log = tobirad.log_text();
+    let kexes = server_kexes(&log);
+    assert!(kexes >= 9, "tobirad logged {kexes} key exchanges");
+    assert_eq!(
+        log.lines()
+            .filter(|l| l.contains("kex: algorithm: diffie-hellman-group-exchange-sha256"))
+            .count(),
+        kexes
+    );
+    let offloaded = log
+        .lines()
+        .filter(|l| l.contains("key exchange: reply computed off the I/O threads"))
+        .count();
+    assert_eq!(
+        offloaded, kexes,
+        "exchanges whose reply was computed off the I/O threads"
+    );
+}
+
 /// `RekeyLimit 16M` on the server: ssh→tobirad and tobira→sshd.
 #[test]
 fn server_byte_limit_with_openssh() {

@@ -45,6 +45,12 @@ pub struct Config {
     /// time limit is the driver's (it calls
     /// [`crate::Connection::start_rekey`]).
     pub rekey_bytes: u64,
+    /// Server: hand the slow step of a key exchange (finite-field DH, RSA
+    /// or DSA host-key signatures) to the driver as a
+    /// [`crate::connection::KexWork`] instead of computing it inside
+    /// [`crate::Connection::feed`]; see
+    /// [`crate::Connection::take_kex_work`]. Off: everything runs inline.
+    pub offload_slow_kex: bool,
     /// Emit [`crate::Event::Trace`] for every packet.
     pub trace: bool,
     /// Our identification string (without CR LF).
@@ -73,6 +79,7 @@ impl Default for Config {
             auto_window_adjust: true,
             window_growth: true,
             rekey_bytes: DEFAULT_REKEY_BYTES,
+            offload_slow_kex: false,
             trace: false,
             ident: crate::transport::ident::local_ident(),
         }

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use tobira_proto::{Connection, Event};
+use tobira_proto::connection::KexWorkDone;
+use tobira_proto::{Connection, DisconnectReason, Event};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Why a driven connection stopped.
@@ -56,6 +57,9 @@ pub struct Driver<S> {
     /// Called after each read that brought less than `MIN_READ` bytes
     /// (see [`Self::on_small_read`]).
     small_read_hook: Option<fn(&S)>,
+    /// The server's slow key-exchange step, running on tokio's blocking
+    /// pool (see [`Self::settle_kex_work`]).
+    kex_job: Option<tokio::task::JoinHandle<KexWorkDone>>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
@@ -68,6 +72,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             keys_since: (Instant::now(), 0),
             read_size: MIN_READ,
             small_read_hook: None,
+            kex_job: None,
         }
     }
 
@@ -182,6 +187,51 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         }
     }
 
+    /// Runs the connection's slow key-exchange steps (finite-field DH, RSA
+    /// signatures: milliseconds each; see
+    /// `tobira_proto::Config::offload_slow_kex`) on tokio's blocking pool,
+    /// so that this worker thread goes on serving other connections
+    /// meanwhile, and hands their results back. Cancel-safe: a step whose
+    /// wait is dropped (this runs inside callers' `select!`) is picked up
+    /// again by the next call.
+    async fn settle_kex_work(&mut self) -> Result<(), DriverError> {
+        loop {
+            if self.kex_job.is_none() {
+                let Some(work) = self.conn.take_kex_work() else {
+                    return Ok(());
+                };
+                self.kex_job = Some(tokio::task::spawn_blocking(move || {
+                    let started = std::time::Instant::now();
+                    let done = work.run();
+                    tracing::debug!(
+                        "key exchange: reply computed off the I/O threads in {:.1} ms",
+                        started.elapsed().as_secs_f64() * 1000.0
+                    );
+                    done
+                }));
+            }
+            let Some(job) = self.kex_job.as_mut() else {
+                return Ok(());
+            };
+            let joined = job.await;
+            self.kex_job = None;
+            let done = match joined {
+                Ok(done) => done,
+                Err(e) => {
+                    tracing::error!("key exchange step failed: {e}");
+                    self.conn
+                        .disconnect(DisconnectReason::KeyExchangeFailed, "key exchange failed");
+                    let _ = self.flush().await;
+                    return Err(DriverError::Io(std::io::Error::other(e)));
+                }
+            };
+            if let Err(e) = self.conn.finish_kex_work(done) {
+                let _ = self.flush().await;
+                return Err(DriverError::Protocol(e));
+            }
+        }
+    }
+
     /// Writes everything the connection has queued.
     pub async fn flush(&mut self) -> std::io::Result<()> {
         while !self.conn.pending_output().is_empty() {
@@ -198,6 +248,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// flushes our DISCONNECT before returning.
     pub async fn next_event(&mut self) -> Result<Event, DriverError> {
         loop {
+            self.settle_kex_work().await?;
             self.flush().await?;
             if let Some(ev) = self.conn.poll_event() {
                 return Ok(ev);
@@ -221,6 +272,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// (which may produce none, e.g. a window adjustment). Lets callers
     /// re-check their own state after every read.
     pub async fn step(&mut self) -> Result<Option<Event>, DriverError> {
+        self.settle_kex_work().await?;
         self.flush().await?;
         if let Some(ev) = self.conn.poll_event() {
             return Ok(Some(ev));
@@ -236,6 +288,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             let _ = self.flush().await;
             return Err(DriverError::Protocol(e));
         }
+        self.settle_kex_work().await?;
         self.flush().await?;
         Ok(self.conn.poll_event())
     }

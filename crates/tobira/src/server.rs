@@ -23,7 +23,8 @@ use crate::server_session::Sessions;
 pub struct ServerSettings {
     /// The protocol configuration (algorithms, host keys, moduli); its
     /// `auto_window_adjust` is turned off for every connection, whose
-    /// windows reopen as data is written on.
+    /// windows reopen as data is written on, and `offload_slow_kex` is
+    /// turned on (the driver runs those steps on tokio's blocking pool).
     pub proto: Arc<tobira_proto::Config>,
     /// `LoginGraceTime`: None disables the limit.
     pub login_grace_time: Option<Duration>,
@@ -104,9 +105,12 @@ pub async fn handle(stream: TcpStream, peer: SocketAddr, settings: Arc<ServerSet
     // Sessions and forwardings report what they have written on
     // (`channel_consumed`); windows that also reopened on arrival would let
     // a client make us buffer without bound.
-    let proto = if settings.proto.auto_window_adjust {
+    // The slow step of a key exchange (DH, RSA signatures) runs on the
+    // blocking pool, not on the worker that serves other connections.
+    let proto = if settings.proto.auto_window_adjust || !settings.proto.offload_slow_kex {
         Arc::new(tobira_proto::Config {
             auto_window_adjust: false,
+            offload_slow_kex: true,
             ..(*settings.proto).clone()
         })
     } else {

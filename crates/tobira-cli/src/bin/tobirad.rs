@@ -184,6 +184,9 @@ fn build_settings(cfg: &ServerConfig, is_root: bool, trace: bool) -> Result<Serv
         // not as it arrives: what the peer sends is bounded by what we
         // pass on.
         auto_window_adjust: false,
+        // Key exchange steps that take milliseconds (DH, RSA and DSA
+        // signatures) run off the I/O threads.
+        offload_slow_kex: true,
         ..tobira_proto::Config::default()
     };
     let offered = proto

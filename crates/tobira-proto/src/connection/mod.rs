@@ -16,8 +16,8 @@ use zeroize::Zeroizing;
 
 use crate::algorithms::{EXT_INFO_C, EXT_INFO_S, KEX_STRICT_C, KEX_STRICT_S};
 use crate::config::Config;
-use crate::crypto::cipher;
 use crate::crypto::mac::{self, Mac};
+use crate::crypto::{cipher, HashAlg};
 use crate::error::{DisconnectReason, Error};
 use crate::hostkey;
 use crate::kex::dh::{DhGroup, DhKeyPair};
@@ -34,6 +34,7 @@ pub use userauth::AuthRequest;
 
 mod allowed;
 mod channels;
+mod kex_work;
 mod userauth;
 mod window;
 
@@ -45,6 +46,8 @@ use crate::transport::negotiate::{guess_was_wrong, negotiate, Negotiated};
 use crate::transport::packet::{cipher_block_limit, DirectionKeys, Opener, Sealer, MAX_PACKET};
 use crate::wire::{Reader, Writer};
 pub use channels::{LOCAL_MAX_PACKET, LOCAL_WINDOW, MAX_ANSWERS_OWED, MAX_DATA_EVENT};
+pub use kex_work::{KexWork, KexWorkDone};
+use kex_work::{Reply, Secret};
 pub use window::{MAX_GROWTH, MAX_WINDOW};
 
 /// Which side of the connection we are.
@@ -230,6 +233,16 @@ enum Step {
     AwaitNewKeys,
 }
 
+/// Where the server's [`KexWork`] is (see [`Config::offload_slow_kex`]).
+enum WorkSlot {
+    /// None outstanding.
+    Idle,
+    /// Waiting for the driver to take it.
+    Queued(Box<KexWork>),
+    /// Taken; its result is awaited.
+    Running,
+}
+
 /// What the client of an RSA key exchange keeps until KEXRSA_DONE.
 struct RsaClientState {
     k_s: Vec<u8>,
@@ -307,6 +320,8 @@ pub struct Connection {
     held_bytes: usize,
     events: VecDeque<Event>,
     pending_verdict: Option<(Vec<u8>, Zeroizing<Vec<u8>>)>,
+    /// Server: the slow step of the key exchange, while the driver runs it.
+    kex_work: WorkSlot,
     /// Server: the host key blob of the first key exchange (host-bound auth).
     kex_host_key: Option<Vec<u8>>,
     /// Server: keyboard-interactive prompts are outstanding.
@@ -383,6 +398,7 @@ impl Connection {
             held_bytes: 0,
             events: VecDeque::new(),
             pending_verdict: None,
+            kex_work: WorkSlot::Idle,
             kex_host_key: None,
             kbd_pending: false,
             last_method: None,
@@ -551,8 +567,10 @@ impl Connection {
 
     fn process_packets_in(&mut self, inb: &mut [u8], pos: &mut usize) -> Result<(), Error> {
         // While the application decides on the host key, later packets
-        // (the server's NEWKEYS) wait in the buffer.
-        while self.phase == Phase::Running && self.pending_verdict.is_none() {
+        // (the server's NEWKEYS) wait in the buffer; so do the client's
+        // while our reply is being computed elsewhere.
+        while self.phase == Phase::Running && self.pending_verdict.is_none() && matches!(self.kex_work, WorkSlot::Idle)
+        {
             let rest = inb.get_mut(*pos..).unwrap_or_default();
             let Some(p) = self.opener.open(rest)? else {
                 break;
@@ -1132,19 +1150,21 @@ impl Connection {
 
     fn server_dh(&mut self, reply: u8, group: DhGroup, e: &[u8], params: &[u8]) -> Result<(), Error> {
         group.check_public(e)?;
-        let kp = DhKeyPair::generate(group, &mut *self.rng)?;
-        let f = kp.public.clone();
-        let k = kp.agree(e)?;
-        let mut mid = params.to_vec();
-        mid.put_mpint(e);
-        mid.put_mpint(&f);
-        let mut tail = Vec::new();
-        tail.put_mpint(&f);
-        self.server_reply(reply, &mid, Some(&tail), k_mpint(&k))
+        let y = DhKeyPair::draw_exponent(&mut *self.rng);
+        self.server_work(
+            reply,
+            Secret::Dh {
+                group,
+                y,
+                e: e.to_vec(),
+                params: params.to_vec(),
+            },
+        )
     }
 
-    /// H = HASH(V_C || V_S || I_C || I_S || K_S || <method fields> || K).
-    fn exchange_hash(&self, k_s: &[u8], mid: &[u8], k_enc: &[u8]) -> Result<Vec<u8>, Error> {
+    /// String V_C, V_S, I_C, I_S: the first fields of the exchange hash
+    /// (RFC 4253 §8), and the method's hash.
+    fn transcript(&self) -> Result<(HashAlg, Vec<u8>), Error> {
         let kex = self.kex.as_ref().ok_or(Error::Closed)?;
         let spec = kex.spec.ok_or_else(|| Error::kex("no kex method"))?;
         let theirs = kex.theirs.as_deref().ok_or_else(|| Error::kex("no peer KEXINIT"))?;
@@ -1158,10 +1178,13 @@ impl Connection {
         buf.put_string(v_s.as_bytes());
         buf.put_string(i_c);
         buf.put_string(i_s);
-        buf.put_string(k_s);
-        buf.extend_from_slice(mid);
-        buf.extend_from_slice(k_enc);
-        Ok(spec.hash.digest(&buf))
+        Ok((spec.hash, buf))
+    }
+
+    /// H = HASH(V_C || V_S || I_C || I_S || K_S || <method fields> || K).
+    fn exchange_hash(&self, k_s: &[u8], mid: &[u8], k_enc: &[u8]) -> Result<Vec<u8>, Error> {
+        let (hash, transcript) = self.transcript()?;
+        Ok(kex_work::exchange_hash(hash, transcript, k_s, mid, k_enc))
     }
 
     /// Client: checks the server's signature over H; `k_enc` is K as the
@@ -1252,23 +1275,95 @@ impl Connection {
         tail: Option<&[u8]>,
         k_enc: Zeroizing<Vec<u8>>,
     ) -> Result<(), Error> {
+        let secret = Secret::Known {
+            mid: mid.to_vec(),
+            tail: tail.map(<[u8]>::to_vec),
+            k_enc,
+        };
+        self.server_work(reply, secret)
+    }
+
+    /// Server: packages the rest of the exchange (K for DH, H, the
+    /// signature) and runs it now, or, when it is slow and
+    /// [`Config::offload_slow_kex`] is on, leaves it for the driver
+    /// ([`Self::take_kex_work`]); later input waits meanwhile.
+    fn server_work(&mut self, reply: u8, secret: Secret) -> Result<(), Error> {
         let (alg, key) = self.our_host_key()?;
-        let h = self.exchange_hash(key.public_blob(), mid, &k_enc)?;
-        let sig = key.sign(&alg, &h)?;
+        let (hash, transcript) = self.transcript()?;
+        let work = KexWork {
+            reply,
+            secret,
+            alg,
+            key,
+            hash,
+            transcript,
+        };
+        if self.config.offload_slow_kex && work.is_slow() {
+            self.kex_work = WorkSlot::Queued(Box::new(work));
+            return Ok(());
+        }
+        let done = work.run();
+        self.send_reply(done.0?)
+    }
+
+    /// Server: sends the computed reply, derives the keys and sends
+    /// NEWKEYS (RFC 4253 §7.3).
+    fn send_reply(&mut self, r: Reply) -> Result<(), Error> {
         if self.kex_host_key.is_none() {
-            self.kex_host_key = Some(key.public_blob().to_vec());
+            self.kex_host_key = Some(r.host_key);
         }
-        let mut m = vec![reply];
-        if let Some(tail) = tail {
-            m.put_string(key.public_blob());
-            m.extend_from_slice(tail);
-        }
-        m.put_string(&sig);
-        self.send_now(&m);
+        self.send_now(&r.message);
         self.set_step(Step::AwaitNewKeys);
-        self.derive_keys(&h, &k_enc)?;
+        self.derive_keys(&r.h, &r.k_enc)?;
         self.send_newkeys()?;
         self.maybe_finish_kex()
+    }
+
+    /// Server: the slow step of a key exchange, when one waits to be run
+    /// (only with [`Config::offload_slow_kex`]). Run it with
+    /// [`KexWork::run`] wherever blocking for milliseconds is allowed and
+    /// hand the result to [`Self::finish_kex_work`]; until then the
+    /// connection processes no further input and sends nothing of the
+    /// exchange.
+    pub fn take_kex_work(&mut self) -> Option<KexWork> {
+        match std::mem::replace(&mut self.kex_work, WorkSlot::Running) {
+            WorkSlot::Queued(work) => Some(*work),
+            other => {
+                self.kex_work = other;
+                None
+            }
+        }
+    }
+
+    /// Server: whether a [`KexWork`] taken by [`Self::take_kex_work`] has
+    /// not been finished yet.
+    pub fn kex_work_running(&self) -> bool {
+        matches!(self.kex_work, WorkSlot::Running)
+    }
+
+    /// Server: completes the exchange with the result of a [`KexWork`]
+    /// from [`Self::take_kex_work`] (sends the reply and NEWKEYS), then
+    /// processes the input that waited. Errors as [`Self::feed`]: a failed
+    /// step (say, a signing error) queues a DISCONNECT and closes.
+    pub fn finish_kex_work(&mut self, done: KexWorkDone) -> Result<(), Error> {
+        if self.phase == Phase::Closed {
+            return Err(Error::Closed);
+        }
+        if !self.kex_work_running() {
+            return Err(Error::kex("no key exchange work was taken"));
+        }
+        self.kex_work = WorkSlot::Idle;
+        let r = done
+            .0
+            .and_then(|reply| self.send_reply(reply))
+            .and_then(|()| self.process());
+        if r.is_ok() {
+            self.maybe_rekey();
+        }
+        if let Err(e) = &r {
+            self.fail(e);
+        }
+        r
     }
 
     fn derive_keys(&mut self, h: &[u8], k_enc: &[u8]) -> Result<(), Error> {

@@ -126,9 +126,23 @@ pub struct DhKeyPair {
 impl DhKeyPair {
     /// Generates x (EXPONENT_BITS random bits, top bit set) and e = g^x mod p.
     pub fn generate(group: DhGroup, rng: &mut dyn RngCore) -> Result<Self, Error> {
+        Self::with_exponent(group, Self::draw_exponent(rng))
+    }
+
+    /// A private exponent: EXPONENT_BITS random bits, the top one set.
+    pub fn draw_exponent(rng: &mut dyn RngCore) -> Zeroizing<Vec<u8>> {
         let mut x = Zeroizing::new(vec![0u8; EXPONENT_BITS as usize / 8]);
         rng.fill_bytes(&mut x);
-        x[0] |= 0x80;
+        if let Some(top) = x.first_mut() {
+            *top |= 0x80;
+        }
+        x
+    }
+
+    /// The key pair of the private exponent `x` (from
+    /// [`Self::draw_exponent`]): computes g^x mod p, the slow part, which
+    /// needs no random number generator and so can run on another thread.
+    pub fn with_exponent(group: DhGroup, x: Zeroizing<Vec<u8>>) -> Result<Self, Error> {
         let public = strip(&group.modpow(&group.g, &x)?).to_vec();
         group.check_public(&public)?;
         Ok(DhKeyPair { group, x, public })
