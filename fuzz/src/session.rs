@@ -298,10 +298,13 @@ pub fn debug() -> bool {
 /// out (bytes after its trigger in the same chunk wait for it); a failed
 /// feed must leave the connection closed.
 fn feed(to: &mut Connection, bytes: &[u8]) {
-    let r = to.feed(bytes).and_then(|()| match to.take_kex_work() {
-        Some(work) => to.finish_kex_work(work.run()),
-        None => Ok(()),
-    });
+    let mut r = to.feed(bytes);
+    while r.is_ok() {
+        match to.take_kex_work() {
+            Some(work) => r = to.finish_kex_work(work.run()),
+            None => break,
+        }
+    }
     if let Err(e) = r {
         if debug() {
             eprintln!("{:?} feed error: {e}", to.role());

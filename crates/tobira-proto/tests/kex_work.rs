@@ -120,6 +120,7 @@ fn slow_steps_are_handed_out_and_send_the_same_bytes() {
         ("diffie-hellman-group16-sha512", "ssh-ed25519"),
         ("diffie-hellman-group-exchange-sha256", "rsa-sha2-256"),
         ("curve25519-sha256", "rsa-sha2-512"),
+        ("curve25519-sha256", "ssh-dss"),
     ] {
         let inline = handshake_and_rekey(kex, host_key, false);
         let offloaded = handshake_and_rekey(kex, host_key, true);
@@ -134,12 +135,11 @@ fn slow_steps_are_handed_out_and_send_the_same_bytes() {
 
 #[test]
 fn randomized_signatures_are_handed_out_too() {
-    // DSA and ECDSA signatures and aws-lc's ML-KEM encapsulation are
-    // randomized, so only the count is compared: DSA and RSA host keys and
-    // finite-field DH are slow, ECDSA and the hybrids are not.
+    // ECDSA signatures and aws-lc's ML-KEM encapsulation are randomized,
+    // so only the count is compared: RSA host keys and finite-field DH are
+    // slow, ECDSA and the hybrids are not.
     for (kex, host_key, works) in [
         ("mlkem768x25519-sha256", "rsa-sha2-256", 2),
-        ("curve25519-sha256", "ssh-dss", 2),
         ("diffie-hellman-group14-sha256", "ecdsa-sha2-nistp256", 2),
         ("curve25519-sha256", "ecdsa-sha2-nistp256", 0),
     ] {
@@ -202,14 +202,43 @@ fn input_waits_while_the_step_is_out() {
 }
 
 #[test]
-fn finishing_without_a_step_out_is_refused() {
+fn a_result_that_is_not_awaited_is_refused() {
+    // None out: the connection's step was finished already.
     let (_c, mut s, work) = to_running_step();
-    let done = work.run();
-    s.finish_kex_work(done).unwrap();
-    let other = to_running_step();
-    let stray = other.2.run();
-    assert!(s.finish_kex_work(stray).is_err());
-    assert!(!s.is_closed());
+    s.finish_kex_work(work.run()).unwrap();
+    let (_, _, stray) = to_running_step();
+    assert!(s.finish_kex_work(stray.run()).is_err());
+    assert!(s.is_closed());
+    // Another connection's result while this one's step is out.
+    let (_c1, mut s1, _mine) = to_running_step();
+    let (_, _, theirs) = to_running_step();
+    let e = s1.finish_kex_work(theirs.run()).unwrap_err();
+    assert!(e.to_string().contains("not awaited"), "{e}");
+    assert!(s1.is_closed());
+}
+
+#[test]
+fn a_closed_connection_hands_out_no_step() {
+    let mut c = Connection::client(
+        Arc::new(client_config("diffie-hellman-group14-sha256", "ssh-ed25519")),
+        rng(41),
+    );
+    let mut s = Connection::server(Arc::new(server_config(true)), rng(42));
+    for _ in 0..2 {
+        let co = c.pending_output().to_vec();
+        c.consume_output(co.len());
+        s.feed(&co).unwrap();
+        let so = s.pending_output().to_vec();
+        s.consume_output(so.len());
+        c.feed(&so).unwrap();
+    }
+    // The step is queued now (the KEXDH_INIT went in, no reply came out);
+    // the application ends the connection first.
+    assert!(c.pending_output().is_empty() && s.pending_output().is_empty());
+    assert!(s.kex_in_progress() && !s.kex_work_running());
+    s.disconnect(tobira_proto::DisconnectReason::ByApplication, "shutting down");
+    assert!(s.take_kex_work().is_none());
+    assert!(!s.kex_work_running());
 }
 
 #[test]

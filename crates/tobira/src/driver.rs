@@ -1,7 +1,10 @@
 //! Runs a sans-IO [`Connection`] over an async byte stream: writes its
 //! output, reads the peer's bytes, hands out its events.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+use tokio::sync::Semaphore;
 
 use tokio::time::Instant;
 
@@ -59,7 +62,27 @@ pub struct Driver<S> {
     small_read_hook: Option<fn(&S)>,
     /// The server's slow key-exchange step, running on tokio's blocking
     /// pool (see [`Self::settle_kex_work`]).
-    kex_job: Option<tokio::task::JoinHandle<KexWorkDone>>,
+    kex_job: Option<tokio::task::JoinHandle<Result<KexWorkDone, tokio::task::JoinError>>>,
+}
+
+impl<S> Drop for Driver<S> {
+    fn drop(&mut self) {
+        // A step still waiting for its turn is not computed for nobody.
+        if let Some(job) = self.kex_job.take() {
+            job.abort();
+        }
+    }
+}
+
+/// The process-wide turns for key-exchange steps: one per core.
+fn kex_permits() -> Arc<Semaphore> {
+    static PERMITS: OnceLock<Arc<Semaphore>> = OnceLock::new();
+    PERMITS
+        .get_or_init(|| {
+            let cores = std::thread::available_parallelism().map_or(1, usize::from);
+            Arc::new(Semaphore::new(cores))
+        })
+        .clone()
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
@@ -191,23 +214,31 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// signatures: milliseconds each; see
     /// `tobira_proto::Config::offload_slow_kex`) on tokio's blocking pool,
     /// so that this worker thread goes on serving other connections
-    /// meanwhile, and hands their results back. Cancel-safe: a step whose
-    /// wait is dropped (this runs inside callers' `select!`) is picked up
-    /// again by the next call.
+    /// meanwhile, and hands their results back. At most one step per core
+    /// computes at a time, process-wide ([`kex_permits`]), so that a flood
+    /// of such handshakes cannot crowd the worker threads off the CPU.
+    /// Cancel-safe: a step whose wait is dropped (this runs inside
+    /// callers' `select!`) is picked up again by the next call.
     async fn settle_kex_work(&mut self) -> Result<(), DriverError> {
         loop {
             if self.kex_job.is_none() {
                 let Some(work) = self.conn.take_kex_work() else {
                     return Ok(());
                 };
-                self.kex_job = Some(tokio::task::spawn_blocking(move || {
-                    let started = std::time::Instant::now();
-                    let done = work.run();
-                    tracing::debug!(
-                        "key exchange: reply computed off the I/O threads in {:.1} ms",
-                        started.elapsed().as_secs_f64() * 1000.0
-                    );
-                    done
+                let permits = kex_permits();
+                self.kex_job = Some(tokio::spawn(async move {
+                    // The semaphore is never closed.
+                    let _permit = permits.acquire_owned().await.ok();
+                    tokio::task::spawn_blocking(move || {
+                        let started = std::time::Instant::now();
+                        let done = work.run();
+                        tracing::debug!(
+                            "key exchange: reply computed off the I/O threads in {:.1} ms",
+                            started.elapsed().as_secs_f64() * 1000.0
+                        );
+                        done
+                    })
+                    .await
                 }));
             }
             let Some(job) = self.kex_job.as_mut() else {
@@ -215,7 +246,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             };
             let joined = job.await;
             self.kex_job = None;
-            let done = match joined {
+            let done = match joined.and_then(|inner| inner) {
                 Ok(done) => done,
                 Err(e) => {
                     tracing::error!("key exchange step failed: {e}");

@@ -1,15 +1,20 @@
 //! The server's slow key-exchange step, packaged so that a driver can run
 //! it off its I/O thread.
 //!
-//! A server answering KEXDH_INIT (RFC 4253 §8), KEX_DH_GEX_INIT (RFC 4419
-//! §3) or KEXRSA_SECRET (RFC 4432 §4) computes the shared secret, the
-//! exchange hash H and the host key's signature over H. With finite-field
-//! Diffie-Hellman (two modular exponentiations of 2048 to 8192 bits) or an
-//! RSA host key, that takes milliseconds, during which an I/O thread that
-//! runs it serves no other connection. [`KexWork`] holds everything the step
+//! A server answering KEXDH_INIT (RFC 4253 §8, RFC 5656 §4, the hybrids),
+//! KEX_DH_GEX_INIT (RFC 4419 §3) or KEXRSA_SECRET (RFC 4432 §4) computes the
+//! exchange hash H and the host key's signature over H, and for
+//! finite-field Diffie-Hellman the shared secret first. With finite-field
+//! DH (two modular exponentiations of 2048 to 8192 bits) or an RSA or DSA
+//! host key, that takes milliseconds, during which an I/O thread that runs
+//! it serves no other connection. [`KexWork`] holds everything the step
 //! needs and nothing of the [`super::Connection`], so it can be sent to
 //! another thread; [`super::Connection::finish_kex_work`] takes its result.
+//! (The RSA key exchange's own steps, the transient key's generation and
+//! the secret's decryption, still run inline: that method is off by
+//! default.)
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use zeroize::Zeroizing;
@@ -42,9 +47,20 @@ pub(super) enum Secret {
     },
 }
 
+/// Numbers every [`KexWork`] of the process, so that a result is only
+/// taken by the connection, and the exchange, it belongs to.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A fresh [`KexWork`] number.
+pub(super) fn next_id() -> u64 {
+    NEXT_ID.fetch_add(1, Ordering::Relaxed)
+}
+
 /// The server's reply to the client's key exchange message, not yet
 /// computed: see the module documentation.
 pub struct KexWork {
+    /// Which step this is (see [`next_id`]).
+    pub(super) id: u64,
     /// The reply's message number.
     pub(super) reply: u8,
     pub(super) secret: Secret,
@@ -59,6 +75,7 @@ pub struct KexWork {
 impl std::fmt::Debug for KexWork {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KexWork")
+            .field("id", &self.id)
             .field("reply", &self.reply)
             .field("alg", &self.alg)
             .finish_non_exhaustive()
@@ -66,12 +83,17 @@ impl std::fmt::Debug for KexWork {
 }
 
 /// The result of [`KexWork::run`], for [`super::Connection::finish_kex_work`].
-pub struct KexWorkDone(pub(super) Result<Reply, Error>);
+pub struct KexWorkDone {
+    /// The [`KexWork`] it came from.
+    pub(super) id: u64,
+    pub(super) result: Result<Reply, Error>,
+}
 
 impl std::fmt::Debug for KexWorkDone {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KexWorkDone")
-            .field("ok", &self.0.is_ok())
+            .field("id", &self.id)
+            .field("ok", &self.result.is_ok())
             .finish_non_exhaustive()
     }
 }
@@ -111,7 +133,11 @@ impl KexWork {
     /// May take milliseconds: call it where blocking is allowed (for
     /// example in `tokio::task::spawn_blocking`).
     pub fn run(self) -> KexWorkDone {
-        KexWorkDone(self.compute())
+        let id = self.id;
+        KexWorkDone {
+            id,
+            result: self.compute(),
+        }
     }
 
     fn compute(self) -> Result<Reply, Error> {

@@ -239,8 +239,8 @@ enum WorkSlot {
     Idle,
     /// Waiting for the driver to take it.
     Queued(Box<KexWork>),
-    /// Taken; its result is awaited.
-    Running,
+    /// Taken; the result of this [`KexWork`] number is awaited.
+    Running(u64),
 }
 
 /// What the client of an RSA key exchange keeps until KEXRSA_DONE.
@@ -1291,6 +1291,7 @@ impl Connection {
         let (alg, key) = self.our_host_key()?;
         let (hash, transcript) = self.transcript()?;
         let work = KexWork {
+            id: kex_work::next_id(),
             reply,
             secret,
             alg,
@@ -1303,7 +1304,7 @@ impl Connection {
             return Ok(());
         }
         let done = work.run();
-        self.send_reply(done.0?)
+        self.send_reply(done.result?)
     }
 
     /// Server: sends the computed reply, derives the keys and sends
@@ -1326,8 +1327,18 @@ impl Connection {
     /// connection processes no further input and sends nothing of the
     /// exchange.
     pub fn take_kex_work(&mut self) -> Option<KexWork> {
-        match std::mem::replace(&mut self.kex_work, WorkSlot::Running) {
-            WorkSlot::Queued(work) => Some(*work),
+        if self.phase == Phase::Closed {
+            // Nothing is sent any more: the work would be for nothing.
+            if matches!(self.kex_work, WorkSlot::Queued(_)) {
+                self.kex_work = WorkSlot::Idle;
+            }
+            return None;
+        }
+        match std::mem::replace(&mut self.kex_work, WorkSlot::Idle) {
+            WorkSlot::Queued(work) => {
+                self.kex_work = WorkSlot::Running(work.id);
+                Some(*work)
+            }
             other => {
                 self.kex_work = other;
                 None
@@ -1338,23 +1349,31 @@ impl Connection {
     /// Server: whether a [`KexWork`] taken by [`Self::take_kex_work`] has
     /// not been finished yet.
     pub fn kex_work_running(&self) -> bool {
-        matches!(self.kex_work, WorkSlot::Running)
+        matches!(self.kex_work, WorkSlot::Running(_))
     }
 
-    /// Server: completes the exchange with the result of a [`KexWork`]
-    /// from [`Self::take_kex_work`] (sends the reply and NEWKEYS), then
-    /// processes the input that waited. Errors as [`Self::feed`]: a failed
-    /// step (say, a signing error) queues a DISCONNECT and closes.
+    /// Server: completes the exchange with the result of the [`KexWork`]
+    /// last taken by [`Self::take_kex_work`] (sends the reply and NEWKEYS),
+    /// then processes the input that waited. Errors as [`Self::feed`]: a
+    /// failed step (say, a signing error), or a result that is not the one
+    /// awaited (none is, or it is another step's), queues a DISCONNECT and
+    /// closes the connection.
     pub fn finish_kex_work(&mut self, done: KexWorkDone) -> Result<(), Error> {
         if self.phase == Phase::Closed {
             return Err(Error::Closed);
         }
-        if !self.kex_work_running() {
-            return Err(Error::kex("no key exchange work was taken"));
+        let awaited = match self.kex_work {
+            WorkSlot::Running(id) => id == done.id,
+            _ => false,
+        };
+        if !awaited {
+            let e = Error::kex("internal error: a key exchange result that was not awaited");
+            self.fail(&e);
+            return Err(e);
         }
         self.kex_work = WorkSlot::Idle;
         let r = done
-            .0
+            .result
             .and_then(|reply| self.send_reply(reply))
             .and_then(|()| self.process());
         if r.is_ok() {
