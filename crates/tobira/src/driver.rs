@@ -67,7 +67,8 @@ pub struct Driver<S> {
 
 impl<S> Drop for Driver<S> {
     fn drop(&mut self) {
-        // A step still waiting for its turn is not computed for nobody.
+        // A step still waiting for its turn is not computed for nobody;
+        // one already computing ends by itself and then gives its turn back.
         if let Some(job) = self.kex_job.take() {
             job.abort();
         }
@@ -227,9 +228,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 };
                 let permits = kex_permits();
                 self.kex_job = Some(tokio::spawn(async move {
-                    // The semaphore is never closed.
-                    let _permit = permits.acquire_owned().await.ok();
+                    // The semaphore is never closed. The permit goes with
+                    // the computation: a blocking task cannot be aborted,
+                    // so one that started holds its core's turn to the end
+                    // even when this task is aborted (see `Drop`).
+                    let permit = permits.acquire_owned().await.ok();
                     tokio::task::spawn_blocking(move || {
+                        let _permit = permit;
                         let started = std::time::Instant::now();
                         let done = work.run();
                         tracing::debug!(
@@ -361,5 +366,57 @@ pub trait AsLocalAddr {
 impl AsLocalAddr for tokio::net::TcpStream {
     fn local_addr_opt(&self) -> Option<std::net::SocketAddr> {
         self.local_addr().ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use tobira_proto::hostkey::SigningKey;
+
+    fn config(kex: &str, host_key: &str, offload: bool) -> Arc<tobira_proto::Config> {
+        Arc::new(tobira_proto::Config {
+            kex: vec![kex.to_string()],
+            host_key: vec![host_key.to_string()],
+            host_keys: vec![Arc::new(SigningKey::from_ed448(&[7u8; 57], None).unwrap())],
+            offload_slow_kex: offload,
+            ..tobira_proto::Config::default()
+        })
+    }
+
+    /// A client and a server driver over an in-memory pipe, the server's
+    /// DH step offloaded: the client reaches ssh-userauth, twice over (a
+    /// re-exchange), and every turn is given back afterwards.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn offloaded_steps_complete_and_give_their_turns_back() {
+        let (a, b) = tokio::io::duplex(64 * 1024);
+        let cfg = config("diffie-hellman-group14-sha256", "ssh-ed448", true);
+        let server = tokio::spawn(async move {
+            let rng = Box::new(rand::rngs::StdRng::seed_from_u64(2));
+            let mut d = Driver::new(b, Connection::server(cfg, rng));
+            // Until the client goes away.
+            while d.next_event().await.is_ok() {}
+            d.conn.completed_kex_count()
+        });
+        let rng = Box::new(rand::rngs::StdRng::seed_from_u64(1));
+        let ccfg = config("diffie-hellman-group14-sha256", "ssh-ed448", false);
+        let mut c = Driver::new(a, Connection::client(ccfg, rng));
+        loop {
+            match c.next_event().await.unwrap() {
+                Event::HostKey { .. } => c.conn.accept_host_key().unwrap(),
+                Event::ServiceAccepted(s) if s == "ssh-userauth" => break,
+                _ => {}
+            }
+        }
+        c.conn.start_rekey();
+        c.flush().await.unwrap();
+        while c.conn.completed_kex_count() < 2 {
+            c.step().await.unwrap();
+        }
+        drop(c);
+        assert_eq!(server.await.unwrap(), 2);
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        assert_eq!(kex_permits().available_permits(), cores);
     }
 }
