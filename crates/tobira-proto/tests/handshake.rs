@@ -2,8 +2,11 @@
 //! hostile-input cases of the transport layer: each checks the DISCONNECT
 //! reason and message, and that nothing panics.
 
+mod common;
+
 use std::sync::Arc;
 
+use common::packet;
 use rand::SeedableRng;
 use tobira_proto::hostkey::SigningKey;
 use tobira_proto::wire::Writer;
@@ -202,15 +205,6 @@ fn client_error(server_bytes: &[u8]) -> Error {
     // A DISCONNECT was queued (after the ident and KEXINIT).
     assert!(c.is_closed());
     e
-}
-
-fn packet(payload: &[u8], pad: usize) -> Vec<u8> {
-    let mut v = Vec::new();
-    v.put_u32((1 + payload.len() + pad) as u32);
-    v.push(pad as u8);
-    v.extend_from_slice(payload);
-    v.extend(std::iter::repeat_n(0u8, pad));
-    v
 }
 
 const IDENT: &[u8] = b"SSH-2.0-OpenSSH_9.2p1\r\n";

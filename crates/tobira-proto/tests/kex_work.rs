@@ -163,25 +163,33 @@ fn fast_exchanges_stay_inline() {
     }
 }
 
-/// Brings a group14 exchange to the point where the server's step is out.
-fn to_running_step() -> (Connection, Connection, tobira_proto::connection::KexWork) {
+/// Brings a group14 exchange to the point where the server's step is
+/// queued: the KEXDH_INIT went in and no reply came out.
+fn to_queued_step() -> (Connection, Connection) {
     let mut c = Connection::client(
         Arc::new(client_config("diffie-hellman-group14-sha256", "ssh-ed25519")),
         rng(21),
     );
     let mut s = Connection::server(Arc::new(server_config(true)), rng(22));
-    for _ in 0..4 {
+    // Identifications and KEXINITs, then the client's KEXDH_INIT.
+    for _ in 0..2 {
         let co = c.pending_output().to_vec();
         c.consume_output(co.len());
         s.feed(&co).unwrap();
-        if let Some(work) = s.take_kex_work() {
-            return (c, s, work);
-        }
         let so = s.pending_output().to_vec();
         s.consume_output(so.len());
         c.feed(&so).unwrap();
     }
-    panic!("the server never handed out its step");
+    assert!(c.pending_output().is_empty() && s.pending_output().is_empty());
+    assert!(s.kex_in_progress() && !s.kex_work_running());
+    (c, s)
+}
+
+/// [`to_queued_step`], the step taken.
+fn to_running_step() -> (Connection, Connection, tobira_proto::connection::KexWork) {
+    let (c, mut s) = to_queued_step();
+    let work = s.take_kex_work().expect("the server handed out no step");
+    (c, s, work)
 }
 
 #[test]
@@ -219,23 +227,8 @@ fn a_result_that_is_not_awaited_is_refused() {
 
 #[test]
 fn a_closed_connection_hands_out_no_step() {
-    let mut c = Connection::client(
-        Arc::new(client_config("diffie-hellman-group14-sha256", "ssh-ed25519")),
-        rng(41),
-    );
-    let mut s = Connection::server(Arc::new(server_config(true)), rng(42));
-    for _ in 0..2 {
-        let co = c.pending_output().to_vec();
-        c.consume_output(co.len());
-        s.feed(&co).unwrap();
-        let so = s.pending_output().to_vec();
-        s.consume_output(so.len());
-        c.feed(&so).unwrap();
-    }
-    // The step is queued now (the KEXDH_INIT went in, no reply came out);
-    // the application ends the connection first.
-    assert!(c.pending_output().is_empty() && s.pending_output().is_empty());
-    assert!(s.kex_in_progress() && !s.kex_work_running());
+    // The application ends the connection while the step is queued.
+    let (_c, mut s) = to_queued_step();
     s.disconnect(tobira_proto::DisconnectReason::ByApplication, "shutting down");
     assert!(s.take_kex_work().is_none());
     assert!(!s.kex_work_running());
@@ -262,12 +255,7 @@ fn a_bad_public_value_is_refused_before_any_step_is_handed_out() {
     let mut payload = vec![30u8];
     payload.put_mpint(&[1]);
     let pad = 8 - (5 + payload.len()) % 8 + 8;
-    let mut pkt = Vec::new();
-    pkt.put_u32((1 + payload.len() + pad) as u32);
-    pkt.push(pad as u8);
-    pkt.extend_from_slice(&payload);
-    pkt.extend(std::iter::repeat_n(0u8, pad));
-    let e = s.feed(&pkt).unwrap_err();
+    let e = s.feed(&common::packet(&payload, pad)).unwrap_err();
     assert!(s.take_kex_work().is_none());
     assert!(s.is_closed());
     assert!(e.to_string().contains("invalid DH public value"), "{e}");

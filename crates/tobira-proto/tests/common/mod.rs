@@ -7,6 +7,7 @@ use std::sync::Arc;
 use rand::SeedableRng;
 use tobira_proto::hostkey::SigningKey;
 use tobira_proto::msg::connection::ChannelKind;
+use tobira_proto::wire::Writer;
 use tobira_proto::{Config, Connection, Event};
 
 /// A fixture key from `tests/keys` (made by OpenSSH's ssh-keygen).
@@ -77,4 +78,15 @@ pub fn open_session(c: &mut Connection, s: &mut Connection) -> (u32, u32) {
     s.channel_accept(sid).unwrap();
     pump(c, s);
     (cid, sid)
+}
+
+/// An unencrypted binary packet (RFC 4253 §6): `payload` and `pad` zero
+/// bytes of padding, no MAC.
+pub fn packet(payload: &[u8], pad: usize) -> Vec<u8> {
+    let mut v = Vec::new();
+    v.put_u32((1 + payload.len() + pad) as u32);
+    v.push(pad as u8);
+    v.extend_from_slice(payload);
+    v.extend(std::iter::repeat_n(0u8, pad));
+    v
 }
