@@ -4,13 +4,11 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
-
-use tokio::time::Instant;
-
 use tobira_proto::connection::KexWorkDone;
 use tobira_proto::{Connection, DisconnectReason, Event};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
 
 /// Why a driven connection stopped.
 #[derive(Debug, thiserror::Error)]
