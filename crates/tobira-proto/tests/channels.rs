@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{pair_with, pump};
+use common::{drain_output, pair_with, pump};
 use tobira_proto::msg::connection::{ChannelKind, ChannelRequest};
 use tobira_proto::wire::Writer;
 use tobira_proto::{Config, Connection, DisconnectReason, Event};
@@ -560,8 +560,7 @@ fn data_packets_of_one_read_are_gathered_and_buffers_reused() {
     s.channel_write(sid, None, &blob[100_000..]).unwrap();
     s.channel_write(sid2, None, b"other").unwrap();
     // Everything the server has queued arrives in one read.
-    let bytes = s.pending_output().to_vec();
-    s.consume_output(bytes.len());
+    let bytes = drain_output(&mut s);
     c.feed(&bytes).unwrap();
     let mut events = Vec::new();
     while let Some(e) = c.poll_event() {
@@ -633,4 +632,64 @@ fn writes_after_the_peers_close_during_a_rekey_are_dropped() {
     assert!(data_of(&ce, cid).is_empty(), "nothing after the close");
     assert!(!ce.iter().any(|e| matches!(e, Event::ChannelRequest { .. })), "{ce:?}");
     assert!(!s.channel_exists(sid) && !c.channel_exists(cid));
+}
+
+/// Channel data goes out in bursts of about `OUTPUT_BURST`: the rest
+/// waits in its channel's queue and is sealed as the driver writes what
+/// is pending; all of it arrives, in order, and the EOF after it.
+#[test]
+fn channel_data_is_sealed_in_bursts_as_the_output_drains() {
+    use tobira_proto::connection::{LOCAL_MAX_PACKET, OUTPUT_BURST};
+    let (mut c, mut s) = authed_pair();
+    let (cid, sid) = session(&mut c, &mut s);
+    // Within the starting 2 MiB window: only the burst limit holds it.
+    let blob: Vec<u8> = (0..1536 * 1024u32).map(|i| (i % 251) as u8).collect();
+    s.channel_write(sid, None, &blob).unwrap();
+    s.channel_eof(sid).unwrap();
+    // A burst may overshoot by the packet that crossed the limit.
+    let most = OUTPUT_BURST + LOCAL_MAX_PACKET as usize + 1024;
+    let first = s.pending_output().len();
+    assert!(first >= OUTPUT_BURST && first <= most, "first burst {first}");
+    assert!(s.channel_queued(sid) > 0, "the rest waits in the channel's queue");
+    let (mut wire, mut writes) = (Vec::new(), 0);
+    loop {
+        let out = s.pending_output().to_vec();
+        if out.is_empty() {
+            break;
+        }
+        // What was left of the last write, under OUTPUT_BURST, and at
+        // most one more burst.
+        assert!(out.len() < OUTPUT_BURST + most, "{} pending", out.len());
+        // Half of it written: the next burst is sealed only once less
+        // than OUTPUT_BURST is left.
+        let half = out.len().div_ceil(2);
+        s.consume_output(half);
+        if out.len() - half >= OUTPUT_BURST {
+            assert_eq!(
+                s.pending_output(),
+                &out[half..],
+                "sealed more before the output drained"
+            );
+        } else {
+            assert!(s.pending_output().starts_with(&out[half..]));
+        }
+        wire.extend_from_slice(&out[..half]);
+        writes += 1;
+    }
+    assert!(writes > blob.len() / most, "{writes} writes for 1.5 MiB");
+    assert_eq!(s.channel_queued(sid), 0);
+    c.feed(&wire).unwrap();
+    let events: Vec<Event> = std::iter::from_fn(|| c.poll_event()).collect();
+    assert!(
+        data_of(&events, cid) == blob,
+        "the data arrived changed or out of order"
+    );
+    let last_data = events.iter().rposition(|e| matches!(e, Event::ChannelData { .. }));
+    let eof = events
+        .iter()
+        .position(|e| matches!(e, Event::ChannelEof { id } if *id == cid));
+    assert!(
+        eof.is_some() && eof > last_data,
+        "EOF after the data: {eof:?} {last_data:?}"
+    );
 }

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{open_session, pair_with, pump};
+use common::{drain_output, open_session, pair_with, pump};
 use tobira_proto::msg::connection::ChannelRequest;
 use tobira_proto::{Config, Connection, Event, LOCAL_WINDOW, MAX_GROWTH, MAX_WINDOW};
 
@@ -21,11 +21,10 @@ fn session_pair(client: Config) -> (Connection, Connection, u32, u32) {
     (c, s, cid, sid)
 }
 
-/// Everything `conn` has to send, taken out of it.
+/// Everything `conn` has to send, taken out of it as a driver's flush
+/// does (every burst, until the output stays empty).
 fn take_output(conn: &mut Connection) -> Vec<u8> {
-    let out = conn.pending_output().to_vec();
-    conn.consume_output(out.len());
-    out
+    drain_output(conn)
 }
 
 /// One step: each side's output goes to the other once. The server's

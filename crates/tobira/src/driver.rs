@@ -266,7 +266,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         }
     }
 
-    /// Writes everything the connection has queued.
+    /// Writes everything the connection has queued, channel data
+    /// included: it is sealed in bursts as the output drains
+    /// (`tobira_proto::connection::OUTPUT_BURST`), so the peer gets the
+    /// first packets while the rest is being sealed.
     pub async fn flush(&mut self) -> std::io::Result<()> {
         while !self.conn.pending_output().is_empty() {
             let n = self.stream.write(self.conn.pending_output()).await?;

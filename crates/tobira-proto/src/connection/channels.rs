@@ -45,6 +45,20 @@ pub const MAX_QUEUED: usize = 16 * 1024 * 1024;
 /// at once without waiting for answers (OpenSSH's `ssh` sends one
 /// `tcpip-forward` per `RemoteForward`, all at once), not more.
 pub const MAX_ANSWERS_OWED: usize = 4096;
+/// Unwritten output past which channel data stays in its channel's queue
+/// until the driver has written what is sealed
+/// ([`Connection::consume_output`] seals the next burst).
+///
+/// When a WINDOW_ADJUST opens a megabyte or more, sealing all of it before
+/// anything is written leaves the peer idle meanwhile: an OpenSSH
+/// receiver, single-threaded, asks for more when half its 2 MiB window is
+/// left and then waits on us. Written in bursts, the first packets are on
+/// their way while the rest is being sealed. Measured on 2 cores
+/// (`tobira` uploading 2 GiB to `sshd`, chacha20-poly1305, five
+/// alternating runs each): 541–581 MiB/s sealing whole windows,
+/// 624–768 MiB/s in 256 KiB bursts, where `ssh` does about 680. Uploads
+/// to tobirad did not change (613–635 MiB/s either way).
+pub const OUTPUT_BURST: usize = 256 * 1024;
 
 #[derive(Debug)]
 struct Channel {
@@ -782,6 +796,8 @@ impl Connection {
             opener,
             config,
             out: wire,
+            out_start,
+            burst_held,
             rng,
             ..
         } = self;
@@ -793,6 +809,7 @@ impl Connection {
             return Ok(());
         }
         let mut out: Vec<Vec<u8>> = Vec::new();
+        let mut held_for_burst = false;
         macro_rules! emit {
             ($m:expr) => {
                 if direct {
@@ -812,6 +829,12 @@ impl Connection {
             // Sending directly, the rekey limit is checked per packet: the
             // rest waits in the queue for the new keys.
             if ch.remote_window == 0 || (direct && super::rekey_due(sealer, opener, config)) {
+                break;
+            }
+            if direct && wire.len().saturating_sub(*out_start) >= OUTPUT_BURST {
+                // The rest goes once this burst is written.
+                *burst_held = true;
+                held_for_burst = true;
                 break;
             }
             let sent = ch.front_sent;
@@ -871,7 +894,7 @@ impl Connection {
             emit!(m);
         }
         let done = ch.close_sent && ch.close_received;
-        let stopped_for_rekey = direct && !ch.queue.is_empty() && ch.remote_window > 0;
+        let stopped_for_rekey = direct && !held_for_burst && !ch.queue.is_empty() && ch.remote_window > 0;
         for m in out {
             self.send(m)?;
         }

@@ -45,7 +45,7 @@ use crate::transport::keys::derive;
 use crate::transport::negotiate::{guess_was_wrong, negotiate, Negotiated};
 use crate::transport::packet::{cipher_block_limit, DirectionKeys, Opener, Sealer, MAX_PACKET};
 use crate::wire::{Reader, Writer};
-pub use channels::{LOCAL_MAX_PACKET, LOCAL_WINDOW, MAX_ANSWERS_OWED, MAX_DATA_EVENT};
+pub use channels::{LOCAL_MAX_PACKET, LOCAL_WINDOW, MAX_ANSWERS_OWED, MAX_DATA_EVENT, OUTPUT_BURST};
 pub use kex_work::{KexWork, KexWorkDone};
 use kex_work::{Reply, Secret};
 pub use window::{MAX_GROWTH, MAX_WINDOW};
@@ -299,6 +299,9 @@ pub struct Connection {
     /// Sealed packets for the peer; `out[out_start..]` is still unwritten.
     out: Vec<u8>,
     out_start: usize,
+    /// Channel data waits for the output to drain
+    /// ([`OUTPUT_BURST`]).
+    burst_held: bool,
     scratch: Vec<u8>,
     ident_reader: IdentReader,
     local_ident: String,
@@ -377,6 +380,7 @@ impl Connection {
             in_buf: Vec::with_capacity(64 * 1024),
             out: Vec::with_capacity(64 * 1024),
             out_start: 0,
+            burst_held: false,
             scratch: Vec::new(),
             ident_reader: IdentReader::default(),
             local_ident,
@@ -467,6 +471,11 @@ impl Connection {
     }
 
     /// Marks `n` bytes of [`Self::pending_output`] as written.
+    ///
+    /// Channel data is sealed in bursts of about [`OUTPUT_BURST`]: once
+    /// less than that is left unwritten, the next burst is sealed here,
+    /// so [`Self::pending_output`] may hold more afterwards. Write until
+    /// it is empty.
     pub fn consume_output(&mut self, n: usize) {
         self.out_start = self.out_start.saturating_add(n).min(self.out.len());
         if self.out_start == self.out.len() {
@@ -479,6 +488,12 @@ impl Connection {
             // amount queued.
             self.out.drain(..self.out_start);
             self.out_start = 0;
+        }
+        if self.burst_held && self.pending_output().len() < channels::OUTPUT_BURST {
+            self.burst_held = false;
+            if let Err(e) = self.flush_all_channels() {
+                self.fail(&e);
+            }
         }
     }
 

@@ -45,6 +45,22 @@ pub fn pump(c: &mut Connection, s: &mut Connection) -> (Vec<Event>, Vec<Event>) 
     }
 }
 
+/// Everything `c` has to send, as a driver writes it: channel data is
+/// sealed in bursts as the output drains (`OUTPUT_BURST`), so the output
+/// is taken until it stays empty.
+#[allow(dead_code)]
+pub fn drain_output(c: &mut Connection) -> Vec<u8> {
+    let mut all = Vec::new();
+    loop {
+        let out = c.pending_output().to_vec();
+        if out.is_empty() {
+            return all;
+        }
+        c.consume_output(out.len());
+        all.extend_from_slice(&out);
+    }
+}
+
 /// A client and a server up to SERVICE_ACCEPT (ssh-userauth).
 pub fn pair() -> (Connection, Connection) {
     pair_with(Config::default())
