@@ -454,11 +454,19 @@ fn rekey_during_bulk_transfer() {
     for ((_, sid), blob) in chans.iter().zip(&blobs) {
         s.channel_write(*sid, None, blob).unwrap();
     }
-    // Move part of the data, then re-key from the server while the rest waits.
-    let out = s.pending_output().to_vec();
-    s.consume_output(out.len());
-    c.feed(&out).unwrap();
+    // Move part of the data (bursts until more than two channels' windows
+    // went), then re-key from the server while the rest waits.
+    let mut moved = 0;
+    while moved < 5 * 1024 * 1024 {
+        let out = s.pending_output().to_vec();
+        assert!(!out.is_empty(), "stalled after {moved} bytes");
+        s.consume_output(out.len());
+        c.feed(&out).unwrap();
+        moved += out.len();
+    }
     let mut ce: Vec<Event> = std::iter::from_fn(|| c.poll_event()).collect();
+    let started = chans.iter().filter(|(cid, _)| !data_of(&ce, *cid).is_empty()).count();
+    assert!(started >= 3, "{started} channels under way before the re-exchange");
     s.start_rekey();
     let (more, _) = pump(&mut c, &mut s);
     ce.extend(more);
@@ -692,4 +700,30 @@ fn channel_data_is_sealed_in_bursts_as_the_output_drains() {
         eof.is_some() && eof > last_data,
         "EOF after the data: {eof:?} {last_data:?}"
     );
+}
+
+/// A DISCONNECT while channel data waits for the output to drain: nothing
+/// is sealed after it, however much the windows would allow.
+#[test]
+fn nothing_is_sealed_after_a_disconnect_while_a_burst_is_held() {
+    use tobira_proto::connection::{LOCAL_MAX_PACKET, OUTPUT_BURST};
+    let (mut c, mut s) = authed_pair();
+    let (cid, sid) = session(&mut c, &mut s);
+    let blob = vec![7u8; 1536 * 1024];
+    s.channel_write(sid, None, &blob).unwrap();
+    let first = s.pending_output().len();
+    assert!(s.channel_queued(sid) > 0);
+    s.disconnect(DisconnectReason::ByApplication, "bye");
+    let wire = drain_output(&mut s);
+    // The burst already sealed, then the DISCONNECT, and no more.
+    assert!(
+        wire.len() < first + 1024,
+        "{} bytes after a {first}-byte burst",
+        wire.len()
+    );
+    assert!(first <= OUTPUT_BURST + LOCAL_MAX_PACKET as usize + 1024);
+    let r = c.feed(&wire);
+    assert!(matches!(r, Err(tobira_proto::Error::PeerDisconnected { .. })), "{r:?}");
+    let events: Vec<Event> = std::iter::from_fn(|| c.poll_event()).collect();
+    assert_eq!(data_of(&events, cid).len() + s.channel_queued(sid), blob.len());
 }

@@ -46,18 +46,18 @@ pub const MAX_QUEUED: usize = 16 * 1024 * 1024;
 /// `tcpip-forward` per `RemoteForward`, all at once), not more.
 pub const MAX_ANSWERS_OWED: usize = 4096;
 /// Unwritten output past which channel data stays in its channel's queue
-/// until the driver has written what is sealed
-/// ([`Connection::consume_output`] seals the next burst).
+/// until less than this is left to write ([`Connection::consume_output`]
+/// then seals the next burst). A burst may end up to one packet longer.
 ///
 /// When a WINDOW_ADJUST opens a megabyte or more, sealing all of it before
 /// anything is written leaves the peer idle meanwhile: an OpenSSH
 /// receiver, single-threaded, asks for more when half its 2 MiB window is
 /// left and then waits on us. Written in bursts, the first packets are on
 /// their way while the rest is being sealed. Measured on 2 cores
-/// (`tobira` uploading 2 GiB to `sshd`, chacha20-poly1305, five
-/// alternating runs each): 541–581 MiB/s sealing whole windows,
-/// 624–768 MiB/s in 256 KiB bursts, where `ssh` does about 680. Uploads
-/// to tobirad did not change (613–635 MiB/s either way).
+/// (`tobira` uploading 2 GiB to `sshd`, chacha20-poly1305, four
+/// alternating runs each): 551–575 MiB/s sealing whole windows,
+/// 682–770 MiB/s in 256 KiB bursts, where `ssh` does about 680. Transfers
+/// between tobira and tobirad did not change.
 pub const OUTPUT_BURST: usize = 256 * 1024;
 
 #[derive(Debug)]
@@ -831,16 +831,16 @@ impl Connection {
             if ch.remote_window == 0 || (direct && super::rekey_due(sealer, opener, config)) {
                 break;
             }
-            if direct && wire.len().saturating_sub(*out_start) >= OUTPUT_BURST {
-                // The rest goes once this burst is written.
-                *burst_held = true;
-                held_for_burst = true;
-                break;
-            }
             let sent = ch.front_sent;
             let Some((code, buf)) = ch.queue.front_mut() else {
                 break;
             };
+            if direct && wire.len().saturating_sub(*out_start) >= OUTPUT_BURST {
+                // The rest goes once less than a burst is left to write.
+                *burst_held = true;
+                held_for_burst = true;
+                break;
+            }
             let left = buf.len().saturating_sub(sent);
             let n = left.min(ch.remote_window as usize).min(ch.remote_max_packet as usize);
             // The message up to its data (RFC 4254 §5.2).

@@ -489,7 +489,8 @@ impl Connection {
             self.out.drain(..self.out_start);
             self.out_start = 0;
         }
-        if self.burst_held && self.pending_output().len() < channels::OUTPUT_BURST {
+        // Nothing more after our DISCONNECT.
+        if self.burst_held && self.phase != Phase::Closed && self.pending_output().len() < OUTPUT_BURST {
             self.burst_held = false;
             if let Err(e) = self.flush_all_channels() {
                 self.fail(&e);
