@@ -909,6 +909,24 @@ impl Connection {
         Ok(())
     }
 
+    /// Seals the next burst of channel data ([`OUTPUT_BURST`]). Channels
+    /// take turns going first, so that one with bulk data and an open
+    /// window does not hold another's keystrokes back for longer than a
+    /// burst.
+    pub(super) fn flush_next_burst(&mut self) -> Result<(), Error> {
+        let start = self.burst_first;
+        let ids: Vec<u32> = (self.chans.map.range(start..).chain(self.chans.map.range(..start)))
+            .map(|(id, _)| *id)
+            .collect();
+        if let Some(&first) = ids.first() {
+            self.burst_first = first.wrapping_add(1);
+        }
+        for id in ids {
+            self.flush_channel(id)?;
+        }
+        Ok(())
+    }
+
     /// Sends what every channel can send (after a key re-exchange).
     pub(super) fn flush_all_channels(&mut self) -> Result<(), Error> {
         let ids: Vec<u32> = self.chans.map.keys().copied().collect();

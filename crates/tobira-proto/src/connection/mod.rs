@@ -302,6 +302,8 @@ pub struct Connection {
     /// Channel data waits for the output to drain
     /// ([`OUTPUT_BURST`]).
     burst_held: bool,
+    /// The channel id that goes first in the next burst.
+    burst_first: u32,
     scratch: Vec<u8>,
     ident_reader: IdentReader,
     local_ident: String,
@@ -381,6 +383,7 @@ impl Connection {
             out: Vec::with_capacity(64 * 1024),
             out_start: 0,
             burst_held: false,
+            burst_first: 0,
             scratch: Vec::new(),
             ident_reader: IdentReader::default(),
             local_ident,
@@ -492,7 +495,7 @@ impl Connection {
         // Nothing more after our DISCONNECT.
         if self.burst_held && self.phase != Phase::Closed && self.pending_output().len() < OUTPUT_BURST {
             self.burst_held = false;
-            if let Err(e) = self.flush_all_channels() {
+            if let Err(e) = self.flush_next_burst() {
                 self.fail(&e);
             }
         }
