@@ -914,26 +914,27 @@ impl Connection {
     /// window does not hold another's keystrokes back for longer than a
     /// burst.
     pub(super) fn flush_next_burst(&mut self) -> Result<(), Error> {
-        let start = self.burst_first;
-        let ids: Vec<u32> = (self.chans.map.range(start..).chain(self.chans.map.range(..start)))
-            .map(|(id, _)| *id)
-            .collect();
-        if let Some(&first) = ids.first() {
+        if let Some(first) = self.flush_channels_from(self.burst_first)? {
             self.burst_first = first.wrapping_add(1);
-        }
-        for id in ids {
-            self.flush_channel(id)?;
         }
         Ok(())
     }
 
     /// Sends what every channel can send (after a key re-exchange).
     pub(super) fn flush_all_channels(&mut self) -> Result<(), Error> {
-        let ids: Vec<u32> = self.chans.map.keys().copied().collect();
-        for id in ids {
+        self.flush_channels_from(0).map(drop)
+    }
+
+    /// Sends what every channel can send, the first id at or after
+    /// `start` first, wrapping around; returns the id that went first.
+    fn flush_channels_from(&mut self, start: u32) -> Result<Option<u32>, Error> {
+        let ids: Vec<u32> = (self.chans.map.range(start..).chain(self.chans.map.range(..start)))
+            .map(|(id, _)| *id)
+            .collect();
+        for &id in &ids {
             self.flush_channel(id)?;
         }
-        Ok(())
+        Ok(ids.first().copied())
     }
 
     /// Sends a global request (RFC 4254 §4); with `want_reply` the answer

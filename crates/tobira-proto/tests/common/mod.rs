@@ -48,7 +48,6 @@ pub fn pump(c: &mut Connection, s: &mut Connection) -> (Vec<Event>, Vec<Event>) 
 /// Everything `c` has to send, as a driver writes it: channel data is
 /// sealed in bursts as the output drains (`OUTPUT_BURST`), so the output
 /// is taken until it stays empty.
-#[allow(dead_code)]
 pub fn drain_output(c: &mut Connection) -> Vec<u8> {
     let mut all = Vec::new();
     loop {
