@@ -269,7 +269,7 @@ impl Session {
                 let _ = self.atk().send_payload(p);
             }
             Action::Plain(p) => {
-                let mut out = Vec::new();
+                let mut out = tobira_proto::transport::out_buf::OutBuf::default();
                 let payload = if p.is_empty() { vec![2] } else { p.clone() };
                 Sealer::default().seal(&payload, &mut *rng(3), &mut out);
                 feed(self.tgt(), &out);

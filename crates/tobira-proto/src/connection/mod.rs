@@ -43,6 +43,7 @@ use crate::transport::compress::{CompressionMode, Compressor, Decompressor};
 use crate::transport::ident::{IdentReader, IdentScan};
 use crate::transport::keys::derive;
 use crate::transport::negotiate::{guess_was_wrong, negotiate, Negotiated};
+use crate::transport::out_buf::OutBuf;
 use crate::transport::packet::{cipher_block_limit, DirectionKeys, Opener, Sealer, MAX_PACKET};
 use crate::wire::{Reader, Writer};
 pub use channels::{LOCAL_MAX_PACKET, LOCAL_WINDOW, MAX_ANSWERS_OWED, MAX_DATA_EVENT, OUTPUT_BURST};
@@ -297,7 +298,7 @@ pub struct Connection {
     phase: Phase,
     in_buf: Vec<u8>,
     /// Sealed packets for the peer; `out[out_start..]` is still unwritten.
-    out: Vec<u8>,
+    out: OutBuf,
     out_start: usize,
     /// Channel data waits for the output to drain
     /// ([`OUTPUT_BURST`]).
@@ -380,7 +381,7 @@ impl Connection {
             rng,
             phase: Phase::Ident,
             in_buf: Vec::with_capacity(64 * 1024),
-            out: Vec::with_capacity(64 * 1024),
+            out: OutBuf::with_capacity(64 * 1024),
             out_start: 0,
             burst_held: false,
             burst_first: 0,
@@ -489,7 +490,7 @@ impl Connection {
             // what was written since the last move: linear overall, where
             // removing each written prefix at once was quadratic in the
             // amount queued.
-            self.out.drain(..self.out_start);
+            self.out.remove_front(self.out_start);
             self.out_start = 0;
         }
         // Nothing more after our DISCONNECT.

@@ -5,4 +5,5 @@ pub mod compress;
 pub mod ident;
 pub mod keys;
 pub mod negotiate;
+pub mod out_buf;
 pub mod packet;
