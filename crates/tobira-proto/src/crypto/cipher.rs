@@ -294,9 +294,12 @@ impl GcmState {
     pub fn seal(&mut self, len_bytes: &[u8], data: &mut [u8]) -> [u8; 16] {
         let nonce = self.next_nonce();
         let mut out = [0u8; 16];
-        // Sealing cannot fail for in-range lengths (< 2^36 bytes).
-        if let Ok(tag) = self.key.seal_in_place_separate_tag(nonce, Aad::from(len_bytes), data) {
-            out.copy_from_slice(tag.as_ref());
+        // Sealing cannot fail for in-range lengths (< 2^36 bytes). Should
+        // it, the plaintext is wiped rather than sent: the peer then sees a
+        // packet whose tag fails, and disconnects.
+        match self.key.seal_in_place_separate_tag(nonce, Aad::from(len_bytes), data) {
+            Ok(tag) => out.copy_from_slice(tag.as_ref()),
+            Err(_) => data.fill(0),
         }
         out
     }

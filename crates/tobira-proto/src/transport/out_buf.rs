@@ -12,8 +12,10 @@
 use std::ops::Deref;
 
 /// Output bytes for the peer: `bytes[..len]`; what lies beyond `len` in
-/// `bytes` is earlier output (or zeros), kept for reuse.
-#[derive(Debug, Default, Clone)]
+/// `bytes` is kept for reuse: earlier output (or zeros), or the plaintext
+/// of a packet that was cut back before it was sealed. It is never shown:
+/// `Debug` prints only the output's length.
+#[derive(Default)]
 pub struct OutBuf {
     /// Written memory; its length is the most this buffer has held.
     bytes: Vec<u8>,
@@ -32,6 +34,7 @@ impl OutBuf {
 
     /// The output, as bytes.
     pub fn as_slice(&self) -> &[u8] {
+        debug_assert!(self.len <= self.bytes.len());
         self.bytes.get(..self.len).unwrap_or_default()
     }
 
@@ -84,6 +87,7 @@ impl OutBuf {
             self.bytes.resize(end, 0);
         }
         self.len = end;
+        debug_assert!(self.len <= self.bytes.len());
         self.bytes.get_mut(start..end).unwrap_or_default()
     }
 
@@ -107,6 +111,15 @@ impl OutBuf {
     /// Bytes of memory held.
     pub fn capacity(&self) -> usize {
         self.bytes.capacity()
+    }
+}
+
+impl std::fmt::Debug for OutBuf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutBuf")
+            .field("len", &self.len)
+            .field("capacity", &self.capacity())
+            .finish_non_exhaustive()
     }
 }
 
@@ -169,6 +182,58 @@ mod tests {
         assert!(b.is_empty());
         b.extend_from_slice(b"z");
         assert_eq!(&b[..], b"z");
+    }
+
+    /// Random operations against a `Vec<u8>` doing the same: the output
+    /// always matches, whatever memory is kept behind it.
+    #[test]
+    fn behaves_as_a_vec_under_random_operations() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(6);
+        let mut b = OutBuf::default();
+        let mut model: Vec<u8> = Vec::new();
+        for step in 0..20_000u32 {
+            let n = rng.gen_range(0..300usize);
+            let byte = step as u8;
+            match rng.gen_range(0..8u8) {
+                0 | 1 => {
+                    let data = vec![byte; n];
+                    b.extend_from_slice(&data);
+                    model.extend_from_slice(&data);
+                }
+                2 => {
+                    b.push(byte);
+                    model.push(byte);
+                }
+                3 => {
+                    let to = model.len().saturating_sub(n);
+                    b.resize(to + n / 2, byte);
+                    model.resize(to + n / 2, byte);
+                }
+                4 => {
+                    b.extend_for_overwrite(n).fill(byte);
+                    model.extend(std::iter::repeat_n(byte, n));
+                }
+                5 => {
+                    let to = model.len().saturating_sub(n);
+                    b.truncate(to);
+                    model.truncate(to);
+                }
+                6 => {
+                    let k = n.min(model.len());
+                    b.remove_front(n);
+                    model.drain(..k);
+                }
+                _ => {
+                    b.reserve(n);
+                    if n % 7 == 0 {
+                        b.clear();
+                        model.clear();
+                    }
+                }
+            }
+            assert_eq!(&b[..], &model[..], "step {step}");
+        }
     }
 
     #[test]
