@@ -10,26 +10,38 @@
 //! it serves no other connection. [`KexWork`] holds everything the step
 //! needs and nothing of the [`super::Connection`], so it can be sent to
 //! another thread; [`super::Connection::finish_kex_work`] takes its result.
-//! (The RSA key exchange's own steps, the transient key's generation and
-//! the secret's decryption, still run inline: that method is off by
-//! default.)
+//!
+//! The RSA key exchange (RFC 4432 §4) has a second slow step, before any
+//! of that: the server opens with a transient RSA key of its own, whose
+//! generation takes a third of a second for 2048 bits; and it decrypts the
+//! client's secret with it. Both are work of this kind too. Randomness
+//! comes from the connection's generator all the same: the work gets a seed
+//! drawn from it and expands that with ChaCha20 (`rand_chacha`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use zeroize::Zeroizing;
 
+use rand_chacha::rand_core::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+
 use crate::crypto::HashAlg;
 use crate::error::Error;
 use crate::hostkey::SigningKey;
 use crate::kex::dh::{DhGroup, DhKeyPair};
+use crate::kex::rsa_kex::{self, RsaKexMethod, RsaTransientKey};
 use crate::wire::Writer;
+
+/// A seed for the randomness of one step, drawn from the connection's
+/// generator.
+pub(super) type Seed = Zeroizing<[u8; 32]>;
 
 /// How K is reached.
 pub(super) enum Secret {
-    /// Already computed (elliptic curves, hybrids, RSA key exchange): the
-    /// method's fields of H (`mid`), the reply's fields after K_S (`tail`;
-    /// none for KEXRSA_DONE) and K as the method encodes it.
+    /// Already computed (elliptic curves, hybrids): the method's fields of
+    /// H (`mid`), the reply's fields after K_S (`tail`) and K as the
+    /// method encodes it.
     Known {
         mid: Vec<u8>,
         tail: Option<Vec<u8>>,
@@ -45,6 +57,14 @@ pub(super) enum Secret {
         e: Vec<u8>,
         params: Vec<u8>,
     },
+    /// RSA key exchange (RFC 4432 §4): K decrypted from the client's
+    /// KEXRSA_SECRET with our transient key.
+    Rsa {
+        method: RsaKexMethod,
+        key: Box<RsaTransientKey>,
+        encrypted: Vec<u8>,
+        seed: Seed,
+    },
 }
 
 /// Numbers every [`KexWork`] of the process, so that a result is only
@@ -56,29 +76,45 @@ pub(super) fn next_id() -> u64 {
     NEXT_ID.fetch_add(1, Ordering::Relaxed)
 }
 
-/// The server's reply to the client's key exchange message, not yet
-/// computed: see the module documentation.
+/// A slow step of the server's key exchange, not yet computed: see the
+/// module documentation.
 pub struct KexWork {
     /// Which step this is (see [`next_id`]).
     pub(super) id: u64,
+    pub(super) job: Job,
+}
+
+/// What a [`KexWork`] computes.
+pub(super) enum Job {
+    /// The reply to the client's key exchange message.
+    Reply(ReplyJob),
+    /// RSA key exchange (RFC 4432 §4): the transient key K_T the server
+    /// opens with.
+    RsaTransient { method: RsaKexMethod, seed: Seed },
+}
+
+/// Everything the reply to the client's key exchange message needs.
+pub(super) struct ReplyJob {
     /// The reply's message number.
-    pub(super) reply: u8,
-    pub(super) secret: Secret,
+    pub reply: u8,
+    pub secret: Secret,
     /// The negotiated host key algorithm and its key.
-    pub(super) alg: String,
-    pub(super) key: Arc<SigningKey>,
+    pub alg: String,
+    pub key: Arc<SigningKey>,
     /// H's hash and its first fields: string V_C, V_S, I_C, I_S.
-    pub(super) hash: HashAlg,
-    pub(super) transcript: Vec<u8>,
+    pub hash: HashAlg,
+    pub transcript: Vec<u8>,
 }
 
 impl std::fmt::Debug for KexWork {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KexWork")
-            .field("id", &self.id)
-            .field("reply", &self.reply)
-            .field("alg", &self.alg)
-            .finish_non_exhaustive()
+        let mut d = f.debug_struct("KexWork");
+        d.field("id", &self.id);
+        match &self.job {
+            Job::Reply(r) => d.field("reply", &r.reply).field("alg", &r.alg),
+            Job::RsaTransient { method, .. } => d.field("rsa_transient_key", method),
+        };
+        d.finish_non_exhaustive()
     }
 }
 
@@ -86,7 +122,15 @@ impl std::fmt::Debug for KexWork {
 pub struct KexWorkDone {
     /// The [`KexWork`] it came from.
     pub(super) id: u64,
-    pub(super) result: Result<Reply, Error>,
+    pub(super) result: Result<Outcome, Error>,
+}
+
+/// What a [`KexWork`] produced.
+pub(super) enum Outcome {
+    /// The reply, to send with NEWKEYS.
+    Reply(Reply),
+    /// The transient key, to send in KEXRSA_PUBKEY.
+    RsaTransient(Box<RsaTransientKey>),
 }
 
 impl std::fmt::Debug for KexWorkDone {
@@ -122,27 +166,54 @@ pub(super) fn exchange_hash(hash: HashAlg, mut transcript: Vec<u8>, k_s: &[u8], 
 
 impl KexWork {
     /// Whether the work takes long enough to be worth another thread:
-    /// finite-field DH, or a signature by an RSA or DSA host key. The
-    /// elliptic-curve and hybrid methods with Ed25519 or ECDSA keys take
-    /// well under a millisecond, less than a hand-over between threads.
+    /// finite-field DH, the RSA key exchange's steps, or a signature by an
+    /// RSA or DSA host key. The elliptic-curve and hybrid methods with
+    /// Ed25519 or ECDSA keys take well under a millisecond, less than a
+    /// hand-over between threads.
     pub fn is_slow(&self) -> bool {
-        matches!(self.secret, Secret::Dh { .. }) || matches!(self.key.key_type(), "ssh-rsa" | "ssh-dss")
-    }
-
-    /// Computes the shared secret (for DH), H and the host key's signature.
-    /// May take milliseconds: call it where blocking is allowed (for
-    /// example in `tokio::task::spawn_blocking`).
-    pub fn run(self) -> KexWorkDone {
-        let id = self.id;
-        KexWorkDone {
-            id,
-            result: self.compute(),
+        match &self.job {
+            Job::RsaTransient { .. } => true,
+            Job::Reply(r) => {
+                matches!(r.secret, Secret::Dh { .. } | Secret::Rsa { .. })
+                    || matches!(r.key.key_type(), "ssh-rsa" | "ssh-dss")
+            }
         }
     }
 
+    /// Computes the step: the RSA key exchange's transient key, or the
+    /// shared secret (for DH and RSA), H and the host key's signature. May
+    /// take milliseconds (a transient RSA key, a third of a second): call
+    /// it where blocking is allowed (for example in
+    /// `tokio::task::spawn_blocking`).
+    pub fn run(self) -> KexWorkDone {
+        let id = self.id;
+        let result = match self.job {
+            Job::Reply(r) => r.compute().map(Outcome::Reply),
+            Job::RsaTransient { method, seed } => RsaTransientKey::generate(method, &mut ChaCha20Rng::from_seed(*seed))
+                .map(|key| Outcome::RsaTransient(Box::new(key))),
+        };
+        KexWorkDone { id, result }
+    }
+}
+
+impl ReplyJob {
     fn compute(self) -> Result<Reply, Error> {
         let (mid, tail, k_enc) = match self.secret {
             Secret::Known { mid, tail, k_enc } => (mid, tail, k_enc),
+            Secret::Rsa {
+                method,
+                key,
+                encrypted,
+                seed,
+            } => {
+                let k = rsa_kex::decrypt_secret(method, &key, &encrypted, &mut ChaCha20Rng::from_seed(*seed))?;
+                let mut mid = Vec::new();
+                mid.put_string(key.public_blob());
+                mid.put_string(&encrypted);
+                let mut k_enc = Zeroizing::new(Vec::with_capacity(k.len() + 5));
+                k_enc.put_mpint(&k);
+                (mid, None, k_enc)
+            }
             Secret::Dh { group, y, e, params } => {
                 let kp = DhKeyPair::with_exponent(group, y)?;
                 let f = kp.public.clone();

@@ -47,8 +47,8 @@ use crate::transport::out_buf::OutBuf;
 use crate::transport::packet::{cipher_block_limit, DirectionKeys, Opener, Sealer, MAX_PACKET};
 use crate::wire::{Reader, Writer};
 pub use channels::{LOCAL_MAX_PACKET, LOCAL_WINDOW, MAX_ANSWERS_OWED, MAX_DATA_EVENT, OUTPUT_BURST};
+use kex_work::{Job, Outcome, Reply, ReplyJob, Secret, Seed};
 pub use kex_work::{KexWork, KexWorkDone};
-use kex_work::{Reply, Secret};
 pub use window::{MAX_GROWTH, MAX_WINDOW};
 
 /// Which side of the connection we are.
@@ -939,15 +939,12 @@ impl Connection {
             }
             (Role::Client, KexFamily::Rsa) => self.set_step(Step::ClientAwaitRsaPubkey),
             (Role::Server, KexFamily::Rsa) => {
-                // RFC 4432 §4: the server speaks first, with a transient key.
+                // RFC 4432 §4: the server speaks first, with a transient
+                // key, made off the I/O thread when offloading.
                 let method = spec.rsa.ok_or_else(|| Error::kex("RSA method missing"))?;
-                let (_, host) = self.our_host_key()?;
-                let key = RsaTransientKey::generate(method, &mut *self.rng)?;
-                let mut m = vec![num::KEXRSA_PUBKEY];
-                m.put_string(host.public_blob());
-                m.put_string(key.public_blob());
-                self.set_step(Step::ServerAwaitRsaSecret(Box::new(key)));
-                self.send_now(&m);
+                self.our_host_key()?;
+                let seed = self.draw_seed();
+                self.server_job(Job::RsaTransient { method, seed })?;
             }
             (Role::Server, KexFamily::DhGex) => self.set_step(Step::ServerAwaitGexRequest),
             (Role::Server, _) => self.set_step(Step::ServerAwaitInit),
@@ -1019,14 +1016,17 @@ impl Connection {
                 self.client_verify(&st.k_s, &mid, k_mpint(&st.k), sig)
             }
             (Step::ServerAwaitRsaSecret(key), num::KEXRSA_SECRET) => {
-                let encrypted = r.string()?;
+                let encrypted = r.string()?.to_vec();
                 r.finish()?;
                 let method = self.kex_spec()?.rsa.ok_or_else(|| Error::kex("RSA method missing"))?;
-                let k = rsa_kex::decrypt_secret(method, &key, encrypted, &mut *self.rng)?;
-                let mut mid = Vec::new();
-                mid.put_string(key.public_blob());
-                mid.put_string(encrypted);
-                self.server_reply(num::KEXRSA_DONE, &mid, None, k_mpint(&k))
+                let seed = self.draw_seed();
+                let secret = Secret::Rsa {
+                    method,
+                    key,
+                    encrypted,
+                    seed,
+                };
+                self.server_work(num::KEXRSA_DONE, secret)
             }
             (Step::ClientAwaitDhReply(kp), num::KEXDH_REPLY) => {
                 let k_s = r.string()?;
@@ -1310,21 +1310,56 @@ impl Connection {
     fn server_work(&mut self, reply: u8, secret: Secret) -> Result<(), Error> {
         let (alg, key) = self.our_host_key()?;
         let (hash, transcript) = self.transcript()?;
-        let work = KexWork {
-            id: kex_work::next_id(),
+        self.server_job(Job::Reply(ReplyJob {
             reply,
             secret,
             alg,
             key,
             hash,
             transcript,
+        }))
+    }
+
+    /// Server: runs a step of the exchange now, or, when it is slow and
+    /// [`Config::offload_slow_kex`] is on, leaves it for the driver.
+    fn server_job(&mut self, job: Job) -> Result<(), Error> {
+        let work = KexWork {
+            id: kex_work::next_id(),
+            job,
         };
         if self.config.offload_slow_kex && work.is_slow() {
             self.kex_work = WorkSlot::Queued(Box::new(work));
             return Ok(());
         }
         let done = work.run();
-        self.send_reply(done.result?)
+        self.apply_outcome(done.result?)
+    }
+
+    /// A seed for a step's randomness, from the connection's generator.
+    fn draw_seed(&mut self) -> Seed {
+        let mut seed = Zeroizing::new([0u8; 32]);
+        self.rng.fill_bytes(&mut *seed);
+        seed
+    }
+
+    /// Server: sends what a step produced.
+    fn apply_outcome(&mut self, outcome: Outcome) -> Result<(), Error> {
+        match outcome {
+            Outcome::Reply(r) => self.send_reply(r),
+            Outcome::RsaTransient(key) => self.send_rsa_pubkey(key),
+        }
+    }
+
+    /// Server: opens the RSA key exchange with our host key and the
+    /// transient key (RFC 4432 §4).
+    fn send_rsa_pubkey(&mut self, key: Box<RsaTransientKey>) -> Result<(), Error> {
+        let (_, host) = self.our_host_key()?;
+        let mut m = vec![num::KEXRSA_PUBKEY];
+        m.put_string(host.public_blob());
+        m.put_string(key.public_blob());
+        self.set_step(Step::ServerAwaitRsaSecret(key));
+        self.send_now(&m);
+        Ok(())
     }
 
     /// Server: sends the computed reply, derives the keys and sends
@@ -1394,7 +1429,7 @@ impl Connection {
         self.kex_work = WorkSlot::Idle;
         let r = done
             .result
-            .and_then(|reply| self.send_reply(reply))
+            .and_then(|outcome| self.apply_outcome(outcome))
             .and_then(|()| self.process());
         if r.is_ok() {
             self.maybe_rekey();
