@@ -45,8 +45,9 @@ pub struct Config {
     /// time limit is the driver's (it calls
     /// [`crate::Connection::start_rekey`]).
     pub rekey_bytes: u64,
-    /// Server: hand the slow step of a key exchange (finite-field DH, RSA
-    /// or DSA host-key signatures) to the driver as a
+    /// Server: hand the slow steps of a key exchange (finite-field DH, RSA
+    /// or DSA host-key signatures, the RSA key exchange's transient key
+    /// and decryption) to the driver as a
     /// [`crate::connection::KexWork`] instead of computing it inside
     /// [`crate::Connection::feed`]; see
     /// [`crate::Connection::take_kex_work`]. Off: everything runs inline.

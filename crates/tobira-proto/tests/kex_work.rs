@@ -70,16 +70,18 @@ fn pump(c: &mut Connection, s: &mut Connection, run: &mut Run) {
         while let Some(work) = s.take_kex_work() {
             run.works += 1;
             assert!(s.kex_work_running());
-            // What was sent before the step (a KEXINIT answering the
-            // client's, before an RSA exchange's first step) may wait.
+            // Nothing of the exchange goes out before its step is done;
+            // only a KEXINIT answering the client's re-exchange may wait
+            // when the step is the RSA exchange's first (the transient key,
+            // which the server sends first).
             let before = s.pending_output().len();
+            let opens_rsa = format!("{work:?}").contains("rsa_transient_key");
+            assert!(
+                before == 0 || opens_rsa,
+                "the server sent something of the exchange before its step was done"
+            );
             assert!(s.take_kex_work().is_none(), "the same step was handed out twice");
             let done = std::thread::spawn(move || work.run()).join().unwrap();
-            assert_eq!(
-                s.pending_output().len(),
-                before,
-                "the server sent something while its step was out"
-            );
             s.finish_kex_work(done).unwrap();
             assert!(!s.kex_work_running());
             assert!(
@@ -285,4 +287,28 @@ fn a_bad_public_value_is_refused_before_any_step_is_handed_out() {
     assert!(s.take_kex_work().is_none());
     assert!(s.is_closed());
     assert!(e.to_string().contains("invalid DH public value"), "{e}");
+}
+
+#[test]
+fn a_bad_rsa_secret_is_refused_before_any_step_is_handed_out() {
+    // A KEXRSA_SECRET one byte short of the transient key's modulus:
+    // refused at once with KEY_EXCHANGE_FAILED, no decryption handed out.
+    use tobira_proto::wire::Writer;
+    let mut c = Connection::client(Arc::new(client_config("rsa2048-sha256", "ssh-ed25519")), rng(41));
+    let mut s = Connection::server(Arc::new(server_config(true)), rng(42));
+    // Identifications and KEXINITs; the server's first step, its
+    // transient key, is handed out and done.
+    let co = c.pending_output().to_vec();
+    c.consume_output(co.len());
+    s.feed(&co).unwrap();
+    let work = s.take_kex_work().expect("the transient key was not handed out");
+    s.finish_kex_work(work.run()).unwrap();
+    assert!(!s.pending_output().is_empty(), "no KEXRSA_PUBKEY");
+    let mut payload = vec![31u8];
+    payload.put_string(&[7u8; 255]);
+    let pad = 8 - (5 + payload.len()) % 8 + 8;
+    let e = s.feed(&common::packet(&payload, pad)).unwrap_err();
+    assert!(s.take_kex_work().is_none());
+    assert!(s.is_closed());
+    assert!(e.to_string().contains("encrypted RSA secret has length 255"), "{e}");
 }

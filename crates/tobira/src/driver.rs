@@ -210,7 +210,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     }
 
     /// Runs the connection's slow key-exchange steps (finite-field DH, RSA
-    /// signatures: milliseconds each; see
+    /// signatures: milliseconds each; an RSA key exchange's transient key,
+    /// a fraction of a second; see
     /// `tobira_proto::Config::offload_slow_kex`) on tokio's blocking pool,
     /// so that this worker thread goes on serving other connections
     /// meanwhile, and hands their results back. At most one step per core
@@ -236,7 +237,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                         let started = std::time::Instant::now();
                         let done = work.run();
                         tracing::debug!(
-                            "key exchange: reply computed off the I/O threads in {:.1} ms",
+                            "key exchange: step computed off the I/O threads in {:.1} ms",
                             started.elapsed().as_secs_f64() * 1000.0
                         );
                         done

@@ -1019,6 +1019,8 @@ impl Connection {
                 let encrypted = r.string()?.to_vec();
                 r.finish()?;
                 let method = self.kex_spec()?.rsa.ok_or_else(|| Error::kex("RSA method missing"))?;
+                // Refused at once, before any step is handed out for it.
+                rsa_kex::check_secret_len(&key, &encrypted)?;
                 let seed = self.draw_seed();
                 let secret = Secret::Rsa {
                     method,
@@ -1286,8 +1288,8 @@ impl Connection {
     }
 
     /// Server: signs H and sends the reply: `reply`, then `string K_S` and
-    /// `tail` when `tail` is given (RSA's KEXRSA_DONE has neither), then
-    /// the signature; `k_enc` is K as the method encodes it.
+    /// `tail` when `tail` is given, then the signature; `k_enc` is K as the
+    /// method encodes it.
     fn server_reply(
         &mut self,
         reply: u8,
@@ -1407,9 +1409,10 @@ impl Connection {
         matches!(self.kex_work, WorkSlot::Running(_))
     }
 
-    /// Server: completes the exchange with the result of the [`KexWork`]
-    /// last taken by [`Self::take_kex_work`] (sends the reply and NEWKEYS),
-    /// then processes the input that waited. Errors as [`Self::feed`]: a
+    /// Server: goes on with the exchange with the result of the
+    /// [`KexWork`] last taken by [`Self::take_kex_work`] (sends the reply
+    /// and NEWKEYS, or, for the RSA key exchange's transient key,
+    /// KEXRSA_PUBKEY), then processes the input that waited. Errors as [`Self::feed`]: a
     /// failed step (say, a signing error), or a result that is not the one
     /// awaited (none is, or it is another step's), queues a DISCONNECT and
     /// closes the connection.

@@ -235,6 +235,19 @@ pub fn encrypt_secret(
     Ok((encrypted, k))
 }
 
+/// The encrypted secret must be exactly the transient key's modulus length
+/// (RFC 4432 §4); checked before any work is spent on decrypting it.
+pub fn check_secret_len(key: &RsaTransientKey, encrypted: &[u8]) -> Result<(), Error> {
+    if encrypted.len() != key.len_bytes() {
+        return Err(Error::kex(format!(
+            "encrypted RSA secret has length {} (expected {})",
+            encrypted.len(),
+            key.len_bytes()
+        )));
+    }
+    Ok(())
+}
+
 /// Server side (RFC 4432 §4): decrypts the client's encrypted secret with
 /// the transient key and returns `K` as the big-endian magnitude, to be
 /// encoded as an `mpint`. A ciphertext that is not exactly the modulus
@@ -247,13 +260,7 @@ pub fn decrypt_secret(
     encrypted: &[u8],
     rng: &mut dyn RngCore,
 ) -> Result<Zeroizing<Vec<u8>>, Error> {
-    if encrypted.len() != key.len_bytes() {
-        return Err(Error::kex(format!(
-            "encrypted RSA secret has length {} (expected {})",
-            encrypted.len(),
-            key.len_bytes()
-        )));
-    }
+    check_secret_len(key, encrypted)?;
     let plain = match &key.aws {
         Some(aws) => {
             let mut out = Zeroizing::new(vec![0u8; aws.min_output_size()]);
