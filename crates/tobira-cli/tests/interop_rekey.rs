@@ -228,11 +228,11 @@ fn offloaded_reexchanges_while_data_flows() {
     );
     let offloaded = log
         .lines()
-        .filter(|l| l.contains("key exchange: reply computed off the I/O threads"))
+        .filter(|l| l.contains("key exchange: step computed off the I/O threads"))
         .count();
     assert_eq!(
         offloaded, kexes,
-        "exchanges whose reply was computed off the I/O threads"
+        "exchanges whose step was computed off the I/O threads"
     );
 }
 
