@@ -210,9 +210,7 @@ impl ReplyJob {
                 let mut mid = Vec::new();
                 mid.put_string(key.public_blob());
                 mid.put_string(&encrypted);
-                let mut k_enc = Zeroizing::new(Vec::with_capacity(k.len() + 5));
-                k_enc.put_mpint(&k);
-                (mid, None, k_enc)
+                (mid, None, super::k_mpint(&k))
             }
             Secret::Dh { group, y, e, params } => {
                 let kp = DhKeyPair::with_exponent(group, y)?;
@@ -223,9 +221,7 @@ impl ReplyJob {
                 mid.put_mpint(&f);
                 let mut tail = Vec::new();
                 tail.put_mpint(&f);
-                let mut k_enc = Zeroizing::new(Vec::with_capacity(k.len() + 5));
-                k_enc.put_mpint(&k);
-                (mid, Some(tail), k_enc)
+                (mid, Some(tail), super::k_mpint(&k))
             }
         };
         let k_s = self.key.public_blob();

@@ -1412,10 +1412,10 @@ impl Connection {
     /// Server: goes on with the exchange with the result of the
     /// [`KexWork`] last taken by [`Self::take_kex_work`] (sends the reply
     /// and NEWKEYS, or, for the RSA key exchange's transient key,
-    /// KEXRSA_PUBKEY), then processes the input that waited. Errors as [`Self::feed`]: a
-    /// failed step (say, a signing error), or a result that is not the one
-    /// awaited (none is, or it is another step's), queues a DISCONNECT and
-    /// closes the connection.
+    /// KEXRSA_PUBKEY), then processes the input that waited. Errors as
+    /// [`Self::feed`]: a failed step (say, a signing error), or a result
+    /// that is not the one awaited (none is, or it is another step's),
+    /// queues a DISCONNECT and closes the connection.
     pub fn finish_kex_work(&mut self, done: KexWorkDone) -> Result<(), Error> {
         if self.phase == Phase::Closed {
             return Err(Error::Closed);

@@ -50,16 +50,10 @@ impl OutBuf {
         self.bytes.reserve(want.saturating_sub(self.bytes.len()));
     }
 
-    /// Appends `data`.
+    /// Appends `data` (over kept memory; growth beyond it is zeroed
+    /// first, which happens only while the buffer grows).
     pub fn extend_from_slice(&mut self, data: &[u8]) {
-        let end = self.len.saturating_add(data.len());
-        let reused = self.bytes.len().min(end).saturating_sub(self.len);
-        let (now, later) = data.split_at(reused);
-        if let Some(room) = self.bytes.get_mut(self.len..self.len + reused) {
-            room.copy_from_slice(now);
-        }
-        self.bytes.extend_from_slice(later);
-        self.len = end;
+        self.extend_for_overwrite(data.len()).copy_from_slice(data);
     }
 
     /// Appends one byte.
