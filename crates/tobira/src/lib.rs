@@ -13,6 +13,7 @@ pub mod authorized_keys;
 pub mod client;
 pub mod client_auth;
 pub mod config;
+pub mod connection_threads;
 #[allow(unsafe_code)]
 pub mod crypt;
 pub mod driver;

@@ -13,6 +13,7 @@ use tracing::{debug, info};
 
 use crate::admission::{self, Admission, Penalties, Ticket};
 use crate::config::server::ServerConfig;
+use crate::connection_threads::ConnectionThreads;
 use crate::driver::{Driver, DriverError};
 use crate::server_auth::{AuthState, Decision, Outcome, PolicyContext};
 use crate::server_forward::ServerForwards;
@@ -53,11 +54,15 @@ pub async fn serve(
         let exempt = cfg.per_source_penalty_exempt_list.iter().cloned().collect();
         Admission::new(cfg.max_startups, penalties, exempt)
     };
+    // Each connection runs on one of these threads from accept to close
+    // (see `connection_threads`).
+    let threads = Arc::new(ConnectionThreads::per_core("tobira-conn")?);
     let mut tasks = Vec::new();
     for l in listeners {
         let s = settings.clone();
         let a = Arc::clone(&admission);
-        tasks.push(tokio::spawn(async move { accept_loop(l, s, a).await }));
+        let t = Arc::clone(&threads);
+        tasks.push(tokio::spawn(async move { accept_loop(l, s, a, t).await }));
     }
     for t in tasks {
         t.await.map_err(std::io::Error::other)??;
@@ -69,6 +74,7 @@ async fn accept_loop(
     listener: TcpListener,
     settings: tokio::sync::watch::Receiver<Arc<ServerSettings>>,
     admission: Arc<Admission>,
+    threads: Arc<ConnectionThreads>,
 ) -> std::io::Result<()> {
     loop {
         match listener.accept().await {
@@ -85,7 +91,23 @@ async fn accept_loop(
                     }
                 };
                 let s = settings.borrow().clone();
-                tokio::spawn(async move { handle(stream, peer, s, ticket).await });
+                // The socket moves to its connection thread's runtime.
+                let stream = match stream.into_std() {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::error!("accept: {e}");
+                        continue;
+                    }
+                };
+                let started = threads.spawn(move || async move {
+                    match TcpStream::from_std(stream) {
+                        Ok(stream) => handle(stream, peer, s, ticket).await,
+                        Err(e) => tracing::error!("accept: {e}"),
+                    }
+                });
+                if let Err(e) = started {
+                    tracing::error!("accept: {e}");
+                }
             }
             // Out of descriptors and the like: keep serving the others.
             Err(e) => {

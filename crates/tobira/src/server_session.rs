@@ -24,9 +24,11 @@ use crate::process::{self, ExitReason, Program, PtyRequest, SessionIo, SessionUs
 /// Bytes of output a session may have queued toward the client before its
 /// reader waits (flow control from the channel window to the child).
 const OUTPUT_HIGH_WATER: usize = 1024 * 1024;
-/// Bytes asked for per read of a program's output (its pipe holds
-/// 512 KiB, see `process.rs`).
-const READ_SIZE: usize = 128 * 1024;
+/// A read buffer for a program's output. Each read asks for this less the
+/// padding room, a little under the 64 KiB its pipe holds (see
+/// `process.rs`): measured in `bench/`, emptying the pipe to the byte each
+/// time (or reading 128 KiB from a larger pipe) made downloads slower.
+const READ_SIZE: usize = 64 * 1024;
 /// Messages in flight from a connection's session tasks (at most
 /// `READ_SIZE` bytes each) to the connection.
 const SESSION_QUEUE: usize = 16;

@@ -1,0 +1,234 @@
+//! The server's connection threads: one single-threaded tokio runtime per
+//! core, each running every task of the connections it was given.
+//!
+//! A connection is several tasks that hand data to each other for every
+//! chunk moved: the connection task, the readers of its programs' output,
+//! the writers of their input, its forwardings. On tokio's work-stealing
+//! runtime each hand-over may wake a parked worker on the other core,
+//! which then steals the task; measured in `bench/`, those wake-ups (a
+//! futex and an inter-processor interrupt each) cost a download through
+//! `tobirad` about a quarter of its speed. Here a connection lives on one
+//! thread from accept to close, so a hand-over is a push onto that
+//! thread's own run queue, and the connections are spread over the
+//! threads (the one with the fewest live connections takes the next).
+//! The slow steps of a key exchange still run on each runtime's blocking
+//! pool, off these threads.
+
+use std::future::Future;
+use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use tokio::sync::mpsc;
+
+/// Work for a connection thread: called on it, inside its runtime, so that
+/// it can register sockets with that runtime and spawn tasks onto it.
+type Job = Box<dyn FnOnce() + Send + 'static>;
+
+/// One thread: where its jobs go and how many connections it runs.
+#[derive(Debug)]
+struct Lane {
+    jobs: mpsc::UnboundedSender<Job>,
+    live: Arc<AtomicUsize>,
+}
+
+/// A fixed set of connection threads. Dropping it lets each thread finish:
+/// its runtime is shut down (every connection task dropped, as when the
+/// whole server's runtime ends) and the thread is joined.
+#[derive(Debug)]
+pub struct ConnectionThreads {
+    lanes: Vec<Lane>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl ConnectionThreads {
+    /// Starts `count` threads (at least one), named `name-0`, `name-1`, ….
+    pub fn start(count: usize, name: &str) -> io::Result<Self> {
+        let mut lanes = Vec::new();
+        let mut threads = Vec::new();
+        for i in 0..count.max(1) {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
+            let thread = std::thread::Builder::new().name(format!("{name}-{i}")).spawn(move || {
+                rt.block_on(async move {
+                    while let Some(job) = rx.recv().await {
+                        job();
+                    }
+                });
+                // Dropping the runtime drops every connection task still
+                // running on it.
+                drop(rt);
+            })?;
+            lanes.push(Lane {
+                jobs: tx,
+                live: Arc::new(AtomicUsize::new(0)),
+            });
+            threads.push(thread);
+        }
+        Ok(Self { lanes, threads })
+    }
+
+    /// One thread per core the process may run on.
+    pub fn per_core(name: &str) -> io::Result<Self> {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Self::start(cores, name)
+    }
+
+    /// How many threads there are.
+    pub fn len(&self) -> usize {
+        self.lanes.len()
+    }
+
+    /// Always false: there is at least one thread.
+    pub fn is_empty(&self) -> bool {
+        self.lanes.is_empty()
+    }
+
+    /// Live connections per thread, in thread order.
+    pub fn load(&self) -> Vec<usize> {
+        self.lanes.iter().map(|l| l.live.load(Ordering::Relaxed)).collect()
+    }
+
+    /// Runs the future that `make` returns as a task on the thread with
+    /// the fewest live connections, counted as one of them until it ends
+    /// (or its thread shuts down). `make` is called on that thread, inside
+    /// its runtime. Fails only when the thread has ended.
+    pub fn spawn<F, Fut>(&self, make: F) -> io::Result<()>
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let lane = self
+            .lanes
+            .iter()
+            .min_by_key(|l| l.live.load(Ordering::Relaxed))
+            .ok_or_else(|| io::Error::other("no connection threads"))?;
+        let guard = LiveGuard::new(Arc::clone(&lane.live));
+        let job: Job = Box::new(move || {
+            let fut = make();
+            tokio::spawn(async move {
+                let _guard = guard;
+                fut.await;
+            });
+        });
+        lane.jobs
+            .send(job)
+            .map_err(|_| io::Error::other("connection thread has ended"))
+    }
+}
+
+impl Drop for ConnectionThreads {
+    fn drop(&mut self) {
+        self.lanes.clear();
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Counts a connection as live on its thread from dispatch to its end.
+struct LiveGuard(Arc<AtomicUsize>);
+
+impl LiveGuard {
+    fn new(live: Arc<AtomicUsize>) -> Self {
+        live.fetch_add(1, Ordering::Relaxed);
+        Self(live)
+    }
+}
+
+impl Drop for LiveGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// Waits (up to 10 s) until `f` holds.
+    fn until(f: impl Fn() -> bool) -> bool {
+        let end = std::time::Instant::now() + Duration::from_secs(10);
+        while std::time::Instant::now() < end {
+            if f() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        false
+    }
+
+    #[test]
+    fn connections_go_to_the_least_loaded_thread_and_stay_on_it() {
+        let threads = ConnectionThreads::start(2, "test-conn").unwrap();
+        assert_eq!(threads.len(), 2);
+        let (seen_tx, seen_rx) = std::sync::mpsc::channel();
+        let mut release = Vec::new();
+        for _ in 0..4 {
+            let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+            release.push(tx);
+            let seen = seen_tx.clone();
+            threads
+                .spawn(move || async move {
+                    let first = std::thread::current().name().map(str::to_owned);
+                    // A task it spawns runs on the same thread.
+                    let inner = tokio::spawn(async { std::thread::current().name().map(str::to_owned) });
+                    let second = inner.await.unwrap();
+                    let _ = rx.await;
+                    seen.send((first, second)).unwrap();
+                })
+                .unwrap();
+            // Each dispatch counts at once, so the next goes elsewhere.
+        }
+        assert_eq!(threads.load(), vec![2, 2]);
+        // Ending two on thread 0's side lets thread 0 take the next one.
+        drop(release.remove(0));
+        drop(release.remove(1));
+        let mut names = Vec::new();
+        for _ in 0..2 {
+            let (first, second) = seen_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+            assert_eq!(first, second, "a connection's tasks share its thread");
+            names.push(first.unwrap());
+        }
+        names.sort();
+        assert_eq!(names, vec!["test-conn-0", "test-conn-0"]);
+        assert!(until(|| threads.load() == vec![0, 2]), "{:?}", threads.load());
+        let (tx, rx) = std::sync::mpsc::channel();
+        threads
+            .spawn(move || async move {
+                tx.send(std::thread::current().name().map(str::to_owned)).unwrap();
+            })
+            .unwrap();
+        assert_eq!(
+            rx.recv_timeout(Duration::from_secs(10)).unwrap().as_deref(),
+            Some("test-conn-0")
+        );
+    }
+
+    #[test]
+    fn dropping_the_threads_ends_their_connections_and_joins() {
+        struct Dropped(std::sync::mpsc::Sender<()>);
+        impl Drop for Dropped {
+            fn drop(&mut self) {
+                let _ = self.0.send(());
+            }
+        }
+        let threads = ConnectionThreads::start(1, "test-drop").unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (started_tx, started) = std::sync::mpsc::channel();
+        threads
+            .spawn(move || async move {
+                let _d = Dropped(tx);
+                started_tx.send(()).unwrap();
+                std::future::pending::<()>().await;
+            })
+            .unwrap();
+        started.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert_eq!(threads.load(), vec![1]);
+        drop(threads);
+        // The never-ending task was dropped before `drop` returned.
+        assert!(rx.try_recv().is_ok());
+    }
+}
