@@ -11,15 +11,13 @@ use std::os::fd::AsFd;
 
 use tokio::sync::mpsc;
 
-/// Bytes asked for per read: a little under the 64 KiB a pipe holds by
-/// default. Measured in `bench/` on 2 cores (`head -c 2G /dev/zero |
-/// tobira … 'cat >/dev/null'`, aes128-gcm): about 1,600 MiB/s this way,
-/// against 1,100–1,300 with the pipe enlarged to 1 MiB and 256 KiB reads,
-/// and less with reads that empty the pipe to the byte. A larger pipe
-/// lets the writer (4 KiB at a time for `head` and stdio) and this
-/// thread contend for the pipe's lock over long copies; so the pipe is
-/// left as it is.
-const READ_SIZE: usize = 64 * 1024 - tobira_proto::transport::packet::PADDING_ROOM;
+/// Room offered per read, at least: a pipe enlarged to 1 MiB gives up to
+/// this much per system call. A buffer that comes back from the connection
+/// may be larger (up to 512 KiB), and a read fills all of it.
+const READ_SIZE: usize = 256 * 1024;
+/// The pipe size asked for when standard input is a pipe (Linux'
+/// `pipe-max-size` default for unprivileged users).
+const PIPE_SIZE: i32 = 1024 * 1024;
 /// Chunks in flight between the thread and the session (the channel to
 /// create for [`spawn_stdin_reader`]), and spare buffers on their way back.
 pub const QUEUE: usize = 4;
@@ -35,15 +33,10 @@ pub fn spawn_stdin_reader(
     spare: std::sync::mpsc::Receiver<Vec<u8>>,
 ) -> std::io::Result<()> {
     let fd = std::io::stdin().as_fd().try_clone_to_owned()?;
+    enlarge_pipe(&fd);
     std::thread::Builder::new().name("stdin".into()).spawn(move || {
         loop {
-            // A read fills the buffer's spare capacity, so a larger spare
-            // buffer would make a larger read: those are left to be freed.
-            let mut buf = spare
-                .try_recv()
-                .ok()
-                .filter(|b| b.capacity() <= READ_SIZE)
-                .unwrap_or_default();
+            let mut buf = spare.try_recv().unwrap_or_default();
             buf.clear();
             buf.reserve_exact(READ_SIZE);
             // The read fills the buffer's spare capacity directly: nothing
@@ -55,7 +48,7 @@ pub fn spawn_stdin_reader(
                 }
                 Ok(n) => {
                     if n < READ_SIZE / 4 {
-                        // Keystrokes: no 64 KiB buffer per byte typed
+                        // Keystrokes: no 256 KiB buffer per byte typed
                         // (room left for the padding of its packet, see
                         // `Sealer::seal_parts`).
                         buf.shrink_to(n + tobira_proto::transport::packet::PADDING_ROOM);
@@ -85,5 +78,19 @@ fn read_retrying(fd: &std::os::fd::OwnedFd, buf: &mut Vec<u8>) -> rustix::io::Re
             },
             r => return r,
         }
+    }
+}
+
+/// Asks for a larger pipe buffer when `fd` is a pipe, so that the writer
+/// on the other end (`tar`, `head`, a backup tool) can hand over more per
+/// system call. Anything else, or a refusal, leaves it as it is.
+fn enlarge_pipe(fd: &std::os::fd::OwnedFd) {
+    use nix::sys::stat::{fstat, SFlag};
+    use std::os::fd::AsRawFd;
+    let is_fifo = fstat(fd.as_raw_fd())
+        .map(|st| SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFIFO)
+        .unwrap_or(false);
+    if is_fifo {
+        let _ = nix::fcntl::fcntl(fd.as_raw_fd(), nix::fcntl::FcntlArg::F_SETPIPE_SZ(PIPE_SIZE));
     }
 }
