@@ -412,8 +412,8 @@ fn fork_program(plan: crate::spawner::Plan, fds: [OwnedFd; 3]) -> io::Result<(Pr
 /// Its stdout keeps the default 64 KiB: programs write it in small pieces
 /// (`head` and stdio 4 KiB at a time), and measured in `bench/`, a larger
 /// pipe made downloads slower (about 1,300 against 1,700 MiB/s for
-/// aes128-gcm on a 2-core machine): the writer and `tobirad` then contend
-/// for the pipe's lock over long copies instead of taking turns.
+/// aes128-gcm on a 2-core machine), with `head` spending twice the system
+/// time writing into it (`perf`: spinning on the pipe's lock).
 const PIPE_SIZE: i32 = 512 * 1024;
 
 fn enlarge_pipe(p: &impl std::os::fd::AsRawFd) {
