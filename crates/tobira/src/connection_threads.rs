@@ -10,27 +10,48 @@
 //! Here a connection lives on one
 //! thread from accept to close, so a hand-over is a push onto that
 //! thread's own run queue, and the connections are spread over the
-//! threads (the one with the fewest live connections takes the next).
+//! threads: the least busy one takes the next (see [`ConnectionThreads::spawn`]).
 //! The slow steps of a key exchange still run on each runtime's blocking
 //! pool, off these threads.
 
 use std::future::Future;
 use std::io;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
+
+/// How often a thread with live connections measures how busy it is.
+const BUSY_SAMPLE: Duration = Duration::from_millis(250);
+/// Busy shares closer than this (in thousandths of the thread's time)
+/// count as equal when choosing a thread; then the connection count
+/// decides.
+const BUSY_STEP: u32 = 250;
 
 /// Work for a connection thread: called on it, inside its runtime, so that
 /// it can register sockets with that runtime and spawn tasks onto it.
 type Job = Box<dyn FnOnce() + Send + 'static>;
 
-/// One thread: where its jobs go and how many connections it runs.
+/// One thread: where its jobs go, how many connections it runs, and how
+/// busy it has been lately.
 #[derive(Debug)]
 struct Lane {
     jobs: mpsc::UnboundedSender<Job>,
     live: Arc<AtomicUsize>,
+    load: Arc<Load>,
+}
+
+/// A thread's recent busy share, measured on the thread itself.
+#[derive(Debug, Default)]
+struct Load {
+    /// Thousandths of the last [`BUSY_SAMPLE`] the thread spent running
+    /// tasks (tokio's `worker_total_busy_duration`); 0 while it has no
+    /// live connection.
+    busy: AtomicU32,
+    /// Wakes the sampler when the thread gets its first connection.
+    wake: Notify,
 }
 
 /// A fixed set of connection threads. Dropping it lets each thread finish:
@@ -50,20 +71,22 @@ impl ConnectionThreads {
         for i in 0..count.max(1) {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
+            let live = Arc::new(AtomicUsize::new(0));
+            let load = Arc::new(Load::default());
+            let (l, b) = (Arc::clone(&live), Arc::clone(&load));
             let thread = std::thread::Builder::new().name(format!("{name}-{i}")).spawn(move || {
                 rt.block_on(async move {
+                    let sampler = tokio::spawn(sample_busy(l, b));
                     while let Some(job) = rx.recv().await {
                         job();
                     }
+                    sampler.abort();
                 });
                 // Dropping the runtime drops every connection task still
                 // running on it.
                 drop(rt);
             })?;
-            lanes.push(Lane {
-                jobs: tx,
-                live: Arc::new(AtomicUsize::new(0)),
-            });
+            lanes.push(Lane { jobs: tx, live, load });
             threads.push(thread);
         }
         Ok(Self { lanes, threads })
@@ -90,11 +113,16 @@ impl ConnectionThreads {
         self.lanes.iter().map(|l| l.live.load(Ordering::Relaxed)).collect()
     }
 
-    /// Runs the future that `make` returns as a task on the thread with
-    /// the fewest live connections, counted as one of them until it ends
-    /// (or its thread shuts down). `make` is called on that thread, inside
-    /// its runtime. A thread that has ended takes no more; fails only when
-    /// every thread has.
+    /// Runs the future that `make` returns as a task on the least busy
+    /// thread, counted as one of its connections until it ends (or its
+    /// thread shuts down). `make` is called on that thread, inside its
+    /// runtime. The least busy thread is the one that spent the smallest
+    /// share of the last quarter second running tasks, when the shares
+    /// differ by a quarter or more (a bulk transfer on one thread sends
+    /// the next connection to the other, however many idle sessions the
+    /// other holds), else the one with the fewest live connections. A
+    /// thread that has ended takes no more; fails only when every thread
+    /// has.
     pub fn spawn<F, Fut>(&self, make: F) -> io::Result<()>
     where
         F: FnOnce() -> Fut + Send + 'static,
@@ -104,15 +132,39 @@ impl ConnectionThreads {
             .lanes
             .iter()
             .filter(|l| !l.jobs.is_closed())
-            .min_by_key(|l| l.live.load(Ordering::Relaxed))
+            .min_by_key(|l| {
+                let busy = l.load.busy.load(Ordering::Relaxed) / BUSY_STEP;
+                (busy, l.live.load(Ordering::Relaxed))
+            })
             .ok_or_else(|| io::Error::other("every connection thread has ended"))?;
         let guard = LiveGuard::new(Arc::clone(&lane.live));
+        lane.load.wake.notify_one();
         let job: Job = Box::new(move || {
             tokio::spawn(counted(guard, make));
         });
         lane.jobs
             .send(job)
             .map_err(|_| io::Error::other("connection thread has ended"))
+    }
+}
+
+/// Measures, every [`BUSY_SAMPLE`] while the thread has live
+/// connections, the share of its time the thread spent running tasks, and
+/// publishes it in `load`. Idle, it waits for its next connection instead
+/// of waking the thread.
+async fn sample_busy(live: Arc<AtomicUsize>, load: Arc<Load>) {
+    let metrics = tokio::runtime::Handle::current().metrics();
+    loop {
+        if live.load(Ordering::Relaxed) == 0 {
+            load.busy.store(0, Ordering::Relaxed);
+            load.wake.notified().await;
+        }
+        let (t0, b0) = (Instant::now(), metrics.worker_total_busy_duration(0));
+        tokio::time::sleep(BUSY_SAMPLE).await;
+        let (t1, b1) = (Instant::now(), metrics.worker_total_busy_duration(0));
+        let share = b1.saturating_sub(b0).as_secs_f64() / t1.duration_since(t0).as_secs_f64().max(1e-3);
+        // At most 1000: the cast saturates.
+        load.busy.store((share * 1000.0).min(1000.0) as u32, Ordering::Relaxed);
     }
 }
 
@@ -158,7 +210,6 @@ impl Drop for LiveGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     /// Waits (up to 10 s) until `f` holds.
     fn until(f: impl Fn() -> bool) -> bool {
@@ -240,6 +291,65 @@ mod tests {
             rx.recv_timeout(Duration::from_secs(10)).unwrap().as_deref(),
             Some("test-conn-0")
         );
+    }
+
+    #[test]
+    fn a_busy_thread_gets_no_new_connection_while_another_is_idle() {
+        let threads = ConnectionThreads::start(2, "test-busy").unwrap();
+        // Thread 0: one connection that keeps its thread busy (a bulk
+        // transfer), yielding now and then as a connection does.
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let s = Arc::clone(&stop);
+        threads
+            .spawn(move || async move {
+                while !s.load(Ordering::Relaxed) {
+                    let t = Instant::now();
+                    while t.elapsed() < Duration::from_millis(1) {
+                        std::hint::spin_loop();
+                    }
+                    tokio::task::yield_now().await;
+                }
+            })
+            .unwrap();
+        assert!(until(|| threads.lanes[0].load.busy.load(Ordering::Relaxed) >= 500));
+        // Three idle connections: all to thread 1, though thread 0 has
+        // fewer.
+        let mut idle = Vec::new();
+        for _ in 0..3 {
+            let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+            idle.push(tx);
+            threads
+                .spawn(move || async move {
+                    let _ = rx.await;
+                })
+                .unwrap();
+        }
+        assert_eq!(threads.load(), vec![1, 3]);
+        // Measured with its idle connections, thread 1 stays unbusy.
+        std::thread::sleep(BUSY_SAMPLE * 2);
+        assert!(threads.lanes[1].load.busy.load(Ordering::Relaxed) < BUSY_STEP);
+        // By count it would go to thread 0; by how busy they are, to 1.
+        let (tx, rx) = std::sync::mpsc::channel();
+        threads
+            .spawn(move || async move {
+                tx.send(std::thread::current().name().map(str::to_owned)).unwrap();
+            })
+            .unwrap();
+        let name = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert_eq!(name.as_deref(), Some("test-busy-1"));
+        // Idle again, thread 0 is measured as such, and the count decides.
+        stop.store(true, Ordering::Relaxed);
+        assert!(until(|| threads.lanes[0].load.busy.load(Ordering::Relaxed) == 0));
+        assert!(until(|| threads.load() == vec![0, 3]));
+        let (tx, rx) = std::sync::mpsc::channel();
+        threads
+            .spawn(move || async move {
+                tx.send(std::thread::current().name().map(str::to_owned)).unwrap();
+            })
+            .unwrap();
+        let name = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert_eq!(name.as_deref(), Some("test-busy-0"));
+        drop(idle);
     }
 
     #[test]
