@@ -144,7 +144,7 @@ pub async fn handle(stream: TcpStream, peer: SocketAddr, settings: Arc<ServerSet
     d.set_rekey_interval(settings.config.rekey_limit.interval);
     let deadline = settings.login_grace_time.map(|g| tokio::time::Instant::now() + g);
     let ctx = PolicyContext {
-        config: (*settings.config).clone(),
+        config: Arc::clone(&settings.config),
         is_root: settings.is_root,
         peer,
     };
@@ -166,9 +166,13 @@ pub async fn handle(stream: TcpStream, peer: SocketAddr, settings: Arc<ServerSet
             let opts = auth.as_ref().and_then(|a| a.key_options.clone());
             let cfg = auth
                 .as_ref()
-                .map(|a| a.cfg().clone())
-                .unwrap_or_else(|| (*settings.config).clone());
-            forwards = Some(ServerForwards::new(cfg.clone(), opts.clone(), (acct.uid, acct.gid)));
+                .map(|a| Arc::clone(a.cfg()))
+                .unwrap_or_else(|| Arc::clone(&settings.config));
+            forwards = Some(ServerForwards::new(
+                Arc::clone(&cfg),
+                opts.clone(),
+                (acct.uid, acct.gid),
+            ));
             user_label = Some(acct.name.clone());
             if !cfg.client_alive_interval.is_zero() {
                 let mut iv = tokio::time::interval(cfg.client_alive_interval);

@@ -4,6 +4,7 @@
 //! reports each request; this module decides and says what to log, in
 //! sshd's wording so that log tools (fail2ban) keep working.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use tobira_proto::msg::userauth::{InfoRequest, MethodData, Prompt};
@@ -56,8 +57,8 @@ pub struct Outcome {
 /// Static inputs of the policy for one connection.
 #[derive(Debug, Clone)]
 pub struct PolicyContext {
-    /// The effective configuration.
-    pub config: ServerConfig,
+    /// The server's configuration (shared by its connections).
+    pub config: Arc<ServerConfig>,
     /// Running as root: system accounts; otherwise only `server_user`.
     pub is_root: bool,
     /// The client's address and port, as sshd logs them ("ADDR port N").
@@ -76,8 +77,9 @@ pub struct AuthState {
     invalid_logged: bool,
     /// Keyboard-interactive prompts sent for this user.
     kbd_user: Option<String>,
-    /// The configuration with the user's `Match` blocks applied.
-    effective: Option<ServerConfig>,
+    /// The configuration with the user's `Match` blocks applied: the
+    /// server's own when none applies.
+    effective: Option<Arc<ServerConfig>>,
     /// Options of the authorized_keys line that authenticated the user.
     pub key_options: Option<KeyOptions>,
     /// The authenticated account.
@@ -116,7 +118,7 @@ impl AuthState {
 
     /// The configuration in force: global until the user is known, then
     /// with that user's `Match` blocks (sshd_config(5) `Match`).
-    pub fn cfg(&self) -> &ServerConfig {
+    pub fn cfg(&self) -> &Arc<ServerConfig> {
         self.effective.as_ref().unwrap_or(&self.ctx.config)
     }
 
@@ -340,7 +342,12 @@ impl AuthState {
             let groups = account::lookup(&r.user)
                 .map(|a| account::groups(&a))
                 .unwrap_or_default();
-            self.effective = Some(self.ctx.config.for_connection(&r.user, self.ctx.peer.ip(), &groups));
+            self.effective = Some(ServerConfig::shared_for_connection(
+                &self.ctx.config,
+                &r.user,
+                self.ctx.peer.ip(),
+                &groups,
+            ));
         }
         if self.user.as_deref() != Some(r.user.as_str()) || r.service != "ssh-connection" {
             // sshd: "Disconnecting: Change of username or service not allowed"

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use tobira_proto::msg::connection::{open_failure, ChannelKind};
 use tobira_proto::wire::{Reader, Writer};
@@ -21,7 +22,7 @@ use crate::forward::{Forwards, FwdMsg};
 pub struct ServerForwards {
     /// The streams and listeners.
     pub fw: Forwards,
-    config: ServerConfig,
+    config: Arc<ServerConfig>,
     key_options: Option<KeyOptions>,
     /// Channels waiting for their outgoing connection.
     connecting: HashMap<u32, ()>,
@@ -82,7 +83,7 @@ fn host_port_allowed(list: &[String], host: &str, port: u32) -> bool {
 
 impl ServerForwards {
     /// Forwarding for an authenticated user.
-    pub fn new(config: ServerConfig, key_options: Option<KeyOptions>, user: (u32, u32)) -> Self {
+    pub fn new(config: Arc<ServerConfig>, key_options: Option<KeyOptions>, user: (u32, u32)) -> Self {
         ServerForwards {
             fw: Forwards::new(),
             config,

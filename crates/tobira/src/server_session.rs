@@ -99,7 +99,7 @@ pub struct Sessions {
     tx: mpsc::Sender<SessionMsg>,
     /// Messages from the session tasks.
     pub rx: mpsc::Receiver<SessionMsg>,
-    config: ServerConfig,
+    config: Arc<ServerConfig>,
     account: Account,
     key_options: Option<KeyOptions>,
     peer: SocketAddr,
@@ -130,7 +130,7 @@ fn exit_request(reason: &ExitReason) -> ChannelRequest {
 impl Sessions {
     /// Sessions for an authenticated user.
     pub fn new(
-        config: ServerConfig,
+        config: Arc<ServerConfig>,
         account: Account,
         key_options: Option<KeyOptions>,
         peer: SocketAddr,

@@ -96,7 +96,7 @@ fn publickey_decisions() {
     Command::new("chmod").arg("700").arg(&dir).status().unwrap();
 
     let ctx = PolicyContext {
-        config: ServerConfig::defaults(true),
+        config: std::sync::Arc::new(ServerConfig::defaults(true)),
         is_root: true,
         peer: "127.0.0.1:5555".parse().unwrap(),
     };

@@ -17,6 +17,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tobira_proto::algorithms::{
@@ -398,6 +399,30 @@ impl ServerConfig {
             local_port: None,
             rdomain: None,
         })
+    }
+
+    /// [`ServerConfig::for_connection`], sharing `config` itself when no
+    /// `Match` block applies (the usual case: nothing to copy per
+    /// connection).
+    pub fn shared_for_connection(config: &Arc<Self>, user: &str, addr: IpAddr, groups: &[String]) -> Arc<Self> {
+        let ci = ConnectionInfo {
+            user,
+            groups,
+            addr,
+            host: None,
+            local_addr: None,
+            local_port: None,
+            rdomain: None,
+        };
+        if config
+            .match_blocks
+            .iter()
+            .any(|b| b.criteria.iter().all(|c| c.matches(&ci)))
+        {
+            Arc::new(config.for_connection_info(&ci))
+        } else {
+            Arc::clone(config)
+        }
     }
 
     /// [`ServerConfig::for_connection`] with every criterion `sshd_config(5)`
@@ -1909,6 +1934,26 @@ mod tests {
         let e = load_server_config(Some(&d.join("missing")), &[], false).unwrap_err();
         assert!(e.to_string().contains("missing"), "{e}");
         let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_connection_shares_the_config_unless_a_match_block_applies() {
+        let c = Arc::new(parse(
+            "PasswordAuthentication yes\nMatch User alice\n  PasswordAuthentication no\n\
+             Match Address 10.0.0.0/8\n  MaxAuthTries 2\n",
+        ));
+        let wan: IpAddr = "203.0.113.7".parse().unwrap();
+        let eve = ServerConfig::shared_for_connection(&c, "eve", wan, &[]);
+        assert!(Arc::ptr_eq(&eve, &c));
+        assert!(eve.password_authentication);
+        for (user, addr) in [("alice", wan), ("eve", "10.1.2.3".parse().unwrap())] {
+            let own = ServerConfig::shared_for_connection(&c, user, addr, &[]);
+            assert!(!Arc::ptr_eq(&own, &c));
+            assert_eq!(
+                format!("{:?}", *own),
+                format!("{:?}", c.for_connection(user, addr, &[]))
+            );
+        }
     }
 
     #[test]
