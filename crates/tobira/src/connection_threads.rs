@@ -25,9 +25,9 @@ use tokio::sync::{mpsc, Notify};
 
 /// How often a thread with live connections measures how busy it is.
 const BUSY_SAMPLE: Duration = Duration::from_millis(250);
-/// Busy shares closer than this (in thousandths of the thread's time)
-/// count as equal when choosing a thread; then the connection count
-/// decides.
+/// Busy shares closer than this to the least busy thread's (in
+/// thousandths of the thread's time) count as equal to it when choosing
+/// a thread; among those, the connection count decides.
 const BUSY_STEP: u32 = 250;
 
 /// Work for a connection thread: called on it, inside its runtime, so that
@@ -128,14 +128,15 @@ impl ConnectionThreads {
         F: FnOnce() -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let lane = self
+        let loads: Vec<_> = self
             .lanes
             .iter()
-            .filter(|l| !l.jobs.is_closed())
-            .min_by_key(|l| {
-                let busy = l.load.busy.load(Ordering::Relaxed) / BUSY_STEP;
-                (busy, l.live.load(Ordering::Relaxed))
+            .map(|l| {
+                (!l.jobs.is_closed()).then(|| (l.load.busy.load(Ordering::Relaxed), l.live.load(Ordering::Relaxed)))
             })
+            .collect();
+        let lane = least_busy(&loads)
+            .and_then(|i| self.lanes.get(i))
             .ok_or_else(|| io::Error::other("every connection thread has ended"))?;
         let guard = LiveGuard::new(Arc::clone(&lane.live));
         lane.load.wake.notify_one();
@@ -146,6 +147,21 @@ impl ConnectionThreads {
             .send(job)
             .map_err(|_| io::Error::other("connection thread has ended"))
     }
+}
+
+/// The thread to take the next connection, from each thread's busy share
+/// and live connections (`None` for a thread that has ended): among the
+/// threads whose share is within [`BUSY_STEP`] of the least busy one's,
+/// the one with the fewest connections (the first of equals).
+fn least_busy(loads: &[Option<(u32, usize)>]) -> Option<usize> {
+    let least = loads.iter().flatten().map(|&(busy, _)| busy).min()?;
+    loads
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| l.map(|(busy, live)| (i, busy, live)))
+        .filter(|&(_, busy, _)| busy < least.saturating_add(BUSY_STEP))
+        .min_by_key(|&(_, _, live)| live)
+        .map(|(i, _, _)| i)
 }
 
 /// Measures, every [`BUSY_SAMPLE`] while the thread has live
@@ -291,6 +307,22 @@ mod tests {
             rx.recv_timeout(Duration::from_secs(10)).unwrap().as_deref(),
             Some("test-conn-0")
         );
+    }
+
+    #[test]
+    fn the_choice_weighs_busy_shares_then_counts() {
+        // Shares within a quarter of the least busy count as equal.
+        assert_eq!(least_busy(&[Some((240, 5)), Some((260, 1))]), Some(1));
+        assert_eq!(least_busy(&[Some((0, 5)), Some((249, 1))]), Some(1));
+        // A quarter or more apart, the less busy one, whatever its count.
+        assert_eq!(least_busy(&[Some((0, 5)), Some((250, 1))]), Some(0));
+        assert_eq!(least_busy(&[Some((900, 0)), Some((100, 40))]), Some(1));
+        // Equal: the first.
+        assert_eq!(least_busy(&[Some((0, 2)), Some((0, 2))]), Some(0));
+        // Ended threads are skipped, even the least loaded; none left, none.
+        assert_eq!(least_busy(&[None, Some((1000, 9))]), Some(1));
+        assert_eq!(least_busy(&[None, None]), None);
+        assert_eq!(least_busy(&[]), None);
     }
 
     #[test]
