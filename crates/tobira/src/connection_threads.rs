@@ -239,6 +239,17 @@ mod tests {
         false
     }
 
+    /// The name of the thread that runs the next connection.
+    fn thread_of_next(threads: &ConnectionThreads) -> Option<String> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        threads
+            .spawn(move || async move {
+                tx.send(std::thread::current().name().map(str::to_owned)).unwrap();
+            })
+            .unwrap();
+        rx.recv_timeout(Duration::from_secs(10)).unwrap()
+    }
+
     #[test]
     fn a_connection_task_holds_its_future_once() {
         const STATE: usize = 16 * 1024;
@@ -297,16 +308,7 @@ mod tests {
         names.sort();
         assert_eq!(names, vec!["test-conn-0", "test-conn-0"]);
         assert!(until(|| threads.load() == vec![0, 2]), "{:?}", threads.load());
-        let (tx, rx) = std::sync::mpsc::channel();
-        threads
-            .spawn(move || async move {
-                tx.send(std::thread::current().name().map(str::to_owned)).unwrap();
-            })
-            .unwrap();
-        assert_eq!(
-            rx.recv_timeout(Duration::from_secs(10)).unwrap().as_deref(),
-            Some("test-conn-0")
-        );
+        assert_eq!(thread_of_next(&threads).as_deref(), Some("test-conn-0"));
     }
 
     #[test]
@@ -361,26 +363,12 @@ mod tests {
         std::thread::sleep(BUSY_SAMPLE * 2);
         assert!(threads.lanes[1].load.busy.load(Ordering::Relaxed) < BUSY_STEP);
         // By count it would go to thread 0; by how busy they are, to 1.
-        let (tx, rx) = std::sync::mpsc::channel();
-        threads
-            .spawn(move || async move {
-                tx.send(std::thread::current().name().map(str::to_owned)).unwrap();
-            })
-            .unwrap();
-        let name = rx.recv_timeout(Duration::from_secs(10)).unwrap();
-        assert_eq!(name.as_deref(), Some("test-busy-1"));
+        assert_eq!(thread_of_next(&threads).as_deref(), Some("test-busy-1"));
         // Idle again, thread 0 is measured as such, and the count decides.
         stop.store(true, Ordering::Relaxed);
         assert!(until(|| threads.lanes[0].load.busy.load(Ordering::Relaxed) == 0));
         assert!(until(|| threads.load() == vec![0, 3]));
-        let (tx, rx) = std::sync::mpsc::channel();
-        threads
-            .spawn(move || async move {
-                tx.send(std::thread::current().name().map(str::to_owned)).unwrap();
-            })
-            .unwrap();
-        let name = rx.recv_timeout(Duration::from_secs(10)).unwrap();
-        assert_eq!(name.as_deref(), Some("test-busy-0"));
+        assert_eq!(thread_of_next(&threads).as_deref(), Some("test-busy-0"));
         drop(idle);
     }
 
@@ -408,14 +396,7 @@ mod tests {
             .unwrap();
         assert!(until(|| threads.lanes[0].jobs.is_closed()));
         for _ in 0..3 {
-            let (tx, rx) = std::sync::mpsc::channel();
-            threads
-                .spawn(move || async move {
-                    tx.send(std::thread::current().name().map(str::to_owned)).unwrap();
-                })
-                .unwrap();
-            let name = rx.recv_timeout(Duration::from_secs(10)).unwrap();
-            assert_eq!(name.as_deref(), Some("test-dead-1"));
+            assert_eq!(thread_of_next(&threads).as_deref(), Some("test-dead-1"));
         }
     }
 
