@@ -34,18 +34,19 @@ const BUSY_STEP: u32 = 250;
 /// it can register sockets with that runtime and spawn tasks onto it.
 type Job = Box<dyn FnOnce() + Send + 'static>;
 
-/// One thread: where its jobs go, how many connections it runs, and how
-/// busy it has been lately.
+/// One thread: where its jobs go, and what the choice of a thread reads.
 #[derive(Debug)]
 struct Lane {
     jobs: mpsc::UnboundedSender<Job>,
-    live: Arc<AtomicUsize>,
-    load: Arc<Load>,
+    state: Arc<LaneState>,
 }
 
-/// A thread's recent busy share, measured on the thread itself.
+/// A thread's connection count and recent busy share, shared between the
+/// thread (which measures) and the dispatcher (which chooses).
 #[derive(Debug, Default)]
-struct Load {
+struct LaneState {
+    /// Live connections.
+    live: AtomicUsize,
     /// Thousandths of the last [`BUSY_SAMPLE`] the thread spent running
     /// tasks (tokio's `worker_total_busy_duration`); 0 while it has no
     /// live connection.
@@ -71,12 +72,11 @@ impl ConnectionThreads {
         for i in 0..count.max(1) {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
-            let live = Arc::new(AtomicUsize::new(0));
-            let load = Arc::new(Load::default());
-            let (l, b) = (Arc::clone(&live), Arc::clone(&load));
+            let state = Arc::new(LaneState::default());
+            let measured = Arc::clone(&state);
             let thread = std::thread::Builder::new().name(format!("{name}-{i}")).spawn(move || {
                 rt.block_on(async move {
-                    let sampler = tokio::spawn(sample_busy(l, b));
+                    let sampler = tokio::spawn(sample_busy(measured));
                     while let Some(job) = rx.recv().await {
                         job();
                     }
@@ -86,7 +86,7 @@ impl ConnectionThreads {
                 // running on it.
                 drop(rt);
             })?;
-            lanes.push(Lane { jobs: tx, live, load });
+            lanes.push(Lane { jobs: tx, state });
             threads.push(thread);
         }
         Ok(Self { lanes, threads })
@@ -109,20 +109,22 @@ impl ConnectionThreads {
     }
 
     /// Live connections per thread, in thread order.
-    pub fn load(&self) -> Vec<usize> {
-        self.lanes.iter().map(|l| l.live.load(Ordering::Relaxed)).collect()
+    pub fn live_counts(&self) -> Vec<usize> {
+        self.lanes
+            .iter()
+            .map(|l| l.state.live.load(Ordering::Relaxed))
+            .collect()
     }
 
     /// Runs the future that `make` returns as a task on the least busy
     /// thread, counted as one of its connections until it ends (or its
     /// thread shuts down). `make` is called on that thread, inside its
-    /// runtime. The least busy thread is the one that spent the smallest
-    /// share of the last quarter second running tasks, when the shares
-    /// differ by a quarter or more (a bulk transfer on one thread sends
-    /// the next connection to the other, however many idle sessions the
-    /// other holds), else the one with the fewest live connections. A
-    /// thread that has ended takes no more; fails only when every thread
-    /// has.
+    /// runtime. The least busy thread is chosen by [`least_busy`]: the
+    /// busy shares first, the connection counts between shares within a
+    /// quarter of the least (so a bulk transfer on one thread sends the
+    /// next connection to an idle one, however many idle sessions that one
+    /// holds). A thread that has ended takes no more; fails only when
+    /// every thread has.
     pub fn spawn<F, Fut>(&self, make: F) -> io::Result<()>
     where
         F: FnOnce() -> Fut + Send + 'static,
@@ -132,14 +134,19 @@ impl ConnectionThreads {
             .lanes
             .iter()
             .map(|l| {
-                (!l.jobs.is_closed()).then(|| (l.load.busy.load(Ordering::Relaxed), l.live.load(Ordering::Relaxed)))
+                (!l.jobs.is_closed()).then(|| {
+                    (
+                        l.state.busy.load(Ordering::Relaxed),
+                        l.state.live.load(Ordering::Relaxed),
+                    )
+                })
             })
             .collect();
         let lane = least_busy(&loads)
             .and_then(|i| self.lanes.get(i))
             .ok_or_else(|| io::Error::other("every connection thread has ended"))?;
-        let guard = LiveGuard::new(Arc::clone(&lane.live));
-        lane.load.wake.notify_one();
+        let guard = LiveGuard::new(Arc::clone(&lane.state));
+        lane.state.wake.notify_one();
         let job: Job = Box::new(move || {
             tokio::spawn(counted(guard, make));
         });
@@ -166,21 +173,21 @@ fn least_busy(loads: &[Option<(u32, usize)>]) -> Option<usize> {
 
 /// Measures, every [`BUSY_SAMPLE`] while the thread has live
 /// connections, the share of its time the thread spent running tasks, and
-/// publishes it in `load`. Idle, it waits for its next connection instead
-/// of waking the thread.
-async fn sample_busy(live: Arc<AtomicUsize>, load: Arc<Load>) {
+/// publishes it in `state`. Idle, it waits for its next connection
+/// instead of waking the thread.
+async fn sample_busy(state: Arc<LaneState>) {
     let metrics = tokio::runtime::Handle::current().metrics();
     loop {
-        if live.load(Ordering::Relaxed) == 0 {
-            load.busy.store(0, Ordering::Relaxed);
-            load.wake.notified().await;
+        if state.live.load(Ordering::Relaxed) == 0 {
+            state.busy.store(0, Ordering::Relaxed);
+            state.wake.notified().await;
         }
         let (t0, b0) = (Instant::now(), metrics.worker_total_busy_duration(0));
         tokio::time::sleep(BUSY_SAMPLE).await;
         let (t1, b1) = (Instant::now(), metrics.worker_total_busy_duration(0));
         let share = b1.saturating_sub(b0).as_secs_f64() / t1.duration_since(t0).as_secs_f64().max(1e-3);
         // At most 1000: the cast saturates.
-        load.busy.store((share * 1000.0).min(1000.0) as u32, Ordering::Relaxed);
+        state.busy.store((share * 1000.0).min(1000.0) as u32, Ordering::Relaxed);
     }
 }
 
@@ -208,18 +215,18 @@ impl Drop for ConnectionThreads {
 }
 
 /// Counts a connection as live on its thread from dispatch to its end.
-struct LiveGuard(Arc<AtomicUsize>);
+struct LiveGuard(Arc<LaneState>);
 
 impl LiveGuard {
-    fn new(live: Arc<AtomicUsize>) -> Self {
-        live.fetch_add(1, Ordering::Relaxed);
-        Self(live)
+    fn new(state: Arc<LaneState>) -> Self {
+        state.live.fetch_add(1, Ordering::Relaxed);
+        Self(state)
     }
 }
 
 impl Drop for LiveGuard {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.0.live.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -260,17 +267,17 @@ mod tests {
         };
         let alone = std::mem::size_of_val(&make());
         assert!(alone >= STATE);
-        let live = Arc::new(AtomicUsize::new(0));
-        let task = counted(LiveGuard::new(Arc::clone(&live)), make);
+        let state = Arc::new(LaneState::default());
+        let task = counted(LiveGuard::new(Arc::clone(&state)), make);
         // Made outside and awaited inside, it would be twice `alone`.
         assert!(
             std::mem::size_of_val(&task) < alone + 256,
             "{} vs {alone}",
             std::mem::size_of_val(&task)
         );
-        assert_eq!(live.load(Ordering::Relaxed), 1);
+        assert_eq!(state.live.load(Ordering::Relaxed), 1);
         drop(task);
-        assert_eq!(live.load(Ordering::Relaxed), 0);
+        assert_eq!(state.live.load(Ordering::Relaxed), 0);
     }
 
     #[test]
@@ -295,7 +302,7 @@ mod tests {
                 .unwrap();
             // Each dispatch counts at once, so the next goes elsewhere.
         }
-        assert_eq!(threads.load(), vec![2, 2]);
+        assert_eq!(threads.live_counts(), vec![2, 2]);
         // Ending two on thread 0's side lets thread 0 take the next one.
         drop(release.remove(0));
         drop(release.remove(1));
@@ -307,7 +314,11 @@ mod tests {
         }
         names.sort();
         assert_eq!(names, vec!["test-conn-0", "test-conn-0"]);
-        assert!(until(|| threads.load() == vec![0, 2]), "{:?}", threads.load());
+        assert!(
+            until(|| threads.live_counts() == vec![0, 2]),
+            "{:?}",
+            threads.live_counts()
+        );
         assert_eq!(thread_of_next(&threads).as_deref(), Some("test-conn-0"));
     }
 
@@ -345,7 +356,7 @@ mod tests {
                 }
             })
             .unwrap();
-        assert!(until(|| threads.lanes[0].load.busy.load(Ordering::Relaxed) >= 500));
+        assert!(until(|| threads.lanes[0].state.busy.load(Ordering::Relaxed) >= 500));
         // Three idle connections: all to thread 1, though thread 0 has
         // fewer.
         let mut idle = Vec::new();
@@ -358,16 +369,16 @@ mod tests {
                 })
                 .unwrap();
         }
-        assert_eq!(threads.load(), vec![1, 3]);
+        assert_eq!(threads.live_counts(), vec![1, 3]);
         // Measured with its idle connections, thread 1 stays unbusy.
         std::thread::sleep(BUSY_SAMPLE * 2);
-        assert!(threads.lanes[1].load.busy.load(Ordering::Relaxed) < BUSY_STEP);
+        assert!(threads.lanes[1].state.busy.load(Ordering::Relaxed) < BUSY_STEP);
         // By count it would go to thread 0; by how busy they are, to 1.
         assert_eq!(thread_of_next(&threads).as_deref(), Some("test-busy-1"));
         // Idle again, thread 0 is measured as such, and the count decides.
         stop.store(true, Ordering::Relaxed);
-        assert!(until(|| threads.lanes[0].load.busy.load(Ordering::Relaxed) == 0));
-        assert!(until(|| threads.load() == vec![0, 3]));
+        assert!(until(|| threads.lanes[0].state.busy.load(Ordering::Relaxed) == 0));
+        assert!(until(|| threads.live_counts() == vec![0, 3]));
         assert_eq!(thread_of_next(&threads).as_deref(), Some("test-busy-0"));
         drop(idle);
     }
@@ -378,7 +389,7 @@ mod tests {
         threads
             .spawn(|| -> std::future::Ready<()> { panic!("test: one connection fails") })
             .unwrap();
-        assert!(until(|| threads.load() == vec![0]));
+        assert!(until(|| threads.live_counts() == vec![0]));
         let (tx, rx) = std::sync::mpsc::channel();
         threads.spawn(move || async move { tx.send(()).unwrap() }).unwrap();
         rx.recv_timeout(Duration::from_secs(10)).unwrap();
@@ -419,7 +430,7 @@ mod tests {
             })
             .unwrap();
         started.recv_timeout(Duration::from_secs(10)).unwrap();
-        assert_eq!(threads.load(), vec![1]);
+        assert_eq!(threads.live_counts(), vec![1]);
         drop(threads);
         // The never-ending task was dropped before `drop` returned.
         assert!(rx.try_recv().is_ok());
