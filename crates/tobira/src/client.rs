@@ -109,11 +109,29 @@ pub async fn connect(
 }
 
 /// Any byte stream the client can run over (TCP, a ProxyCommand's pipes).
-pub trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
-impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Stream for T {}
+pub trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + std::any::Any {
+    /// The stream as [`std::any::Any`], to find out whether it is TCP.
+    fn as_any(&self) -> &dyn std::any::Any;
+}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static> Stream for T {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
 
 /// A boxed [`Stream`].
 pub type BoxStream = Box<dyn Stream>;
+
+/// Sets the receive low-water mark of a boxed stream when it is TCP (see
+/// [`Driver::on_bulk_read`]); false for any other stream.
+pub fn set_receive_low_water(stream: &BoxStream, bytes: usize) -> bool {
+    // `(**stream)`: the boxed value itself. The box is a `Stream` too, and
+    // `stream.as_any()` would answer for the box.
+    match (**stream).as_any().downcast_ref::<TcpStream>() {
+        Some(tcp) => crate::driver::set_receive_low_water(tcp, bytes),
+        None => false,
+    }
+}
 
 async fn tcp_connect(s: &ClientSettings) -> Result<TcpStream, ClientError> {
     let connect = TcpStream::connect((s.host.as_str(), s.port));
@@ -145,6 +163,7 @@ pub async fn handshake(
 ) -> Result<(Driver<BoxStream>, Outcome), ClientError> {
     let rng = Box::new(rand::rngs::StdRng::from_entropy());
     let mut d = Driver::new(stream, Connection::client(s.proto.clone(), rng));
+    d.on_bulk_read(set_receive_low_water);
     d.set_rekey_interval(s.rekey_interval);
     let mut out = Outcome {
         server_ident: String::new(),
@@ -247,5 +266,25 @@ async fn give_up(d: &mut Driver<BoxStream>, auth: &Authenticator, host: &str, me
         user: auth.user().to_string(),
         host: host.to_string(),
         methods,
+    }
+}
+
+#[cfg(test)]
+mod low_water_tests {
+    use super::*;
+
+    /// The mark is set through a boxed TCP stream (reached inside the box,
+    /// not the box itself), and refused for any other stream.
+    #[tokio::test]
+    async fn a_boxed_tcp_stream_takes_the_low_water_mark_and_a_pipe_does_not() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tcp, _accepted) = tokio::join!(TcpStream::connect(addr), listener.accept());
+        let boxed: BoxStream = Box::new(tcp.unwrap());
+        assert!(set_receive_low_water(&boxed, 256 * 1024));
+        assert!(set_receive_low_water(&boxed, 1));
+        let (pipe, _other) = tokio::io::duplex(1024);
+        let boxed: BoxStream = Box::new(pipe);
+        assert!(!set_receive_low_water(&boxed, 256 * 1024));
     }
 }

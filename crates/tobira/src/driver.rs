@@ -37,11 +37,26 @@ const MAX_READ: usize = 256 * 1024;
 /// Quiet time after which a connection gives back the memory of a burst.
 const IDLE_RELEASE: Duration = Duration::from_secs(1);
 
+/// A read at least this large found the peer's data arriving faster than
+/// we woke for it: a bulk transfer, during which the driver asks to be
+/// woken only once [`BULK_LOW_WATER`] bytes are queued (see
+/// [`Driver::on_bulk_read`]).
+const BULK_READ: usize = 64 * 1024;
+/// The receive low-water mark during a bulk transfer: as much as the
+/// largest read, so that each wake-up is one full read.
+const BULK_LOW_WATER: usize = MAX_READ;
+/// How long a wait under the raised mark lasts before the mark is lowered
+/// again: the peer may have stopped short of it (the end of a transfer, a
+/// window used up, a key re-exchange), and then what it sent is read at
+/// most this late.
+const LOW_WATER_WAIT: Duration = Duration::from_millis(1);
+
 /// What ended a wait for the peer.
 enum Wake {
     Read(std::io::Result<usize>),
     Rekey,
     Idle,
+    LowWater,
 }
 
 /// A connection bound to a stream.
@@ -58,6 +73,11 @@ pub struct Driver<S> {
     /// Called after each read that brought less than `MIN_READ` bytes
     /// (see [`Self::on_small_read`]).
     small_read_hook: Option<fn(&S)>,
+    /// Sets the stream's receive low-water mark, if it has one (see
+    /// [`Self::on_bulk_read`]); false when it could not.
+    low_water_hook: Option<fn(&S, usize) -> bool>,
+    /// Whether the mark is raised to [`BULK_LOW_WATER`].
+    low_water_raised: bool,
     /// The server's slow key-exchange step, running on tokio's blocking
     /// pool (see [`Self::settle_kex_work`]).
     kex_job: Option<tokio::task::JoinHandle<Result<KexWorkDone, tokio::task::JoinError>>>,
@@ -94,6 +114,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             keys_since: (Instant::now(), 0),
             read_size: MIN_READ,
             small_read_hook: None,
+            low_water_hook: None,
+            low_water_raised: false,
             kex_job: None,
         }
     }
@@ -105,6 +127,34 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// left waiting for our delayed ACK.
     pub fn on_small_read(&mut self, hook: fn(&S)) {
         self.small_read_hook = Some(hook);
+    }
+
+    /// Lets the driver set the stream's receive low-water mark with `hook`
+    /// (for TCP, [`set_receive_low_water`]; it returns false where there is
+    /// no such mark). After a read of 64 KiB or more, the driver raises it
+    /// to 256 KiB: the peer's writes then wake us once per 256 KiB instead
+    /// of once per write, which saves the peer the cost of each wake-up
+    /// (`recv_low_water` explains it) and us a read per write. A wait under
+    /// the raised mark lasts at most a millisecond; then the mark goes back
+    /// to one byte and whatever has arrived is read, so the end of a
+    /// transfer, or a peer waiting for our window adjustment, is at most
+    /// that late. A smaller read lowers it as well.
+    pub fn on_bulk_read(&mut self, hook: fn(&S, usize) -> bool) {
+        self.low_water_hook = Some(hook);
+    }
+
+    /// Raises the receive low-water mark to [`BULK_LOW_WATER`] or lowers it
+    /// to one byte, when the stream has one.
+    fn set_low_water(&mut self, raised: bool) {
+        if let Some(hook) = self.low_water_hook {
+            let bytes = if raised { BULK_LOW_WATER } else { 1 };
+            // A mark the kernel refused to change is left as it was (a raised
+            // one then keeps the waits bounded by `LOW_WATER_WAIT`, and is
+            // lowered again at the next).
+            if hook(&self.stream, bytes) {
+                self.low_water_raised = raised;
+            }
+        }
     }
 
     /// Re-exchanges keys after `interval` of use (RFC 4253 §9 recommends an
@@ -147,6 +197,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 hook(&self.stream);
             }
         }
+        if (n >= BULK_READ) != self.low_water_raised {
+            self.set_low_water(n >= BULK_READ);
+        }
         if n >= self.read_size {
             self.read_size = (self.read_size * 2).min(MAX_READ);
         } else if n < self.read_size / 4 {
@@ -179,7 +232,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             let want = self.read_size;
             let deadline = self.rekey_deadline();
             let idle = self.holds_burst_memory();
-            if deadline.is_none() && !idle {
+            let raised = self.low_water_raised;
+            if deadline.is_none() && !idle && !raised {
                 let buf = Self::read_space(&mut self.conn, want);
                 let n = self.stream.read_buf(buf).await?;
                 self.note_read(n);
@@ -188,7 +242,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             let read = tokio::select! {
                 r = self.stream.read_buf(Self::read_space(&mut self.conn, want)) => Wake::Read(r),
                 _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => Wake::Rekey,
-                _ = tokio::time::sleep(IDLE_RELEASE), if idle => Wake::Idle,
+                _ = tokio::time::sleep(IDLE_RELEASE), if idle && !raised => Wake::Idle,
+                _ = tokio::time::sleep(LOW_WATER_WAIT), if raised => Wake::LowWater,
             };
             match read {
                 Wake::Read(r) => {
@@ -197,6 +252,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                     return Ok(n);
                 }
                 Wake::Idle => self.release_burst_memory(),
+                Wake::LowWater => self.set_low_water(false),
                 Wake::Rekey => {
                     if !self.conn.kex_in_progress() {
                         tracing::debug!("rekey interval reached; starting a key re-exchange");
@@ -359,6 +415,13 @@ pub fn quick_ack(stream: &tokio::net::TcpStream) {
     let _ = rustix::net::sockopt::set_tcp_quickack(stream, true);
 }
 
+/// Sets a TCP stream's receive low-water mark (for
+/// [`Driver::on_bulk_read`]); false if the kernel refused.
+pub fn set_receive_low_water(stream: &tokio::net::TcpStream, bytes: usize) -> bool {
+    use std::os::fd::AsFd;
+    crate::recv_low_water::set(stream.as_fd(), bytes).is_ok()
+}
+
 /// Streams that know their local address.
 pub trait AsLocalAddr {
     /// The local address, when there is one.
@@ -420,5 +483,80 @@ mod tests {
         assert_eq!(server.await.unwrap(), 2);
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         assert_eq!(kex_permits().available_permits(), cores);
+    }
+
+    async fn tcp_pair() -> (tokio::net::TcpStream, tokio::net::TcpStream) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (a, b) = tokio::join!(tokio::net::TcpStream::connect(addr), listener.accept());
+        (a.unwrap(), b.unwrap().0)
+    }
+
+    fn idle_server(stream: tokio::net::TcpStream) -> Driver<tokio::net::TcpStream> {
+        let rng = Box::new(rand::rngs::StdRng::seed_from_u64(3));
+        let cfg = config("curve25519-sha256", "ssh-ed448", false);
+        Driver::new(stream, Connection::server(cfg, rng))
+    }
+
+    /// Reads until `total` bytes have come, each read's bytes dropped;
+    /// returns the largest read and whether the mark was raised after any.
+    async fn read_bytes(d: &mut Driver<tokio::net::TcpStream>, total: usize) -> (usize, bool) {
+        let (mut got, mut largest, mut raised) = (0, 0, false);
+        while got < total {
+            let n = d.read_some().await.unwrap();
+            assert!(n > 0, "the stream ended");
+            d.conn.input_buffer().clear();
+            got += n;
+            largest = largest.max(n);
+            raised |= d.low_water_raised;
+        }
+        (largest, raised)
+    }
+
+    /// Bulk input raises the receive low-water mark; input that stops
+    /// short of it is still read, within the bounded wait, and lowers it.
+    #[tokio::test]
+    async fn a_bulk_transfer_raises_the_low_water_mark_and_its_end_is_still_read() {
+        let (mut tx, rx) = tcp_pair().await;
+        let mut d = idle_server(rx);
+        d.on_bulk_read(set_receive_low_water);
+        let writer = tokio::spawn(async move {
+            tx.write_all(&vec![1u8; 4 << 20]).await.unwrap();
+            tx
+        });
+        // Reads grow from 16 KiB by doubling while they fill up, so some
+        // are 64 KiB or more before the 4 MiB are through.
+        let (largest, raised) = read_bytes(&mut d, 4 << 20).await;
+        assert!(largest >= BULK_READ, "largest read {largest}");
+        assert!(raised, "not raised by a bulk transfer");
+        let mut tx = writer.await.unwrap();
+
+        // 100 bytes, far below the mark: read all the same, and the mark
+        // is lowered for what follows.
+        tx.write_all(&[2u8; 100]).await.unwrap();
+        // (The end of the 4 MiB may have come in a small read that lowered
+        // it already; raise it as a large read would.)
+        d.set_low_water(true);
+        assert!(d.low_water_raised);
+        tx.write_all(&[2u8; 100]).await.unwrap();
+        let read = tokio::time::timeout(Duration::from_secs(5), read_bytes(&mut d, 100)).await;
+        assert_eq!(read.expect("stuck below the raised mark"), (100, false));
+        assert!(!d.low_water_raised, "still raised after a small read");
+
+        // A second burst raises it again.
+        let writer = tokio::spawn(async move { tx.write_all(&vec![3u8; 4 << 20]).await.unwrap() });
+        assert!(read_bytes(&mut d, 4 << 20).await.1);
+        writer.await.unwrap();
+    }
+
+    /// Without the hook (a stream with no such mark) nothing is raised and
+    /// no timer runs.
+    #[tokio::test]
+    async fn without_the_hook_the_mark_is_never_raised() {
+        let (mut tx, rx) = tcp_pair().await;
+        let mut d = idle_server(rx);
+        let writer = tokio::spawn(async move { tx.write_all(&vec![1u8; 4 << 20]).await.unwrap() });
+        assert!(!read_bytes(&mut d, 4 << 20).await.1);
+        writer.await.unwrap();
     }
 }

@@ -26,6 +26,8 @@ pub mod process;
 #[allow(unsafe_code)]
 pub mod pty;
 pub mod pubkey;
+#[allow(unsafe_code)]
+pub mod recv_low_water;
 pub mod server;
 pub mod server_auth;
 pub mod server_forward;

@@ -141,6 +141,7 @@ pub async fn handle(stream: TcpStream, peer: SocketAddr, settings: Arc<ServerSet
     let conn = Connection::server(proto, rng);
     let mut d = Driver::new(stream, conn);
     d.on_small_read(crate::driver::quick_ack);
+    d.on_bulk_read(crate::driver::set_receive_low_water);
     d.set_rekey_interval(settings.config.rekey_limit.interval);
     let deadline = settings.login_grace_time.map(|g| tokio::time::Instant::now() + g);
     let ctx = PolicyContext {
