@@ -41,7 +41,7 @@ const IDLE_RELEASE: Duration = Duration::from_secs(1);
 /// we woke for it: a bulk transfer, during which the driver asks to be
 /// woken only once [`BULK_LOW_WATER`] bytes are queued (see
 /// [`Driver::on_bulk_read`]).
-const BULK_READ: usize = 64 * 1024;
+const BULK_READ: usize = 32 * 1024;
 /// The receive low-water mark during a bulk transfer: as much as the
 /// largest read, so that each wake-up is one full read.
 const BULK_LOW_WATER: usize = MAX_READ;
@@ -131,14 +131,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
 
     /// Lets the driver set the stream's receive low-water mark with `hook`
     /// (for TCP, [`set_receive_low_water`]; it returns false where there is
-    /// no such mark). After a read of 64 KiB or more, the driver raises it
-    /// to 256 KiB: the peer's writes then wake us once per 256 KiB instead
-    /// of once per write, which saves the peer the cost of each wake-up
-    /// (`recv_low_water` explains it) and us a read per write. A wait under
-    /// the raised mark lasts at most a millisecond; then the mark goes back
-    /// to one byte and whatever has arrived is read, so the end of a
-    /// transfer, or a peer waiting for our window adjustment, is at most
-    /// that late. A smaller read lowers it as well.
+    /// no such mark). After a read of 32 KiB or more (an OpenSSH peer's
+    /// full packet), the driver raises it to 256 KiB: the peer's writes then
+    /// wake us once per 256 KiB instead of once per write, which saves the
+    /// peer the cost of each wake-up (`recv_low_water` explains it) and us
+    /// a read per write. A wait under the raised mark lasts at most a
+    /// millisecond; then the mark goes back to one byte and whatever has
+    /// arrived is read, so the end of a transfer, or a peer waiting for our
+    /// window adjustment, is at most that late. A smaller read lowers it as
+    /// well.
     pub fn on_bulk_read(&mut self, hook: fn(&S, usize) -> bool) {
         self.low_water_hook = Some(hook);
     }
@@ -525,7 +526,7 @@ mod tests {
             tx
         });
         // Reads grow from 16 KiB by doubling while they fill up, so some
-        // are 64 KiB or more before the 4 MiB are through.
+        // are 32 KiB or more before the 4 MiB are through.
         let (largest, raised) = read_bytes(&mut d, 4 << 20).await;
         assert!(largest >= BULK_READ, "largest read {largest}");
         assert!(raised, "not raised by a bulk transfer");
