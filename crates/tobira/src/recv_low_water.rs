@@ -24,7 +24,9 @@ use nix::libc;
 
 /// Sets the receive low-water mark of the socket `fd` to `bytes` (at
 /// least 1, the default: wake on any byte). Linux caps it at half the
-/// largest receive buffer (`tcp_rmem`'s maximum) by itself.
+/// largest receive buffer (`tcp_rmem`'s maximum), and grows a receive
+/// buffer smaller than twice the mark to that size (`tcp_set_rcvlowat`),
+/// as its own tuning would for a transfer that fills it.
 pub fn set(fd: BorrowedFd<'_>, bytes: usize) -> io::Result<()> {
     let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX).max(1);
     let len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
@@ -55,14 +57,9 @@ mod tests {
     use tokio::io::AsyncWriteExt;
     use tokio::net::{TcpListener, TcpStream};
 
-    /// A connected pair whose receiving side has a 1 MiB buffer: Linux
-    /// also wakes a reader whose receive window is down to one segment
-    /// (on loopback, 64 KiB), which a fresh connection's window is.
+    /// A connected pair on loopback: (sender, receiver).
     async fn pair() -> (TcpStream, TcpStream) {
-        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
-        socket.set_recv_buffer_size(1 << 20).expect("SO_RCVBUF");
-        socket.bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
-        let listener: TcpListener = socket.listen(8).expect("listen");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (a, b) = tokio::join!(TcpStream::connect(addr), listener.accept());
         (a.expect("connect"), b.expect("accept").0)
