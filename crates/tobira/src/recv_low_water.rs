@@ -25,8 +25,8 @@ use nix::libc;
 /// Sets the receive low-water mark of the socket `fd` to `bytes` (at
 /// least 1, the default: wake on any byte). Linux caps it at half the
 /// largest receive buffer (`tcp_rmem`'s maximum), and grows a receive
-/// buffer smaller than twice the mark to that size (`tcp_set_rcvlowat`),
-/// as its own tuning would for a transfer that fills it.
+/// buffer too small to hold the mark (`tcp_set_rcvlowat`), as its own
+/// tuning would for a transfer that fills it.
 pub fn set(fd: BorrowedFd<'_>, bytes: usize) -> io::Result<()> {
     let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX).max(1);
     let len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
