@@ -109,7 +109,7 @@ pub async fn connect(
 }
 
 /// Any byte stream the client can run over (TCP, a ProxyCommand's pipes).
-pub trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + std::any::Any {
+pub trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {
     /// The stream as [`std::any::Any`], to find out whether it is TCP.
     fn as_any(&self) -> &dyn std::any::Any;
 }

@@ -43,12 +43,12 @@ const IDLE_RELEASE: Duration = Duration::from_secs(1);
 /// [`Driver::on_bulk_read`]).
 const BULK_READ: usize = 32 * 1024;
 /// The receive low-water mark during a bulk transfer: as much as the
-/// largest read, so that each wake-up is one full read.
+/// largest read asks for.
 const BULK_LOW_WATER: usize = MAX_READ;
-/// How long a wait under the raised mark lasts before the mark is lowered
-/// again: the peer may have stopped short of it (the end of a transfer, a
-/// window used up, a key re-exchange), and then what it sent is read at
-/// most this late.
+/// How long after the last bulk read the raised mark is lowered again: the
+/// peer may have stopped short of it (the end of a transfer, a window used
+/// up, a key re-exchange), and then what it sent is read this late (tokio's
+/// timer rounds up to its next millisecond tick, so 1 to 2 ms).
 const LOW_WATER_WAIT: Duration = Duration::from_millis(1);
 
 /// What ended a wait for the peer.
@@ -76,8 +76,12 @@ pub struct Driver<S> {
     /// Sets the stream's receive low-water mark, if it has one (see
     /// [`Self::on_bulk_read`]); false when it could not.
     low_water_hook: Option<fn(&S, usize) -> bool>,
-    /// Whether the mark is raised to [`BULK_LOW_WATER`].
-    low_water_raised: bool,
+    /// While the mark is raised to [`BULK_LOW_WATER`]: when it is to be
+    /// lowered ([`LOW_WATER_WAIT`] after the last bulk read). A deadline
+    /// rather than a timer per wait, because callers race reads against
+    /// other work in `select!` and drop them; a timer started per wait
+    /// would start over each time and might never fire.
+    low_water_until: Option<Instant>,
     /// The server's slow key-exchange step, running on tokio's blocking
     /// pool (see [`Self::settle_kex_work`]).
     kex_job: Option<tokio::task::JoinHandle<Result<KexWorkDone, tokio::task::JoinError>>>,
@@ -115,7 +119,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             read_size: MIN_READ,
             small_read_hook: None,
             low_water_hook: None,
-            low_water_raised: false,
+            low_water_until: None,
             kex_job: None,
         }
     }
@@ -135,27 +139,42 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// full packet), the driver raises it to 256 KiB: the peer's writes then
     /// wake us once per 256 KiB instead of once per write, which saves the
     /// peer the cost of each wake-up (`recv_low_water` explains it) and us
-    /// a read per write. A wait under the raised mark lasts at most a
-    /// millisecond; then the mark goes back to one byte and whatever has
-    /// arrived is read, so the end of a transfer, or a peer waiting for our
-    /// window adjustment, is at most that late. A smaller read lowers it as
-    /// well.
+    /// a read per write. A millisecond after the last bulk read (1 to 2 ms:
+    /// tokio's timer ticks in milliseconds), the mark goes back to one byte
+    /// and whatever has arrived is read, so the end of a transfer, or a peer
+    /// waiting for our window adjustment, is that late; a smaller read
+    /// lowers it at once. Keystrokes never raise it; a paste or a screenful
+    /// of 32 KiB or more does, and what follows it may wait that long.
     pub fn on_bulk_read(&mut self, hook: fn(&S, usize) -> bool) {
         self.low_water_hook = Some(hook);
     }
 
-    /// Raises the receive low-water mark to [`BULK_LOW_WATER`] or lowers it
-    /// to one byte, when the stream has one.
-    fn set_low_water(&mut self, raised: bool) {
-        if let Some(hook) = self.low_water_hook {
-            let bytes = if raised { BULK_LOW_WATER } else { 1 };
-            // A mark the kernel refused to change is left as it was (a raised
-            // one then keeps the waits bounded by `LOW_WATER_WAIT`, and is
-            // lowered again at the next).
-            if hook(&self.stream, bytes) {
-                self.low_water_raised = raised;
+    /// After a bulk read: raises the receive low-water mark to
+    /// [`BULK_LOW_WATER`] if the stream has one, and moves the time to lower
+    /// it to [`LOW_WATER_WAIT`] from now.
+    fn raise_low_water(&mut self) {
+        if self.low_water_until.is_none() {
+            match self.low_water_hook {
+                Some(hook) if hook(&self.stream, BULK_LOW_WATER) => {}
+                // No such mark, or the kernel refused: reads go on as before.
+                _ => return,
             }
         }
+        self.low_water_until = Some(Instant::now() + LOW_WATER_WAIT);
+    }
+
+    /// Lowers a raised mark to one byte, which also wakes a waiting read if
+    /// anything is queued. An error if the kernel refuses: under a mark it
+    /// cannot lower, what the peer sends may never be read.
+    fn lower_low_water(&mut self) -> Result<(), DriverError> {
+        if self.low_water_until.take().is_some() {
+            if let Some(hook) = self.low_water_hook {
+                if !hook(&self.stream, 1) {
+                    return Err(std::io::Error::other("cannot lower the socket's receive low-water mark").into());
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Re-exchanges keys after `interval` of use (RFC 4253 §9 recommends an
@@ -191,21 +210,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         buf
     }
 
-    /// Adapts the read size to what the last read brought.
-    fn note_read(&mut self, n: usize) {
+    /// Adapts the read size and the receive low-water mark to what the last
+    /// read brought.
+    fn note_read(&mut self, n: usize) -> Result<(), DriverError> {
         if n < MIN_READ {
             if let Some(hook) = self.small_read_hook {
                 hook(&self.stream);
             }
         }
-        if (n >= BULK_READ) != self.low_water_raised {
-            self.set_low_water(n >= BULK_READ);
+        if n >= BULK_READ {
+            self.raise_low_water();
+        } else {
+            self.lower_low_water()?;
         }
         if n >= self.read_size {
             self.read_size = (self.read_size * 2).min(MAX_READ);
         } else if n < self.read_size / 4 {
             self.read_size = (self.read_size / 2).max(MIN_READ);
         }
+        Ok(())
     }
 
     /// Memory a connection holds for bulk transfers (spare data buffers, a
@@ -233,27 +256,31 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             let want = self.read_size;
             let deadline = self.rekey_deadline();
             let idle = self.holds_burst_memory();
-            let raised = self.low_water_raised;
-            if deadline.is_none() && !idle && !raised {
+            let low_water = self.low_water_until;
+            if low_water.is_some_and(|until| until <= Instant::now()) {
+                self.lower_low_water()?;
+                continue;
+            }
+            if deadline.is_none() && !idle && low_water.is_none() {
                 let buf = Self::read_space(&mut self.conn, want);
                 let n = self.stream.read_buf(buf).await?;
-                self.note_read(n);
+                self.note_read(n)?;
                 return Ok(n);
             }
             let read = tokio::select! {
                 r = self.stream.read_buf(Self::read_space(&mut self.conn, want)) => Wake::Read(r),
                 _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => Wake::Rekey,
-                _ = tokio::time::sleep(IDLE_RELEASE), if idle && !raised => Wake::Idle,
-                _ = tokio::time::sleep(LOW_WATER_WAIT), if raised => Wake::LowWater,
+                _ = tokio::time::sleep(IDLE_RELEASE), if idle && low_water.is_none() => Wake::Idle,
+                _ = tokio::time::sleep_until(low_water.unwrap_or_else(Instant::now)), if low_water.is_some() => Wake::LowWater,
             };
             match read {
                 Wake::Read(r) => {
                     let n = r?;
-                    self.note_read(n);
+                    self.note_read(n)?;
                     return Ok(n);
                 }
                 Wake::Idle => self.release_burst_memory(),
-                Wake::LowWater => self.set_low_water(false),
+                Wake::LowWater => self.lower_low_water()?,
                 Wake::Rekey => {
                     if !self.conn.kex_in_progress() {
                         tracing::debug!("rekey interval reached; starting a key re-exchange");
@@ -493,10 +520,31 @@ mod tests {
         (a.unwrap(), b.unwrap().0)
     }
 
-    fn idle_server(stream: tokio::net::TcpStream) -> Driver<tokio::net::TcpStream> {
+    thread_local! {
+        /// The marks [`recording_hook`] has set on this thread (the tests'
+        /// runtime has one thread).
+        static MARKS: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+
+    /// [`set_receive_low_water`], recording each mark it sets.
+    fn recording_hook(stream: &tokio::net::TcpStream, bytes: usize) -> bool {
+        MARKS.with(|m| m.borrow_mut().push(bytes));
+        set_receive_low_water(stream, bytes)
+    }
+
+    fn last_mark() -> Option<usize> {
+        MARKS.with(|m| m.borrow().last().copied())
+    }
+
+    /// A server driver (no handshake: only its reads are used) on the
+    /// receiving end of a TCP pair, its hook recording the marks.
+    async fn bulk_receiver() -> (tokio::net::TcpStream, Driver<tokio::net::TcpStream>) {
+        let (tx, rx) = tcp_pair().await;
         let rng = Box::new(rand::rngs::StdRng::seed_from_u64(3));
         let cfg = config("curve25519-sha256", "ssh-ed448", false);
-        Driver::new(stream, Connection::server(cfg, rng))
+        let mut d = Driver::new(rx, Connection::server(cfg, rng));
+        d.on_bulk_read(recording_hook);
+        (tx, d)
     }
 
     /// Reads until `total` bytes have come, each read's bytes dropped;
@@ -509,18 +557,26 @@ mod tests {
             d.conn.input_buffer().clear();
             got += n;
             largest = largest.max(n);
-            raised |= d.low_water_raised;
+            raised |= d.low_water_until.is_some();
         }
         (largest, raised)
     }
 
+    /// Raises the mark as a bulk read would, and clears tokio's cached
+    /// readiness (a read finding nothing), so that the next read waits for
+    /// the kernel's word.
+    fn raise_and_settle(d: &mut Driver<tokio::net::TcpStream>) {
+        d.raise_low_water();
+        assert_eq!(last_mark(), Some(BULK_LOW_WATER));
+        let mut buf = [0u8; 64];
+        assert!(d.stream.try_read(&mut buf).is_err(), "unread input");
+    }
+
     /// Bulk input raises the receive low-water mark; input that stops
-    /// short of it is still read, within the bounded wait, and lowers it.
+    /// short of it is read once the wait is over, which lowers the mark.
     #[tokio::test]
-    async fn a_bulk_transfer_raises_the_low_water_mark_and_its_end_is_still_read() {
-        let (mut tx, rx) = tcp_pair().await;
-        let mut d = idle_server(rx);
-        d.on_bulk_read(set_receive_low_water);
+    async fn bulk_input_raises_the_mark_and_a_short_tail_is_read_after_the_wait() {
+        let (mut tx, mut d) = bulk_receiver().await;
         let writer = tokio::spawn(async move {
             tx.write_all(&vec![1u8; 4 << 20]).await.unwrap();
             tx
@@ -532,32 +588,57 @@ mod tests {
         assert!(raised, "not raised by a bulk transfer");
         let mut tx = writer.await.unwrap();
 
-        // 100 bytes, far below the mark: read all the same, and the mark
-        // is lowered for what follows.
-        tx.write_all(&[2u8; 100]).await.unwrap();
-        // (The end of the 4 MiB may have come in a small read that lowered
-        // it already; raise it as a large read would.)
-        d.set_low_water(true);
-        assert!(d.low_water_raised);
+        raise_and_settle(&mut d);
+        let start = Instant::now();
         tx.write_all(&[2u8; 100]).await.unwrap();
         let read = tokio::time::timeout(Duration::from_secs(5), read_bytes(&mut d, 100)).await;
         assert_eq!(read.expect("stuck below the raised mark"), (100, false));
-        assert!(!d.low_water_raised, "still raised after a small read");
-
-        // A second burst raises it again.
-        let writer = tokio::spawn(async move { tx.write_all(&vec![3u8; 4 << 20]).await.unwrap() });
-        assert!(read_bytes(&mut d, 4 << 20).await.1);
-        writer.await.unwrap();
+        assert_eq!(last_mark(), Some(1), "the mark was not lowered");
+        assert!(d.low_water_until.is_none());
+        // Under the mark, the 100 bytes woke nobody: only the deadline did.
+        assert!(
+            start.elapsed() >= LOW_WATER_WAIT / 2,
+            "read after {:?}",
+            start.elapsed()
+        );
     }
 
-    /// Without the hook (a stream with no such mark) nothing is raised and
-    /// no timer runs.
+    /// Callers race reads against other work and drop them (`select!`):
+    /// the wait under the raised mark still ends, at the same deadline.
     #[tokio::test]
-    async fn without_the_hook_the_mark_is_never_raised() {
-        let (mut tx, rx) = tcp_pair().await;
-        let mut d = idle_server(rx);
-        let writer = tokio::spawn(async move { tx.write_all(&vec![1u8; 4 << 20]).await.unwrap() });
-        assert!(!read_bytes(&mut d, 4 << 20).await.1);
-        writer.await.unwrap();
+    async fn a_short_tail_is_read_though_every_read_is_dropped_before_it_ends() {
+        let (mut tx, mut d) = bulk_receiver().await;
+        raise_and_settle(&mut d);
+        tx.write_all(&[2u8; 100]).await.unwrap();
+        let read = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                tokio::select! {
+                    biased;
+                    n = d.read_some() => break n.unwrap(),
+                    // Ready at its second poll: every read is dropped
+                    // after a scheduler turn or two.
+                    _ = tokio::task::yield_now() => {}
+                }
+            }
+        })
+        .await;
+        assert_eq!(read.expect("a read dropped over and over never ended"), 100);
+        assert_eq!(last_mark(), Some(1));
+    }
+
+    /// A read below 32 KiB lowers a raised mark at once.
+    #[tokio::test]
+    async fn a_small_read_lowers_the_mark() {
+        let (mut tx, mut d) = bulk_receiver().await;
+        tx.write_all(&[2u8; 100]).await.unwrap();
+        d.stream.readable().await.unwrap();
+        // Raised after the bytes are known to be there, with a deadline
+        // far off: only the small read can lower it in time.
+        d.raise_low_water();
+        d.low_water_until = Some(Instant::now() + Duration::from_secs(60));
+        let read = tokio::time::timeout(Duration::from_secs(5), read_bytes(&mut d, 100)).await;
+        assert_eq!(read.expect("the read waited for the deadline").0, 100);
+        assert_eq!(last_mark(), Some(1));
+        assert!(d.low_water_until.is_none());
     }
 }
