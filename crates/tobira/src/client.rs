@@ -277,10 +277,8 @@ mod low_water_tests {
     /// not the box itself), and refused for any other stream.
     #[tokio::test]
     async fn a_boxed_tcp_stream_takes_the_low_water_mark_and_a_pipe_does_not() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (tcp, _accepted) = tokio::join!(TcpStream::connect(addr), listener.accept());
-        let boxed: BoxStream = Box::new(tcp.unwrap());
+        let (tcp, _accepted) = crate::recv_low_water::loopback_pair().await;
+        let boxed: BoxStream = Box::new(tcp);
         assert!(set_receive_low_water(&boxed, 256 * 1024));
         assert!(set_receive_low_water(&boxed, 1));
         let (pipe, _other) = tokio::io::duplex(1024);

@@ -167,12 +167,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// anything is queued. An error if the kernel refuses: under a mark it
     /// cannot lower, what the peer sends may never be read.
     fn lower_low_water(&mut self) -> Result<(), DriverError> {
-        if self.low_water_until.take().is_some() {
-            if let Some(hook) = self.low_water_hook {
-                if !hook(&self.stream, 1) {
-                    return Err(std::io::Error::other("cannot lower the socket's receive low-water mark").into());
-                }
-            }
+        let raised = self.low_water_until.take().is_some();
+        if raised && !self.low_water_hook.is_some_and(|hook| hook(&self.stream, 1)) {
+            return Err(std::io::Error::other("cannot lower the socket's receive low-water mark").into());
         }
         Ok(())
     }
@@ -513,13 +510,6 @@ mod tests {
         assert_eq!(kex_permits().available_permits(), cores);
     }
 
-    async fn tcp_pair() -> (tokio::net::TcpStream, tokio::net::TcpStream) {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (a, b) = tokio::join!(tokio::net::TcpStream::connect(addr), listener.accept());
-        (a.unwrap(), b.unwrap().0)
-    }
-
     thread_local! {
         /// The marks [`recording_hook`] has set on this thread (the tests'
         /// runtime has one thread).
@@ -539,7 +529,7 @@ mod tests {
     /// A server driver (no handshake: only its reads are used) on the
     /// receiving end of a TCP pair, its hook recording the marks.
     async fn bulk_receiver() -> (tokio::net::TcpStream, Driver<tokio::net::TcpStream>) {
-        let (tx, rx) = tcp_pair().await;
+        let (tx, rx) = crate::recv_low_water::loopback_pair().await;
         let rng = Box::new(rand::rngs::StdRng::seed_from_u64(3));
         let cfg = config("curve25519-sha256", "ssh-ed448", false);
         let mut d = Driver::new(rx, Connection::server(cfg, rng));

@@ -52,21 +52,25 @@ pub fn set(fd: BorrowedFd<'_>, bytes: usize) -> io::Result<()> {
     }
 }
 
+/// A connected TCP pair on loopback, (connecting side, accepted side): the
+/// sockets the tests of the mark's users write into and read from.
+#[cfg(test)]
+pub(crate) async fn loopback_pair() -> (tokio::net::TcpStream, tokio::net::TcpStream) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (a, b) = tokio::join!(tokio::net::TcpStream::connect(addr), listener.accept());
+    (a.expect("connect"), b.expect("accept").0)
+}
+
 #[cfg(test)]
 mod tests {
     use std::os::fd::AsFd;
     use std::time::Duration;
 
     use tokio::io::AsyncWriteExt;
-    use tokio::net::{TcpListener, TcpStream};
+    use tokio::net::TcpStream;
 
-    /// A connected pair on loopback: (sender, receiver).
-    async fn pair() -> (TcpStream, TcpStream) {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let (a, b) = tokio::join!(TcpStream::connect(addr), listener.accept());
-        (a.expect("connect"), b.expect("accept").0)
-    }
+    use super::loopback_pair as pair;
 
     async fn readable_within(s: &TcpStream, ms: u64) -> bool {
         tokio::time::timeout(Duration::from_millis(ms), s.readable())
