@@ -342,3 +342,41 @@ fn window_growth_can_be_turned_off() {
     assert_eq!(c.channel_receive_window(cid), Some(LOCAL_WINDOW));
     assert!(!se.iter().any(|e| matches!(e, Event::ChannelRequest { .. })));
 }
+
+/// Window adjustments and the probes sent with them are not packets the
+/// peer may be waiting for: `Connection::answerable_packets_sent` stays
+/// put while a receiver sends only those, and moves with anything else
+/// (channel data here), which tells a driver when to stop batching its
+/// reads (`tobira::driver::Driver::on_bulk_read`).
+#[test]
+fn window_messages_are_not_answerable_packets() {
+    let (mut c, mut s, cid, sid) = session_pair(Config::default());
+    let before = c.answerable_packets_sent();
+    let pattern = vec![7u8; 1024 * 1024];
+    let (mut received, mut client_sent) = (0usize, 0usize);
+    let mut ce = Vec::new();
+    for _ in 0..8 {
+        s.channel_write(sid, None, &pattern).unwrap();
+    }
+    let mut steps = 0;
+    while received < 8 * pattern.len() {
+        let so = take_output(&mut s);
+        c.feed(&so).unwrap();
+        ce.extend(std::iter::from_fn(|| c.poll_event()));
+        let mut got = Vec::new();
+        take_data(&mut ce, cid, &mut got);
+        received += got.len();
+        c.channel_consumed(cid, got.len()).unwrap();
+        let co = take_output(&mut c);
+        client_sent += co.len();
+        s.feed(&co).unwrap();
+        while s.poll_event().is_some() {}
+        steps += 1;
+        assert!(steps < 10_000, "stalled");
+    }
+    assert!(client_sent > 0, "the receiver sent no window adjustment");
+    assert_eq!(c.answerable_packets_sent(), before, "window messages counted");
+    c.channel_write(cid, None, b"k").unwrap();
+    assert!(!take_output(&mut c).is_empty());
+    assert_ne!(c.answerable_packets_sent(), before, "channel data not counted");
+}

@@ -10,6 +10,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
+use crate::fine_timer::FineTimer;
+
 /// Why a driven connection stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum DriverError {
@@ -46,17 +48,20 @@ const BULK_READ: usize = 32 * 1024;
 /// largest read asks for.
 const BULK_LOW_WATER: usize = MAX_READ;
 /// How long after the last bulk read the raised mark is lowered again: the
-/// peer may have stopped short of it (the end of a transfer, a window used
-/// up, a key re-exchange), and then what it sent is read this late (tokio's
-/// timer rounds up to its next millisecond tick, so 1 to 2 ms).
-const LOW_WATER_WAIT: Duration = Duration::from_millis(1);
+/// peer may have stopped short of it (the end of a message or a transfer,
+/// a key re-exchange), and then what it sent is read this late. Timed by a
+/// [`FineTimer`] (tokio's timer would round it up to 1 to 2 ms). Long
+/// enough that a stream of 600 MB/s or more (ChaCha20-Poly1305 here) fills
+/// the mark before it runs out; a shorter wait lowered and raised the mark
+/// over a thousand times per GiB at that speed.
+const LOW_WATER_WAIT: Duration = Duration::from_micros(500);
 
 /// What ended a wait for the peer.
 enum Wake {
     Read(std::io::Result<usize>),
     Rekey,
     Idle,
-    LowWater,
+    LowWater(std::io::Result<()>),
 }
 
 /// A connection bound to a stream.
@@ -82,6 +87,10 @@ pub struct Driver<S> {
     /// other work in `select!` and drop them; a timer started per wait
     /// would start over each time and might never fire.
     low_water_until: Option<Instant>,
+    /// Wakes the read at `low_water_until`: made at the first raise.
+    low_water_timer: Option<FineTimer>,
+    /// `Connection::answerable_packets_sent` when last looked at.
+    answerable_seen: u64,
     /// The server's slow key-exchange step, running on tokio's blocking
     /// pool (see [`Self::settle_kex_work`]).
     kex_job: Option<tokio::task::JoinHandle<Result<KexWorkDone, tokio::task::JoinError>>>,
@@ -120,6 +129,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             small_read_hook: None,
             low_water_hook: None,
             low_water_until: None,
+            low_water_timer: None,
+            answerable_seen: 0,
             kex_job: None,
         }
     }
@@ -139,12 +150,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// full packet), the driver raises it to 256 KiB: the peer's writes then
     /// wake us once per 256 KiB instead of once per write, which saves the
     /// peer the cost of each wake-up (`recv_low_water` explains it) and us
-    /// a read per write. A millisecond after the last bulk read (1 to 2 ms:
-    /// tokio's timer ticks in milliseconds), the mark goes back to one byte
-    /// and whatever has arrived is read, so the end of a transfer, or a peer
-    /// waiting for our window adjustment, is that late; a smaller read
-    /// lowers it at once. Keystrokes never raise it; a paste or a screenful
-    /// of 32 KiB or more does, and what follows it may wait that long.
+    /// a read per write. The mark goes back to one byte
+    /// - before we send anything the peer may be waiting for (channel data,
+    ///   a reply; not our window adjustments), so that its answer, however
+    ///   short, wakes us at once: request and response traffic (an echo,
+    ///   an acknowledgement after each file) never waits under the mark;
+    /// - after a read of less than 32 KiB;
+    /// - [`LOW_WATER_WAIT`] (0.5 ms) after the last bulk read, timed by a
+    ///   [`FineTimer`]: then whatever has arrived is read. So the tail of
+    ///   a message the peer sends before it waits for our answer, or the
+    ///   end of a transfer, is read at most that late.
+    ///
+    /// Keystrokes never raise it.
     pub fn on_bulk_read(&mut self, hook: fn(&S, usize) -> bool) {
         self.low_water_hook = Some(hook);
     }
@@ -152,24 +169,44 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// After a bulk read: raises the receive low-water mark to
     /// [`BULK_LOW_WATER`] if the stream has one, and moves the time to lower
     /// it to [`LOW_WATER_WAIT`] from now.
-    fn raise_low_water(&mut self) {
-        if self.low_water_until.is_none() {
-            match self.low_water_hook {
-                Some(hook) if hook(&self.stream, BULK_LOW_WATER) => {}
-                // No such mark, or the kernel refused: reads go on as before.
-                _ => return,
+    fn raise_low_water(&mut self) -> std::io::Result<()> {
+        let Some(hook) = self.low_water_hook else {
+            return Ok(());
+        };
+        if self.low_water_timer.is_none() {
+            // Made once, at the connection's first bulk read: idle
+            // sessions hold no timer.
+            match FineTimer::new() {
+                Ok(t) => self.low_water_timer = Some(t),
+                // Without a timer to end the wait, the mark stays down.
+                Err(_) => return Ok(()),
             }
         }
+        if self.low_water_until.is_none() && !hook(&self.stream, BULK_LOW_WATER) {
+            // No such mark, or the kernel refused: reads go on as before.
+            return Ok(());
+        }
         self.low_water_until = Some(Instant::now() + LOW_WATER_WAIT);
+        if self
+            .low_water_timer
+            .as_ref()
+            .is_some_and(|t| t.arm(LOW_WATER_WAIT).is_ok())
+        {
+            Ok(())
+        } else {
+            self.lower_low_water()
+        }
     }
 
     /// Lowers a raised mark to one byte, which also wakes a waiting read if
     /// anything is queued. An error if the kernel refuses: under a mark it
     /// cannot lower, what the peer sends may never be read.
-    fn lower_low_water(&mut self) -> Result<(), DriverError> {
+    fn lower_low_water(&mut self) -> std::io::Result<()> {
         let raised = self.low_water_until.take().is_some();
         if raised && !self.low_water_hook.is_some_and(|hook| hook(&self.stream, 1)) {
-            return Err(std::io::Error::other("cannot lower the socket's receive low-water mark").into());
+            return Err(std::io::Error::other(
+                "cannot lower the socket's receive low-water mark",
+            ));
         }
         Ok(())
     }
@@ -216,7 +253,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             }
         }
         if n >= BULK_READ {
-            self.raise_low_water();
+            self.raise_low_water()?;
         } else {
             self.lower_low_water()?;
         }
@@ -245,6 +282,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         }
     }
 
+    /// When the raised mark's wait is over (never, without a timer).
+    async fn low_water_expiry(timer: Option<&FineTimer>) -> std::io::Result<()> {
+        match timer {
+            Some(t) => t.expired().await,
+            None => std::future::pending().await,
+        }
+    }
+
     /// Reads some bytes from the peer, starting a time-based re-exchange
     /// when one falls due while waiting, and giving back burst memory when
     /// the peer stays quiet.
@@ -268,7 +313,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 r = self.stream.read_buf(Self::read_space(&mut self.conn, want)) => Wake::Read(r),
                 _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => Wake::Rekey,
                 _ = tokio::time::sleep(IDLE_RELEASE), if idle && low_water.is_none() => Wake::Idle,
-                _ = tokio::time::sleep_until(low_water.unwrap_or_else(Instant::now)), if low_water.is_some() => Wake::LowWater,
+                r = Self::low_water_expiry(self.low_water_timer.as_ref()), if low_water.is_some() => Wake::LowWater(r),
             };
             match read {
                 Wake::Read(r) => {
@@ -277,7 +322,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                     return Ok(n);
                 }
                 Wake::Idle => self.release_burst_memory(),
-                Wake::LowWater => self.lower_low_water()?,
+                Wake::LowWater(r) => {
+                    r?;
+                    self.lower_low_water()?;
+                }
                 Wake::Rekey => {
                     if !self.conn.kex_in_progress() {
                         tracing::debug!("rekey interval reached; starting a key re-exchange");
@@ -353,14 +401,31 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// (`tobira_proto::connection::OUTPUT_BURST`), so the peer gets the
     /// first packets while the rest is being sealed.
     pub async fn flush(&mut self) -> std::io::Result<()> {
+        self.lower_if_answerable()?;
         while !self.conn.pending_output().is_empty() {
             let n = self.stream.write(self.conn.pending_output()).await?;
             if n == 0 {
                 return Err(std::io::ErrorKind::WriteZero.into());
             }
             self.conn.consume_output(n);
+            // Channel data is sealed as the output drains.
+            self.lower_if_answerable()?;
         }
         self.stream.flush().await
+    }
+
+    /// Lowers a raised mark when we are about to send something the peer
+    /// may be waiting for before it sends again (a reply, an echo, an
+    /// acknowledgement): its next message, however short, must wake us at
+    /// once. Our window adjustments do not count: a sending peer does not
+    /// wait for them.
+    fn lower_if_answerable(&mut self) -> std::io::Result<()> {
+        let sent = self.conn.answerable_packets_sent();
+        if sent != self.answerable_seen {
+            self.answerable_seen = sent;
+            self.lower_low_water()?;
+        }
+        Ok(())
     }
 
     /// The next event, reading from the peer as needed. A protocol error
@@ -556,10 +621,54 @@ mod tests {
     /// readiness (a read finding nothing), so that the next read waits for
     /// the kernel's word.
     fn raise_and_settle(d: &mut Driver<tokio::net::TcpStream>) {
-        d.raise_low_water();
+        d.raise_low_water().unwrap();
         assert_eq!(last_mark(), Some(BULK_LOW_WATER));
         let mut buf = [0u8; 64];
         assert!(d.stream.try_read(&mut buf).is_err(), "unread input");
+    }
+
+    /// Moves a raised mark's deadline a minute away, timer and all.
+    fn far_deadline(d: &mut Driver<tokio::net::TcpStream>) {
+        let far = Duration::from_secs(60);
+        d.low_water_until = Some(Instant::now() + far);
+        d.low_water_timer
+            .as_ref()
+            .expect("raised without a timer")
+            .arm(far)
+            .unwrap();
+    }
+
+    /// Sending what the peer may answer lowers a raised mark before it
+    /// goes, so that the answer, however short, is read at once (the
+    /// deadline is a minute away: only the lowering can end the read in
+    /// time). A flush with nothing new to send leaves the mark up.
+    #[tokio::test]
+    async fn sending_an_answerable_packet_lowers_the_mark() {
+        let (mut tx, mut d) = bulk_receiver().await;
+        raise_and_settle(&mut d);
+        far_deadline(&mut d);
+        // A new server connection has its KEXINIT to send.
+        assert!(!d.conn.pending_output().is_empty());
+        d.flush().await.unwrap();
+        assert_eq!(last_mark(), Some(1), "the mark stayed up");
+        assert!(d.low_water_until.is_none());
+
+        d.raise_low_water().unwrap();
+        far_deadline(&mut d);
+        d.flush().await.unwrap();
+        assert_eq!(last_mark(), Some(BULK_LOW_WATER), "lowered with nothing sent");
+        d.lower_low_water().unwrap();
+
+        let mut theirs = vec![0u8; 4096];
+        let n = tx.read(&mut theirs).await.unwrap();
+        assert!(theirs[..n].starts_with(b"SSH-2.0-"), "our output did not go out");
+        raise_and_settle(&mut d);
+        far_deadline(&mut d);
+        d.conn.disconnect(DisconnectReason::ByApplication, "bye");
+        d.flush().await.unwrap();
+        tx.write_all(&[2u8; 100]).await.unwrap();
+        let read = tokio::time::timeout(Duration::from_secs(5), read_bytes(&mut d, 100)).await;
+        assert_eq!(read.expect("the answer waited under the mark").0, 100);
     }
 
     /// Bulk input raises the receive low-water mark; input that stops
@@ -624,8 +733,8 @@ mod tests {
         d.stream.readable().await.unwrap();
         // Raised after the bytes are known to be there, with a deadline
         // far off: only the small read can lower it in time.
-        d.raise_low_water();
-        d.low_water_until = Some(Instant::now() + Duration::from_secs(60));
+        d.raise_low_water().unwrap();
+        far_deadline(&mut d);
         let read = tokio::time::timeout(Duration::from_secs(5), read_bytes(&mut d, 100)).await;
         assert_eq!(read.expect("the read waited for the deadline").0, 100);
         assert_eq!(last_mark(), Some(1));

@@ -17,6 +17,8 @@ pub mod connection_threads;
 #[allow(unsafe_code)]
 pub mod crypt;
 pub mod driver;
+#[allow(unsafe_code)]
+pub mod fine_timer;
 pub mod forward;
 pub mod hostkeys;
 pub mod inherited_fds;

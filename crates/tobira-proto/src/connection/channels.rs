@@ -161,6 +161,9 @@ pub struct Channels {
     /// Bytes of received input after the packet being dispatched: how
     /// much more data may follow into the same event.
     pub(super) input_after: usize,
+    /// WINDOW_ADJUST messages and window probes queued so far (see
+    /// `Connection::answerable_packets_sent`).
+    pub(super) window_messages: u64,
 }
 
 impl Channels {
@@ -732,6 +735,7 @@ impl Connection {
             ch.window.probe_sent();
             ch.replies_due.push_back(true);
         }
+        self.chans.window_messages = self.chans.window_messages.wrapping_add(1 + u64::from(probe));
         self.send(m)?;
         if probe {
             self.send(request_message(remote, &ChannelRequest::WindowProbe, true))?;

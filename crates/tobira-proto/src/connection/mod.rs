@@ -469,6 +469,17 @@ impl Connection {
         !self.events.is_empty()
     }
 
+    /// A count that moves whenever a packet the peer may be waiting for
+    /// is sealed: any but our window adjustments (RFC 4254 §5.2) and the
+    /// probes that go with them, which a sending peer does not stop for
+    /// (we send them long before its window runs out). Compared between
+    /// writes, it tells a driver whether what it writes may draw an answer
+    /// (see `tobira::driver::Driver::on_bulk_read`); the number itself
+    /// means nothing.
+    pub fn answerable_packets_sent(&self) -> u64 {
+        self.sealer.packets_sealed.wrapping_sub(self.chans.window_messages)
+    }
+
     /// Bytes waiting to be written to the peer.
     pub fn pending_output(&self) -> &[u8] {
         self.out.get(self.out_start..).unwrap_or_default()

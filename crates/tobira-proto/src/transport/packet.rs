@@ -88,6 +88,9 @@ pub struct Sealer {
     pub seq: u32,
     /// Sent since the keys were installed.
     pub traffic: Traffic,
+    /// Packets sealed since the connection began: unlike [`Self::seq`]
+    /// (reset by strict key exchange) and [`Self::traffic`], never reset.
+    pub packets_sealed: u64,
 }
 
 impl Default for Sealer {
@@ -98,6 +101,7 @@ impl Default for Sealer {
             mac: None,
             seq: 0,
             traffic: Traffic::default(),
+            packets_sealed: 0,
         }
     }
 }
@@ -225,6 +229,7 @@ impl Sealer {
         }
         self.seq = self.seq.wrapping_add(1);
         self.traffic.count(out.len() - out_start, self.spec.block_len.max(8));
+        self.packets_sealed = self.packets_sealed.wrapping_add(1);
         (packet_len as u32, pad as u8)
     }
 
@@ -299,6 +304,7 @@ impl Sealer {
             CipherState::ChaChaOpen(_) => {}
         }
         self.traffic.count(out.len() - start, block);
+        self.packets_sealed = self.packets_sealed.wrapping_add(1);
         (packet_len as u32, pad as u8)
     }
 }
