@@ -347,11 +347,63 @@ fn window_growth_can_be_turned_off() {
 /// peer may be waiting for: `Connection::answerable_packets_sent` stays
 /// put while a receiver sends only those, and moves with anything else
 /// (channel data here), which tells a driver when to stop batching its
-/// reads (`tobira::driver::Driver::on_bulk_read`).
+/// reads (`tobira::driver::Driver::on_bulk_read`). With the window kept by
+/// the connection and by the application alike.
 #[test]
 fn window_messages_are_not_answerable_packets() {
-    let (mut c, mut s, cid, sid) = session_pair(Config::default());
-    let before = c.answerable_packets_sent();
+    for auto in [true, false] {
+        let config = Config {
+            auto_window_adjust: auto,
+            ..Config::default()
+        };
+        let (mut c, mut s, cid, sid) = session_pair(config);
+        let before = c.answerable_packets_sent();
+        let client_sent = download_8_mib(&mut c, &mut s, cid, sid, |_, _| {});
+        assert!(client_sent > 0, "the receiver sent no window adjustment");
+        assert_eq!(c.answerable_packets_sent(), before, "window messages counted");
+        c.channel_write(cid, None, b"k").unwrap();
+        assert!(!take_output(&mut c).is_empty());
+        assert_ne!(c.answerable_packets_sent(), before, "channel data not counted");
+    }
+}
+
+/// A window adjustment held back by a key exchange is counted when it is
+/// sealed, not when queued: it must not cancel out the KEXINIT that the
+/// same step sends (which the peer answers), nor be counted if it never
+/// goes. So the count never goes back.
+#[test]
+fn a_held_window_adjustment_does_not_hide_our_kexinit() {
+    let config = Config {
+        auto_window_adjust: false,
+        rekey_bytes: 512 * 1024,
+        ..Config::default()
+    };
+    let (mut c, mut s, cid, sid) = session_pair(config);
+    let mut kexinits = 0;
+    download_8_mib(&mut c, &mut s, cid, sid, |c, client_step| {
+        let (before, was_exchanging) = client_step;
+        // Counted as sealed, the count only ever grows.
+        let moved = c.answerable_packets_sent().wrapping_sub(before);
+        assert!(moved < 1 << 32, "the count went back by {}", moved.wrapping_neg());
+        if !was_exchanging && c.kex_in_progress() {
+            kexinits += 1;
+            assert!(moved > 0, "our KEXINIT was not counted");
+        }
+    });
+    assert!(kexinits >= 2, "{kexinits} re-exchanges");
+}
+
+/// Sends 8 MiB from the server's channel to the client's, the client
+/// consuming each step's data at once; `each` sees the client after its
+/// step, with the answerable count and whether a key exchange ran before
+/// it. Returns the bytes the client sent.
+fn download_8_mib(
+    c: &mut Connection,
+    s: &mut Connection,
+    cid: u32,
+    sid: u32,
+    mut each: impl FnMut(&Connection, (u64, bool)),
+) -> usize {
     let pattern = vec![7u8; 1024 * 1024];
     let (mut received, mut client_sent) = (0usize, 0usize);
     let mut ce = Vec::new();
@@ -360,23 +412,21 @@ fn window_messages_are_not_answerable_packets() {
     }
     let mut steps = 0;
     while received < 8 * pattern.len() {
-        let so = take_output(&mut s);
+        let so = take_output(s);
+        let before = (c.answerable_packets_sent(), c.kex_in_progress());
         c.feed(&so).unwrap();
         ce.extend(std::iter::from_fn(|| c.poll_event()));
         let mut got = Vec::new();
         take_data(&mut ce, cid, &mut got);
         received += got.len();
         c.channel_consumed(cid, got.len()).unwrap();
-        let co = take_output(&mut c);
+        each(c, before);
+        let co = take_output(c);
         client_sent += co.len();
         s.feed(&co).unwrap();
         while s.poll_event().is_some() {}
         steps += 1;
         assert!(steps < 10_000, "stalled");
     }
-    assert!(client_sent > 0, "the receiver sent no window adjustment");
-    assert_eq!(c.answerable_packets_sent(), before, "window messages counted");
-    c.channel_write(cid, None, b"k").unwrap();
-    assert!(!take_output(&mut c).is_empty());
-    assert_ne!(c.answerable_packets_sent(), before, "channel data not counted");
+    client_sent
 }

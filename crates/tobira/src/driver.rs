@@ -40,10 +40,17 @@ const MAX_READ: usize = 256 * 1024;
 const IDLE_RELEASE: Duration = Duration::from_secs(1);
 
 /// A read at least this large found the peer's data arriving faster than
-/// we woke for it: a bulk transfer, during which the driver asks to be
-/// woken only once [`BULK_LOW_WATER`] bytes are queued (see
-/// [`Driver::on_bulk_read`]).
+/// we woke for it: a bulk read. After [`BULK_RUN`] bytes of them the
+/// driver asks to be woken only once [`BULK_LOW_WATER`] bytes are queued
+/// (see [`Driver::on_bulk_read`]).
 const BULK_READ: usize = 32 * 1024;
+/// Bytes that bulk reads must bring in a row (no smaller read, nothing
+/// sent that the peer may answer, no wait run out in between) before the
+/// mark goes up. A message shorter than this (a request, a response, a
+/// file sent before the peer waits for our acknowledgement) is read as it
+/// comes, and nothing of it waits under the mark; a longer run is a
+/// stream, whose end waits at most [`LOW_WATER_WAIT`].
+const BULK_RUN: usize = 1024 * 1024;
 /// The receive low-water mark during a bulk transfer: as much as the
 /// largest read asks for.
 const BULK_LOW_WATER: usize = MAX_READ;
@@ -87,10 +94,15 @@ pub struct Driver<S> {
     /// other work in `select!` and drop them; a timer started per wait
     /// would start over each time and might never fire.
     low_water_until: Option<Instant>,
-    /// Wakes the read at `low_water_until`: made at the first raise.
+    /// Wakes the read at `low_water_until`, re-armed at each bulk read (one
+    /// `timerfd_settime` per read of 32 KiB or more, so that it never
+    /// fires while the stream keeps coming). Made at a raise, dropped after
+    /// a quiet second.
     low_water_timer: Option<FineTimer>,
     /// `Connection::answerable_packets_sent` when last looked at.
     answerable_seen: u64,
+    /// Bytes of the bulk reads in a row so far (see [`BULK_RUN`]).
+    bulk_run: usize,
     /// The server's slow key-exchange step, running on tokio's blocking
     /// pool (see [`Self::settle_kex_work`]).
     kex_job: Option<tokio::task::JoinHandle<Result<KexWorkDone, tokio::task::JoinError>>>,
@@ -131,6 +143,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             low_water_until: None,
             low_water_timer: None,
             answerable_seen: 0,
+            bulk_run: 0,
             kex_job: None,
         }
     }
@@ -146,22 +159,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
 
     /// Lets the driver set the stream's receive low-water mark with `hook`
     /// (for TCP, [`set_receive_low_water`]; it returns false where there is
-    /// no such mark). After a read of 32 KiB or more (an OpenSSH peer's
-    /// full packet), the driver raises it to 256 KiB: the peer's writes then
-    /// wake us once per 256 KiB instead of once per write, which saves the
-    /// peer the cost of each wake-up (`recv_low_water` explains it) and us
-    /// a read per write. The mark goes back to one byte
+    /// no such mark). Once reads of 32 KiB or more (an OpenSSH peer's full
+    /// packet) have brought 1 MiB in a row, the driver raises it to
+    /// 256 KiB: the peer's writes then wake us once per 256 KiB instead of
+    /// once per write, which saves the peer the cost of each wake-up
+    /// (`recv_low_water` explains it) and us a read per write. A message
+    /// shorter than 1 MiB is therefore read as it comes. The mark goes
+    /// back to one byte, and the run starts over,
     /// - before we send anything the peer may be waiting for (channel data,
     ///   a reply; not our window adjustments), so that its answer, however
     ///   short, wakes us at once: request and response traffic (an echo,
     ///   an acknowledgement after each file) never waits under the mark;
-    /// - after a read of less than 32 KiB;
+    /// - after a read of less than 32 KiB (keystrokes never raise it);
     /// - [`LOW_WATER_WAIT`] (0.5 ms) after the last bulk read, timed by a
-    ///   [`FineTimer`]: then whatever has arrived is read. So the tail of
-    ///   a message the peer sends before it waits for our answer, or the
-    ///   end of a transfer, is read at most that late.
-    ///
-    /// Keystrokes never raise it.
+    ///   [`FineTimer`]: then whatever has arrived is read. So the end of a
+    ///   stream, or the tail of a message of more than 1 MiB that the peer
+    ///   sends before it waits for our answer, is read at most that late.
     pub fn on_bulk_read(&mut self, hook: fn(&S, usize) -> bool) {
         self.low_water_hook = Some(hook);
     }
@@ -173,28 +186,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         let Some(hook) = self.low_water_hook else {
             return Ok(());
         };
-        if self.low_water_timer.is_none() {
-            // Made once, at the connection's first bulk read: idle
-            // sessions hold no timer.
-            match FineTimer::new() {
-                Ok(t) => self.low_water_timer = Some(t),
-                // Without a timer to end the wait, the mark stays down.
-                Err(_) => return Ok(()),
-            }
-        }
         if self.low_water_until.is_none() && !hook(&self.stream, BULK_LOW_WATER) {
             // No such mark, or the kernel refused: reads go on as before.
             return Ok(());
         }
         self.low_water_until = Some(Instant::now() + LOW_WATER_WAIT);
-        if self
-            .low_water_timer
-            .as_ref()
-            .is_some_and(|t| t.arm(LOW_WATER_WAIT).is_ok())
-        {
-            Ok(())
-        } else {
-            self.lower_low_water()
+        if self.low_water_timer.is_none() {
+            // Made at the first raise and given back after a quiet second
+            // (`release_burst_memory`): idle sessions hold no timer.
+            self.low_water_timer = FineTimer::new().ok();
+        }
+        match &self.low_water_timer {
+            Some(timer) if timer.arm(LOW_WATER_WAIT).is_ok() => Ok(()),
+            // Without a timer to end the wait, the mark goes back down.
+            _ => self.lower_low_water(),
         }
     }
 
@@ -202,6 +207,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// anything is queued. An error if the kernel refuses: under a mark it
     /// cannot lower, what the peer sends may never be read.
     fn lower_low_water(&mut self) -> std::io::Result<()> {
+        // Whatever lowers the mark also ends the run of bulk reads.
+        self.bulk_run = 0;
         let raised = self.low_water_until.take().is_some();
         if raised && !self.low_water_hook.is_some_and(|hook| hook(&self.stream, 1)) {
             return Err(std::io::Error::other(
@@ -253,7 +260,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             }
         }
         if n >= BULK_READ {
-            self.raise_low_water()?;
+            self.bulk_run = self.bulk_run.saturating_add(n);
+            if self.bulk_run >= BULK_RUN {
+                self.raise_low_water()?;
+            }
         } else {
             self.lower_low_water()?;
         }
@@ -266,15 +276,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     }
 
     /// Memory a connection holds for bulk transfers (spare data buffers, a
-    /// large input buffer), which it gives back after [`IDLE_RELEASE`] of
-    /// quiet.
+    /// large input buffer, the low-water timer), which it gives back after
+    /// [`IDLE_RELEASE`] of quiet.
     fn holds_burst_memory(&mut self) -> bool {
-        self.conn.spare_bytes() > 0 || self.conn.input_buffer().capacity() > 4 * MIN_READ
+        self.conn.spare_bytes() > 0
+            || self.conn.input_buffer().capacity() > 4 * MIN_READ
+            || self.low_water_timer.is_some()
     }
 
     /// Gives back what [`Self::holds_burst_memory`] counts.
     fn release_burst_memory(&mut self) {
         self.conn.drop_spare_buffers();
+        if self.low_water_until.is_none() {
+            self.low_water_timer = None;
+        }
         self.read_size = MIN_READ;
         let buf = self.conn.input_buffer();
         if buf.len() < MIN_READ {
@@ -323,8 +338,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 }
                 Wake::Idle => self.release_burst_memory(),
                 Wake::LowWater(r) => {
-                    r?;
                     self.lower_low_water()?;
+                    if let Err(e) = r {
+                        // Never seen; the next raise makes a new timer.
+                        tracing::debug!("low-water timer failed: {e}");
+                        self.low_water_timer = None;
+                    }
                 }
                 Wake::Rekey => {
                     if !self.conn.kex_in_progress() {
@@ -399,7 +418,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// Writes everything the connection has queued, channel data
     /// included: it is sealed in bursts as the output drains
     /// (`tobira_proto::connection::OUTPUT_BURST`), so the peer gets the
-    /// first packets while the rest is being sealed.
+    /// first packets while the rest is being sealed. Lowers a raised
+    /// receive low-water mark first if any of it may draw an answer (see
+    /// [`Self::on_bulk_read`]); fails, like a write, if the kernel refuses.
     pub async fn flush(&mut self) -> std::io::Result<()> {
         self.lower_if_answerable()?;
         while !self.conn.pending_output().is_empty() {
@@ -687,19 +708,50 @@ mod tests {
         assert!(raised, "not raised by a bulk transfer");
         let mut tx = writer.await.unwrap();
 
-        raise_and_settle(&mut d);
         let start = Instant::now();
+        raise_and_settle(&mut d);
         tx.write_all(&[2u8; 100]).await.unwrap();
         let read = tokio::time::timeout(Duration::from_secs(5), read_bytes(&mut d, 100)).await;
         assert_eq!(read.expect("stuck below the raised mark"), (100, false));
         assert_eq!(last_mark(), Some(1), "the mark was not lowered");
         assert!(d.low_water_until.is_none());
         // Under the mark, the 100 bytes woke nobody: only the deadline did.
-        assert!(
-            start.elapsed() >= LOW_WATER_WAIT / 2,
-            "read after {:?}",
-            start.elapsed()
-        );
+        assert!(start.elapsed() >= LOW_WATER_WAIT, "read after {:?}", start.elapsed());
+    }
+
+    /// A message shorter than [`BULK_RUN`] is read as it comes, however
+    /// large its reads: the mark stays down, so its end never waits. Once
+    /// sent, something the peer may answer starts the run over.
+    #[tokio::test]
+    async fn a_message_shorter_than_the_bulk_run_never_raises_the_mark() {
+        let (mut tx, mut d) = bulk_receiver().await;
+        let message = BULK_RUN / 2;
+        tx.write_all(&vec![1u8; message]).await.unwrap();
+        // Queued before the first read: every read is as large as it asks.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let (largest, raised) = read_bytes(&mut d, message).await;
+        assert!(largest >= BULK_READ, "largest read {largest}");
+        assert!(!raised, "raised within a message of {message} bytes");
+        assert!(d.bulk_run >= message / 2, "the run was not counted");
+        // Our answer (the KEXINIT queued at start) ends the run.
+        d.flush().await.unwrap();
+        assert_eq!(d.bulk_run, 0);
+    }
+
+    /// The timer is made when the mark first goes up, and given back with
+    /// the burst's memory once the mark is down: idle sessions hold none.
+    #[tokio::test]
+    async fn the_timer_is_given_back_with_burst_memory() {
+        let (_tx, mut d) = bulk_receiver().await;
+        assert!(d.low_water_timer.is_none());
+        d.raise_low_water().unwrap();
+        assert!(d.low_water_timer.is_some());
+        assert!(d.holds_burst_memory());
+        d.release_burst_memory();
+        assert!(d.low_water_timer.is_some(), "dropped while raised");
+        d.lower_low_water().unwrap();
+        d.release_burst_memory();
+        assert!(d.low_water_timer.is_none());
     }
 
     /// Callers race reads against other work and drop them (`select!`):

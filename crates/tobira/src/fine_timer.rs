@@ -24,6 +24,7 @@ use rustix::time::{
     timerfd_create, timerfd_settime, Itimerspec, TimerfdClockId, TimerfdFlags, TimerfdTimerFlags, Timespec,
 };
 use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
 
 /// A one-shot monotonic timer that tokio can wait on.
 pub struct FineTimer {
@@ -31,7 +32,10 @@ pub struct FineTimer {
 }
 
 impl FineTimer {
-    /// A disarmed timer. Needs a tokio runtime with I/O enabled.
+    /// A disarmed timer.
+    ///
+    /// # Panics
+    /// Outside a tokio runtime with I/O enabled (as tokio's own sockets).
     pub fn new() -> io::Result<Self> {
         let fd = timerfd_create(
             TimerfdClockId::Monotonic,
@@ -40,7 +44,7 @@ impl FineTimer {
         // SAFETY: `fd` is the timer just created, owned and open; the
         // AsyncFd takes ownership, and nothing closes or replaces it while
         // registered (only shared references to it are handed out).
-        let fd = unsafe { AsyncFd::register(fd)? };
+        let fd = unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE)? };
         Ok(FineTimer { fd })
     }
 
@@ -48,11 +52,8 @@ impl FineTimer {
     /// time would disarm it), replacing any earlier expiry, read or not.
     pub fn arm(&self, after: Duration) -> io::Result<()> {
         let after = after.max(Duration::from_nanos(1));
-        let value = Timespec {
-            // A wait longer than 2^63 s is not one anybody asks for.
-            tv_sec: i64::try_from(after.as_secs()).unwrap_or(i64::MAX),
-            tv_nsec: i64::from(after.subsec_nanos()),
-        };
+        // A wait longer than 2^63 s is not one anybody asks for.
+        let value = Timespec::try_from(after).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
         let spec = Itimerspec {
             it_interval: Timespec { tv_sec: 0, tv_nsec: 0 },
             it_value: value,
@@ -106,7 +107,8 @@ mod tests {
     async fn rearming_replaces_an_unread_expiry() {
         let t = FineTimer::new().unwrap();
         t.arm(Duration::from_micros(1)).unwrap();
-        std::thread::sleep(Duration::from_millis(2));
+        // The reactor runs meanwhile and records the expiry as readiness.
+        tokio::time::sleep(Duration::from_millis(2)).await;
         t.arm(Duration::from_secs(60)).unwrap();
         let early = tokio::time::timeout(Duration::from_millis(50), t.expired()).await;
         assert!(early.is_err(), "the replaced expiry ended the wait");
@@ -116,7 +118,7 @@ mod tests {
     }
 
     /// A wait dropped before the expiry loses nothing: the expiry that
-    /// comes while nobody waits ends the next wait.
+    /// comes after the wait was dropped ends the next wait.
     #[tokio::test]
     async fn a_dropped_wait_leaves_the_expiry_for_the_next() {
         use std::future::Future;

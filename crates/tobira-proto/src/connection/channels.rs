@@ -161,7 +161,7 @@ pub struct Channels {
     /// Bytes of received input after the packet being dispatched: how
     /// much more data may follow into the same event.
     pub(super) input_after: usize,
-    /// WINDOW_ADJUST messages and window probes queued so far (see
+    /// WINDOW_ADJUST messages and window probes sealed so far (see
     /// `Connection::answerable_packets_sent`).
     pub(super) window_messages: u64,
 }
@@ -731,14 +731,15 @@ impl Connection {
             && !ch.eof_received
             && ch.window.wants_probe(MAX_GROWTH.saturating_sub(self.chans.grown))
             && !ch.queue.iter().any(|(c, _)| *c == Some(REQUEST_MARK));
-        if probe {
-            ch.window.probe_sent();
-            ch.replies_due.push_back(true);
-        }
-        self.chans.window_messages = self.chans.window_messages.wrapping_add(1 + u64::from(probe));
         self.send(m)?;
         if probe {
             self.send(request_message(remote, &ChannelRequest::WindowProbe, true))?;
+            // Recorded once it is on its way: a probe that could not be
+            // sent must not take the channel's next real reply.
+            if let Some(ch) = self.chans.map.get_mut(&id) {
+                ch.window.probe_sent();
+                ch.replies_due.push_back(true);
+            }
         }
         Ok(())
     }
@@ -988,6 +989,23 @@ impl Connection {
 }
 
 /// SSH_MSG_CHANNEL_REQUEST for the peer's channel `remote` (RFC 4254 §5.4).
+/// True for the messages a receiving channel sends to keep its window open:
+/// WINDOW_ADJUST (RFC 4254 §5.2) and the window probes that go with it. A
+/// sending peer does not stop to wait for them (see
+/// `Connection::answerable_packets_sent`).
+pub(super) fn is_window_message(payload: &[u8]) -> bool {
+    match payload.first() {
+        Some(&num::CHANNEL_WINDOW_ADJUST) => true,
+        Some(&num::CHANNEL_REQUEST) => {
+            let name = ChannelRequest::WindowProbe.name().as_bytes();
+            // byte code, uint32 recipient channel, string request type
+            let len = u32::try_from(name.len()).unwrap_or(u32::MAX).to_be_bytes();
+            payload.get(5..9) == Some(&len[..]) && payload.get(9..9 + name.len()) == Some(name)
+        }
+        _ => false,
+    }
+}
+
 fn request_message(remote: u32, request: &ChannelRequest, want_reply: bool) -> Vec<u8> {
     let mut m = vec![num::CHANNEL_REQUEST];
     m.put_u32(remote);

@@ -661,6 +661,9 @@ impl Connection {
             }
             None => self.sealer.seal(payload, &mut *self.rng, &mut self.out),
         };
+        if channels::is_window_message(payload) {
+            self.chans.window_messages = self.chans.window_messages.wrapping_add(1);
+        }
         if self.config.trace {
             let text = trace::describe(Direction::Sent, payload, plen, pad, self.kex_family);
             self.events.push_back(Event::Trace(text));
