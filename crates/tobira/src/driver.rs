@@ -45,8 +45,8 @@ const IDLE_RELEASE: Duration = Duration::from_secs(1);
 /// (see [`Driver::on_bulk_read`]).
 const BULK_READ: usize = 32 * 1024;
 /// Bytes that bulk reads must bring in a row (no smaller read, nothing
-/// sent that the peer may answer, no wait run out in between) before the
-/// mark goes up. A message shorter than this (a request, a response, a
+/// sent that the peer may answer, no pause longer than [`LOW_WATER_WAIT`]
+/// between two of them) before the mark goes up. A message shorter than this (a request, a response, a
 /// file sent before the peer waits for our acknowledgement) is read as it
 /// comes, and nothing of it waits under the mark; a longer run is a
 /// stream, whose end waits at most [`LOW_WATER_WAIT`].
@@ -94,8 +94,8 @@ pub struct Driver<S> {
     /// other work in `select!` and drop them; a timer started per wait
     /// would start over each time and might never fire.
     low_water_until: Option<Instant>,
-    /// Wakes the read at `low_water_until`, re-armed at each bulk read (one
-    /// `timerfd_settime` per read of 32 KiB or more, so that it never
+    /// Wakes the read at `low_water_until`, re-armed at each bulk read while
+    /// the mark is up (one `timerfd_settime` per read, so that it never
     /// fires while the stream keeps coming). Made at a raise, dropped after
     /// a quiet second.
     low_water_timer: Option<FineTimer>,
@@ -103,6 +103,8 @@ pub struct Driver<S> {
     answerable_seen: u64,
     /// Bytes of the bulk reads in a row so far (see [`BULK_RUN`]).
     bulk_run: usize,
+    /// When the last bulk read was.
+    last_bulk_read: Option<Instant>,
     /// The server's slow key-exchange step, running on tokio's blocking
     /// pool (see [`Self::settle_kex_work`]).
     kex_job: Option<tokio::task::JoinHandle<Result<KexWorkDone, tokio::task::JoinError>>>,
@@ -144,6 +146,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             low_water_timer: None,
             answerable_seen: 0,
             bulk_run: 0,
+            last_bulk_read: None,
             kex_job: None,
         }
     }
@@ -160,7 +163,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// Lets the driver set the stream's receive low-water mark with `hook`
     /// (for TCP, [`set_receive_low_water`]; it returns false where there is
     /// no such mark). Once reads of 32 KiB or more (an OpenSSH peer's full
-    /// packet) have brought 1 MiB in a row, the driver raises it to
+    /// packet) have brought 1 MiB in a row, with no pause longer than
+    /// [`LOW_WATER_WAIT`] between them, the driver raises it to
     /// 256 KiB: the peer's writes then wake us once per 256 KiB instead of
     /// once per write, which saves the peer the cost of each wake-up
     /// (`recv_low_water` explains it) and us a read per write. A message
@@ -260,6 +264,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             }
         }
         if n >= BULK_READ {
+            let now = Instant::now();
+            if self.last_bulk_read.is_some_and(|last| now - last > LOW_WATER_WAIT) {
+                // The peer paused: what comes now is a new message.
+                self.bulk_run = 0;
+            }
+            self.last_bulk_read = Some(now);
             self.bulk_run = self.bulk_run.saturating_add(n);
             if self.bulk_run >= BULK_RUN {
                 self.raise_low_water()?;
@@ -719,21 +729,38 @@ mod tests {
         assert!(start.elapsed() >= LOW_WATER_WAIT, "read after {:?}", start.elapsed());
     }
 
-    /// A message shorter than [`BULK_RUN`] is read as it comes, however
-    /// large its reads: the mark stays down, so its end never waits. Once
-    /// sent, something the peer may answer starts the run over.
+    /// The mark goes up only once bulk reads have brought [`BULK_RUN`] in
+    /// a row: a message shorter than that is read as it comes, however
+    /// large its reads. A smaller read, a pause, or something sent that
+    /// the peer may answer starts the run over.
     #[tokio::test]
-    async fn a_message_shorter_than_the_bulk_run_never_raises_the_mark() {
-        let (mut tx, mut d) = bulk_receiver().await;
-        let message = BULK_RUN / 2;
-        tx.write_all(&vec![1u8; message]).await.unwrap();
-        // Queued before the first read: every read is as large as it asks.
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        let (largest, raised) = read_bytes(&mut d, message).await;
-        assert!(largest >= BULK_READ, "largest read {largest}");
-        assert!(!raised, "raised within a message of {message} bytes");
-        assert!(d.bulk_run >= message / 2, "the run was not counted");
-        // Our answer (the KEXINIT queued at start) ends the run.
+    async fn the_mark_waits_for_a_run_of_bulk_reads() {
+        let (_tx, mut d) = bulk_receiver().await;
+        let read = 64 * 1024;
+        let reads_to_raise = BULK_RUN / read;
+        for _ in 1..reads_to_raise {
+            d.note_read(read).unwrap();
+        }
+        assert!(d.low_water_until.is_none(), "raised within {} bytes", BULK_RUN - read);
+        d.note_read(read).unwrap();
+        assert!(d.low_water_until.is_some(), "not raised after {BULK_RUN} bytes");
+        assert_eq!(last_mark(), Some(BULK_LOW_WATER));
+
+        // A small read lowers it and starts the run over.
+        d.note_read(100).unwrap();
+        assert!(d.low_water_until.is_none());
+        assert_eq!(d.bulk_run, 0);
+
+        // A pause longer than the wait starts it over too.
+        for _ in 1..reads_to_raise {
+            d.note_read(read).unwrap();
+        }
+        tokio::time::sleep(LOW_WATER_WAIT * 4).await;
+        d.note_read(read).unwrap();
+        assert!(d.low_water_until.is_none(), "raised across a pause");
+        assert_eq!(d.bulk_run, read);
+
+        // So does our answer (the KEXINIT queued at start).
         d.flush().await.unwrap();
         assert_eq!(d.bulk_run, 0);
     }

@@ -13,7 +13,7 @@
 //! consumes it, so a wait dropped in `select!` loses nothing.
 //!
 //! The one `unsafe` here is tokio's registration of the descriptor
-//! (`AsyncFd::register`, unsafe because tokio cannot check that the
+//! (`AsyncFd::register_with_interest`, unsafe because tokio cannot check that the
 //! descriptor stays open while registered); rustix makes the timer.
 
 use std::io;

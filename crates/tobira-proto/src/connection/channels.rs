@@ -988,7 +988,6 @@ impl Connection {
     }
 }
 
-/// SSH_MSG_CHANNEL_REQUEST for the peer's channel `remote` (RFC 4254 §5.4).
 /// True for the messages a receiving channel sends to keep its window open:
 /// WINDOW_ADJUST (RFC 4254 §5.2) and the window probes that go with it. A
 /// sending peer does not stop to wait for them (see
@@ -1006,6 +1005,7 @@ pub(super) fn is_window_message(payload: &[u8]) -> bool {
     }
 }
 
+/// SSH_MSG_CHANNEL_REQUEST for the peer's channel `remote` (RFC 4254 §5.4).
 fn request_message(remote: u32, request: &ChannelRequest, want_reply: bool) -> Vec<u8> {
     let mut m = vec![num::CHANNEL_REQUEST];
     m.put_u32(remote);
