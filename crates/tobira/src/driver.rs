@@ -88,16 +88,15 @@ pub struct Driver<S> {
     /// Sets the stream's receive low-water mark, if it has one (see
     /// [`Self::on_bulk_read`]); false when it could not.
     low_water_hook: Option<fn(&S, usize) -> bool>,
-    /// While the mark is raised to [`BULK_LOW_WATER`]: when it is to be
-    /// lowered ([`LOW_WATER_WAIT`] after the last bulk read). A deadline
-    /// rather than a timer per wait, because callers race reads against
-    /// other work in `select!` and drop them; a timer started per wait
-    /// would start over each time and might never fire.
-    low_water_until: Option<Instant>,
-    /// Wakes the read at `low_water_until`, re-armed at each bulk read while
-    /// the mark is up (one `timerfd_settime` per read, so that it never
-    /// fires while the stream keeps coming). Made at a raise, dropped after
-    /// a quiet second.
+    /// Whether the mark is raised to [`BULK_LOW_WATER`].
+    low_water_raised: bool,
+    /// While the mark is raised, expires [`LOW_WATER_WAIT`] after the last
+    /// bulk read: re-armed at each (one `timerfd_settime` per read, so
+    /// that it never fires while the stream keeps coming). A kernel timer,
+    /// not one per wait, because callers race reads against other work in
+    /// `select!` and drop them: a timer started per wait would start over
+    /// each time and might never fire, while an expiry stays readable.
+    /// Made at a raise, dropped after a quiet second.
     low_water_timer: Option<FineTimer>,
     /// `Connection::answerable_packets_sent` when last looked at.
     answerable_seen: u64,
@@ -142,7 +141,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             read_size: MIN_READ,
             small_read_hook: None,
             low_water_hook: None,
-            low_water_until: None,
+            low_water_raised: false,
             low_water_timer: None,
             answerable_seen: 0,
             bulk_run: 0,
@@ -190,11 +189,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         let Some(hook) = self.low_water_hook else {
             return Ok(());
         };
-        if self.low_water_until.is_none() && !hook(&self.stream, BULK_LOW_WATER) {
+        if !self.low_water_raised && !hook(&self.stream, BULK_LOW_WATER) {
             // No such mark, or the kernel refused: reads go on as before.
             return Ok(());
         }
-        self.low_water_until = Some(Instant::now() + LOW_WATER_WAIT);
+        self.low_water_raised = true;
         if self.low_water_timer.is_none() {
             // Made at the first raise and given back after a quiet second
             // (`release_burst_memory`): idle sessions hold no timer.
@@ -213,7 +212,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     fn lower_low_water(&mut self) -> std::io::Result<()> {
         // Whatever lowers the mark also ends the run of bulk reads.
         self.bulk_run = 0;
-        let raised = self.low_water_until.take().is_some();
+        let raised = std::mem::take(&mut self.low_water_raised);
         if raised && !self.low_water_hook.is_some_and(|hook| hook(&self.stream, 1)) {
             return Err(std::io::Error::other(
                 "cannot lower the socket's receive low-water mark",
@@ -297,7 +296,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// Gives back what [`Self::holds_burst_memory`] counts.
     fn release_burst_memory(&mut self) {
         self.conn.drop_spare_buffers();
-        if self.low_water_until.is_none() {
+        if !self.low_water_raised {
             self.low_water_timer = None;
         }
         self.read_size = MIN_READ;
@@ -323,12 +322,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             let want = self.read_size;
             let deadline = self.rekey_deadline();
             let idle = self.holds_burst_memory();
-            let low_water = self.low_water_until;
-            if low_water.is_some_and(|until| until <= Instant::now()) {
-                self.lower_low_water()?;
-                continue;
-            }
-            if deadline.is_none() && !idle && low_water.is_none() {
+            let raised = self.low_water_raised;
+            if deadline.is_none() && !idle && !raised {
                 let buf = Self::read_space(&mut self.conn, want);
                 let n = self.stream.read_buf(buf).await?;
                 self.note_read(n)?;
@@ -337,8 +332,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             let read = tokio::select! {
                 r = self.stream.read_buf(Self::read_space(&mut self.conn, want)) => Wake::Read(r),
                 _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => Wake::Rekey,
-                _ = tokio::time::sleep(IDLE_RELEASE), if idle && low_water.is_none() => Wake::Idle,
-                r = Self::low_water_expiry(self.low_water_timer.as_ref()), if low_water.is_some() => Wake::LowWater(r),
+                _ = tokio::time::sleep(IDLE_RELEASE), if idle && !raised => Wake::Idle,
+                r = Self::low_water_expiry(self.low_water_timer.as_ref()), if raised => Wake::LowWater(r),
             };
             match read {
                 Wake::Read(r) => {
@@ -643,7 +638,7 @@ mod tests {
             d.conn.input_buffer().clear();
             got += n;
             largest = largest.max(n);
-            raised |= d.low_water_until.is_some();
+            raised |= d.low_water_raised;
         }
         (largest, raised)
     }
@@ -658,10 +653,9 @@ mod tests {
         assert!(d.stream.try_read(&mut buf).is_err(), "unread input");
     }
 
-    /// Moves a raised mark's deadline a minute away, timer and all.
+    /// Moves a raised mark's wait a minute away (re-arms its timer).
     fn far_deadline(d: &mut Driver<tokio::net::TcpStream>) {
         let far = Duration::from_secs(60);
-        d.low_water_until = Some(Instant::now() + far);
         d.low_water_timer
             .as_ref()
             .expect("raised without a timer")
@@ -682,7 +676,7 @@ mod tests {
         assert!(!d.conn.pending_output().is_empty());
         d.flush().await.unwrap();
         assert_eq!(last_mark(), Some(1), "the mark stayed up");
-        assert!(d.low_water_until.is_none());
+        assert!(!d.low_water_raised);
 
         d.raise_low_water().unwrap();
         far_deadline(&mut d);
@@ -724,7 +718,7 @@ mod tests {
         let read = tokio::time::timeout(Duration::from_secs(5), read_bytes(&mut d, 100)).await;
         assert_eq!(read.expect("stuck below the raised mark"), (100, false));
         assert_eq!(last_mark(), Some(1), "the mark was not lowered");
-        assert!(d.low_water_until.is_none());
+        assert!(!d.low_water_raised);
         // Under the mark, the 100 bytes woke nobody: only the deadline did.
         assert!(start.elapsed() >= LOW_WATER_WAIT, "read after {:?}", start.elapsed());
     }
@@ -741,14 +735,14 @@ mod tests {
         for _ in 1..reads_to_raise {
             d.note_read(read).unwrap();
         }
-        assert!(d.low_water_until.is_none(), "raised within {} bytes", BULK_RUN - read);
+        assert!(!d.low_water_raised, "raised within {} bytes", BULK_RUN - read);
         d.note_read(read).unwrap();
-        assert!(d.low_water_until.is_some(), "not raised after {BULK_RUN} bytes");
+        assert!(d.low_water_raised, "not raised after {BULK_RUN} bytes");
         assert_eq!(last_mark(), Some(BULK_LOW_WATER));
 
         // A small read lowers it and starts the run over.
         d.note_read(100).unwrap();
-        assert!(d.low_water_until.is_none());
+        assert!(!d.low_water_raised);
         assert_eq!(d.bulk_run, 0);
 
         // A pause longer than the wait starts it over too.
@@ -757,7 +751,7 @@ mod tests {
         }
         tokio::time::sleep(LOW_WATER_WAIT * 4).await;
         d.note_read(read).unwrap();
-        assert!(d.low_water_until.is_none(), "raised across a pause");
+        assert!(!d.low_water_raised, "raised across a pause");
         assert_eq!(d.bulk_run, read);
 
         // So does our answer (the KEXINIT queued at start).
@@ -817,6 +811,6 @@ mod tests {
         let read = tokio::time::timeout(Duration::from_secs(5), read_bytes(&mut d, 100)).await;
         assert_eq!(read.expect("the read waited for the deadline").0, 100);
         assert_eq!(last_mark(), Some(1));
-        assert!(d.low_water_until.is_none());
+        assert!(!d.low_water_raised);
     }
 }
