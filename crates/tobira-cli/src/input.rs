@@ -1,13 +1,17 @@
-//! The client's standard input, read by a thread of its own.
+//! The client's standard input.
 //!
-//! `tokio::io::stdin` hands every read to the blocking pool, one thread
-//! hop per chunk; uploads through tobira ran at about half the speed of
-//! `ssh` in `bench/` because of it. Here a thread reads descriptor 0 with
-//! plain blocking reads into large buffers and hands the chunks to the
-//! session through a bounded queue, which is also the backpressure: the
-//! session takes a chunk only while the channel has room.
+//! A pipe (`tar c . | tobira host 'tar x'`, a program driving tobira) is
+//! read where the session runs, non-blocking, as ssh(1) does: a chunk
+//! that arrives goes out without waking another thread first
+//! ([`PipeInput`]). Anything else (a terminal, a file, `/dev/null`, a
+//! socket) is read by a thread of its own with plain blocking reads
+//! ([`spawn_stdin_reader`]): `tokio::io::stdin` would hand every read to
+//! the blocking pool, one thread hop per chunk (uploads through tobira
+//! ran at about half the speed of `ssh` in `bench/` with it). Either way
+//! the session takes a chunk only while the channel has room, which is
+//! the backpressure.
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 
 use tokio::sync::mpsc;
 
@@ -85,12 +89,198 @@ fn read_retrying(fd: &std::os::fd::OwnedFd, buf: &mut Vec<u8>) -> rustix::io::Re
 /// on the other end (`tar`, `head`, a backup tool) can hand over more per
 /// system call. Anything else, or a refusal, leaves it as it is.
 fn enlarge_pipe(fd: &std::os::fd::OwnedFd) {
-    use nix::sys::stat::{fstat, SFlag};
-    use std::os::fd::AsRawFd;
-    let is_fifo = fstat(fd.as_raw_fd())
-        .map(|st| SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFIFO)
-        .unwrap_or(false);
-    if is_fifo {
+    if is_fifo(fd) {
         let _ = nix::fcntl::fcntl(fd.as_raw_fd(), nix::fcntl::FcntlArg::F_SETPIPE_SZ(PIPE_SIZE));
+    }
+}
+
+/// `a` and `b` are the same file (device and inode): for a pipe, both ends
+/// of it, or the same end under two descriptors.
+pub(crate) fn same_file(a: &std::os::fd::OwnedFd, b: std::os::fd::BorrowedFd<'_>) -> bool {
+    use nix::sys::stat::fstat;
+    match (fstat(a.as_raw_fd()), fstat(b.as_raw_fd())) {
+        (Ok(x), Ok(y)) => x.st_dev == y.st_dev && x.st_ino == y.st_ino,
+        _ => false,
+    }
+}
+
+/// `fd` is a pipe (or a named FIFO).
+pub(crate) fn is_fifo(fd: &std::os::fd::OwnedFd) -> bool {
+    use nix::sys::stat::{fstat, SFlag};
+    fstat(fd.as_raw_fd())
+        .map(|st| SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFIFO)
+        .unwrap_or(false)
+}
+
+/// Standard input, read either way (see the module's documentation).
+pub enum Stdin {
+    /// A pipe, read on the session's thread.
+    Pipe(PipeInput),
+    /// Anything else, read by [`spawn_stdin_reader`]'s thread.
+    Thread {
+        /// Chunks from the thread; `None` at the end.
+        rx: mpsc::Receiver<Option<Vec<u8>>>,
+        /// Sent buffers on their way back to the thread.
+        spare: std::sync::mpsc::SyncSender<Vec<u8>>,
+        /// The end was seen: nothing more comes.
+        done: bool,
+    },
+}
+
+impl Stdin {
+    /// Starts reading descriptor 0: [`PipeInput`] when it is a pipe, the
+    /// thread otherwise.
+    pub fn start() -> std::io::Result<Self> {
+        if let Some(p) = PipeInput::open()? {
+            return Ok(Stdin::Pipe(p));
+        }
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let (spare, spare_rx) = std::sync::mpsc::sync_channel(QUEUE);
+        spawn_stdin_reader(tx, spare_rx)?;
+        Ok(Stdin::Thread { rx, spare, done: false })
+    }
+
+    /// The next chunk read; `None` once, at end of file or on a read
+    /// error, and after that it never completes. Cancel-safe: no input is
+    /// lost when the future is dropped before it completes.
+    pub async fn next(&mut self) -> Option<Vec<u8>> {
+        match self {
+            Stdin::Pipe(p) => p.next().await,
+            Stdin::Thread { rx, done, .. } => {
+                if !*done {
+                    if let Some(Some(chunk)) = rx.recv().await {
+                        return Some(chunk);
+                    }
+                    *done = true;
+                    return None;
+                }
+                std::future::pending().await
+            }
+        }
+    }
+
+    /// Offers a buffer the connection is done with for a later read; it
+    /// comes back when there is no room for it.
+    pub fn give_back(&mut self, buf: Vec<u8>) -> Result<(), Vec<u8>> {
+        match self {
+            Stdin::Pipe(p) => p.give_back(buf),
+            Stdin::Thread { spare, .. } => spare.try_send(buf).map_err(|e| match e {
+                std::sync::mpsc::TrySendError::Full(b) | std::sync::mpsc::TrySendError::Disconnected(b) => b,
+            }),
+        }
+    }
+}
+
+/// Standard input when it is a pipe, made non-blocking and read on the
+/// session's own thread when the reactor reports input (ssh(1) makes a
+/// standard input that is not a terminal non-blocking too). The pipe's
+/// status flags are shared with every process that holds it, so the
+/// blocking mode it had is put back when this is dropped, as ssh(1) does
+/// when it closes its standard input.
+pub struct PipeInput {
+    rx: tokio::net::unix::pipe::Receiver,
+    /// `O_NONBLOCK` was set before we came: nothing to put back.
+    was_nonblocking: bool,
+    /// Buffers to read into (sent data the connection is done with).
+    spare: Vec<Vec<u8>>,
+    /// End of file or an error was seen.
+    done: bool,
+}
+
+impl PipeInput {
+    /// Takes over descriptor 0 when it is a pipe open for reading;
+    /// `Ok(None)` when it is anything else.
+    pub fn open() -> std::io::Result<Option<Self>> {
+        let fd = std::io::stdin().as_fd().try_clone_to_owned()?;
+        // Not when our standard output or error is the same pipe (a FIFO
+        // opened for both): their blocking writes would fail with EAGAIN.
+        if !is_fifo(&fd) || same_file(&fd, std::io::stdout().as_fd()) || same_file(&fd, std::io::stderr().as_fd()) {
+            return Ok(None);
+        }
+        let flags = nix::fcntl::fcntl(fd.as_raw_fd(), nix::fcntl::FcntlArg::F_GETFL)?;
+        let was_nonblocking = nix::fcntl::OFlag::from_bits_truncate(flags).contains(nix::fcntl::OFlag::O_NONBLOCK);
+        enlarge_pipe(&fd);
+        // Checks that it is a pipe open for reading, and sets O_NONBLOCK.
+        let rx = match tokio::net::unix::pipe::Receiver::from_owned_fd(fd) {
+            Ok(rx) => rx,
+            // A FIFO open for writing only, say: the thread reports it.
+            Err(_) => return Ok(None),
+        };
+        Ok(Some(PipeInput {
+            rx,
+            was_nonblocking,
+            spare: Vec::new(),
+            done: false,
+        }))
+    }
+
+    /// See [`Stdin::next`]. Each read offers at least `READ_SIZE` bytes of
+    /// room, in a spare buffer when there is one.
+    pub async fn next(&mut self) -> Option<Vec<u8>> {
+        if self.done {
+            return std::future::pending().await;
+        }
+        loop {
+            if self.rx.readable().await.is_err() {
+                self.done = true;
+                return None;
+            }
+            let mut buf = self.spare.pop().unwrap_or_default();
+            buf.clear();
+            buf.reserve_exact(READ_SIZE);
+            // Straight into the spare capacity: nothing is zeroed first.
+            match self.rx.try_read_buf(&mut buf) {
+                Ok(0) => {
+                    self.done = true;
+                    return None;
+                }
+                Ok(n) => {
+                    if n < READ_SIZE / 4 {
+                        // Keystrokes: as in `spawn_stdin_reader`.
+                        buf.shrink_to(n + tobira_proto::transport::packet::PADDING_ROOM);
+                    }
+                    return Some(buf);
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted
+                    ) =>
+                {
+                    self.spare.push(buf);
+                }
+                Err(_) => {
+                    self.done = true;
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// See [`Stdin::give_back`]; keeps up to [`QUEUE`] buffers.
+    pub fn give_back(&mut self, buf: Vec<u8>) -> Result<(), Vec<u8>> {
+        if self.spare.len() >= QUEUE {
+            return Err(buf);
+        }
+        self.spare.push(buf);
+        Ok(())
+    }
+}
+
+impl Drop for PipeInput {
+    fn drop(&mut self) {
+        if self.was_nonblocking {
+            return;
+        }
+        clear_nonblocking(self.rx.as_fd().as_raw_fd());
+    }
+}
+
+/// Takes `O_NONBLOCK` off `fd`'s open file description (what ssh(1) does
+/// to its standard descriptors when it is done with them).
+pub(crate) fn clear_nonblocking(fd: std::os::fd::RawFd) {
+    if let Ok(flags) = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFL) {
+        let blocking = nix::fcntl::OFlag::from_bits_truncate(flags) - nix::fcntl::OFlag::O_NONBLOCK;
+        let _ = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFL(blocking));
     }
 }

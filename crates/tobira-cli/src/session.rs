@@ -10,8 +10,6 @@ use tobira_proto::msg::connection::{ChannelKind, ChannelRequest};
 use tobira_proto::{DisconnectReason, Event};
 use tokio::io::AsyncWriteExt;
 
-use tokio::sync::mpsc;
-
 use crate::client_forward::ClientForwards;
 use crate::terminal::{self, EscapeAction, EscapeItem, EscapeState, RawModeGuard};
 
@@ -61,7 +59,8 @@ pub struct SessionOptions {
 /// process: the remote command's status, 128 + its signal when killed, or
 /// 255 when the connection failed.
 pub async fn run(mut d: Driver<tobira::client::BoxStream>, o: SessionOptions) -> u8 {
-    let mut out = match crate::output::StdoutWriter::new() {
+    // `-W` writes standard output through its forward, and `-N` not at all.
+    let mut out = match crate::output::StdoutWriter::new(!o.no_session && o.stdio_forward.is_none()) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("tobira: standard output: {e}");
@@ -137,11 +136,8 @@ async fn run_inner(
             }
         }
     }
-    // Stdin is read by its own thread so that reading never blocks the loop.
-    let (in_tx, mut in_rx) = mpsc::channel::<Option<Vec<u8>>>(crate::input::QUEUE);
-    // Sent buffers go back to that thread to be read into again.
-    let (spare_tx, spare_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(crate::input::QUEUE);
-    let mut spare_rx = Some(spare_rx);
+    // Read once the command has started (see `crate::input`).
+    let mut stdin: Option<crate::input::Stdin> = None;
     let mut raw: Option<RawModeGuard> = None;
     let mut escapes = EscapeState::new(o.escape_char);
     let mut exit: Option<u8> = None;
@@ -196,9 +192,10 @@ async fn run_inner(
             },
             // Backpressure: stdin is read only while little is queued for
             // the server's window.
-            chunk = in_rx.recv(), if started && channel.is_some_and(|id| d.conn.channel_queued(id) < INPUT_HIGH_WATER) => {
+            chunk = async { match stdin.as_mut() { Some(s) => s.next().await, None => std::future::pending().await } },
+                if started && channel.is_some_and(|id| d.conn.channel_queued(id) < INPUT_HIGH_WATER) => {
                 let Some(id) = channel else { continue };
-                match chunk.flatten() {
+                match chunk {
                     Some(bytes) => {
                         let items = if raw.is_some() { escapes.process(&bytes) } else { vec![EscapeItem::Data(bytes)] };
                         for item in items {
@@ -225,10 +222,13 @@ async fn run_inner(
                 if d.flush().await.is_err() {
                     return 255;
                 }
-                while let Some(buf) = d.conn.spare_buffer() {
-                    if let Err(std::sync::mpsc::TrySendError::Full(buf) | std::sync::mpsc::TrySendError::Disconnected(buf)) = spare_tx.try_send(buf) {
-                        d.conn.recycle(buf);
-                        break;
+                // Sent buffers are read into again.
+                if let Some(s) = stdin.as_mut() {
+                    while let Some(buf) = d.conn.spare_buffer() {
+                        if let Err(buf) = s.give_back(buf) {
+                            d.conn.recycle(buf);
+                            break;
+                        }
                     }
                 }
                 continue;
@@ -377,13 +377,13 @@ async fn run_inner(
                 }
                 if !started {
                     started = true;
-                    if let Err(e) = crate::input::spawn_stdin_reader(
-                        in_tx.clone(),
-                        spare_rx.take().unwrap_or_else(|| std::sync::mpsc::sync_channel(0).1),
-                    ) {
-                        drop(raw.take());
-                        eprintln!("tobira: standard input: {e}");
-                        return 255;
+                    match crate::input::Stdin::start() {
+                        Ok(s) => stdin = Some(s),
+                        Err(e) => {
+                            drop(raw.take());
+                            eprintln!("tobira: standard input: {e}");
+                            return 255;
+                        }
                     }
                 }
             }

@@ -934,3 +934,103 @@ fn non_blocking_stdin_is_read_to_the_end() {
         input.len()
     );
 }
+
+/// True when `fd`'s open file description has `O_NONBLOCK`.
+fn is_nonblocking(fd: &impl std::os::fd::AsRawFd) -> bool {
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
+    OFlag::from_bits_truncate(fcntl(fd.as_raw_fd(), FcntlArg::F_GETFL).unwrap()).contains(OFlag::O_NONBLOCK)
+}
+
+/// Pipes as standard input and output are read and written non-blocking
+/// while the session runs (as ssh(1) does), and blocking again once the
+/// client has exited: the pipes' status flags are shared with whoever
+/// else holds them (a shell's next command).
+#[test]
+fn standard_pipes_are_left_blocking_after_the_client() {
+    use std::io::Read;
+    let dir = TempDir::new("pipes-blocking");
+    let (user, ident) = user_with_key(&dir, "");
+    let tobirad = start_tobirad(&[]);
+    let (in_r, in_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+    let (out_r, out_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+    // Our copies of the client's ends: the same open file descriptions.
+    let (in_r_copy, out_w_copy) = (in_r.try_clone().unwrap(), out_w.try_clone().unwrap());
+    let mut c = client_command("tobira", &ident, tobirad.port);
+    c.arg(format!("{}@127.0.0.1", user.name)).arg("cat");
+    let mut child = c
+        .stdin(Stdio::from(in_r))
+        .stdout(Stdio::from(out_w))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The Command holds its copies of the child's ends until dropped.
+    drop(c);
+    let mut w = std::fs::File::from(in_w);
+    let mut r = std::fs::File::from(out_r);
+    let input = random_bytes(200_000);
+    w.write_all(&input).unwrap();
+    let mut back = vec![0u8; input.len()];
+    r.read_exact(&mut back).unwrap();
+    assert_eq!(back, input, "the echo");
+    // The command runs and its output came back: both are in use.
+    assert!(
+        is_nonblocking(&in_r_copy),
+        "stdin pipe read non-blocking during the session"
+    );
+    assert!(
+        is_nonblocking(&out_w_copy),
+        "stdout pipe written non-blocking during the session"
+    );
+    drop(w);
+    let mut rest = Vec::new();
+    let reader = std::thread::spawn(move || r.read_to_end(&mut rest).map(|_| rest));
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        !is_nonblocking(&in_r_copy),
+        "stdin pipe blocking again after the client"
+    );
+    assert!(
+        !is_nonblocking(&out_w_copy),
+        "stdout pipe blocking again after the client"
+    );
+    drop(out_w_copy);
+    assert!(reader.join().unwrap().unwrap().is_empty(), "nothing more after the end");
+}
+
+/// Standard output and error on the same pipe (`2>&1`) that its reader
+/// empties late: the pipe stays blocking (the client's own messages and
+/// the command's errors are written there with blocking writes), and every
+/// byte of both streams arrives.
+#[test]
+fn a_pipe_shared_by_stdout_and_stderr_stays_blocking_and_loses_nothing() {
+    use std::io::Read;
+    let dir = TempDir::new("pipes-shared");
+    let (user, ident) = user_with_key(&dir, "");
+    let tobirad = start_tobirad(&[]);
+    let (out_r, out_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+    let out_w_copy = out_w.try_clone().unwrap();
+    let mut c = client_command("tobira", &ident, tobirad.port);
+    c.arg(format!("{}@127.0.0.1", user.name))
+        .arg("head -c 4000000 /dev/zero; echo marker >&2; head -c 4000000 /dev/zero");
+    let mut child = c
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(out_w.try_clone().unwrap()))
+        .stderr(Stdio::from(out_w))
+        .spawn()
+        .unwrap();
+    drop(c);
+    // Not read for a while: the pipe fills while the command still writes.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        !is_nonblocking(&out_w_copy),
+        "a pipe shared with stderr is not made non-blocking"
+    );
+    drop(out_w_copy);
+    let mut r = std::fs::File::from(out_r);
+    let mut all = Vec::new();
+    r.read_to_end(&mut all).unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert_eq!(all.len(), 8_000_000 + "marker\n".len(), "every byte of both streams");
+    assert_eq!(all.iter().filter(|&&b| b != 0).count(), "marker\n".len());
+}
