@@ -5,7 +5,7 @@
 //! that arrives goes out without waking another thread first
 //! ([`PipeInput`]). Anything else (a terminal, a file, `/dev/null`, a
 //! socket) is read by a thread of its own with plain blocking reads
-//! ([`spawn_stdin_reader`]): `tokio::io::stdin` would hand every read to
+//! (`spawn_stdin_reader`): `tokio::io::stdin` would hand every read to
 //! the blocking pool, one thread hop per chunk (uploads through tobira
 //! ran at about half the speed of `ssh` in `bench/` with it). Either way
 //! the session takes a chunk only while the channel has room, which is
@@ -14,6 +14,8 @@
 use std::os::fd::{AsFd, AsRawFd};
 
 use tokio::sync::mpsc;
+
+use crate::stdio_pipe::RestoreBlocking;
 
 /// Room offered per read, at least: a pipe enlarged to 1 MiB gives up to
 /// this much per system call. A buffer that comes back from the connection
@@ -24,7 +26,7 @@ const READ_SIZE: usize = 256 * 1024;
 const PIPE_SIZE: i32 = 1024 * 1024;
 /// Chunks in flight between the thread and the session (the channel to
 /// create for [`spawn_stdin_reader`]), and spare buffers on their way back.
-pub const QUEUE: usize = 4;
+const QUEUE: usize = 4;
 
 /// Starts the reader thread. It sends `Some(bytes)` per read and `None`
 /// at end of file or on an error, then stops; it also stops when the
@@ -32,7 +34,7 @@ pub const QUEUE: usize = 4;
 /// the buffers that come back through `spare` (sent data the connection
 /// is done with, see `Connection::spare_buffer`) when there are any, so
 /// that bulk input reuses memory that is already mapped.
-pub fn spawn_stdin_reader(
+fn spawn_stdin_reader(
     tx: mpsc::Sender<Option<Vec<u8>>>,
     spare: std::sync::mpsc::Receiver<Vec<u8>>,
 ) -> std::io::Result<()> {
@@ -89,27 +91,9 @@ fn read_retrying(fd: &std::os::fd::OwnedFd, buf: &mut Vec<u8>) -> rustix::io::Re
 /// on the other end (`tar`, `head`, a backup tool) can hand over more per
 /// system call. Anything else, or a refusal, leaves it as it is.
 fn enlarge_pipe(fd: &std::os::fd::OwnedFd) {
-    if is_fifo(fd) {
+    if crate::stdio_pipe::is_fifo(fd.as_fd()) {
         let _ = nix::fcntl::fcntl(fd.as_raw_fd(), nix::fcntl::FcntlArg::F_SETPIPE_SZ(PIPE_SIZE));
     }
-}
-
-/// `a` and `b` are the same file (device and inode): for a pipe, both ends
-/// of it, or the same end under two descriptors.
-pub(crate) fn same_file(a: &std::os::fd::OwnedFd, b: std::os::fd::BorrowedFd<'_>) -> bool {
-    use nix::sys::stat::fstat;
-    match (fstat(a.as_raw_fd()), fstat(b.as_raw_fd())) {
-        (Ok(x), Ok(y)) => x.st_dev == y.st_dev && x.st_ino == y.st_ino,
-        _ => false,
-    }
-}
-
-/// `fd` is a pipe (or a named FIFO).
-pub(crate) fn is_fifo(fd: &std::os::fd::OwnedFd) -> bool {
-    use nix::sys::stat::{fstat, SFlag};
-    fstat(fd.as_raw_fd())
-        .map(|st| SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFIFO)
-        .unwrap_or(false)
 }
 
 /// Standard input, read either way (see the module's documentation).
@@ -173,44 +157,41 @@ impl Stdin {
 
 /// Standard input when it is a pipe, made non-blocking and read on the
 /// session's own thread when the reactor reports input (ssh(1) makes a
-/// standard input that is not a terminal non-blocking too). The pipe's
-/// status flags are shared with every process that holds it, so the
-/// blocking mode it had is put back when this is dropped, as ssh(1) does
-/// when it closes its standard input.
+/// standard input that is not a terminal non-blocking too). Its blocking
+/// mode is put back when this is dropped (see [`crate::stdio_pipe`]).
 pub struct PipeInput {
     rx: tokio::net::unix::pipe::Receiver,
-    /// `O_NONBLOCK` was set before we came: nothing to put back.
-    was_nonblocking: bool,
     /// Buffers to read into (sent data the connection is done with).
     spare: Vec<Vec<u8>>,
     /// End of file or an error was seen.
     done: bool,
+    /// Dropped after `rx`.
+    _restore: RestoreBlocking,
 }
 
 impl PipeInput {
-    /// Takes over descriptor 0 when it is a pipe open for reading;
-    /// `Ok(None)` when it is anything else.
+    /// Takes over descriptor 0 when it is a pipe open for reading that
+    /// may go non-blocking ([`crate::stdio_pipe::may_go_non_blocking`]);
+    /// `Ok(None)` otherwise.
     pub fn open() -> std::io::Result<Option<Self>> {
-        let fd = std::io::stdin().as_fd().try_clone_to_owned()?;
-        // Not when our standard output or error is the same pipe (a FIFO
-        // opened for both): their blocking writes would fail with EAGAIN.
-        if !is_fifo(&fd) || same_file(&fd, std::io::stdout().as_fd()) || same_file(&fd, std::io::stderr().as_fd()) {
+        let stdin = std::io::stdin();
+        if !crate::stdio_pipe::may_go_non_blocking(stdin.as_fd()) {
             return Ok(None);
         }
-        let flags = nix::fcntl::fcntl(fd.as_raw_fd(), nix::fcntl::FcntlArg::F_GETFL)?;
-        let was_nonblocking = nix::fcntl::OFlag::from_bits_truncate(flags).contains(nix::fcntl::OFlag::O_NONBLOCK);
+        let restore = RestoreBlocking::note(stdin.as_fd())?;
+        let fd = stdin.as_fd().try_clone_to_owned()?;
         enlarge_pipe(&fd);
-        // Checks that it is a pipe open for reading, and sets O_NONBLOCK.
-        let rx = match tokio::net::unix::pipe::Receiver::from_owned_fd(fd) {
-            Ok(rx) => rx,
-            // A FIFO open for writing only, say: the thread reports it.
-            Err(_) => return Ok(None),
+        // Checks that it is a pipe open for reading, sets O_NONBLOCK and
+        // registers it; on failure `restore` puts the mode back, and the
+        // thread reads it instead.
+        let Ok(rx) = tokio::net::unix::pipe::Receiver::from_owned_fd(fd) else {
+            return Ok(None);
         };
         Ok(Some(PipeInput {
             rx,
-            was_nonblocking,
             spare: Vec::new(),
             done: false,
+            _restore: restore,
         }))
     }
 
@@ -264,23 +245,5 @@ impl PipeInput {
         }
         self.spare.push(buf);
         Ok(())
-    }
-}
-
-impl Drop for PipeInput {
-    fn drop(&mut self) {
-        if self.was_nonblocking {
-            return;
-        }
-        clear_nonblocking(self.rx.as_fd().as_raw_fd());
-    }
-}
-
-/// Takes `O_NONBLOCK` off `fd`'s open file description (what ssh(1) does
-/// to its standard descriptors when it is done with them).
-pub(crate) fn clear_nonblocking(fd: std::os::fd::RawFd) {
-    if let Ok(flags) = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFL) {
-        let blocking = nix::fcntl::OFlag::from_bits_truncate(flags) - nix::fcntl::OFlag::O_NONBLOCK;
-        let _ = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFL(blocking));
     }
 }

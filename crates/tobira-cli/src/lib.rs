@@ -8,5 +8,6 @@ pub mod input;
 pub mod logging;
 pub mod output;
 pub mod session;
+mod stdio_pipe;
 pub mod terminal;
 pub mod tty;

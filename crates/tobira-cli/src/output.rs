@@ -1,111 +1,150 @@
-//! The client's standard output, written by a thread of its own.
+//! The client's standard output.
 //!
-//! Channel data arrives in packets of up to 32 KiB or more. Writing each to
-//! tokio's stdout costs a hand-off to the blocking pool and a flush per
-//! packet, and `std::io::Stdout` is line-buffered; both showed up as the
-//! bottleneck of downloads in `bench/`. Here the data goes through a
-//! bounded queue to a thread that writes to a duplicate of descriptor 1
-//! directly, while the connection goes on
-//! decrypting on the runtime's thread (the second core).
+//! Channel data arrives in packets of up to 32 KiB or more; it is written
+//! in batches, many packets per `writev`. Where it goes decides how:
+//! - **a pipe** is made non-blocking and written from the session's own
+//!   thread whenever it has room, as ssh(1) does: no hand-off to another
+//!   thread, so an answer reaches the program reading it at once. Bytes
+//!   count as consumed (and reopen the channel's window) only once the
+//!   pipe has taken them, so a slow reader holds back the server through
+//!   the window while the session goes on serving everything else
+//!   (forwards, keepalives, signals). Its blocking mode is put back at
+//!   the end ([`crate::stdio_pipe`]);
+//! - **`/dev/null`** is written inline (a write there never waits);
+//! - **anything else** (a terminal, a file, a socket) could block, so a
+//!   thread of its own writes it through a bounded queue while the
+//!   connection goes on decrypting on the runtime's thread. (tokio's
+//!   stdout would cost a hand-off to the blocking pool and a flush per
+//!   packet, and `std::io::Stdout` is line-buffered; both showed up as
+//!   the bottleneck of downloads in `bench/`.)
 
+use std::collections::VecDeque;
 use std::io::Write;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsFd;
 use std::thread::JoinHandle;
 
 use tokio::net::unix::pipe;
 use tokio::sync::mpsc;
 
+use crate::stdio_pipe::RestoreBlocking;
+
 /// Batches in flight between the connection and the writer thread.
 const QUEUE: usize = 4;
-/// Bytes collected before a batch goes to the thread even while more
-/// data is at hand (with `QUEUE`, 2 MiB in flight at most).
+/// Bytes collected before a batch is written (or goes to the thread) even
+/// while more data is at hand (with `QUEUE`, 5 MiB in flight at most).
 const BATCH_BYTES: usize = 1024 * 1024;
 
 /// Chunks written with one `writev` at most.
 const BATCH: usize = 32;
 
-/// Moves the write position `(i, off)` (chunk, offset in it) of `chunks`
-/// past `n` more bytes written, and past the empty chunks after them.
-fn advance(chunks: &[Vec<u8>], (i, off): &mut (usize, usize), mut n: usize) {
-    while n > 0 && *i < chunks.len() {
-        let left = chunks[*i].len() - *off;
-        if n >= left {
-            n -= left;
-            *i += 1;
-            *off = 0;
-        } else {
-            *off += n;
-            n = 0;
-        }
-    }
-    while *i < chunks.len() && chunks[*i].len() == *off {
-        *i += 1;
-        *off = 0;
-    }
-}
-
-/// The unwritten rest of `chunks` from `(i, off)`, at most `BATCH` slices.
-fn rest(chunks: &[Vec<u8>], (i, off): (usize, usize)) -> Vec<std::io::IoSlice<'_>> {
-    let mut slices = Vec::with_capacity((chunks.len() - i).min(BATCH));
-    slices.push(std::io::IoSlice::new(chunks[i].get(off..).unwrap_or_default()));
-    slices.extend(chunks[i + 1..].iter().take(BATCH - 1).map(|c| std::io::IoSlice::new(c)));
-    slices
-}
-
-/// Writes every chunk of `chunks`, in order, with as few `writev` calls as
-/// the descriptor allows.
-fn write_all_vectored(w: &mut impl Write, chunks: &[Vec<u8>]) -> std::io::Result<()> {
-    let mut at = (0usize, 0usize);
-    advance(chunks, &mut at, 0);
-    while at.0 < chunks.len() {
-        match w.write_vectored(&rest(chunks, at)) {
-            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
-            Ok(n) => advance(chunks, &mut at, n),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
-}
-
-/// [`write_all_vectored`] for a non-blocking pipe: waits for room when
-/// the reader is behind.
-async fn write_all_to_pipe(pipe: &pipe::Sender, chunks: &[Vec<u8>]) -> std::io::Result<()> {
-    let mut at = (0usize, 0usize);
-    advance(chunks, &mut at, 0);
-    while at.0 < chunks.len() {
-        match pipe.try_write_vectored(&rest(chunks, at)) {
-            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
-            Ok(n) => advance(chunks, &mut at, n),
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => pipe.writable().await?,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
-}
-
 /// Written buffers kept for the connection to reuse (see
 /// [`StdoutWriter::take_spare`]).
 const SPARES: usize = 4;
 
+/// Chunks to write, in order, the first one possibly written in part.
+#[derive(Default)]
+struct Pending {
+    chunks: VecDeque<Vec<u8>>,
+    /// Bytes of the first chunk already written.
+    off: usize,
+    /// Bytes not yet written, in all chunks.
+    bytes: usize,
+}
+
+impl Pending {
+    fn push(&mut self, data: Vec<u8>) {
+        self.bytes += data.len();
+        self.chunks.push_back(data);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.bytes == 0
+    }
+
+    /// The unwritten bytes, at most `BATCH` slices, for one `writev`.
+    fn slices(&self) -> Vec<std::io::IoSlice<'_>> {
+        let mut chunks = self.chunks.iter();
+        let mut slices = Vec::with_capacity(self.chunks.len().min(BATCH));
+        if let Some(first) = chunks.next() {
+            slices.push(std::io::IoSlice::new(first.get(self.off..).unwrap_or_default()));
+        }
+        slices.extend(
+            chunks
+                .filter(|c| !c.is_empty())
+                .take(BATCH - 1)
+                .map(|c| std::io::IoSlice::new(c)),
+        );
+        slices
+    }
+
+    /// `n` more bytes were written: the chunks now written in full (and
+    /// empty ones) leave, to `done` for reuse while it has room.
+    fn advance(&mut self, mut n: usize, done: &mut Vec<Vec<u8>>) {
+        self.bytes -= n.min(self.bytes);
+        while let Some(first) = self.chunks.front() {
+            let left = first.len() - self.off;
+            if n < left {
+                self.off += n;
+                return;
+            }
+            n -= left;
+            self.off = 0;
+            if let Some(c) = self.chunks.pop_front() {
+                if done.len() < SPARES && c.capacity() > 0 {
+                    done.push(c);
+                }
+            }
+        }
+    }
+}
+
+/// Writes everything in `p` to `w`, with as few `writev` calls as the
+/// descriptor allows (blocking).
+fn write_all_vectored(w: &mut impl Write, p: &mut Pending, done: &mut Vec<Vec<u8>>) -> std::io::Result<()> {
+    p.advance(0, done);
+    while !p.is_empty() {
+        match w.write_vectored(&p.slices()) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => p.advance(n, done),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Writes what a non-blocking pipe takes now, without waiting; returns
+/// the bytes written.
+fn write_to_pipe(pipe: &pipe::Sender, p: &mut Pending, done: &mut Vec<Vec<u8>>) -> std::io::Result<usize> {
+    let mut total = 0;
+    p.advance(0, done);
+    while !p.is_empty() {
+        match pipe.try_write_vectored(&p.slices()) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                total += n;
+                p.advance(n, done);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(total)
+}
+
 /// Where the data goes.
 enum Sink {
-    /// A pipe, made non-blocking and written from the session's thread
-    /// when it has room, as ssh(1) does: no hand-off to another thread
-    /// per batch. `O_NONBLOCK` is taken off again when this is dropped
-    /// unless it was there before (the pipe's flags are shared with
-    /// everyone who holds it).
+    /// A pipe, written from the session's thread when it has room.
     Pipe {
         pipe: pipe::Sender,
-        was_nonblocking: bool,
         spares: Vec<Vec<u8>>,
+        /// Dropped after `pipe`.
+        _restore: RestoreBlocking,
     },
-    /// `/dev/null`: written here (a write there never waits, and a
-    /// hand-off would cost a wake-up per batch for nothing).
+    /// `/dev/null`, written here.
     Inline { file: std::fs::File, spares: Vec<Vec<u8>> },
-    /// Anything else (a terminal, a file, a socket) could block: a thread
-    /// of its own writes it, with blocking `writev`s.
+    /// Anything else, written by a thread with blocking `writev`s.
     Thread {
         tx: Option<mpsc::Sender<Vec<Vec<u8>>>>,
         /// Buffers the thread has written, for reuse.
@@ -114,58 +153,58 @@ enum Sink {
     },
 }
 
-/// Standard output: a pipe written from the session's thread, anything
-/// else behind a writer thread. Dropping it waits until everything queued
-/// is written.
+/// Standard output (see the module's documentation). Dropping it waits
+/// until everything handed to the writer thread is written.
 pub struct StdoutWriter {
     sink: Sink,
-    /// Chunks not yet written or handed to the thread (see [`Self::flush`]).
-    pending: Vec<Vec<u8>>,
-    pending_bytes: usize,
+    /// Data not yet written or handed to the thread.
+    pending: Pending,
 }
+
+/// Bytes of channel data now off our hands, to report to the connection
+/// (`Connection::channel_consumed`), or `Err` when standard output is
+/// closed.
+pub type Taken = Result<usize, ()>;
 
 impl StdoutWriter {
     /// Takes over a duplicate of standard output: as a non-blocking pipe
     /// (only when `pipe_ok`: nothing else in this process writes standard
-    /// output meanwhile), `/dev/null`, or behind a writer thread.
-    ///
-    /// A pipe that is also our standard error (`2>&1`) or input keeps
-    /// the thread: `eprintln!` and the other blocking users of the same
-    /// open file would fail with EAGAIN.
+    /// output meanwhile, and when it may go non-blocking, see
+    /// [`crate::stdio_pipe::may_go_non_blocking`]), `/dev/null`, or behind
+    /// a writer thread.
     pub fn new(pipe_ok: bool) -> std::io::Result<Self> {
-        let fd = std::io::stdout().as_fd().try_clone_to_owned()?;
-        let direct = pipe_ok
-            && crate::input::is_fifo(&fd)
-            && !crate::input::same_file(&fd, std::io::stderr().as_fd())
-            && !crate::input::same_file(&fd, std::io::stdin().as_fd());
-        let sink = if direct {
-            let flags = nix::fcntl::fcntl(fd.as_raw_fd(), nix::fcntl::FcntlArg::F_GETFL)?;
-            let was_nonblocking = nix::fcntl::OFlag::from_bits_truncate(flags).contains(nix::fcntl::OFlag::O_NONBLOCK);
-            let copy = fd.try_clone()?;
-            // Checks that it is a pipe open for writing, and sets O_NONBLOCK.
-            match pipe::Sender::from_owned_fd(fd) {
-                Ok(pipe) => Sink::Pipe {
+        let stdout = std::io::stdout();
+        let mut sink = None;
+        if pipe_ok && crate::stdio_pipe::may_go_non_blocking(stdout.as_fd()) {
+            let restore = RestoreBlocking::note(stdout.as_fd())?;
+            // Checks that it is a pipe open for writing, sets O_NONBLOCK
+            // and registers it; on failure `restore` puts the mode back,
+            // and the thread writes it instead.
+            if let Ok(pipe) = pipe::Sender::from_owned_fd(stdout.as_fd().try_clone_to_owned()?) {
+                sink = Some(Sink::Pipe {
                     pipe,
-                    was_nonblocking,
                     spares: Vec::new(),
-                },
-                Err(_) => Self::thread(std::fs::File::from(copy))?,
+                    _restore: restore,
+                });
             }
-        } else {
-            let file = std::fs::File::from(fd);
-            if is_dev_null(&file) {
-                Sink::Inline {
-                    file,
-                    spares: Vec::new(),
+        }
+        let sink = match sink {
+            Some(s) => s,
+            None => {
+                let file = std::fs::File::from(stdout.as_fd().try_clone_to_owned()?);
+                if is_dev_null(&file) {
+                    Sink::Inline {
+                        file,
+                        spares: Vec::new(),
+                    }
+                } else {
+                    Self::thread(file)?
                 }
-            } else {
-                Self::thread(file)?
             }
         };
         Ok(StdoutWriter {
             sink,
-            pending: Vec::new(),
-            pending_bytes: 0,
+            pending: Pending::default(),
         })
     }
 
@@ -174,17 +213,18 @@ impl StdoutWriter {
         let (tx, mut rx) = mpsc::channel::<Vec<Vec<u8>>>(QUEUE);
         let (spare_tx, spare_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(SPARES);
         let thread = std::thread::Builder::new().name("stdout".into()).spawn(move || {
+            let mut done = Vec::new();
             while let Some(batch) = rx.blocking_recv() {
-                // A batch goes out in as few system calls as it can
-                // (writev of up to `BATCH` chunks at a time).
-                if write_all_vectored(&mut file, &batch).is_err() {
+                let mut p = Pending::default();
+                batch.into_iter().for_each(|c| p.push(c));
+                if write_all_vectored(&mut file, &mut p, &mut done).is_err() {
                     // The reader went away (EPIPE): dropping the
                     // receiver makes the next `write` fail.
                     return;
                 }
                 // Written: the memory goes back for the next packets'
                 // data, if the connection wants it.
-                for buf in batch {
+                for buf in done.drain(..) {
                     let _ = spare_tx.try_send(buf);
                 }
             }
@@ -196,17 +236,23 @@ impl StdoutWriter {
         })
     }
 
-    /// Adds `data` to the current batch; a full batch is written (or goes
-    /// to the writer thread, waiting while its queue is full). Call
-    /// [`Self::flush`] before waiting for more input. An error means
-    /// standard output is closed.
-    pub async fn write(&mut self, data: Vec<u8>) -> Result<(), ()> {
-        self.pending_bytes += data.len();
+    /// Adds `data` to the current batch; a full batch is written (as much
+    /// as a pipe takes now) or goes to the writer thread (waiting while
+    /// its queue is full). Call [`Self::flush`] before waiting for more
+    /// input.
+    pub async fn write(&mut self, data: Vec<u8>) -> Taken {
+        let n = data.len();
         self.pending.push(data);
-        if self.pending_bytes >= BATCH_BYTES {
-            self.flush().await
+        let written = if self.pending.bytes >= BATCH_BYTES {
+            self.flush().await?
         } else {
-            Ok(())
+            0
+        };
+        match self.sink {
+            // A pipe's bytes count once written.
+            Sink::Pipe { .. } => Ok(written),
+            // Anything else's once taken here.
+            Sink::Inline { .. } | Sink::Thread { .. } => Ok(n),
         }
     }
 
@@ -219,35 +265,55 @@ impl StdoutWriter {
         }
     }
 
-    /// Writes the current batch (waiting while a pipe is full), or hands
-    /// it to the writer thread: one wake-up of the thread and one `writev`
-    /// for many packets' data.
-    pub async fn flush(&mut self) -> Result<(), ()> {
+    /// Writes the current batch (as much as a pipe takes without
+    /// waiting), or hands it to the writer thread: one wake-up of the
+    /// thread and one `writev` for many packets' data. Returns the bytes
+    /// a pipe took (see [`Self::write`]).
+    pub async fn flush(&mut self) -> Taken {
         if self.pending.is_empty() {
-            return Ok(());
+            return Ok(0);
         }
-        let batch = std::mem::take(&mut self.pending);
-        self.pending_bytes = 0;
         match &mut self.sink {
-            Sink::Pipe { pipe, spares, .. } => {
-                write_all_to_pipe(pipe, &batch).await.map_err(|_| ())?;
-                spares.extend(batch.into_iter().take(SPARES.saturating_sub(spares.len())));
-                Ok(())
-            }
+            Sink::Pipe { pipe, spares, .. } => write_to_pipe(pipe, &mut self.pending, spares).map_err(|_| ()),
             Sink::Inline { file, spares } => {
-                write_all_vectored(file, &batch).map_err(|_| ())?;
-                spares.extend(batch.into_iter().take(SPARES.saturating_sub(spares.len())));
-                Ok(())
+                write_all_vectored(file, &mut self.pending, spares).map_err(|_| ())?;
+                Ok(0)
             }
-            Sink::Thread { tx: Some(tx), .. } => tx.send(batch).await.map_err(|_| ()),
+            Sink::Thread { tx: Some(tx), .. } => {
+                let batch: Vec<Vec<u8>> = std::mem::take(&mut self.pending).chunks.into();
+                tx.send(batch).await.map_err(|_| ())?;
+                Ok(0)
+            }
             Sink::Thread { tx: None, .. } => Err(()),
         }
     }
 
-    /// Writes (or hands over) the last batch and waits until everything
-    /// is written: for the end of a session, before anything else is
+    /// Data is waiting for a pipe to have room ([`Self::writable`]).
+    pub fn is_waiting(&self) -> bool {
+        matches!(self.sink, Sink::Pipe { .. }) && !self.pending.is_empty()
+    }
+
+    /// Waits until the pipe has room and writes what it takes; for a
+    /// `select!` branch while [`Self::is_waiting`] (cancel-safe: what is
+    /// written is recorded before anything else waits). Never completes
+    /// for the other sinks.
+    pub async fn writable(&mut self) -> Taken {
+        let Sink::Pipe { pipe, spares, .. } = &mut self.sink else {
+            return std::future::pending().await;
+        };
+        pipe.writable().await.map_err(|_| ())?;
+        write_to_pipe(pipe, &mut self.pending, spares).map_err(|_| ())
+    }
+
+    /// Writes (or hands over) everything left and waits until it is
+    /// written: for the end of a session, before anything else is
     /// printed.
     pub async fn finish(&mut self) {
+        while self.is_waiting() {
+            if self.writable().await.is_err() {
+                break;
+            }
+        }
         let _ = self.flush().await;
         if let Sink::Thread { tx, thread, .. } = &mut self.sink {
             *tx = None;
@@ -260,28 +326,18 @@ impl StdoutWriter {
 
 impl Drop for StdoutWriter {
     fn drop(&mut self) {
-        match &mut self.sink {
-            Sink::Thread { tx, thread, .. } => {
-                // Normally flushed already; a last batch that does not
-                // fit in the queue now is lost only if its reader is gone.
-                if !self.pending.is_empty() {
-                    if let Some(tx) = tx.as_ref() {
-                        let _ = tx.try_send(std::mem::take(&mut self.pending));
-                    }
-                }
-                *tx = None;
-                if let Some(t) = thread.take() {
-                    let _ = t.join();
+        if let Sink::Thread { tx, thread, .. } = &mut self.sink {
+            // Normally flushed already; a last batch that does not fit in
+            // the queue now is lost only if its reader is gone.
+            if !self.pending.is_empty() {
+                if let Some(tx) = tx.as_ref() {
+                    let _ = tx.try_send(std::mem::take(&mut self.pending).chunks.into());
                 }
             }
-            Sink::Pipe {
-                pipe, was_nonblocking, ..
-            } => {
-                if !*was_nonblocking {
-                    crate::input::clear_nonblocking(pipe.as_fd().as_raw_fd());
-                }
+            *tx = None;
+            if let Some(t) = thread.take() {
+                let _ = t.join();
             }
-            Sink::Inline { .. } => {}
         }
     }
 }
@@ -329,19 +385,24 @@ mod tests {
         }
     }
 
-    /// A pipe (64 KiB) whose reader takes small pieces with pauses:
-    /// every write that would block waits for room, and every byte of
-    /// more chunks than one `writev` takes arrives in order.
-    #[tokio::test]
-    async fn pipe_writes_wait_for_room_and_keep_every_byte_in_order() {
-        let (tx, rx) = pipe::pipe().unwrap();
-        let chunks: Vec<Vec<u8>> = (0..100u32)
+    /// Chunks of many sizes, empty ones among them (first, in the middle
+    /// and last), more than one `writev` takes.
+    fn chunks_with_empties() -> Vec<Vec<u8>> {
+        (0..100u32)
             .map(|i| {
-                (0..(i as usize * 7919) % 60_000)
-                    .map(|j| (i as u8) ^ (j as u8))
-                    .collect()
+                let n = if i % 9 == 0 { 0 } else { (i as usize * 7919) % 60_000 };
+                (0..n).map(|j| (i as u8) ^ (j as u8)).collect()
             })
-            .collect();
+            .collect()
+    }
+
+    /// A pipe (64 KiB) whose reader takes small pieces with pauses: a
+    /// write takes what fits and stops, waiting for room is the caller's,
+    /// and every byte arrives in order; the buffers written come back.
+    #[tokio::test]
+    async fn pipe_writes_take_what_fits_and_keep_every_byte_in_order() {
+        let (tx, rx) = pipe::pipe().unwrap();
+        let chunks = chunks_with_empties();
         let want: Vec<u8> = chunks.concat();
         assert!(want.len() > 2 * 1024 * 1024 && chunks.len() > BATCH);
         let reader = tokio::spawn(async move {
@@ -360,23 +421,42 @@ mod tests {
                 }
             }
         });
-        write_all_to_pipe(&tx, &chunks).await.unwrap();
+        let mut p = Pending::default();
+        chunks.into_iter().for_each(|c| p.push(c));
+        let (mut done, mut total, mut short_writes) = (Vec::new(), 0, 0);
+        let all = async {
+            while !p.is_empty() {
+                total += write_to_pipe(&tx, &mut p, &mut done).unwrap();
+                if !p.is_empty() {
+                    short_writes += 1;
+                    tx.writable().await.unwrap();
+                }
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(60), all)
+            .await
+            .expect("the writes finish");
         drop(tx);
         let got = reader.await.unwrap();
+        assert_eq!(total, want.len(), "bytes reported written");
+        assert!(short_writes > 10, "the pipe filled up ({short_writes} short writes)");
         assert_eq!(got.len(), want.len());
         assert!(got == want, "bytes out of order");
+        assert_eq!(done.len(), SPARES, "written buffers kept for reuse");
     }
 
     #[test]
     fn vectored_writes_keep_every_byte_in_order_through_partial_writes() {
-        let chunks: Vec<Vec<u8>> = (0..20u8)
-            .map(|i| (0..(i as usize * 37) % 200).map(|j| i ^ j as u8).collect())
-            .collect();
+        let chunks = chunks_with_empties();
         let want: Vec<u8> = chunks.concat();
-        for step in [1, 3, 64, 199, 4096] {
+        for step in [1, 3, 64, 199, 4096, 1 << 20] {
             let mut w = Trickle { got: Vec::new(), step };
-            write_all_vectored(&mut w, &chunks).unwrap();
-            assert_eq!(w.got, want, "step {step}");
+            let mut p = Pending::default();
+            chunks.iter().for_each(|c| p.push(c.clone()));
+            let mut done = Vec::new();
+            write_all_vectored(&mut w, &mut p, &mut done).unwrap();
+            assert!(w.got == want, "step {step}: bytes lost or out of order");
+            assert!(p.is_empty() && p.chunks.is_empty(), "step {step}");
         }
     }
 }

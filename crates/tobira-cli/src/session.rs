@@ -146,7 +146,14 @@ async fn run_inner(
     // Terminating signals restore the terminal before we go (ssh does too).
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
-    let mut alive = (!o.alive_interval.is_zero()).then(|| tokio::time::interval(o.alive_interval));
+    // After a pause of the loop (a full terminal or writer queue), one
+    // tick, not a burst of the missed ones: a burst would count every
+    // keepalive as unanswered before any answer is read.
+    let mut alive = (!o.alive_interval.is_zero()).then(|| {
+        let mut i = tokio::time::interval(o.alive_interval);
+        i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        i
+    });
     let mut unanswered = 0u32;
     let mut tty_requested = false;
     let mut stdio_closed = false;
@@ -155,8 +162,11 @@ async fn run_inner(
         fwd.fw.refresh(&d.conn);
         // Output collected from the events at hand goes to stdout before
         // we wait for more.
-        if !d.conn.has_events() && out.flush().await.is_err() {
-            return 255;
+        if !d.conn.has_events() {
+            match out.flush().await {
+                Ok(n) => taken_from_output(d, channel, n),
+                Err(()) => return 255,
+            }
         }
         let ev = tokio::select! {
             _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {
@@ -182,6 +192,14 @@ async fn run_inner(
                 if fwd.on_msg(&mut d.conn, msg).is_err() || d.flush().await.is_err() {
                     drop(raw.take());
                     return 255;
+                }
+                continue;
+            }
+            // Standard output (a pipe) has room for what waits for it.
+            n = out.writable(), if out.is_waiting() => {
+                match n {
+                    Ok(n) => taken_from_output(d, channel, n),
+                    Err(()) => return 255,
                 }
                 continue;
             }
@@ -387,12 +405,11 @@ async fn run_inner(
                     }
                 }
             }
-            Event::ChannelData { id, data } => {
-                let n = data.len();
-                if out.write(data).await.is_err() {
-                    return 255;
+            Event::ChannelData { id, data } if Some(id) == channel => {
+                match out.write(data).await {
+                    Ok(n) => taken_from_output(d, channel, n),
+                    Err(()) => return 255,
                 }
-                let _ = d.conn.channel_consumed(id, n);
                 while let Some(buf) = out.take_spare() {
                     d.conn.recycle(buf);
                 }
@@ -455,6 +472,14 @@ async fn run_inner(
             Event::KexDone { first: false } if o.verbose => eprintln!("debug1: SSH2_MSG_NEWKEYS received"),
             _ => {}
         }
+    }
+}
+
+/// Reports `n` bytes of the session channel's data as written out, which
+/// reopens its window for the server (RFC 4254 §5.2).
+fn taken_from_output(d: &mut Driver<tobira::client::BoxStream>, channel: Option<u32>, n: usize) {
+    if let (Some(id), true) = (channel, n > 0) {
+        let _ = d.conn.channel_consumed(id, n);
     }
 }
 

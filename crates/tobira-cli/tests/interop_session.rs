@@ -965,10 +965,17 @@ fn standard_pipes_are_left_blocking_after_the_client() {
         .unwrap();
     // The Command holds its copies of the child's ends until dropped.
     drop(c);
-    let mut w = std::fs::File::from(in_w);
     let mut r = std::fs::File::from(out_r);
     let input = random_bytes(200_000);
-    w.write_all(&input).unwrap();
+    let sent = input.clone();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    // Written from a thread (the echo comes back while it writes); the
+    // pipe is closed once the test has looked at the flags.
+    let writer = std::thread::spawn(move || {
+        let mut w = std::fs::File::from(in_w);
+        w.write_all(&sent).unwrap();
+        let _ = done_rx.recv();
+    });
     let mut back = vec![0u8; input.len()];
     r.read_exact(&mut back).unwrap();
     assert_eq!(back, input, "the echo");
@@ -981,7 +988,8 @@ fn standard_pipes_are_left_blocking_after_the_client() {
         is_nonblocking(&out_w_copy),
         "stdout pipe written non-blocking during the session"
     );
-    drop(w);
+    drop(done_tx);
+    writer.join().unwrap();
     let mut rest = Vec::new();
     let reader = std::thread::spawn(move || r.read_to_end(&mut rest).map(|_| rest));
     let status = child.wait().unwrap();
@@ -1012,7 +1020,7 @@ fn a_pipe_shared_by_stdout_and_stderr_stays_blocking_and_loses_nothing() {
     let out_w_copy = out_w.try_clone().unwrap();
     let mut c = client_command("tobira", &ident, tobirad.port);
     c.arg(format!("{}@127.0.0.1", user.name))
-        .arg("head -c 4000000 /dev/zero; echo marker >&2; head -c 4000000 /dev/zero");
+        .arg("printf S; head -c 4000000 /dev/zero; echo marker >&2; head -c 4000000 /dev/zero");
     let mut child = c
         .stdin(Stdio::null())
         .stdout(Stdio::from(out_w.try_clone().unwrap()))
@@ -1020,6 +1028,10 @@ fn a_pipe_shared_by_stdout_and_stderr_stays_blocking_and_loses_nothing() {
         .spawn()
         .unwrap();
     drop(c);
+    let mut r = std::fs::File::from(out_r);
+    let mut first = [0u8; 1];
+    r.read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"S", "the session runs");
     // Not read for a while: the pipe fills while the command still writes.
     std::thread::sleep(Duration::from_millis(1500));
     assert!(
@@ -1027,10 +1039,49 @@ fn a_pipe_shared_by_stdout_and_stderr_stays_blocking_and_loses_nothing() {
         "a pipe shared with stderr is not made non-blocking"
     );
     drop(out_w_copy);
-    let mut r = std::fs::File::from(out_r);
     let mut all = Vec::new();
     r.read_to_end(&mut all).unwrap();
     assert_eq!(child.wait().unwrap().code(), Some(0));
     assert_eq!(all.len(), 8_000_000 + "marker\n".len(), "every byte of both streams");
     assert_eq!(all.iter().filter(|&&b| b != 0).count(), "marker\n".len());
+}
+
+/// A standard output pipe nobody reads for a while holds back the server
+/// (through the channel's window), not the session: keepalives go on
+/// being sent and answered meanwhile, so a short `ServerAliveCountMax`
+/// does not end it, and every byte arrives once the reader comes back.
+#[test]
+fn a_stalled_stdout_reader_holds_back_the_server_not_the_session() {
+    use std::io::Read;
+    let dir = TempDir::new("pipes-stalled");
+    let (user, ident) = user_with_key(&dir, "");
+    let tobirad = start_tobirad(&[]);
+    let (out_r, out_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+    let mut c = client_command("tobira", &ident, tobirad.port);
+    c.args(["-o", "ServerAliveInterval=1", "-o", "ServerAliveCountMax=2"])
+        .arg(format!("{}@127.0.0.1", user.name))
+        .arg("printf S; head -c 20000000 /dev/zero");
+    let child = c
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(out_w))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(c);
+    let mut r = std::fs::File::from(out_r);
+    let mut first = [0u8; 1];
+    r.read_exact(&mut first).unwrap();
+    // Four keepalive intervals without reading: twice the count allowed
+    // unanswered.
+    std::thread::sleep(Duration::from_secs(4));
+    let mut all = Vec::new();
+    r.read_to_end(&mut all).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(all.len(), 20_000_000, "every byte after the stall");
 }
