@@ -1,22 +1,23 @@
 //! The client's standard output.
 //!
 //! Channel data arrives in packets of up to 32 KiB or more; it is written
-//! in batches, many packets per `writev`. Where it goes decides how:
+//! in batches, many packets per `writev`. Bytes count as consumed (and
+//! reopen the channel's window) only once written or handed to the writer
+//! thread, so a reader that falls behind holds back the server through
+//! the window, and the session never waits for it: it goes on serving
+//! forwards, keepalives and signals meanwhile. Where the data goes
+//! decides how it is written:
 //! - **a pipe** is made non-blocking and written from the session's own
 //!   thread whenever it has room, as ssh(1) does: no hand-off to another
-//!   thread, so an answer reaches the program reading it at once. Bytes
-//!   count as consumed (and reopen the channel's window) only once the
-//!   pipe has taken them, so a slow reader holds back the server through
-//!   the window while the session goes on serving everything else
-//!   (forwards, keepalives, signals). Its blocking mode is put back at
-//!   the end ([`crate::stdio_pipe`]);
+//!   thread, so an answer reaches the program reading it at once. Its
+//!   blocking mode is put back at the end ([`crate::stdio_pipe`]);
 //! - **`/dev/null`** is written inline (a write there never waits);
 //! - **anything else** (a terminal, a file, a socket) could block, so a
-//!   thread of its own writes it through a bounded queue while the
-//!   connection goes on decrypting on the runtime's thread. (tokio's
-//!   stdout would cost a hand-off to the blocking pool and a flush per
-//!   packet, and `std::io::Stdout` is line-buffered; both showed up as
-//!   the bottleneck of downloads in `bench/`.)
+//!   thread of its own writes it, with blocking `writev`s, from a bounded
+//!   queue, while the connection goes on decrypting on the runtime's
+//!   thread. (tokio's stdout would cost a hand-off to the blocking pool
+//!   and a flush per packet, and `std::io::Stdout` is line-buffered; both
+//!   showed up as the bottleneck of downloads in `bench/`.)
 
 use std::collections::VecDeque;
 use std::io::Write;
@@ -31,7 +32,7 @@ use crate::stdio_pipe::RestoreBlocking;
 /// Batches in flight between the connection and the writer thread.
 const QUEUE: usize = 4;
 /// Bytes collected before a batch is written (or goes to the thread) even
-/// while more data is at hand (with `QUEUE`, 5 MiB in flight at most).
+/// while more data is at hand.
 const BATCH_BYTES: usize = 1024 * 1024;
 
 /// Chunks written with one `writev` at most.
@@ -159,12 +160,19 @@ pub struct StdoutWriter {
     sink: Sink,
     /// Data not yet written or handed to the thread.
     pending: Pending,
+    /// The last write or hand-over left data for lack of room.
+    blocked: bool,
 }
 
+/// Standard output is closed (its reader went away), or the writer
+/// thread is gone.
+#[derive(Debug, thiserror::Error)]
+#[error("standard output is closed")]
+pub struct OutputClosed;
+
 /// Bytes of channel data now off our hands, to report to the connection
-/// (`Connection::channel_consumed`), or `Err` when standard output is
-/// closed.
-pub type Taken = Result<usize, ()>;
+/// (`Connection::channel_consumed`).
+pub type Taken = Result<usize, OutputClosed>;
 
 impl StdoutWriter {
     /// Takes over a duplicate of standard output: as a non-blocking pipe
@@ -205,6 +213,7 @@ impl StdoutWriter {
         Ok(StdoutWriter {
             sink,
             pending: Pending::default(),
+            blocked: false,
         })
     }
 
@@ -236,23 +245,27 @@ impl StdoutWriter {
         })
     }
 
-    /// Adds `data` to the current batch; a full batch is written (as much
-    /// as a pipe takes now) or goes to the writer thread (waiting while
-    /// its queue is full). Call [`Self::flush`] before waiting for more
-    /// input.
-    pub async fn write(&mut self, data: Vec<u8>) -> Taken {
+    /// Adds `data` to the current batch; a full batch is written (what a
+    /// pipe takes now) or handed to the writer thread (if its queue has
+    /// room). Never waits: what is left waits for [`Self::writable`].
+    /// Call [`Self::flush`] before waiting for more input.
+    pub fn write(&mut self, data: Vec<u8>) -> Taken {
         let n = data.len();
         self.pending.push(data);
-        let written = if self.pending.bytes >= BATCH_BYTES {
-            self.flush().await?
-        } else {
-            0
-        };
+        if self.pending.bytes >= BATCH_BYTES {
+            let taken = self.flush()?;
+            if let Sink::Inline { .. } = self.sink {
+                // Written, with the rest of the batch counted already.
+                return Ok(n);
+            }
+            return Ok(taken);
+        }
         match self.sink {
-            // A pipe's bytes count once written.
-            Sink::Pipe { .. } => Ok(written),
-            // Anything else's once taken here.
-            Sink::Inline { .. } | Sink::Thread { .. } => Ok(n),
+            // `/dev/null` never holds anything back.
+            Sink::Inline { .. } => Ok(n),
+            // A pipe's bytes count once written, the thread's once handed
+            // over: until then the channel's window holds back the server.
+            Sink::Pipe { .. } | Sink::Thread { .. } => Ok(0),
         }
     }
 
@@ -265,56 +278,69 @@ impl StdoutWriter {
         }
     }
 
-    /// Writes the current batch (as much as a pipe takes without
-    /// waiting), or hands it to the writer thread: one wake-up of the
-    /// thread and one `writev` for many packets' data. Returns the bytes
-    /// a pipe took (see [`Self::write`]).
-    pub async fn flush(&mut self) -> Taken {
+    /// Writes the current batch (as much as a pipe takes now), or hands
+    /// it to the writer thread if its queue has room: one wake-up of the
+    /// thread and one `writev` for many packets' data. Never waits.
+    /// Returns the bytes taken that [`Self::write`] did not count.
+    pub fn flush(&mut self) -> Taken {
         if self.pending.is_empty() {
             return Ok(0);
         }
-        match &mut self.sink {
-            Sink::Pipe { pipe, spares, .. } => write_to_pipe(pipe, &mut self.pending, spares).map_err(|_| ()),
+        let taken = match &mut self.sink {
+            Sink::Pipe { pipe, spares, .. } => {
+                write_to_pipe(pipe, &mut self.pending, spares).map_err(|_| OutputClosed)?
+            }
             Sink::Inline { file, spares } => {
-                write_all_vectored(file, &mut self.pending, spares).map_err(|_| ())?;
-                Ok(0)
+                write_all_vectored(file, &mut self.pending, spares).map_err(|_| OutputClosed)?;
+                0
             }
-            Sink::Thread { tx: Some(tx), .. } => {
-                let batch: Vec<Vec<u8>> = std::mem::take(&mut self.pending).chunks.into();
-                tx.send(batch).await.map_err(|_| ())?;
-                Ok(0)
-            }
-            Sink::Thread { tx: None, .. } => Err(()),
-        }
-    }
-
-    /// Data is waiting for a pipe to have room ([`Self::writable`]).
-    pub fn is_waiting(&self) -> bool {
-        matches!(self.sink, Sink::Pipe { .. }) && !self.pending.is_empty()
-    }
-
-    /// Waits until the pipe has room and writes what it takes; for a
-    /// `select!` branch while [`Self::is_waiting`] (cancel-safe: what is
-    /// written is recorded before anything else waits). Never completes
-    /// for the other sinks.
-    pub async fn writable(&mut self) -> Taken {
-        let Sink::Pipe { pipe, spares, .. } = &mut self.sink else {
-            return std::future::pending().await;
+            Sink::Thread { tx: Some(tx), .. } => match tx.try_reserve() {
+                Ok(permit) => {
+                    let bytes = self.pending.bytes;
+                    permit.send(std::mem::take(&mut self.pending).chunks.into());
+                    bytes
+                }
+                Err(mpsc::error::TrySendError::Full(())) => 0,
+                Err(mpsc::error::TrySendError::Closed(())) => return Err(OutputClosed),
+            },
+            Sink::Thread { tx: None, .. } => return Err(OutputClosed),
         };
-        pipe.writable().await.map_err(|_| ())?;
-        write_to_pipe(pipe, &mut self.pending, spares).map_err(|_| ())
+        self.blocked = !self.pending.is_empty();
+        Ok(taken)
+    }
+
+    /// Data waits for room: the pipe was full or the thread's queue was
+    /// ([`Self::writable`]).
+    pub fn is_waiting(&self) -> bool {
+        self.blocked
+    }
+
+    /// Waits until the pipe, or the thread's queue, has room, and writes
+    /// or hands over what it takes; for a `select!` branch while
+    /// [`Self::is_waiting`]. Cancel-safe: what is written is recorded
+    /// before anything else waits. Returns the bytes taken.
+    pub async fn writable(&mut self) -> Taken {
+        match &mut self.sink {
+            Sink::Pipe { pipe, .. } => pipe.writable().await.map_err(|_| OutputClosed)?,
+            Sink::Thread { tx: Some(tx), .. } => {
+                // Room now; `flush` takes it (this task is the only sender).
+                drop(tx.reserve().await.map_err(|_| OutputClosed)?);
+            }
+            Sink::Thread { tx: None, .. } => return Err(OutputClosed),
+            Sink::Inline { .. } => return std::future::pending().await,
+        }
+        self.flush()
     }
 
     /// Writes (or hands over) everything left and waits until it is
     /// written: for the end of a session, before anything else is
     /// printed.
     pub async fn finish(&mut self) {
-        while self.is_waiting() {
+        while self.flush().is_ok() && self.is_waiting() {
             if self.writable().await.is_err() {
                 break;
             }
         }
-        let _ = self.flush().await;
         if let Sink::Thread { tx, thread, .. } = &mut self.sink {
             *tx = None;
             if let Some(t) = thread.take() {
@@ -322,12 +348,23 @@ impl StdoutWriter {
             }
         }
     }
+
+    /// Gives up on what is not written yet, without waiting for a reader
+    /// that may never come back (a session ended by a signal, as ssh(1)
+    /// ends at once): a pipe keeps what it holds, the writer thread is
+    /// left to finish or to die with the process.
+    pub fn abandon(mut self) {
+        if let Sink::Thread { tx, thread, .. } = &mut self.sink {
+            *tx = None;
+            drop(thread.take());
+        }
+    }
 }
 
 impl Drop for StdoutWriter {
     fn drop(&mut self) {
         if let Sink::Thread { tx, thread, .. } = &mut self.sink {
-            // Normally flushed already; a last batch that does not fit in
+            // Normally finished already; a last batch that does not fit in
             // the queue now is lost only if its reader is gone.
             if !self.pending.is_empty() {
                 if let Some(tx) = tx.as_ref() {

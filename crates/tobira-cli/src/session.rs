@@ -67,11 +67,17 @@ pub async fn run(mut d: Driver<tobira::client::BoxStream>, o: SessionOptions) ->
             return 255;
         }
     };
-    let code = run_inner(&mut d, &o, &mut out).await;
-    // Everything received goes out before we exit (dropping `out` waits
-    // for the writer thread).
-    out.finish().await;
-    drop(out);
+    let mut killed = false;
+    let code = run_inner(&mut d, &o, &mut out, &mut killed).await;
+    if killed {
+        // Ended by a signal: at once, as ssh(1), not after a reader that
+        // may never come back.
+        out.abandon();
+    } else {
+        // Everything received goes out before we exit.
+        out.finish().await;
+        drop(out);
+    }
     if !d.conn.is_closed() {
         d.conn
             .disconnect(DisconnectReason::ByApplication, "disconnected by user");
@@ -102,6 +108,7 @@ async fn run_inner(
     d: &mut Driver<tobira::client::BoxStream>,
     o: &SessionOptions,
     out: &mut crate::output::StdoutWriter,
+    killed: &mut bool,
 ) -> u8 {
     let mut err = tokio::io::stderr();
     let mut channel = None;
@@ -163,20 +170,22 @@ async fn run_inner(
         // Output collected from the events at hand goes to stdout before
         // we wait for more.
         if !d.conn.has_events() {
-            match out.flush().await {
+            match out.flush() {
                 Ok(n) => taken_from_output(d, channel, n),
-                Err(()) => return 255,
+                Err(_) => return 255,
             }
         }
         let ev = tokio::select! {
             _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {
                 drop(raw.take());
                 eprintln!("Killed by signal 15.");
+                *killed = true;
                 return 255;
             }
             _ = async { match hup.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {
                 drop(raw.take());
                 eprintln!("Killed by signal 1.");
+                *killed = true;
                 return 255;
             }
             Some(msg) = fwd.fw.rx.recv() => {
@@ -195,11 +204,11 @@ async fn run_inner(
                 }
                 continue;
             }
-            // Standard output (a pipe) has room for what waits for it.
+            // Standard output has room for what waits for it.
             n = out.writable(), if out.is_waiting() => {
                 match n {
                     Ok(n) => taken_from_output(d, channel, n),
-                    Err(()) => return 255,
+                    Err(_) => return 255,
                 }
                 continue;
             }
@@ -406,9 +415,9 @@ async fn run_inner(
                 }
             }
             Event::ChannelData { id, data } if Some(id) == channel => {
-                match out.write(data).await {
+                match out.write(data) {
                     Ok(n) => taken_from_output(d, channel, n),
-                    Err(()) => return 255,
+                    Err(_) => return 255,
                 }
                 while let Some(buf) = out.take_spare() {
                     d.conn.recycle(buf);

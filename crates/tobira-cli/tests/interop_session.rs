@@ -1046,42 +1046,91 @@ fn a_pipe_shared_by_stdout_and_stderr_stays_blocking_and_loses_nothing() {
     assert_eq!(all.iter().filter(|&&b| b != 0).count(), "marker\n".len());
 }
 
-/// A standard output pipe nobody reads for a while holds back the server
-/// (through the channel's window), not the session: keepalives go on
-/// being sent and answered meanwhile, so a short `ServerAliveCountMax`
-/// does not end it, and every byte arrives once the reader comes back.
-#[test]
-fn a_stalled_stdout_reader_holds_back_the_server_not_the_session() {
-    use std::io::Read;
-    let dir = TempDir::new("pipes-stalled");
+/// A reader for the client's standard output: a pipe (written from the
+/// session's thread) or a socket (written by the writer thread).
+fn stdout_reader(socket: bool) -> (Stdio, Box<dyn std::io::Read + Send>) {
+    if socket {
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+        (Stdio::from(std::os::fd::OwnedFd::from(theirs)), Box::new(ours))
+    } else {
+        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+        (Stdio::from(w), Box::new(std::fs::File::from(r)))
+    }
+}
+
+/// Starts `tobira … 'printf S; head -c BYTES /dev/zero'` with standard
+/// output to [`stdout_reader`], and reads the `S`: the command runs. The
+/// last item keeps the server, user and keys for as long as it is held.
+fn stalled_download(
+    socket: bool,
+    bytes: usize,
+    opts: &[&str],
+) -> (
+    std::process::Child,
+    Box<dyn std::io::Read + Send>,
+    (Server, TestUser, TempDir),
+) {
+    let dir = TempDir::new("stdout-stalled");
     let (user, ident) = user_with_key(&dir, "");
     let tobirad = start_tobirad(&[]);
-    let (out_r, out_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+    let (stdout, mut r) = stdout_reader(socket);
     let mut c = client_command("tobira", &ident, tobirad.port);
-    c.args(["-o", "ServerAliveInterval=1", "-o", "ServerAliveCountMax=2"])
+    c.args(opts)
         .arg(format!("{}@127.0.0.1", user.name))
-        .arg("printf S; head -c 20000000 /dev/zero");
+        .arg(format!("printf S; head -c {bytes} /dev/zero"));
     let child = c
         .stdin(Stdio::null())
-        .stdout(Stdio::from(out_w))
+        .stdout(stdout)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     drop(c);
-    let mut r = std::fs::File::from(out_r);
     let mut first = [0u8; 1];
     r.read_exact(&mut first).unwrap();
-    // Four keepalive intervals without reading: twice the count allowed
-    // unanswered.
-    std::thread::sleep(Duration::from_secs(4));
-    let mut all = Vec::new();
-    r.read_to_end(&mut all).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(all.len(), 20_000_000, "every byte after the stall");
+    assert_eq!(&first, b"S", "the session runs");
+    (child, r, (tobirad, user, dir))
+}
+
+/// Standard output nobody reads for a while (a pipe, a socket) holds back
+/// the server through the channel's window, not the session: keepalives
+/// go on being sent and answered meanwhile, so a short
+/// `ServerAliveCountMax` does not end it, and every byte arrives once the
+/// reader comes back.
+#[test]
+fn a_stalled_stdout_reader_holds_back_the_server_not_the_session() {
+    for socket in [false, true] {
+        let opts = ["-o", "ServerAliveInterval=1", "-o", "ServerAliveCountMax=2"];
+        let (child, mut r, _keep) = stalled_download(socket, 20_000_000, &opts);
+        // Four keepalive intervals without reading: twice the count
+        // allowed unanswered.
+        std::thread::sleep(Duration::from_secs(4));
+        let mut all = Vec::new();
+        r.read_to_end(&mut all).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "socket {socket}: {err}");
+        assert_eq!(all.len(), 20_000_000, "socket {socket}: every byte after the stall");
+    }
+}
+
+/// SIGTERM ends the client at once, as it ends ssh(1), even while its
+/// standard output is not being read (a pipe, a socket): it waits neither
+/// for room nor for the reader.
+#[test]
+fn sigterm_ends_the_client_while_its_output_is_not_read() {
+    for socket in [false, true] {
+        let (mut child, _r, _keep) = stalled_download(socket, 50_000_000, &[]);
+        std::thread::sleep(Duration::from_millis(500));
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+        let ended = wait_until(Duration::from_secs(5), || matches!(child.try_wait(), Ok(Some(_))));
+        if !ended {
+            let _ = child.kill();
+        }
+        assert!(ended, "socket {socket}: still running 5 s after SIGTERM");
+        assert_eq!(child.wait().unwrap().code(), Some(255), "socket {socket}");
+    }
 }
