@@ -40,33 +40,41 @@ fn spawn_stdin_reader(
 ) -> std::io::Result<()> {
     let fd = std::io::stdin().as_fd().try_clone_to_owned()?;
     enlarge_pipe(&fd);
-    std::thread::Builder::new().name("stdin".into()).spawn(move || {
-        loop {
-            let mut buf = spare.try_recv().unwrap_or_default();
-            buf.clear();
-            buf.reserve_exact(READ_SIZE);
-            // The read fills the buffer's spare capacity directly: nothing
-            // is zeroed first (that memset was 3.6 % of an upload's CPU).
-            match read_retrying(&fd, &mut buf) {
-                Ok(0) | Err(_) => {
-                    let _ = tx.blocking_send(None);
+    std::thread::Builder::new().name("stdin".into()).spawn(move || loop {
+        let mut buf = read_buffer(spare.try_recv().ok());
+        match read_retrying(&fd, &mut buf) {
+            Ok(0) | Err(_) => {
+                let _ = tx.blocking_send(None);
+                return;
+            }
+            Ok(_) => {
+                trim_small_read(&mut buf);
+                if tx.blocking_send(Some(buf)).is_err() {
                     return;
-                }
-                Ok(n) => {
-                    if n < READ_SIZE / 4 {
-                        // Keystrokes: no 256 KiB buffer per byte typed
-                        // (room left for the padding of its packet, see
-                        // `Sealer::seal_parts`).
-                        buf.shrink_to(n + tobira_proto::transport::packet::PADDING_ROOM);
-                    }
-                    if tx.blocking_send(Some(buf)).is_err() {
-                        return;
-                    }
                 }
             }
         }
     })?;
     Ok(())
+}
+
+/// An empty buffer with room for a read of at least [`READ_SIZE`]: `spare`
+/// (memory already mapped) when there is one. The read fills its spare
+/// capacity directly: nothing is zeroed first (that memset was 3.6 % of an
+/// upload's CPU).
+fn read_buffer(spare: Option<Vec<u8>>) -> Vec<u8> {
+    let mut buf = spare.unwrap_or_default();
+    buf.clear();
+    buf.reserve_exact(READ_SIZE);
+    buf
+}
+
+/// After a small read (keystrokes): no 256 KiB buffer per byte typed, room
+/// left for the padding of its packet (see `Sealer::seal_parts`).
+fn trim_small_read(buf: &mut Vec<u8>) {
+    if buf.len() < READ_SIZE / 4 {
+        buf.shrink_to(buf.len() + tobira_proto::transport::packet::PADDING_ROOM);
+    }
 }
 
 /// Reads once from `fd` into the spare capacity of `buf` (whose length
@@ -206,20 +214,14 @@ impl PipeInput {
                 self.done = true;
                 return None;
             }
-            let mut buf = self.spare.pop().unwrap_or_default();
-            buf.clear();
-            buf.reserve_exact(READ_SIZE);
-            // Straight into the spare capacity: nothing is zeroed first.
+            let mut buf = read_buffer(self.spare.pop());
             match self.rx.try_read_buf(&mut buf) {
                 Ok(0) => {
                     self.done = true;
                     return None;
                 }
-                Ok(n) => {
-                    if n < READ_SIZE / 4 {
-                        // Keystrokes: as in `spawn_stdin_reader`.
-                        buf.shrink_to(n + tobira_proto::transport::packet::PADDING_ROOM);
-                    }
+                Ok(_) => {
+                    trim_small_read(&mut buf);
                     return Some(buf);
                 }
                 Err(e)

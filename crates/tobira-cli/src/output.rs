@@ -78,6 +78,23 @@ impl Pending {
         slices
     }
 
+    /// Takes whole chunks from the front, about `limit` bytes (at least
+    /// one chunk), for the writer thread; nothing of them is written yet.
+    fn take_batch(&mut self, limit: usize) -> Vec<Vec<u8>> {
+        debug_assert_eq!(self.off, 0, "the thread's chunks are never written in part here");
+        let mut batch = Vec::new();
+        let mut bytes = 0;
+        while let Some(c) = self.chunks.pop_front() {
+            bytes += c.len();
+            batch.push(c);
+            if bytes >= limit {
+                break;
+            }
+        }
+        self.bytes -= bytes.min(self.bytes);
+        batch
+    }
+
     /// `n` more bytes were written: the chunks now written in full (and
     /// empty ones) leave, to `done` for reuse while it has room.
     fn advance(&mut self, mut n: usize, done: &mut Vec<Vec<u8>>) {
@@ -150,6 +167,9 @@ enum Sink {
         tx: Option<mpsc::Sender<Vec<Vec<u8>>>>,
         /// Buffers the thread has written, for reuse.
         spare_rx: std::sync::mpsc::Receiver<Vec<u8>>,
+        /// Closed when the thread is done (everything written, or its
+        /// reader gone): awaited, where joining would block the runtime.
+        done: Option<tokio::sync::oneshot::Receiver<()>>,
         thread: Option<JoinHandle<()>>,
     },
 }
@@ -161,7 +181,7 @@ pub struct StdoutWriter {
     /// Data not yet written or handed to the thread.
     pending: Pending,
     /// The last write or hand-over left data for lack of room.
-    blocked: bool,
+    waiting: bool,
 }
 
 /// Standard output is closed (its reader went away), or the writer
@@ -213,7 +233,7 @@ impl StdoutWriter {
         Ok(StdoutWriter {
             sink,
             pending: Pending::default(),
-            blocked: false,
+            waiting: false,
         })
     }
 
@@ -221,7 +241,10 @@ impl StdoutWriter {
     fn thread(mut file: std::fs::File) -> std::io::Result<Sink> {
         let (tx, mut rx) = mpsc::channel::<Vec<Vec<u8>>>(QUEUE);
         let (spare_tx, spare_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(SPARES);
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::Builder::new().name("stdout".into()).spawn(move || {
+            // Dropped when the thread ends, however it ends.
+            let _done = done_tx;
             let mut done = Vec::new();
             while let Some(batch) = rx.blocking_recv() {
                 let mut p = Pending::default();
@@ -241,6 +264,7 @@ impl StdoutWriter {
         Ok(Sink::Thread {
             tx: Some(tx),
             spare_rx,
+            done: Some(done_rx),
             thread: Some(thread),
         })
     }
@@ -248,7 +272,10 @@ impl StdoutWriter {
     /// Adds `data` to the current batch; a full batch is written (what a
     /// pipe takes now) or handed to the writer thread (if its queue has
     /// room). Never waits: what is left waits for [`Self::writable`].
-    /// Call [`Self::flush`] before waiting for more input.
+    /// Call [`Self::flush`] before waiting for more input. Every count
+    /// returned here and by the other methods goes to the connection as
+    /// consumed (`/dev/null`'s at once, a pipe's once written, the
+    /// thread's once handed over).
     pub fn write(&mut self, data: Vec<u8>) -> Taken {
         let n = data.len();
         self.pending.push(data);
@@ -294,25 +321,33 @@ impl StdoutWriter {
                 write_all_vectored(file, &mut self.pending, spares).map_err(|_| OutputClosed)?;
                 0
             }
-            Sink::Thread { tx: Some(tx), .. } => match tx.try_reserve() {
-                Ok(permit) => {
-                    let bytes = self.pending.bytes;
-                    permit.send(std::mem::take(&mut self.pending).chunks.into());
-                    bytes
+            Sink::Thread { tx: Some(tx), .. } => {
+                // A batch of about `BATCH_BYTES` per free place in the
+                // queue: what the thread holds stays bounded.
+                let mut handed = 0;
+                while !self.pending.is_empty() {
+                    match tx.try_reserve() {
+                        Ok(permit) => {
+                            let batch = self.pending.take_batch(BATCH_BYTES);
+                            handed += batch.iter().map(Vec::len).sum::<usize>();
+                            permit.send(batch);
+                        }
+                        Err(mpsc::error::TrySendError::Full(())) => break,
+                        Err(mpsc::error::TrySendError::Closed(())) => return Err(OutputClosed),
+                    }
                 }
-                Err(mpsc::error::TrySendError::Full(())) => 0,
-                Err(mpsc::error::TrySendError::Closed(())) => return Err(OutputClosed),
-            },
+                handed
+            }
             Sink::Thread { tx: None, .. } => return Err(OutputClosed),
         };
-        self.blocked = !self.pending.is_empty();
+        self.waiting = !self.pending.is_empty();
         Ok(taken)
     }
 
     /// Data waits for room: the pipe was full or the thread's queue was
     /// ([`Self::writable`]).
     pub fn is_waiting(&self) -> bool {
-        self.blocked
+        self.waiting
     }
 
     /// Waits until the pipe, or the thread's queue, has room, and writes
@@ -334,15 +369,21 @@ impl StdoutWriter {
 
     /// Writes (or hands over) everything left and waits until it is
     /// written: for the end of a session, before anything else is
-    /// printed.
+    /// printed. Cancel-safe: nothing is lost when it is dropped before it
+    /// completes, and it blocks nothing meanwhile.
     pub async fn finish(&mut self) {
         while self.flush().is_ok() && self.is_waiting() {
             if self.writable().await.is_err() {
                 break;
             }
         }
-        if let Sink::Thread { tx, thread, .. } = &mut self.sink {
+        if let Sink::Thread { tx, done, thread, .. } = &mut self.sink {
             *tx = None;
+            if let Some(d) = done.as_mut() {
+                let _ = d.await;
+                // Not polled again once complete.
+                *done = None;
+            }
             if let Some(t) = thread.take() {
                 let _ = t.join();
             }
@@ -364,8 +405,8 @@ impl StdoutWriter {
 impl Drop for StdoutWriter {
     fn drop(&mut self) {
         if let Sink::Thread { tx, thread, .. } = &mut self.sink {
-            // Normally finished already; a last batch that does not fit in
-            // the queue now is lost only if its reader is gone.
+            // Normally finished already (or abandoned); otherwise what
+            // does not fit in the queue now is lost.
             if !self.pending.is_empty() {
                 if let Some(tx) = tx.as_ref() {
                     let _ = tx.try_send(std::mem::take(&mut self.pending).chunks.into());

@@ -67,15 +67,22 @@ pub async fn run(mut d: Driver<tobira::client::BoxStream>, o: SessionOptions) ->
             return 255;
         }
     };
+    let mut signals = Terminators::install();
     let mut killed = false;
-    let code = run_inner(&mut d, &o, &mut out, &mut killed).await;
+    let mut code = run_inner(&mut d, &o, &mut out, &mut signals, &mut killed).await;
+    if !killed {
+        // Everything received goes out before we exit, unless a signal
+        // says to stop waiting for its reader.
+        if let Some(sig) = finish_unless_signalled(&mut out, &mut signals).await {
+            eprintln!("Killed by signal {sig}.");
+            code = 255;
+            killed = true;
+        }
+    }
     if killed {
-        // Ended by a signal: at once, as ssh(1), not after a reader that
-        // may never come back.
+        // At once, as ssh(1), not after a reader that may never come back.
         out.abandon();
     } else {
-        // Everything received goes out before we exit.
-        out.finish().await;
         drop(out);
     }
     if !d.conn.is_closed() {
@@ -108,6 +115,7 @@ async fn run_inner(
     d: &mut Driver<tobira::client::BoxStream>,
     o: &SessionOptions,
     out: &mut crate::output::StdoutWriter,
+    signals: &mut Terminators,
     killed: &mut bool,
 ) -> u8 {
     let mut err = tokio::io::stderr();
@@ -150,10 +158,7 @@ async fn run_inner(
     let mut exit: Option<u8> = None;
     let mut started = false;
     let mut winch = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change()).ok();
-    // Terminating signals restore the terminal before we go (ssh does too).
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
-    // After a pause of the loop (a full terminal or writer queue), one
+    // After a pause of the loop (a standard error nobody reads, say), one
     // tick, not a burst of the missed ones: a burst would count every
     // keepalive as unanswered before any answer is read.
     let mut alive = (!o.alive_interval.is_zero()).then(|| {
@@ -176,15 +181,11 @@ async fn run_inner(
             }
         }
         let ev = tokio::select! {
-            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {
+            // Terminating signals restore the terminal before we go (ssh
+            // does too), and the standard pipes' blocking mode as we return.
+            sig = signals.recv() => {
                 drop(raw.take());
-                eprintln!("Killed by signal 15.");
-                *killed = true;
-                return 255;
-            }
-            _ = async { match hup.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {
-                drop(raw.take());
-                eprintln!("Killed by signal 1.");
+                eprintln!("Killed by signal {sig}.");
                 *killed = true;
                 return 255;
             }
@@ -460,7 +461,12 @@ async fn run_inner(
             }
             Event::ChannelClosed { id } if Some(id) == channel => {
                 // The output first, then the terminal, then our message.
-                out.finish().await;
+                if let Some(sig) = finish_unless_signalled(out, signals).await {
+                    drop(raw.take());
+                    eprintln!("Killed by signal {sig}.");
+                    *killed = true;
+                    return 255;
+                }
                 drop(raw.take());
                 if o.want_tty && !o.quiet {
                     eprintln!("Connection to {} closed.", o.host);
@@ -481,6 +487,52 @@ async fn run_inner(
             Event::KexDone { first: false } if o.verbose => eprintln!("debug1: SSH2_MSG_NEWKEYS received"),
             _ => {}
         }
+    }
+}
+
+/// The signals that end the client, as they end ssh(1): SIGINT, SIGQUIT,
+/// SIGTERM and SIGHUP, caught so that the terminal's modes and the
+/// standard pipes' blocking mode are put back before we exit.
+struct Terminators(Vec<(i32, tokio::signal::unix::Signal)>);
+
+impl Terminators {
+    /// Catches them from now on (for the rest of the process).
+    fn install() -> Self {
+        use tokio::signal::unix::{signal, SignalKind};
+        let kinds = [
+            (2, SignalKind::interrupt()),
+            (3, SignalKind::quit()),
+            (15, SignalKind::terminate()),
+            (1, SignalKind::hangup()),
+        ];
+        Terminators(
+            kinds
+                .into_iter()
+                .filter_map(|(n, k)| signal(k).ok().map(|s| (n, s)))
+                .collect(),
+        )
+    }
+
+    /// The number of the next one to arrive. Cancel-safe.
+    async fn recv(&mut self) -> i32 {
+        std::future::poll_fn(|cx| {
+            for (n, s) in self.0.iter_mut() {
+                if s.poll_recv(cx).is_ready() {
+                    return std::task::Poll::Ready(*n);
+                }
+            }
+            std::task::Poll::Pending
+        })
+        .await
+    }
+}
+
+/// Writes out what standard output still holds, unless one of `signals`
+/// comes first (its number, then).
+async fn finish_unless_signalled(out: &mut crate::output::StdoutWriter, signals: &mut Terminators) -> Option<i32> {
+    tokio::select! {
+        _ = out.finish() => None,
+        sig = signals.recv() => Some(sig),
     }
 }
 

@@ -1091,19 +1091,57 @@ fn stalled_download(
     (child, r, (tobirad, user, dir))
 }
 
+/// A TCP echo server on loopback for as long as the test runs; its port.
+fn echo_server() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for c in l.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut r = c.try_clone().unwrap();
+                let mut w = c;
+                let _ = std::io::copy(&mut r, &mut w);
+            });
+        }
+    });
+    port
+}
+
 /// Standard output nobody reads for a while (a pipe, a socket) holds back
-/// the server through the channel's window, not the session: keepalives
-/// go on being sent and answered meanwhile, so a short
-/// `ServerAliveCountMax` does not end it, and every byte arrives once the
-/// reader comes back.
+/// the server through the channel's window, not the session: a `-L`
+/// forward keeps working meanwhile, keepalives go on being answered (so a
+/// short `ServerAliveCountMax` does not end it), and every byte arrives
+/// once the reader comes back.
 #[test]
 fn a_stalled_stdout_reader_holds_back_the_server_not_the_session() {
+    use std::io::Read;
     for socket in [false, true] {
-        let opts = ["-o", "ServerAliveInterval=1", "-o", "ServerAliveCountMax=2"];
+        let echo = echo_server();
+        let local = free_port();
+        let forward = format!("{local}:127.0.0.1:{echo}");
+        let opts = [
+            "-o",
+            "ServerAliveInterval=1",
+            "-o",
+            "ServerAliveCountMax=2",
+            "-L",
+            &forward,
+        ];
         let (child, mut r, _keep) = stalled_download(socket, 20_000_000, &opts);
-        // Four keepalive intervals without reading: twice the count
-        // allowed unanswered.
-        std::thread::sleep(Duration::from_secs(4));
+        // The server has filled the window and stopped; the session still
+        // serves the forward.
+        std::thread::sleep(Duration::from_secs(1));
+        let mut c = std::net::TcpStream::connect(("127.0.0.1", local)).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        c.write_all(b"ping").unwrap();
+        let mut pong = [0u8; 4];
+        c.read_exact(&mut pong)
+            .unwrap_or_else(|e| panic!("socket {socket}: no echo through -L while stdout is stalled: {e}"));
+        assert_eq!(&pong, b"ping");
+        drop(c);
+        // Four keepalive intervals without reading in all: twice the
+        // count allowed unanswered.
+        std::thread::sleep(Duration::from_secs(3));
         let mut all = Vec::new();
         r.read_to_end(&mut all).unwrap();
         let out = child.wait_with_output().unwrap();
@@ -1111,6 +1149,28 @@ fn a_stalled_stdout_reader_holds_back_the_server_not_the_session() {
         assert_eq!(out.status.code(), Some(0), "socket {socket}: {err}");
         assert_eq!(all.len(), 20_000_000, "socket {socket}: every byte after the stall");
     }
+}
+
+/// After the command's end, SIGTERM still ends the client at once while
+/// what it holds for its standard output waits for a reader that does
+/// not come (the output fits in the window, so the channel closes first).
+#[test]
+fn sigterm_ends_the_client_after_the_command_while_its_output_is_not_read() {
+    let (mut child, _r, _keep) = stalled_download(false, 1_000_000, &[]);
+    // The channel has closed by now; the client waits to write.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(matches!(child.try_wait(), Ok(None)), "still writing its output");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let ended = wait_until(Duration::from_secs(5), || matches!(child.try_wait(), Ok(Some(_))));
+    if !ended {
+        let _ = child.kill();
+    }
+    assert!(ended, "still running 5 s after SIGTERM");
+    assert_eq!(child.wait().unwrap().code(), Some(255));
 }
 
 /// SIGTERM ends the client at once, as it ends ssh(1), even while its
