@@ -108,7 +108,7 @@ fn enlarge_pipe(fd: &std::os::fd::OwnedFd) {
 pub enum Stdin {
     /// A pipe, read on the session's thread.
     Pipe(PipeInput),
-    /// Anything else, read by [`spawn_stdin_reader`]'s thread.
+    /// Anything else, read by a thread of its own (`spawn_stdin_reader`).
     Thread {
         /// Chunks from the thread; `None` at the end.
         rx: mpsc::Receiver<Option<Vec<u8>>>,
@@ -166,7 +166,7 @@ impl Stdin {
 /// Standard input when it is a pipe, made non-blocking and read on the
 /// session's own thread when the reactor reports input (ssh(1) makes a
 /// standard input that is not a terminal non-blocking too). Its blocking
-/// mode is put back when this is dropped (see [`crate::stdio_pipe`]).
+/// mode is put back when this is dropped (see `stdio_pipe.rs`).
 pub struct PipeInput {
     rx: tokio::net::unix::pipe::Receiver,
     /// Buffers to read into (sent data the connection is done with).
@@ -179,7 +179,7 @@ pub struct PipeInput {
 
 impl PipeInput {
     /// Takes over descriptor 0 when it is a pipe open for reading that
-    /// may go non-blocking ([`crate::stdio_pipe::may_go_non_blocking`]);
+    /// may go non-blocking (`stdio_pipe::may_go_non_blocking`);
     /// `Ok(None)` otherwise.
     pub fn open() -> std::io::Result<Option<Self>> {
         let stdin = std::io::stdin();

@@ -10,7 +10,7 @@
 //! - **a pipe** is made non-blocking and written from the session's own
 //!   thread whenever it has room, as ssh(1) does: no hand-off to another
 //!   thread, so an answer reaches the program reading it at once. Its
-//!   blocking mode is put back at the end ([`crate::stdio_pipe`]);
+//!   blocking mode is put back at the end (`stdio_pipe.rs`);
 //! - **`/dev/null`** is written inline (a write there never waits);
 //! - **anything else** (a terminal, a file, a socket) could block, so a
 //!   thread of its own writes it, with blocking `writev`s, from a bounded
@@ -198,7 +198,7 @@ impl StdoutWriter {
     /// Takes over a duplicate of standard output: as a non-blocking pipe
     /// (only when `pipe_ok`: nothing else in this process writes standard
     /// output meanwhile, and when it may go non-blocking, see
-    /// [`crate::stdio_pipe::may_go_non_blocking`]), `/dev/null`, or behind
+    /// `stdio_pipe::may_go_non_blocking`), `/dev/null`, or behind
     /// a writer thread.
     pub fn new(pipe_ok: bool) -> std::io::Result<Self> {
         let stdout = std::io::stdout();

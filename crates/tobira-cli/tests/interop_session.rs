@@ -1160,6 +1160,12 @@ fn sigterm_ends_the_client_after_the_command_while_its_output_is_not_read() {
     // The channel has closed by now; the client waits to write.
     std::thread::sleep(Duration::from_millis(1500));
     assert!(matches!(child.try_wait(), Ok(None)), "still writing its output");
+    assert_eq!(terminate(&mut child, "after the command"), Some(255));
+}
+
+/// Sends SIGTERM to `child` and returns its exit code; fails the test
+/// (naming `what`) when it is still running 5 s later.
+fn terminate(child: &mut std::process::Child, what: &str) -> Option<i32> {
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGTERM,
@@ -1169,8 +1175,8 @@ fn sigterm_ends_the_client_after_the_command_while_its_output_is_not_read() {
     if !ended {
         let _ = child.kill();
     }
-    assert!(ended, "still running 5 s after SIGTERM");
-    assert_eq!(child.wait().unwrap().code(), Some(255));
+    assert!(ended, "{what}: still running 5 s after SIGTERM");
+    child.wait().unwrap().code()
 }
 
 /// SIGTERM ends the client at once, as it ends ssh(1), even while its
@@ -1181,16 +1187,7 @@ fn sigterm_ends_the_client_while_its_output_is_not_read() {
     for socket in [false, true] {
         let (mut child, _r, _keep) = stalled_download(socket, 50_000_000, &[]);
         std::thread::sleep(Duration::from_millis(500));
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(child.id() as i32),
-            nix::sys::signal::Signal::SIGTERM,
-        )
-        .unwrap();
-        let ended = wait_until(Duration::from_secs(5), || matches!(child.try_wait(), Ok(Some(_))));
-        if !ended {
-            let _ = child.kill();
-        }
-        assert!(ended, "socket {socket}: still running 5 s after SIGTERM");
-        assert_eq!(child.wait().unwrap().code(), Some(255), "socket {socket}");
+        let what = format!("socket {socket}");
+        assert_eq!(terminate(&mut child, &what), Some(255), "{what}");
     }
 }
