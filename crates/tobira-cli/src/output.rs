@@ -201,25 +201,10 @@ impl StdoutWriter {
     /// `stdio_pipe::may_go_non_blocking`), `/dev/null`, or behind
     /// a writer thread.
     pub fn new(pipe_ok: bool) -> std::io::Result<Self> {
-        let stdout = std::io::stdout();
-        let mut sink = None;
-        if pipe_ok && crate::stdio_pipe::may_go_non_blocking(stdout.as_fd()) {
-            let restore = RestoreBlocking::note(stdout.as_fd())?;
-            // Checks that it is a pipe open for writing, sets O_NONBLOCK
-            // and registers it; on failure `restore` puts the mode back,
-            // and the thread writes it instead.
-            if let Ok(pipe) = pipe::Sender::from_owned_fd(stdout.as_fd().try_clone_to_owned()?) {
-                sink = Some(Sink::Pipe {
-                    pipe,
-                    spares: Vec::new(),
-                    _restore: restore,
-                });
-            }
-        }
-        let sink = match sink {
-            Some(s) => s,
+        let sink = match Self::pipe(pipe_ok)? {
+            Some(pipe) => pipe,
             None => {
-                let file = std::fs::File::from(stdout.as_fd().try_clone_to_owned()?);
+                let file = std::fs::File::from(std::io::stdout().as_fd().try_clone_to_owned()?);
                 if is_dev_null(&file) {
                     Sink::Inline {
                         file,
@@ -235,6 +220,27 @@ impl StdoutWriter {
             pending: Pending::default(),
             waiting: false,
         })
+    }
+
+    /// Standard output as a non-blocking pipe, when `pipe_ok` and it may
+    /// be one; `None` otherwise.
+    fn pipe(pipe_ok: bool) -> std::io::Result<Option<Sink>> {
+        let stdout = std::io::stdout();
+        if !pipe_ok || !crate::stdio_pipe::may_go_non_blocking(stdout.as_fd()) {
+            return Ok(None);
+        }
+        let restore = RestoreBlocking::note(stdout.as_fd())?;
+        // Checks that it is a pipe open for writing, sets O_NONBLOCK and
+        // registers it; on failure `restore` puts the mode back, and the
+        // thread writes it instead.
+        let Ok(pipe) = pipe::Sender::from_owned_fd(stdout.as_fd().try_clone_to_owned()?) else {
+            return Ok(None);
+        };
+        Ok(Some(Sink::Pipe {
+            pipe,
+            spares: Vec::new(),
+            _restore: restore,
+        }))
     }
 
     /// Starts the writer thread on `file`.
@@ -274,25 +280,14 @@ impl StdoutWriter {
     /// room). Never waits: what is left waits for [`Self::writable`].
     /// Call [`Self::flush`] before waiting for more input. Every count
     /// returned here and by the other methods goes to the connection as
-    /// consumed (`/dev/null`'s at once, a pipe's once written, the
-    /// thread's once handed over).
+    /// consumed: bytes count once written or handed to the thread, and
+    /// until then the channel's window holds back the server.
     pub fn write(&mut self, data: Vec<u8>) -> Taken {
-        let n = data.len();
         self.pending.push(data);
         if self.pending.bytes >= BATCH_BYTES {
-            let taken = self.flush()?;
-            if let Sink::Inline { .. } = self.sink {
-                // Written, with the rest of the batch counted already.
-                return Ok(n);
-            }
-            return Ok(taken);
-        }
-        match self.sink {
-            // `/dev/null` never holds anything back.
-            Sink::Inline { .. } => Ok(n),
-            // A pipe's bytes count once written, the thread's once handed
-            // over: until then the channel's window holds back the server.
-            Sink::Pipe { .. } | Sink::Thread { .. } => Ok(0),
+            self.flush()
+        } else {
+            Ok(0)
         }
     }
 
@@ -308,7 +303,7 @@ impl StdoutWriter {
     /// Writes the current batch (as much as a pipe takes now), or hands
     /// it to the writer thread if its queue has room: one wake-up of the
     /// thread and one `writev` for many packets' data. Never waits.
-    /// Returns the bytes taken that [`Self::write`] did not count.
+    /// Returns the bytes taken.
     pub fn flush(&mut self) -> Taken {
         if self.pending.is_empty() {
             return Ok(0);
@@ -318,8 +313,9 @@ impl StdoutWriter {
                 write_to_pipe(pipe, &mut self.pending, spares).map_err(|_| OutputClosed)?
             }
             Sink::Inline { file, spares } => {
+                let bytes = self.pending.bytes;
                 write_all_vectored(file, &mut self.pending, spares).map_err(|_| OutputClosed)?;
-                0
+                bytes
             }
             Sink::Thread { tx: Some(tx), .. } => {
                 // A batch of about `BATCH_BYTES` per free place in the
