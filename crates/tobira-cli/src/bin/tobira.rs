@@ -48,20 +48,21 @@ struct Args {
     /// Verbose mode (repeatable).
     #[arg(short = 'v', action = clap::ArgAction::Count)]
     verbose: u8,
-    /// Cipher specification (comma-separated).
-    #[arg(short = 'c')]
+    /// Cipher specification (comma-separated). Given twice, the last one
+    /// counts, as in OpenSSH.
+    #[arg(short = 'c', overrides_with = "cipher_spec")]
     cipher_spec: Option<String>,
-    /// MAC specification (comma-separated).
-    #[arg(short = 'm')]
+    /// MAC specification (comma-separated); the last one counts.
+    #[arg(short = 'm', overrides_with = "mac_spec")]
     mac_spec: Option<String>,
     /// Dynamic forwarding.
     #[arg(short = 'D')]
     dynamic: Vec<String>,
-    /// Append debug logs to this file.
-    #[arg(short = 'E')]
+    /// Append debug logs to this file; the last one counts.
+    #[arg(short = 'E', overrides_with = "log_file")]
     log_file: Option<PathBuf>,
-    /// Configuration file.
-    #[arg(short = 'F')]
+    /// Configuration file; the last one counts.
+    #[arg(short = 'F', overrides_with = "config_file")]
     config_file: Option<PathBuf>,
     /// Identity file.
     #[arg(short = 'i')]
@@ -75,15 +76,15 @@ struct Args {
     /// Remote forwarding.
     #[arg(short = 'R')]
     remote: Vec<String>,
-    /// Login name.
-    #[arg(short = 'l')]
-    login: Option<String>,
+    /// Login name. Given twice, the first one counts, as in OpenSSH.
+    #[arg(short = 'l', action = clap::ArgAction::Append)]
+    login: Vec<String>,
     /// Option in Keyword=value form (repeatable).
     #[arg(short = 'o')]
     options: Vec<String>,
-    /// Port.
-    #[arg(short = 'p')]
-    port: Option<u16>,
+    /// Port; the first one counts, as in OpenSSH.
+    #[arg(short = 'p', action = clap::ArgAction::Append)]
+    port: Vec<u16>,
     /// Stdio forwarding.
     #[arg(short = 'W')]
     stdio: Option<String>,
@@ -264,11 +265,11 @@ fn main() -> ExitCode {
     if args.compress {
         options.push("Compression=yes".into());
     }
-    let user_override = args.login.clone().or(dest_user);
+    let user_override = args.login.first().cloned().or(dest_user);
     let cfg = match tobira::config::client::resolve_client_config(
         &host,
         user_override.as_deref(),
-        args.port.or(dest_port),
+        args.port.first().copied().or(dest_port),
         &options,
         args.config_file.as_deref(),
         &home,
@@ -605,5 +606,56 @@ mod tests {
     #[test]
     fn command_line_definition_is_consistent() {
         super::Args::command().debug_assert();
+    }
+
+    /// Options given twice are taken as ssh(1) takes them: the first `-p`
+    /// and `-l`, the last `-c`, `-m`, `-E` and `-F`; `-i`, `-L` and `-o`
+    /// add up. (OpenSSH 9.2's `ssh -G` agrees.)
+    #[test]
+    fn options_given_twice_are_taken_as_ssh_takes_them() {
+        use clap::Parser;
+        let a = super::Args::try_parse_from([
+            "tobira",
+            "-p",
+            "2201",
+            "-l",
+            "alice",
+            "-c",
+            "aes128-ctr",
+            "-m",
+            "hmac-sha2-256",
+            "-E",
+            "/tmp/a",
+            "-F",
+            "/tmp/fa",
+            "-i",
+            "k1",
+            "-p",
+            "2202",
+            "-l",
+            "bob",
+            "-c",
+            "aes256-ctr",
+            "-m",
+            "hmac-sha2-512",
+            "-E",
+            "/tmp/b",
+            "-F",
+            "/tmp/fb",
+            "-i",
+            "k2",
+            "host",
+            "true",
+        ])
+        .unwrap();
+        assert_eq!(a.port.first(), Some(&2201));
+        assert_eq!(a.login.first().map(String::as_str), Some("alice"));
+        assert_eq!(a.cipher_spec.as_deref(), Some("aes256-ctr"));
+        assert_eq!(a.mac_spec.as_deref(), Some("hmac-sha2-512"));
+        assert_eq!(a.log_file.as_deref(), Some(std::path::Path::new("/tmp/b")));
+        assert_eq!(a.config_file.as_deref(), Some(std::path::Path::new("/tmp/fb")));
+        assert_eq!(a.identity.len(), 2);
+        assert_eq!(a.destination.as_deref(), Some("host"));
+        assert_eq!(a.command, ["true"]);
     }
 }
