@@ -1,4 +1,4 @@
-//! The client's standard output.
+//! The client's standard output and standard error.
 //!
 //! Channel data arrives in packets of up to 32 KiB or more; it is written
 //! in batches, many packets per `writev`. Bytes count as consumed (and
@@ -7,17 +7,21 @@
 //! the window, and the session never waits for it: it goes on serving
 //! forwards, keepalives and signals meanwhile. Where the data goes
 //! decides how it is written:
-//! - **a pipe** is made non-blocking and written from the session's own
-//!   thread whenever it has room, as ssh(1) does: no hand-off to another
-//!   thread, so an answer reaches the program reading it at once. Its
-//!   blocking mode is put back at the end (`stdio_pipe.rs`);
+//! - **a pipe** on standard output is made non-blocking and written from
+//!   the session's own thread whenever it has room, as ssh(1) does: no
+//!   hand-off to another thread, so an answer reaches the program reading
+//!   it at once. Its blocking mode is put back at the end
+//!   (`stdio_pipe.rs`);
 //! - **`/dev/null`** is written inline (a write there never waits);
-//! - **anything else** (a terminal, a file, a socket) could block, so a
-//!   thread of its own writes it, with blocking `writev`s, from a bounded
-//!   queue, while the connection goes on decrypting on the runtime's
-//!   thread. (tokio's stdout would cost a hand-off to the blocking pool
-//!   and a flush per packet, and `std::io::Stdout` is line-buffered; both
-//!   showed up as the bottleneck of downloads in `bench/`.)
+//! - **anything else** (a terminal, a file, a socket, and standard error
+//!   whatever it is) could block, so a thread of its own writes it, with
+//!   blocking `writev`s, from a bounded queue, while the connection goes
+//!   on decrypting on the runtime's thread. (tokio's stdout would cost a
+//!   hand-off to the blocking pool and a flush per packet, and
+//!   `std::io::Stdout` is line-buffered; both showed up as the bottleneck
+//!   of downloads in `bench/`.) Standard error is never made
+//!   non-blocking: our own messages and logs are written to it with
+//!   blocking writes, which would fail on a full non-blocking pipe.
 
 use std::collections::VecDeque;
 use std::io::Write;
@@ -39,7 +43,7 @@ const BATCH_BYTES: usize = 1024 * 1024;
 const BATCH: usize = 32;
 
 /// Written buffers kept for the connection to reuse (see
-/// [`StdoutWriter::take_spare`]).
+/// [`OutputWriter::take_spare`]).
 const SPARES: usize = 4;
 
 /// Chunks to write, in order, the first one possibly written in part.
@@ -174,9 +178,10 @@ enum Sink {
     },
 }
 
-/// Standard output (see the module's documentation). Dropping it waits
-/// until everything handed to the writer thread is written.
-pub struct StdoutWriter {
+/// Standard output or standard error (see the module's documentation).
+/// Dropping it waits until everything handed to the writer thread is
+/// written.
+pub struct OutputWriter {
     sink: Sink,
     /// Data not yet written or handed to the thread.
     pending: Pending,
@@ -184,42 +189,57 @@ pub struct StdoutWriter {
     waiting: bool,
 }
 
-/// Standard output is closed (its reader went away), or the writer
-/// thread is gone.
+/// The output is closed (its reader went away), or the writer thread is
+/// gone.
 #[derive(Debug, thiserror::Error)]
-#[error("standard output is closed")]
+#[error("output is closed")]
 pub struct OutputClosed;
 
 /// Bytes of channel data now off our hands, to report to the connection
 /// (`Connection::channel_consumed`).
 pub type Taken = Result<usize, OutputClosed>;
 
-impl StdoutWriter {
+impl OutputWriter {
     /// Takes over a duplicate of standard output: as a non-blocking pipe
     /// (only when `pipe_ok`: nothing else in this process writes standard
     /// output meanwhile, and when it may go non-blocking, see
     /// `stdio_pipe::may_go_non_blocking`), `/dev/null`, or behind
     /// a writer thread.
-    pub fn new(pipe_ok: bool) -> std::io::Result<Self> {
+    pub fn stdout(pipe_ok: bool) -> std::io::Result<Self> {
         let sink = match Self::pipe(pipe_ok)? {
             Some(pipe) => pipe,
-            None => {
-                let file = std::fs::File::from(std::io::stdout().as_fd().try_clone_to_owned()?);
-                if is_dev_null(&file) {
-                    Sink::Inline {
-                        file,
-                        spares: Vec::new(),
-                    }
-                } else {
-                    Self::thread(file)?
-                }
-            }
+            None => Self::blocking(std::io::stdout().as_fd(), "stdout")?,
         };
-        Ok(StdoutWriter {
+        Ok(OutputWriter {
             sink,
             pending: Pending::default(),
             waiting: false,
         })
+    }
+
+    /// Takes over a duplicate of standard error: `/dev/null`, or behind a
+    /// writer thread (never a non-blocking pipe, see the module's
+    /// documentation).
+    pub fn stderr() -> std::io::Result<Self> {
+        Ok(OutputWriter {
+            sink: Self::blocking(std::io::stderr().as_fd(), "stderr")?,
+            pending: Pending::default(),
+            waiting: false,
+        })
+    }
+
+    /// A duplicate of `fd`, left in its blocking mode: written inline if
+    /// it is `/dev/null`, by a thread called `name` otherwise.
+    fn blocking(fd: std::os::fd::BorrowedFd<'_>, name: &str) -> std::io::Result<Sink> {
+        let file = std::fs::File::from(fd.try_clone_to_owned()?);
+        if is_dev_null(&file) {
+            Ok(Sink::Inline {
+                file,
+                spares: Vec::new(),
+            })
+        } else {
+            Self::thread(file, name)
+        }
     }
 
     /// Standard output as a non-blocking pipe, when `pipe_ok` and it may
@@ -243,12 +263,12 @@ impl StdoutWriter {
         }))
     }
 
-    /// Starts the writer thread on `file`.
-    fn thread(mut file: std::fs::File) -> std::io::Result<Sink> {
+    /// Starts the writer thread, called `name`, on `file`.
+    fn thread(mut file: std::fs::File, name: &str) -> std::io::Result<Sink> {
         let (tx, mut rx) = mpsc::channel::<Vec<Vec<u8>>>(QUEUE);
         let (spare_tx, spare_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(SPARES);
         let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::Builder::new().name("stdout".into()).spawn(move || {
+        let thread = std::thread::Builder::new().name(name.into()).spawn(move || {
             // Dropped when the thread ends, however it ends.
             let _done = done_tx;
             let mut done = Vec::new();
@@ -340,6 +360,12 @@ impl StdoutWriter {
         Ok(taken)
     }
 
+    /// Bytes given to [`Self::write`] and not yet taken (written or handed
+    /// over).
+    pub fn unwritten(&self) -> usize {
+        self.pending.bytes
+    }
+
     /// Data waits for room: the pipe was full or the thread's queue was
     /// ([`Self::writable`]).
     pub fn is_waiting(&self) -> bool {
@@ -398,7 +424,7 @@ impl StdoutWriter {
     }
 }
 
-impl Drop for StdoutWriter {
+impl Drop for OutputWriter {
     fn drop(&mut self) {
         if let Sink::Thread { tx, thread, .. } = &mut self.sink {
             // Normally finished already (or abandoned); otherwise what

@@ -11,6 +11,7 @@ use tobira_proto::{DisconnectReason, Event};
 use tokio::io::AsyncWriteExt;
 
 use crate::client_forward::ClientForwards;
+use crate::output::OutputWriter;
 use crate::terminal::{self, EscapeAction, EscapeItem, EscapeState, RawModeGuard};
 
 /// Input bytes queued toward the server before stdin is no longer read.
@@ -60,13 +61,15 @@ pub struct SessionOptions {
 /// 255 when the connection failed.
 pub async fn run(mut d: Driver<tobira::client::BoxStream>, o: SessionOptions) -> u8 {
     // `-W` writes standard output through its forward, and `-N` not at all.
-    let mut out = match crate::output::StdoutWriter::new(!o.no_session && o.stdio_forward.is_none()) {
+    let stdout = match OutputWriter::stdout(!o.no_session && o.stdio_forward.is_none()) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("tobira: standard output: {e}");
             return 255;
         }
     };
+    // Standard error's writer starts with the first data for it.
+    let mut out = Outputs { stdout, stderr: None };
     let mut signals = Terminators::install();
     let mut killed = false;
     let mut code = run_inner(&mut d, &o, &mut out, &mut signals, &mut killed).await;
@@ -74,14 +77,17 @@ pub async fn run(mut d: Driver<tobira::client::BoxStream>, o: SessionOptions) ->
         // Everything received goes out before we exit, unless a signal
         // says to stop waiting for its reader.
         if let Some(sig) = finish_unless_signalled(&mut out, &mut signals).await {
-            eprintln!("Killed by signal {sig}.");
+            report_killed(sig);
             code = 255;
             killed = true;
         }
     }
     if killed {
         // At once, as ssh(1), not after a reader that may never come back.
-        out.abandon();
+        out.stdout.abandon();
+        if let Some(e) = out.stderr {
+            e.abandon();
+        }
     } else {
         drop(out);
     }
@@ -114,11 +120,10 @@ fn signal_number(name: &str) -> u8 {
 async fn run_inner(
     d: &mut Driver<tobira::client::BoxStream>,
     o: &SessionOptions,
-    out: &mut crate::output::StdoutWriter,
+    out: &mut Outputs,
     signals: &mut Terminators,
     killed: &mut bool,
 ) -> u8 {
-    let mut err = tokio::io::stderr();
     let mut channel = None;
     let mut fwd = match ClientForwards::setup(
         &mut d.conn,
@@ -175,17 +180,19 @@ async fn run_inner(
         // Output collected from the events at hand goes to stdout before
         // we wait for more.
         if !d.conn.has_events() {
-            match out.flush() {
+            match out.stdout.flush() {
                 Ok(n) => taken_from_output(d, channel, n),
                 Err(_) => return 255,
             }
+            let n = out.stderr_flush();
+            taken_from_output(d, channel, n);
         }
         let ev = tokio::select! {
             // Terminating signals restore the terminal before we go (ssh
             // does too), and the standard pipes' blocking mode as we return.
             sig = signals.recv() => {
                 drop(raw.take());
-                eprintln!("Killed by signal {sig}.");
+                report_killed(sig);
                 *killed = true;
                 return 255;
             }
@@ -206,11 +213,18 @@ async fn run_inner(
                 continue;
             }
             // Standard output has room for what waits for it.
-            n = out.writable(), if out.is_waiting() => {
+            n = out.stdout.writable(), if out.stdout.is_waiting() => {
                 match n {
                     Ok(n) => taken_from_output(d, channel, n),
                     Err(_) => return 255,
                 }
+                continue;
+            }
+            // So has standard error.
+            n = async { match out.stderr.as_mut() { Some(e) => e.writable().await, None => std::future::pending().await } },
+                if out.stderr.as_ref().is_some_and(OutputWriter::is_waiting) => {
+                let n = n.unwrap_or_else(|_| out.stderr_closed());
+                taken_from_output(d, channel, n);
                 continue;
             }
             ev = d.step() => match ev {
@@ -416,17 +430,22 @@ async fn run_inner(
                 }
             }
             Event::ChannelData { id, data } if Some(id) == channel => {
-                match out.write(data) {
+                match out.stdout.write(data) {
                     Ok(n) => taken_from_output(d, channel, n),
                     Err(_) => return 255,
                 }
-                while let Some(buf) = out.take_spare() {
+                while let Some(buf) = out.stdout.take_spare() {
                     d.conn.recycle(buf);
                 }
             }
+            Event::ChannelExtendedData { id, data, .. } if Some(id) == channel => {
+                // Written like standard output (RFC 4254 §5.2: extended
+                // data shares the channel's window).
+                let n = out.stderr_write(data);
+                taken_from_output(d, channel, n);
+            }
             Event::ChannelExtendedData { id, data, .. } => {
-                let _ = err.write_all(&data).await;
-                let _ = err.flush().await;
+                // No other channel of ours has a standard error.
                 let _ = d.conn.channel_consumed(id, data.len());
             }
             Event::ChannelRequest {
@@ -463,7 +482,7 @@ async fn run_inner(
                 // The output first, then the terminal, then our message.
                 if let Some(sig) = finish_unless_signalled(out, signals).await {
                     drop(raw.take());
-                    eprintln!("Killed by signal {sig}.");
+                    report_killed(sig);
                     *killed = true;
                     return 255;
                 }
@@ -527,9 +546,77 @@ impl Terminators {
     }
 }
 
-/// Writes out what standard output still holds, unless one of `signals`
-/// comes first (its number, then).
-async fn finish_unless_signalled(out: &mut crate::output::StdoutWriter, signals: &mut Terminators) -> Option<i32> {
+/// Says "Killed by signal N." on standard error, as ssh(1) does, without
+/// waiting for it: standard error may be a pipe that nobody reads (which
+/// may be why we were killed). A thread of its own writes it; we give it
+/// a moment, and exit without it if it is stuck.
+fn report_killed(sig: i32) {
+    use std::io::Write;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let writer = std::thread::Builder::new().name("killed".into()).spawn(move || {
+        let _ = writeln!(std::io::stderr(), "Killed by signal {sig}.");
+        let _ = tx.send(());
+    });
+    if writer.is_ok() {
+        let _ = rx.recv_timeout(Duration::from_millis(100));
+    }
+}
+
+/// The session channel's standard output and standard error.
+struct Outputs {
+    stdout: OutputWriter,
+    /// Started with the first extended data; `None` before, and once it
+    /// has failed (what comes after is dropped).
+    stderr: Option<OutputWriter>,
+}
+
+impl Outputs {
+    /// Adds `data` for standard error, starting its writer if needed;
+    /// returns the bytes taken (see [`OutputWriter::write`]). Once
+    /// standard error is closed (its reader gone), what is sent for it is
+    /// dropped but still counts as taken, so that the window stays open
+    /// for standard output: the session goes on, as ssh(1)'s does.
+    fn stderr_write(&mut self, data: Vec<u8>) -> usize {
+        if self.stderr.is_none() {
+            match OutputWriter::stderr() {
+                Ok(e) => self.stderr = Some(e),
+                Err(_) => return data.len(),
+            }
+        }
+        let Some(e) = self.stderr.as_mut() else {
+            return data.len();
+        };
+        e.write(data).unwrap_or_else(|_| self.stderr_closed())
+    }
+
+    /// Writes what standard error's batch holds, as [`OutputWriter::flush`];
+    /// the bytes taken.
+    fn stderr_flush(&mut self) -> usize {
+        match self.stderr.as_mut().map(OutputWriter::flush) {
+            None => 0,
+            Some(Ok(n)) => n,
+            Some(Err(_)) => self.stderr_closed(),
+        }
+    }
+
+    /// Standard error failed: drops its writer and returns what it still
+    /// held, which counts as taken.
+    fn stderr_closed(&mut self) -> usize {
+        self.stderr.take().map_or(0, |e| e.unwritten())
+    }
+
+    /// Writes out everything both still hold.
+    async fn finish(&mut self) {
+        self.stdout.finish().await;
+        if let Some(e) = self.stderr.as_mut() {
+            e.finish().await;
+        }
+    }
+}
+
+/// Writes out what standard output and standard error still hold, unless
+/// one of `signals` comes first (its number, then).
+async fn finish_unless_signalled(out: &mut Outputs, signals: &mut Terminators) -> Option<i32> {
     tokio::select! {
         _ = out.finish() => None,
         sig = signals.recv() => Some(sig),

@@ -1059,9 +1059,13 @@ fn stdout_reader(socket: bool) -> (Stdio, Box<dyn std::io::Read + Send>) {
 }
 
 /// Starts `tobira … 'printf S; head -c BYTES /dev/zero'` with standard
-/// output to [`stdout_reader`], and reads the `S`: the command runs. The
-/// last item keeps the server, user and keys for as long as it is held.
+/// output to [`stdout_reader`], and reads the `S`: the command runs. With
+/// `stderr`, the command writes both to its standard error instead (then
+/// `done` to its standard output), and the reader is the client's
+/// standard error. The last item keeps the server, user and keys for as
+/// long as it is held.
 fn stalled_download(
+    stderr: bool,
     socket: bool,
     bytes: usize,
     opts: &[&str],
@@ -1073,17 +1077,19 @@ fn stalled_download(
     let dir = TempDir::new("stdout-stalled");
     let (user, ident) = user_with_key(&dir, "");
     let tobirad = start_tobirad(&[]);
-    let (stdout, mut r) = stdout_reader(socket);
+    let (reader_end, mut r) = stdout_reader(socket);
     let mut c = client_command("tobira", &ident, tobirad.port);
-    c.args(opts)
-        .arg(format!("{}@127.0.0.1", user.name))
-        .arg(format!("printf S; head -c {bytes} /dev/zero"));
-    let child = c
-        .stdin(Stdio::null())
-        .stdout(stdout)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    c.args(opts).arg(format!("{}@127.0.0.1", user.name));
+    if stderr {
+        c.arg(format!("printf S >&2; head -c {bytes} /dev/zero >&2; printf done"))
+            .stdout(Stdio::piped())
+            .stderr(reader_end);
+    } else {
+        c.arg(format!("printf S; head -c {bytes} /dev/zero"))
+            .stdout(reader_end)
+            .stderr(Stdio::piped());
+    }
+    let child = c.stdin(Stdio::null()).spawn().unwrap();
     drop(c);
     let mut first = [0u8; 1];
     r.read_exact(&mut first).unwrap();
@@ -1114,40 +1120,57 @@ fn echo_server() -> u16 {
 /// once the reader comes back.
 #[test]
 fn a_stalled_stdout_reader_holds_back_the_server_not_the_session() {
-    use std::io::Read;
     for socket in [false, true] {
-        let echo = echo_server();
-        let local = free_port();
-        let forward = format!("{local}:127.0.0.1:{echo}");
-        let opts = [
-            "-o",
-            "ServerAliveInterval=1",
-            "-o",
-            "ServerAliveCountMax=2",
-            "-L",
-            &forward,
-        ];
-        let (child, mut r, _keep) = stalled_download(socket, 20_000_000, &opts);
-        // The server has filled the window and stopped; the session still
-        // serves the forward.
-        std::thread::sleep(Duration::from_secs(1));
-        let mut c = std::net::TcpStream::connect(("127.0.0.1", local)).unwrap();
-        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        c.write_all(b"ping").unwrap();
-        let mut pong = [0u8; 4];
-        c.read_exact(&mut pong)
-            .unwrap_or_else(|e| panic!("socket {socket}: no echo through -L while stdout is stalled: {e}"));
-        assert_eq!(&pong, b"ping");
-        drop(c);
-        // Four keepalive intervals without reading in all: twice the
-        // count allowed unanswered.
-        std::thread::sleep(Duration::from_secs(3));
-        let mut all = Vec::new();
-        r.read_to_end(&mut all).unwrap();
-        let out = child.wait_with_output().unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(0), "socket {socket}: {err}");
-        assert_eq!(all.len(), 20_000_000, "socket {socket}: every byte after the stall");
+        stalled_reader_holds_back_the_server_not_the_session(false, socket);
+    }
+}
+
+/// The same for standard error (RFC 4254 §5.2's extended data): it too
+/// waits in the window, not in the session.
+#[test]
+fn a_stalled_stderr_reader_holds_back_the_server_not_the_session() {
+    stalled_reader_holds_back_the_server_not_the_session(true, false);
+}
+
+/// See [`a_stalled_stdout_reader_holds_back_the_server_not_the_session`]:
+/// for standard error with `stderr`, through a socket with `socket`.
+fn stalled_reader_holds_back_the_server_not_the_session(stderr: bool, socket: bool) {
+    use std::io::Read;
+    let echo = echo_server();
+    let local = free_port();
+    let forward = format!("{local}:127.0.0.1:{echo}");
+    let opts = [
+        "-o",
+        "ServerAliveInterval=1",
+        "-o",
+        "ServerAliveCountMax=2",
+        "-L",
+        &forward,
+    ];
+    let what = format!("stderr {stderr}, socket {socket}");
+    let (child, mut r, _keep) = stalled_download(stderr, socket, 20_000_000, &opts);
+    // The server has filled the window and stopped; the session still
+    // serves the forward.
+    std::thread::sleep(Duration::from_secs(1));
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", local)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.write_all(b"ping").unwrap();
+    let mut pong = [0u8; 4];
+    c.read_exact(&mut pong)
+        .unwrap_or_else(|e| panic!("{what}: no echo through -L while the output is stalled: {e}"));
+    assert_eq!(&pong, b"ping");
+    drop(c);
+    // Four keepalive intervals without reading in all: twice the
+    // count allowed unanswered.
+    std::thread::sleep(Duration::from_secs(3));
+    let mut all = Vec::new();
+    r.read_to_end(&mut all).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{what}: {err}");
+    assert_eq!(all.len(), 20_000_000, "{what}: every byte after the stall");
+    if stderr {
+        assert_eq!(out.stdout, b"done", "{what}: standard output after it");
     }
 }
 
@@ -1156,7 +1179,7 @@ fn a_stalled_stdout_reader_holds_back_the_server_not_the_session() {
 /// not come (the output fits in the window, so the channel closes first).
 #[test]
 fn sigterm_ends_the_client_after_the_command_while_its_output_is_not_read() {
-    let (mut child, _r, _keep) = stalled_download(false, 1_000_000, &[]);
+    let (mut child, _r, _keep) = stalled_download(false, false, 1_000_000, &[]);
     // The channel has closed by now; the client waits to write.
     std::thread::sleep(Duration::from_millis(1500));
     assert!(matches!(child.try_wait(), Ok(None)), "still writing its output");
@@ -1180,14 +1203,37 @@ fn terminate(child: &mut std::process::Child, what: &str) -> Option<i32> {
 }
 
 /// SIGTERM ends the client at once, as it ends ssh(1), even while its
-/// standard output is not being read (a pipe, a socket): it waits neither
-/// for room nor for the reader.
+/// standard output (a pipe, a socket) or its standard error is not being
+/// read: it waits neither for room nor for the reader, and its "Killed
+/// by signal" message, which cannot reach a full standard error, does
+/// not hold it up either.
 #[test]
 fn sigterm_ends_the_client_while_its_output_is_not_read() {
-    for socket in [false, true] {
-        let (mut child, _r, _keep) = stalled_download(socket, 50_000_000, &[]);
+    for (stderr, socket) in [(false, false), (false, true), (true, false)] {
+        let (mut child, _r, _keep) = stalled_download(stderr, socket, 50_000_000, &[]);
         std::thread::sleep(Duration::from_millis(500));
-        let what = format!("socket {socket}");
+        let what = format!("stderr {stderr}, socket {socket}");
         assert_eq!(terminate(&mut child, &what), Some(255), "{what}");
     }
+}
+
+/// Standard error closed by its reader loses what is sent for it, not the
+/// session: standard output gets everything and the command's exit
+/// status comes back, as with ssh(1).
+#[test]
+fn a_closed_stderr_ends_nothing_but_itself() {
+    let dir = TempDir::new("stderr-closed");
+    let (user, ident) = user_with_key(&dir, "");
+    let tobirad = start_tobirad(&[]);
+    let (reader_end, r) = stdout_reader(false);
+    drop(r);
+    let out = client_command("tobira", &ident, tobirad.port)
+        .arg(format!("{}@127.0.0.1", user.name))
+        .arg("head -c 5000000 /dev/zero >&2; head -c 7000000 /dev/zero; exit 4")
+        .stdin(Stdio::null())
+        .stderr(reader_end)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(out.stdout.len(), 7_000_000, "every byte of standard output");
 }
