@@ -349,6 +349,9 @@ impl OutputWriter {
                             permit.send(batch);
                         }
                         Err(mpsc::error::TrySendError::Full(())) => break,
+                        // What was handed over counts; the next call
+                        // reports the end.
+                        Err(mpsc::error::TrySendError::Closed(())) if handed > 0 => break,
                         Err(mpsc::error::TrySendError::Closed(())) => return Err(OutputClosed),
                     }
                 }

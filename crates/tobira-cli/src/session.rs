@@ -69,7 +69,11 @@ pub async fn run(mut d: Driver<tobira::client::BoxStream>, o: SessionOptions) ->
         }
     };
     // Standard error's writer starts with the first data for it.
-    let mut out = Outputs { stdout, stderr: None };
+    let mut out = Outputs {
+        stdout,
+        stderr: Stderr::NotStarted,
+        later: Vec::new(),
+    };
     let mut signals = Terminators::install();
     let mut killed = false;
     let mut code = run_inner(&mut d, &o, &mut out, &mut signals, &mut killed).await;
@@ -85,10 +89,11 @@ pub async fn run(mut d: Driver<tobira::client::BoxStream>, o: SessionOptions) ->
     if killed {
         // At once, as ssh(1), not after a reader that may never come back.
         out.stdout.abandon();
-        if let Some(e) = out.stderr {
+        if let Stderr::Open(e) = out.stderr {
             e.abandon();
         }
     } else {
+        out.say_later();
         drop(out);
     }
     if !d.conn.is_closed() {
@@ -163,9 +168,10 @@ async fn run_inner(
     let mut exit: Option<u8> = None;
     let mut started = false;
     let mut winch = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change()).ok();
-    // After a pause of the loop (a standard error nobody reads, say), one
-    // tick, not a burst of the missed ones: a burst would count every
-    // keepalive as unanswered before any answer is read.
+    // After a pause of the loop (our own message to a standard error
+    // nobody reads, say), one tick, not a burst of the missed ones: a
+    // burst would count every keepalive as unanswered before any answer
+    // is read.
     let mut alive = (!o.alive_interval.is_zero()).then(|| {
         let mut i = tokio::time::interval(o.alive_interval);
         i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -177,8 +183,8 @@ async fn run_inner(
     let mut stdio_written = false;
     loop {
         fwd.fw.refresh(&d.conn);
-        // Output collected from the events at hand goes to stdout before
-        // we wait for more.
+        // Output collected from the events at hand goes to standard output
+        // and standard error before we wait for more.
         if !d.conn.has_events() {
             match out.stdout.flush() {
                 Ok(n) => taken_from_output(d, channel, n),
@@ -221,8 +227,8 @@ async fn run_inner(
                 continue;
             }
             // So has standard error.
-            n = async { match out.stderr.as_mut() { Some(e) => e.writable().await, None => std::future::pending().await } },
-                if out.stderr.as_ref().is_some_and(OutputWriter::is_waiting) => {
+            n = async { match &mut out.stderr { Stderr::Open(e) => e.writable().await, _ => std::future::pending().await } },
+                if matches!(&out.stderr, Stderr::Open(e) if e.is_waiting()) => {
                 let n = n.unwrap_or_else(|_| out.stderr_closed());
                 taken_from_output(d, channel, n);
                 continue;
@@ -298,6 +304,7 @@ async fn run_inner(
             Ok(ev) => ev,
             Err(e) => {
                 drop(raw.take());
+                // Said after the output that came before (see `run`).
                 return match (e, exit) {
                     // After the exit status only a plain end of the connection
                     // (or the server's "by application" goodbye) keeps it: a
@@ -306,12 +313,12 @@ async fn run_inner(
                     (DriverError::Eof, Some(code)) => code,
                     (DriverError::Protocol(tobira_proto::Error::PeerDisconnected { code: 11, .. }), Some(code)) => code,
                     (DriverError::Protocol(tobira_proto::Error::PeerDisconnected { code, message }), _) => {
-                        eprintln!("Received disconnect from {}: {code}: {message}", o.host);
+                        out.later(format!("Received disconnect from {}: {code}: {message}", o.host));
                         255
                     }
                     (DriverError::Eof, None) if o.no_session => 0,
                     (e, _) => {
-                        eprintln!("Connection to {} closed: {e}", o.host);
+                        out.later(format!("Connection to {} closed: {e}", o.host));
                         255
                     }
                 };
@@ -443,6 +450,11 @@ async fn run_inner(
                 // data shares the channel's window).
                 let n = out.stderr_write(data);
                 taken_from_output(d, channel, n);
+                if let Stderr::Open(e) = &mut out.stderr {
+                    while let Some(buf) = e.take_spare() {
+                        d.conn.recycle(buf);
+                    }
+                }
             }
             Event::ChannelExtendedData { id, data, .. } => {
                 // No other channel of ours has a standard error.
@@ -466,7 +478,8 @@ async fn run_inner(
                 want_reply,
             } if Some(id) == channel => {
                 if !message.is_empty() && !o.quiet {
-                    eprintln!("{message}");
+                    // After the standard error that came before it.
+                    out.later(message);
                 }
                 exit = Some(128u8.saturating_add(signal_number(&name)));
                 if want_reply {
@@ -479,7 +492,7 @@ async fn run_inner(
                 let _ = d.conn.channel_request_reply(id, false);
             }
             Event::ChannelClosed { id } if Some(id) == channel => {
-                // The output first, then the terminal, then our message.
+                // The output first, then the terminal, then our messages.
                 if let Some(sig) = finish_unless_signalled(out, signals).await {
                     drop(raw.take());
                     report_killed(sig);
@@ -487,6 +500,7 @@ async fn run_inner(
                     return 255;
                 }
                 drop(raw.take());
+                out.say_later();
                 if o.want_tty && !o.quiet {
                     eprintln!("Connection to {} closed.", o.host);
                 }
@@ -562,12 +576,23 @@ fn report_killed(sig: i32) {
     }
 }
 
-/// The session channel's standard output and standard error.
+/// The session channel's standard output and standard error, and our own
+/// messages that wait for them.
 struct Outputs {
     stdout: OutputWriter,
-    /// Started with the first extended data; `None` before, and once it
-    /// has failed (what comes after is dropped).
-    stderr: Option<OutputWriter>,
+    stderr: Stderr,
+    /// Messages of ours about the end of the session, printed once what
+    /// came before them is written ([`Self::say_later`]).
+    later: Vec<String>,
+}
+
+/// Standard error's writer, started with the first extended data.
+enum Stderr {
+    NotStarted,
+    Open(OutputWriter),
+    /// Closed by its reader (or it could not start): what comes for it
+    /// is dropped.
+    Closed,
 }
 
 impl Outputs {
@@ -577,13 +602,10 @@ impl Outputs {
     /// dropped but still counts as taken, so that the window stays open
     /// for standard output: the session goes on, as ssh(1)'s does.
     fn stderr_write(&mut self, data: Vec<u8>) -> usize {
-        if self.stderr.is_none() {
-            match OutputWriter::stderr() {
-                Ok(e) => self.stderr = Some(e),
-                Err(_) => return data.len(),
-            }
+        if matches!(self.stderr, Stderr::NotStarted) {
+            self.stderr = OutputWriter::stderr().map_or(Stderr::Closed, Stderr::Open);
         }
-        let Some(e) = self.stderr.as_mut() else {
+        let Stderr::Open(e) = &mut self.stderr else {
             return data.len();
         };
         e.write(data).unwrap_or_else(|_| self.stderr_closed())
@@ -592,24 +614,40 @@ impl Outputs {
     /// Writes what standard error's batch holds, as [`OutputWriter::flush`];
     /// the bytes taken.
     fn stderr_flush(&mut self) -> usize {
-        match self.stderr.as_mut().map(OutputWriter::flush) {
-            None => 0,
-            Some(Ok(n)) => n,
-            Some(Err(_)) => self.stderr_closed(),
-        }
+        let Stderr::Open(e) = &mut self.stderr else {
+            return 0;
+        };
+        e.flush().unwrap_or_else(|_| self.stderr_closed())
     }
 
     /// Standard error failed: drops its writer and returns what it still
     /// held, which counts as taken.
     fn stderr_closed(&mut self) -> usize {
-        self.stderr.take().map_or(0, |e| e.unwritten())
+        match std::mem::replace(&mut self.stderr, Stderr::Closed) {
+            Stderr::Open(e) => e.unwritten(),
+            _ => 0,
+        }
     }
 
     /// Writes out everything both still hold.
     async fn finish(&mut self) {
         self.stdout.finish().await;
-        if let Some(e) = self.stderr.as_mut() {
+        if let Stderr::Open(e) = &mut self.stderr {
             e.finish().await;
+        }
+    }
+
+    /// Keeps `message` for [`Self::say_later`]: it comes after the
+    /// command's standard error that arrived before it.
+    fn later(&mut self, message: String) {
+        self.later.push(message);
+    }
+
+    /// Prints the messages kept by [`Self::later`], once [`Self::finish`]
+    /// has written what came before them.
+    fn say_later(&mut self) {
+        for m in self.later.drain(..) {
+            eprintln!("{m}");
         }
     }
 }

@@ -1058,12 +1058,13 @@ fn stdout_reader(socket: bool) -> (Stdio, Box<dyn std::io::Read + Send>) {
     }
 }
 
-/// Starts `tobira … 'printf S; head -c BYTES /dev/zero'` with standard
-/// output to [`stdout_reader`], and reads the `S`: the command runs. With
-/// `stderr`, the command writes both to its standard error instead (then
-/// `done` to its standard output), and the reader is the client's
-/// standard error. The last item keeps the server, user and keys for as
-/// long as it is held.
+/// Starts `tobira … 'printf S; head -c BYTES /dev/zero; touch finished'`
+/// with standard output to [`stdout_reader`], and reads the `S`: the
+/// command runs. With `stderr`, the command writes both to its standard
+/// error instead (then `done` to its standard output), and the reader is
+/// the client's standard error. The last item keeps the server, user
+/// (whose home gets `finished` once the command has written everything)
+/// and keys for as long as it is held.
 fn stalled_download(
     stderr: bool,
     socket: bool,
@@ -1081,11 +1082,13 @@ fn stalled_download(
     let mut c = client_command("tobira", &ident, tobirad.port);
     c.args(opts).arg(format!("{}@127.0.0.1", user.name));
     if stderr {
-        c.arg(format!("printf S >&2; head -c {bytes} /dev/zero >&2; printf done"))
-            .stdout(Stdio::piped())
-            .stderr(reader_end);
+        c.arg(format!(
+            "printf S >&2; head -c {bytes} /dev/zero >&2; touch finished; printf done"
+        ))
+        .stdout(Stdio::piped())
+        .stderr(reader_end);
     } else {
-        c.arg(format!("printf S; head -c {bytes} /dev/zero"))
+        c.arg(format!("printf S; head -c {bytes} /dev/zero; touch finished"))
             .stdout(reader_end)
             .stderr(Stdio::piped());
     }
@@ -1148,7 +1151,7 @@ fn stalled_reader_holds_back_the_server_not_the_session(stderr: bool, socket: bo
         &forward,
     ];
     let what = format!("stderr {stderr}, socket {socket}");
-    let (child, mut r, _keep) = stalled_download(stderr, socket, 20_000_000, &opts);
+    let (child, mut r, keep) = stalled_download(stderr, socket, 20_000_000, &opts);
     // The server has filled the window and stopped; the session still
     // serves the forward.
     std::thread::sleep(Duration::from_secs(1));
@@ -1163,6 +1166,13 @@ fn stalled_reader_holds_back_the_server_not_the_session(stderr: bool, socket: bo
     // Four keepalive intervals without reading in all: twice the
     // count allowed unanswered.
     std::thread::sleep(Duration::from_secs(3));
+    // Held back: what the command wrote is far more than the window and
+    // the buffers on the way.
+    let finished = keep.1.home.join("finished");
+    assert!(
+        !finished.exists(),
+        "{what}: the command wrote everything while nobody read it"
+    );
     let mut all = Vec::new();
     r.read_to_end(&mut all).unwrap();
     let out = child.wait_with_output().unwrap();
@@ -1172,18 +1182,23 @@ fn stalled_reader_holds_back_the_server_not_the_session(stderr: bool, socket: bo
     if stderr {
         assert_eq!(out.stdout, b"done", "{what}: standard output after it");
     }
+    assert!(finished.exists(), "{what}");
 }
 
 /// After the command's end, SIGTERM still ends the client at once while
-/// what it holds for its standard output waits for a reader that does
-/// not come (the output fits in the window, so the channel closes first).
+/// what it holds for its standard output (or standard error) waits for a
+/// reader that does not come (the output fits in the window, so the
+/// channel closes first).
 #[test]
 fn sigterm_ends_the_client_after_the_command_while_its_output_is_not_read() {
-    let (mut child, _r, _keep) = stalled_download(false, false, 1_000_000, &[]);
-    // The channel has closed by now; the client waits to write.
-    std::thread::sleep(Duration::from_millis(1500));
-    assert!(matches!(child.try_wait(), Ok(None)), "still writing its output");
-    assert_eq!(terminate(&mut child, "after the command"), Some(255));
+    for stderr in [false, true] {
+        let (mut child, _r, _keep) = stalled_download(stderr, false, 1_000_000, &[]);
+        // The channel has closed by now; the client waits to write.
+        std::thread::sleep(Duration::from_millis(1500));
+        let what = format!("after the command, stderr {stderr}");
+        assert!(matches!(child.try_wait(), Ok(None)), "{what}: still writing its output");
+        assert_eq!(terminate(&mut child, &what), Some(255));
+    }
 }
 
 /// Sends SIGTERM to `child` and returns its exit code; fails the test
@@ -1227,13 +1242,26 @@ fn a_closed_stderr_ends_nothing_but_itself() {
     let tobirad = start_tobirad(&[]);
     let (reader_end, r) = stdout_reader(false);
     drop(r);
-    let out = client_command("tobira", &ident, tobirad.port)
+    let mut child = client_command("tobira", &ident, tobirad.port)
         .arg(format!("{}@127.0.0.1", user.name))
         .arg("head -c 5000000 /dev/zero >&2; head -c 7000000 /dev/zero; exit 4")
         .stdin(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(reader_end)
-        .output()
+        .spawn()
         .unwrap();
-    assert_eq!(out.status.code(), Some(4));
-    assert_eq!(out.stdout.len(), 7_000_000, "every byte of standard output");
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut stdout, &mut all);
+        all.len()
+    });
+    // A window lost with standard error would stall the rest.
+    let ended = wait_until(Duration::from_secs(60), || matches!(child.try_wait(), Ok(Some(_))));
+    if !ended {
+        let _ = child.kill();
+    }
+    assert!(ended, "the session stalled after standard error closed");
+    assert_eq!(child.wait().unwrap().code(), Some(4));
+    assert_eq!(reader.join().unwrap(), 7_000_000, "every byte of standard output");
 }
