@@ -117,12 +117,21 @@ pub enum Stdin {
         /// The end was seen: nothing more comes.
         done: bool,
     },
+    /// `-n`: nothing is read; the end comes at once.
+    Null {
+        /// The end was reported.
+        done: bool,
+    },
 }
 
 impl Stdin {
     /// Starts reading descriptor 0: [`PipeInput`] when it is a pipe, the
-    /// thread otherwise.
-    pub fn start() -> std::io::Result<Self> {
+    /// thread otherwise; with `null` (`-n`), nothing (descriptor 0 is left
+    /// alone, as ssh -n leaves it to whoever else reads it).
+    pub fn start(null: bool) -> std::io::Result<Self> {
+        if null {
+            return Ok(Stdin::Null { done: false });
+        }
         if let Some(p) = PipeInput::open()? {
             return Ok(Stdin::Pipe(p));
         }
@@ -148,6 +157,13 @@ impl Stdin {
                 }
                 std::future::pending().await
             }
+            Stdin::Null { done } => {
+                if !*done {
+                    *done = true;
+                    return None;
+                }
+                std::future::pending().await
+            }
         }
     }
 
@@ -159,6 +175,7 @@ impl Stdin {
             Stdin::Thread { spare, .. } => spare.try_send(buf).map_err(|e| match e {
                 std::sync::mpsc::TrySendError::Full(b) | std::sync::mpsc::TrySendError::Disconnected(b) => b,
             }),
+            Stdin::Null { .. } => Err(buf),
         }
     }
 }

@@ -48,6 +48,9 @@ pub struct SessionOptions {
     pub dynamic_forwards: Vec<tobira::config::client::Forward>,
     /// `ExitOnForwardFailure`.
     pub exit_on_forward_failure: bool,
+    /// `-n`: standard input is not read; the command gets an immediate
+    /// end of file.
+    pub null_stdin: bool,
     /// `-W host:port`.
     pub stdio_forward: Option<(String, u16)>,
     /// `-A` / `ForwardAgent`: the local agent socket to forward.
@@ -426,7 +429,7 @@ async fn run_inner(
                 }
                 if !started {
                     started = true;
-                    match crate::input::Stdin::start() {
+                    match crate::input::Stdin::start(o.null_stdin) {
                         Ok(s) => stdin = Some(s),
                         Err(e) => {
                             drop(raw.take());

@@ -259,6 +259,160 @@ fn scp_and_sftp_through_tobirad() {
     assert_eq!(std::fs::read(&back).unwrap(), data);
 }
 
+/// OpenSSH's scp (SFTP and, with `-O`, the old scp protocol) and sftp
+/// run tobira as their ssh (`-S tobira`): they call it with `-x`, `-s`,
+/// `-oForwardX11 no` (a space, not `=`), `-l` and `--`, which tobira takes
+/// as ssh does; rsync (`-e tobira`) with `-l` and a command. Against
+/// tobirad and sshd, files equal both ways.
+#[test]
+fn scp_sftp_and_rsync_use_tobira_as_their_ssh() {
+    let dir = TempDir::new("scp-S");
+    let (user, ident) = user_with_key(&dir, "");
+    let tobirad = start_tobirad(&[]);
+    let sshd = start_sshd(&[
+        "AuthorizedKeysFile=.ssh/authorized_keys",
+        "Subsystem=sftp /usr/lib/openssh/sftp-server",
+    ]);
+    let data = random_bytes(8 * 1024 * 1024 + 5);
+    let src = dir.path("src.bin");
+    std::fs::write(&src, &data).unwrap();
+    // What `scp -S` runs: tobira with the test's options (scp passes its
+    // own before the destination).
+    let wrapper = dir.path("tobira-for-scp");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nexec {} -F /dev/null -o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no -o BatchMode=yes -o IdentitiesOnly=yes -q {ident} \"$@\"\n",
+            bin("tobira").display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    for (name, server) in [("tobirad", &tobirad), ("sshd", &sshd)] {
+        let port = server.port.to_string();
+        for legacy in [false, true] {
+            let what = format!("{name}, scp{}", if legacy { " -O" } else { "" });
+            let remote = user.home.join(format!("copy-{name}-{legacy}.bin"));
+            let out = run(
+                Command::new("scp")
+                    .args(if legacy { &["-O"][..] } else { &[] })
+                    .arg("-S")
+                    .arg(&wrapper)
+                    .args(["-P", &port])
+                    .arg(&src)
+                    .arg(format!("{}@127.0.0.1:{}", user.name, remote.display())),
+                Duration::from_secs(60),
+            );
+            assert!(out.status.success(), "{what}: {}", String::from_utf8_lossy(&out.stderr));
+            assert!(std::fs::read(&remote).unwrap() == data, "{what}: the copy differs");
+            let back = dir.path(&format!("back-{name}-{legacy}.bin"));
+            let out = run(
+                Command::new("scp")
+                    .args(if legacy { &["-O"][..] } else { &[] })
+                    .arg("-S")
+                    .arg(&wrapper)
+                    .args(["-P", &port])
+                    .arg(format!("{}@127.0.0.1:{}", user.name, remote.display()))
+                    .arg(&back),
+                Duration::from_secs(60),
+            );
+            assert!(
+                out.status.success(),
+                "{what} back: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(std::fs::read(&back).unwrap() == data, "{what}: the copy back differs");
+        }
+        let remote = user.home.join(format!("copy-{name}-false.bin"));
+        let got = dir.path(&format!("sftp-{name}.bin"));
+        let batch = dir.path(&format!("batch-{name}"));
+        std::fs::write(&batch, format!("get {} {}\n", remote.display(), got.display())).unwrap();
+        let out = run(
+            Command::new("sftp")
+                .arg("-S")
+                .arg(&wrapper)
+                .args(["-P", &port, "-b"])
+                .arg(&batch)
+                .arg(format!("{}@127.0.0.1", user.name)),
+            Duration::from_secs(60),
+        );
+        assert!(
+            out.status.success(),
+            "{name}, sftp: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(std::fs::read(&got).unwrap() == data, "{name}, sftp: the copy differs");
+        let remote_dir = user.home.join(format!("rsync-{name}"));
+        let out = run(
+            Command::new("rsync")
+                .arg("-e")
+                .arg(format!("{} -p {port}", wrapper.display()))
+                .arg("-a")
+                .arg(&src)
+                .arg(format!("{}@127.0.0.1:{}/", user.name, remote_dir.display())),
+            Duration::from_secs(60),
+        );
+        assert!(
+            out.status.success(),
+            "{name}, rsync: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            std::fs::read(remote_dir.join("src.bin")).unwrap() == data,
+            "{name}, rsync: the copy differs"
+        );
+    }
+}
+
+/// `-n` sends the command no input, whatever standard input holds, and
+/// leaves standard input unread; `-s` without a subsystem name is refused;
+/// `ClearAllForwardings=yes` (which scp passes) drops a `-L`.
+#[test]
+fn dash_n_dash_s_and_clear_all_forwardings() {
+    let dir = TempDir::new("dash-n");
+    let (user, ident) = user_with_key(&dir, "");
+    let tobirad = start_tobirad(&[]);
+    let (code, out, err) = exec(
+        "tobira",
+        tobirad.port,
+        &user.name,
+        &ident,
+        &["-n"],
+        "wc -c",
+        b"input that must not be sent",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(String::from_utf8_lossy(&out).trim(), "0");
+    let (code, out, _) = exec("tobira", tobirad.port, &user.name, &ident, &[], "wc -c", b"12345");
+    assert_eq!((code, String::from_utf8_lossy(&out).trim()), (0, "5"), "without -n");
+    let mut c = client_command("tobira", &ident, tobirad.port);
+    c.args(["-s", &format!("{}@127.0.0.1", user.name)]);
+    let out = run(&mut c, Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(255));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("-s needs a subsystem name"));
+    // The command runs while the forward would be listening.
+    for clear in [false, true] {
+        let port = free_port();
+        let forward = format!("{port}:127.0.0.1:9");
+        let clear_opt = format!("ClearAllForwardings={}", if clear { "yes" } else { "no" });
+        let check = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(700));
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        let (code, _, err) = exec(
+            "tobira",
+            tobirad.port,
+            &user.name,
+            &ident,
+            &["-L", &forward, "-o", &clear_opt],
+            "sleep 1.5",
+            b"",
+        );
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(check.join().unwrap(), !clear, "{clear_opt}: -L listening");
+    }
+}
+
 /// A dropped connection ends the session's processes, background ones too.
 #[test]
 fn processes_cleaned_up_when_connection_drops() {

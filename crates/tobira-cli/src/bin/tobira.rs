@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::Parser;
 use tobira::client::{connect, ClientError, ClientSettings};
 use tobira::client_auth::{AuthSettings, Authenticator};
-use tobira::config::client::IdentityAgent;
+use tobira::config::client::{Forward, IdentityAgent};
 use tobira::trust::{decide, StrictMode, TrustSettings};
 
 /// tobira SSH client.
@@ -33,6 +33,25 @@ struct Args {
     /// Do not execute a remote command.
     #[arg(short = 'N')]
     no_command: bool,
+    /// Read standard input from /dev/null (send nothing to the command).
+    #[arg(short = 'n')]
+    null_stdin: bool,
+    /// Request the command as a subsystem (`tobira -s host sftp`), as
+    /// scp(1) and sftp(1) run their transport (RFC 4254 §6.5).
+    #[arg(short = 's')]
+    subsystem: bool,
+    /// Disable X11 forwarding: accepted for scripts (scp passes it);
+    /// tobira never forwards X11.
+    #[arg(short = 'x')]
+    no_x11: bool,
+    /// Disable GSSAPI credential forwarding: accepted for scripts; tobira
+    /// has no GSSAPI.
+    #[arg(short = 'k')]
+    no_gssapi_delegation: bool,
+    /// Escape character (`EscapeChar`: a character, `^X`, or `none`);
+    /// the last one counts.
+    #[arg(short = 'e', overrides_with = "escape")]
+    escape: Option<String>,
     /// Quiet mode.
     #[arg(short = 'q')]
     quiet: bool,
@@ -169,6 +188,27 @@ fn parse_destination(d: &str) -> Result<(Option<String>, String, Option<u16>), S
     })
 }
 
+/// The `-o` options, after the settings of `-c`, `-m`, `-C` and `-e`: these
+/// come first, so that they win over `-o` and the configuration files
+/// (where the first value wins), as in ssh.
+fn config_options(args: &Args) -> Vec<String> {
+    let mut options = Vec::new();
+    if let Some(c) = &args.cipher_spec {
+        options.push(format!("Ciphers={c}"));
+    }
+    if let Some(m) = &args.mac_spec {
+        options.push(format!("MACs={m}"));
+    }
+    if args.compress {
+        options.push("Compression=yes".into());
+    }
+    if let Some(e) = &args.escape {
+        options.push(format!("EscapeChar={e}"));
+    }
+    options.extend(args.options.iter().cloned());
+    options
+}
+
 /// Parses the command line; of `-q` and `-v`, the one given last wins, as
 /// in OpenSSH (`-q` sets the log level to quiet, a first `-v` sets it to
 /// debug1 whatever came before).
@@ -255,16 +295,7 @@ fn main() -> ExitCode {
         .flatten()
         .map(|u| u.name)
         .unwrap_or_else(|| "root".into());
-    let mut options = args.options.clone();
-    if let Some(c) = &args.cipher_spec {
-        options.push(format!("Ciphers={c}"));
-    }
-    if let Some(m) = &args.mac_spec {
-        options.push(format!("MACs={m}"));
-    }
-    if args.compress {
-        options.push("Compression=yes".into());
-    }
+    let options = config_options(&args);
     let user_override = args.login.first().cloned().or(dest_user);
     let cfg = match tobira::config::client::resolve_client_config(
         &host,
@@ -511,6 +542,9 @@ fn main() -> ExitCode {
             } else {
                 Some(args.command.join(" "))
             };
+            if args.subsystem && command.is_none() && !args.no_command && args.stdio.is_none() {
+                return fail("tobira: -s needs a subsystem name (tobira -s host sftp)");
+            }
             let stdio = match &args.stdio {
                 Some(w) => {
                     let parsed = w.rsplit_once(':').and_then(|(h, p)| {
@@ -569,9 +603,19 @@ fn main() -> ExitCode {
                     _ => None,
                 }
             };
+            // `ClearAllForwardings yes` (as scp and sftp pass it) drops
+            // them all, as in ssh.
+            let forwards = |cli: &[Forward], file: &[Forward]| -> Vec<Forward> {
+                if cfg.clear_all_forwardings {
+                    Vec::new()
+                } else {
+                    cli.iter().chain(file).cloned().collect()
+                }
+            };
             let opts = tobira_cli::session::SessionOptions {
                 command,
-                subsystem: false,
+                subsystem: args.subsystem,
+                null_stdin: args.null_stdin,
                 want_tty,
                 no_session: args.no_command,
                 env,
@@ -580,9 +624,9 @@ fn main() -> ExitCode {
                 alive_count_max: cfg.server_alive_count_max,
                 host: cfg.host_name.clone(),
                 quiet: args.quiet,
-                local_forwards: cli_forwards.0.iter().chain(&cfg.local_forward).cloned().collect(),
-                remote_forwards: cli_forwards.1.iter().chain(&cfg.remote_forward).cloned().collect(),
-                dynamic_forwards: cli_forwards.2.iter().chain(&cfg.dynamic_forward).cloned().collect(),
+                local_forwards: forwards(&cli_forwards.0, &cfg.local_forward),
+                remote_forwards: forwards(&cli_forwards.1, &cfg.remote_forward),
+                dynamic_forwards: forwards(&cli_forwards.2, &cfg.dynamic_forward),
                 exit_on_forward_failure: cfg.exit_on_forward_failure,
                 stdio_forward: stdio,
                 forward_agent: agent_to_forward,
@@ -657,5 +701,47 @@ mod tests {
         assert_eq!(a.identity.len(), 2);
         assert_eq!(a.destination.as_deref(), Some("host"));
         assert_eq!(a.command, ["true"]);
+    }
+
+    /// `-c`, `-m`, `-C` and `-e` win over the same settings given with
+    /// `-o` (before or after them), as in ssh; scp's and sftp's flags
+    /// (`-x`, `-s`, `-oForwardX11 no`, `--`) are taken.
+    #[test]
+    fn flags_win_over_dash_o_and_scp_flags_are_taken() {
+        use clap::Parser;
+        let a = super::Args::try_parse_from([
+            "tobira",
+            "-oCiphers=aes128-ctr",
+            "-c",
+            "aes256-gcm@openssh.com",
+            "-e",
+            "^A",
+            "-o",
+            "EscapeChar=none",
+            "-C",
+            "-m",
+            "hmac-sha2-512",
+            "-x",
+            "-k",
+            "-n",
+            "-oForwardX11 no",
+            "-l",
+            "u",
+            "-s",
+            "--",
+            "host",
+            "sftp",
+        ])
+        .unwrap();
+        let o = super::config_options(&a);
+        let first = |kw: &str| o.iter().find(|x| x.starts_with(kw)).cloned();
+        assert_eq!(first("Ciphers="), Some("Ciphers=aes256-gcm@openssh.com".into()));
+        assert_eq!(first("MACs="), Some("MACs=hmac-sha2-512".into()));
+        assert_eq!(first("Compression="), Some("Compression=yes".into()));
+        assert_eq!(first("EscapeChar="), Some("EscapeChar=^A".into()));
+        assert!(o.contains(&"ForwardX11 no".to_string()));
+        assert!(a.subsystem && a.null_stdin && a.no_x11);
+        assert_eq!(a.destination.as_deref(), Some("host"));
+        assert_eq!(a.command, ["sftp"]);
     }
 }

@@ -230,6 +230,10 @@ pub struct ClientConfig {
     pub escape_char: Option<u8>,
     /// `CheckHostIP`: default no.
     pub check_host_ip: bool,
+    /// `ClearAllForwardings`: default no; yes drops every local, remote
+    /// and dynamic forward, those of the files and of the command line
+    /// alike (scp and sftp set it when they run the client).
+    pub clear_all_forwardings: bool,
     /// Keywords OpenSSH knows that tobira ignores, and `Match` criteria it
     /// cannot evaluate, as `FILE line N: Unsupported option "keyword"`.
     pub warnings: Vec<String>,
@@ -473,6 +477,7 @@ enum Kw {
     LogLevel,
     EscapeChar,
     CheckHostIp,
+    ClearAllForwardings,
     IgnoreUnknown,
 }
 
@@ -556,7 +561,7 @@ static KEYWORDS: &[(&str, Kind)] = &[
     ("casignaturealgorithms", Kind::Unsupported),
     ("certificatefile", Kind::Unsupported),
     ("channeltimeout", Kind::Unsupported),
-    ("clearallforwardings", Kind::Unsupported),
+    ("clearallforwardings", Kind::Known(Kw::ClearAllForwardings)),
     ("controlmaster", Kind::Unsupported),
     ("controlpath", Kind::Unsupported),
     ("controlpersist", Kind::Unsupported),
@@ -753,6 +758,7 @@ impl Resolver {
                 log_level: LogLevel::Info,
                 escape_char: Some(b'~'),
                 check_host_ip: false,
+                clear_all_forwardings: false,
                 warnings: Vec::new(),
                 tokens: Vec::new(),
             },
@@ -1369,6 +1375,7 @@ impl Resolver {
                 1
             }
             Kw::CheckHostIp => self.flag(kw, args, at, active, |c, v| c.check_host_ip = v)?,
+            Kw::ClearAllForwardings => self.flag(kw, args, at, active, |c, v| c.clear_all_forwardings = v)?,
             Kw::IgnoreUnknown => {
                 let a = need(args, at)?;
                 if self.first(kw, active) {
@@ -1642,7 +1649,7 @@ mod tests {
         assert_eq!(c.kex_algorithms, KEX_DEFAULT);
         assert_eq!(c.ciphers, CIPHER_DEFAULT);
         assert_eq!(c.identity_agent, IdentityAgent::Default);
-        assert!(!c.check_host_ip && !c.batch_mode && !c.compression);
+        assert!(!c.check_host_ip && !c.batch_mode && !c.compression && !c.clear_all_forwardings);
     }
 
     #[test]
@@ -1821,6 +1828,7 @@ RemoteForward 9000
 DynamicForward 127.0.0.1:1080
 IdentityAgent none
 CheckHostIP yes
+ClearAllForwardings yes
 RequestTTY force
 PubkeyAuthentication host-bound
 ";
@@ -1888,7 +1896,7 @@ PubkeyAuthentication host-bound
             }
         );
         assert_eq!(c.identity_agent, IdentityAgent::None);
-        assert!(c.check_host_ip);
+        assert!(c.check_host_ip && c.clear_all_forwardings);
         assert_eq!(c.request_tty, RequestTty::Force);
         assert!(c.pubkey_authentication);
         // ProxyJump set first wins over a later ProxyCommand.
