@@ -364,6 +364,69 @@ fn scp_sftp_and_rsync_use_tobira_as_their_ssh() {
     }
 }
 
+/// git runs tobira as its ssh (`GIT_SSH_COMMAND`): it first probes it
+/// with `-G` (an OpenSSH-like client, so that it may pass `-p` for the
+/// port in the URL), then pushes and clones through it, against tobirad.
+#[test]
+fn git_pushes_and_clones_through_tobira() {
+    let dir = TempDir::new("git");
+    let (user, ident) = user_with_key(&dir, "");
+    let tobirad = start_tobirad(&[]);
+    let remote = user.home.join("repo.git");
+    let (code, _, err) = exec(
+        "tobira",
+        tobirad.port,
+        &user.name,
+        &ident,
+        &[],
+        &format!("git init -q --bare {}", remote.display()),
+        b"",
+    );
+    assert_eq!(code, 0, "git init over tobira: {err}");
+    let ssh = format!(
+        "{} -F /dev/null -o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no -o BatchMode=yes -o IdentitiesOnly=yes -q {ident}",
+        bin("tobira").display()
+    );
+    let url = format!("ssh://{}@127.0.0.1:{}{}", user.name, tobirad.port, remote.display());
+    let work = dir.path("work");
+    let content = random_bytes(3 * 1024 * 1024);
+    let git = |args: &[&str], cwd: &std::path::Path| {
+        let out = run(
+            Command::new("git")
+                .args([
+                    "-c",
+                    "user.name=t",
+                    "-c",
+                    "user.email=t@example.org",
+                    "-c",
+                    "init.defaultBranch=main",
+                ])
+                .args(args)
+                .current_dir(cwd)
+                .env("GIT_SSH_COMMAND", &ssh)
+                .env_remove("GIT_SSH_VARIANT")
+                .env_remove("GIT_SSH"),
+            Duration::from_secs(120),
+        );
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    std::fs::create_dir_all(&work).unwrap();
+    git(&["init", "-q"], &work);
+    std::fs::write(work.join("data.bin"), &content).unwrap();
+    git(&["add", "data.bin"], &work);
+    git(&["commit", "-q", "-m", "first"], &work);
+    git(&["push", "-q", &url, "main"], &work);
+    git(&["clone", "-q", "-b", "main", &url, "clone"], &dir.0);
+    assert!(
+        std::fs::read(dir.path("clone/data.bin")).unwrap() == content,
+        "the clone differs from what was pushed"
+    );
+}
+
 /// `-n` sends the command no input, whatever standard input holds, and
 /// leaves standard input unread; `-s` without a subsystem name is refused;
 /// `ClearAllForwardings=yes` (which scp passes) drops a `-L`.

@@ -40,6 +40,10 @@ struct Args {
     /// scp(1) and sftp(1) run their transport (RFC 4254 §6.5).
     #[arg(short = 's')]
     subsystem: bool,
+    /// Print the configuration for the destination, as `ssh -G`, and exit
+    /// without connecting.
+    #[arg(short = 'G')]
+    print_config: bool,
     /// Disable X11 forwarding: accepted for scripts (scp passes it);
     /// tobira never forwards X11.
     #[arg(short = 'x')]
@@ -309,6 +313,10 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(&format!("{e}")),
     };
+    if args.print_config {
+        print!("{}", cfg.to_ssh_g());
+        return ExitCode::SUCCESS;
+    }
     let level = if args.quiet { 0 } else { 1 + args.verbose };
     let _ = tobira_cli::logging::init(level.saturating_sub(1), args.log_file.as_deref(), "tobira");
     let mode: StrictMode = cfg.strict_host_key_checking;

@@ -5,6 +5,7 @@
 //!   blocks);
 //! - [`client`]: `ssh_config(5)` files (`Host` and `Match` sections,
 //!   `-o` options first, then the user's file, then the system file);
+//!   `client_dump` prints the result as `ssh -G` does;
 //! - [`lexer`]: the line syntax both share (`Keyword value`,
 //!   `Keyword=value`, `#` comments, quoted arguments).
 //!
@@ -19,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub mod client;
+mod client_dump;
 pub mod lexer;
 pub mod server;
 
