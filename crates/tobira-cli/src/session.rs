@@ -51,6 +51,9 @@ pub struct SessionOptions {
     /// `-n`: standard input is not read; the command gets an immediate
     /// end of file.
     pub null_stdin: bool,
+    /// `-f`: this is the background copy; it [`crate::background::detach`]es
+    /// once its forwards are set up.
+    pub background: bool,
     /// `-W host:port`.
     pub stdio_forward: Option<(String, u16)>,
     /// `-A` / `ForwardAgent`: the local agent socket to forward.
@@ -149,6 +152,9 @@ async fn run_inner(
         }
     };
     fwd.set_agent(o.forward_agent.clone());
+    if o.background {
+        crate::background::detach();
+    }
     if let Some((host, port)) = &o.stdio_forward {
         if let Err(e) = fwd.open_stdio(&mut d.conn, host, *port) {
             eprintln!("tobira: {e}");

@@ -427,6 +427,73 @@ fn git_pushes_and_clones_through_tobira() {
     );
 }
 
+/// `-f` goes to the background once logged in, as `ssh -f`: the client
+/// returns 0 while the command still runs, or while its `-N -L` forward
+/// keeps serving, until the connection ends; without a command it is
+/// refused, and a failed login is still reported with 255.
+#[test]
+fn dash_f_goes_to_the_background_once_logged_in() {
+    use std::io::Read;
+    let dir = TempDir::new("dash-f");
+    let (user, ident) = user_with_key(&dir, "");
+    let tobirad = start_tobirad(&[]);
+    let dest = format!("{}@127.0.0.1", user.name);
+    let done = user.home.join("bg-done");
+    // The background copy keeps standard output and error: a file each,
+    // not a pipe that `run` would read to its end.
+    let status_of = |args: &[&str]| {
+        let err_path = dir.path("dash-f.err");
+        let mut child = client_command("tobira", &ident, tobirad.port)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&err_path).unwrap())
+            .spawn()
+            .unwrap();
+        let ended = wait_until(Duration::from_secs(30), || matches!(child.try_wait(), Ok(Some(_))));
+        if !ended {
+            let _ = child.kill();
+        }
+        assert!(ended, "tobira {args:?} did not return");
+        let code = child.wait().unwrap().code();
+        (code, std::fs::read_to_string(&err_path).unwrap_or_default())
+    };
+    let (code, err) = status_of(&["-f", &dest, "sleep 3; touch bg-done"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(!done.exists(), "the client waited for the command");
+    assert!(
+        wait_until(Duration::from_secs(20), || done.exists()),
+        "the command did not run to its end in the background"
+    );
+    let echo = echo_server();
+    let local = free_port();
+    let forward = format!("{local}:127.0.0.1:{echo}");
+    let (code, err) = status_of(&["-f", "-N", "-L", &forward, &dest]);
+    assert_eq!(code, Some(0), "{err}");
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", local)).expect("the forward listens");
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.write_all(b"ping").unwrap();
+    let mut pong = [0u8; 4];
+    c.read_exact(&mut pong).expect("an echo through the background forward");
+    assert_eq!(&pong, b"ping");
+    drop(c);
+    let (code, err) = status_of(&["-f", &dest]);
+    assert_eq!(code, Some(255));
+    assert!(err.contains("Cannot fork into background without a command"), "{err}");
+    let (code, err) = status_of(&["-f", "nosuchuser@127.0.0.1", "true"]);
+    assert_eq!(code, Some(255), "a failed login in the background copy: {err}");
+    // The background client ends with its connection.
+    drop(tobirad);
+    assert!(
+        wait_until(Duration::from_secs(20), || std::net::TcpStream::connect((
+            "127.0.0.1",
+            local
+        ))
+        .is_err()),
+        "the background client outlived its connection"
+    );
+}
+
 /// `-n` sends the command no input, whatever standard input holds, and
 /// leaves standard input unread; `-s` without a subsystem name is refused;
 /// `ClearAllForwardings=yes` (which scp passes) drops a `-L`.

@@ -33,6 +33,12 @@ struct Args {
     /// Do not execute a remote command.
     #[arg(short = 'N')]
     no_command: bool,
+    /// Go to the background once logged in (implies `-n`), as `ssh -f`.
+    #[arg(short = 'f')]
+    fork: bool,
+    /// Internal: the background copy started by `-f`.
+    #[arg(long = "background-child", hide = true)]
+    background_child: bool,
     /// Read standard input from /dev/null (send nothing to the command).
     #[arg(short = 'n')]
     null_stdin: bool,
@@ -265,6 +271,12 @@ fn main() -> ExitCode {
             }
             None => fail(&format!("Unsupported query \"{q}\"")),
         };
+    }
+    if args.fork && !args.background_child && !args.print_config {
+        if args.command.is_empty() && !args.no_command && args.stdio.is_none() {
+            return fail("Cannot fork into background without a command to execute.");
+        }
+        return ExitCode::from(tobira_cli::background::start_and_wait());
     }
     let Some(dest) = args.destination.clone() else {
         return fail("usage: tobira [-46CNqTtVv] [-c cipher_spec] [-m mac_spec] [-D [bind:]port] [-E log_file]\n              [-F configfile] [-i identity_file] [-J destination] [-L address]\n              [-l login_name] [-o option] [-p port] [-R address] [-W host:port]\n              [--trace] destination [command [argument ...]]");
@@ -623,7 +635,8 @@ fn main() -> ExitCode {
             let opts = tobira_cli::session::SessionOptions {
                 command,
                 subsystem: args.subsystem,
-                null_stdin: args.null_stdin,
+                null_stdin: args.null_stdin || args.background_child,
+                background: args.background_child,
                 want_tty,
                 no_session: args.no_command,
                 env,
