@@ -76,6 +76,9 @@ fn main() {
         proto: Arc::new(proto),
         connect_timeout: Some(Duration::from_secs(60)),
         rekey_interval: None,
+        address_family: tobira::config::client::AddressFamily::Any,
+        bind_address: None,
+        connection_attempts: 1,
     });
     let auth = AuthSettings::publickey_only(&a[3], &a[1], PathBuf::from(&a[4]));
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -494,6 +494,73 @@ fn dash_f_goes_to_the_background_once_logged_in() {
     );
 }
 
+/// `-b` (`BindAddress`) picks the address the connection comes from; `-4`
+/// and `-6` (`AddressFamily`) the host's addresses tried, the last of them
+/// counting; `ConnectionAttempts` tries again, a second apart, until a
+/// server that comes up late answers.
+#[test]
+fn bind_address_address_family_and_connection_attempts() {
+    let dir = TempDir::new("connect");
+    let (user, ident) = user_with_key(&dir, "");
+    let tobirad = start_tobirad(&[]);
+    let (code, out, err) = exec(
+        "tobira",
+        tobirad.port,
+        &user.name,
+        &ident,
+        &["-b", "127.0.0.2"],
+        "echo $SSH_CLIENT",
+        b"",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        String::from_utf8_lossy(&out).starts_with("127.0.0.2 "),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+    let (code, _, err) = exec("tobira", tobirad.port, &user.name, &ident, &["-6"], "true", b"");
+    assert_eq!(code, 255, "-6 to an IPv4 address");
+    assert!(err.contains("no address of the family"), "{err}");
+    let (code, out, err) = exec(
+        "tobira",
+        tobirad.port,
+        &user.name,
+        &ident,
+        &["-6", "-4"],
+        "echo four",
+        b"",
+    );
+    assert_eq!((code, out.as_slice()), (0, &b"four\n"[..]), "the last of -6 -4: {err}");
+    // A port where the server comes up 1.5 s late (a relay to tobirad).
+    let late = free_port();
+    let (code, _, err) = exec("tobira", late, &user.name, &ident, &[], "true", b"");
+    assert_eq!(code, 255, "nothing listens yet: {err}");
+    let target = tobirad.port;
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1500));
+        let l = std::net::TcpListener::bind(("127.0.0.1", late)).unwrap();
+        let (client, _) = l.accept().unwrap();
+        let server = std::net::TcpStream::connect(("127.0.0.1", target)).unwrap();
+        let (mut from_client, mut to_server) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut from_client, &mut to_server);
+            let _ = to_server.shutdown(std::net::Shutdown::Write);
+        });
+        let (mut from_server, mut to_client) = (server, client);
+        let _ = std::io::copy(&mut from_server, &mut to_client);
+    });
+    let (code, out, err) = exec(
+        "tobira",
+        late,
+        &user.name,
+        &ident,
+        &["-o", "ConnectionAttempts=8"],
+        "echo late",
+        b"",
+    );
+    assert_eq!((code, out.as_slice()), (0, &b"late\n"[..]), "{err}");
+}
+
 /// `-n` sends the command no input, whatever standard input holds, and
 /// leaves standard input unread; `-s` without a subsystem name is refused;
 /// `ClearAllForwardings=yes` (which scp passes) drops a `-L`.

@@ -206,6 +206,9 @@ fn thousand_sessions_ten_mib_each_way_with_rekeys() {
         proto: Arc::new(proto),
         connect_timeout: Some(Duration::from_secs(120)),
         rekey_interval: None,
+        address_family: tobira::config::client::AddressFamily::Any,
+        bind_address: None,
+        connection_attempts: 1,
     });
     let auth = AuthSettings::publickey_only(&user.name, "127.0.0.1", key);
 

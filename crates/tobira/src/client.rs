@@ -6,11 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rand::SeedableRng;
+use std::net::SocketAddr;
 use tobira_proto::transport::negotiate::Negotiated;
 use tobira_proto::{Connection, DisconnectReason, Event};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 
 use crate::client_auth::{Authenticator, Prompter};
+use crate::config::client::AddressFamily;
 use crate::driver::{Driver, DriverError};
 
 /// Where and as whom to connect.
@@ -30,6 +32,13 @@ pub struct ClientSettings {
     pub connect_timeout: Option<Duration>,
     /// The time part of `RekeyLimit`.
     pub rekey_interval: Option<Duration>,
+    /// `AddressFamily` (`-4`, `-6`): which of the host's addresses to try.
+    pub address_family: AddressFamily,
+    /// `BindAddress` (`-b`): the local address (or name) to connect from.
+    pub bind_address: Option<String>,
+    /// `ConnectionAttempts`: rounds over the host's addresses, a second
+    /// apart, before giving up (at least one).
+    pub connection_attempts: u32,
 }
 
 /// What the client learned.
@@ -133,22 +142,81 @@ pub fn set_receive_low_water(stream: &BoxStream, bytes: usize) -> bool {
     }
 }
 
+/// Connects to the first of the host's addresses (of
+/// [`ClientSettings::address_family`]) that answers, from
+/// [`ClientSettings::bind_address`] if set, each within
+/// `ConnectTimeout`; up to `ConnectionAttempts` rounds, a second apart,
+/// as ssh(1) does.
 async fn tcp_connect(s: &ClientSettings) -> Result<TcpStream, ClientError> {
-    let connect = TcpStream::connect((s.host.as_str(), s.port));
-    let stream = match s.connect_timeout {
-        Some(t) => tokio::time::timeout(t, connect)
-            .await
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "Connection timed out"))
-            .and_then(|r| r),
-        None => connect.await,
-    }
-    .map_err(|source| ClientError::Connect {
+    let fail = |source| ClientError::Connect {
         host: s.host.clone(),
         port: s.port,
         source,
-    })?;
-    let _ = stream.set_nodelay(true);
-    Ok(stream)
+    };
+    let targets: Vec<SocketAddr> = tokio::net::lookup_host((s.host.as_str(), s.port))
+        .await
+        .map_err(fail)?
+        .filter(|a| s.address_family.allows(a))
+        .collect();
+    let sources: Vec<SocketAddr> = match &s.bind_address {
+        Some(b) => tokio::net::lookup_host((b.as_str(), 0))
+            .await
+            .map_err(fail)?
+            .filter(|a| s.address_family.allows(a))
+            .collect(),
+        None => Vec::new(),
+    };
+    let mut last = std::io::Error::new(
+        std::io::ErrorKind::AddrNotAvailable,
+        "no address of the family asked for",
+    );
+    for attempt in 0..s.connection_attempts.max(1) {
+        if attempt > 0 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        for target in &targets {
+            let source = sources.iter().find(|b| b.is_ipv4() == target.is_ipv4());
+            if s.bind_address.is_some() && source.is_none() {
+                last = std::io::Error::new(
+                    std::io::ErrorKind::AddrNotAvailable,
+                    "the bind address and the host are of different families",
+                );
+                continue;
+            }
+            match connect_one(*target, source.copied(), s.connect_timeout).await {
+                Ok(stream) => {
+                    let _ = stream.set_nodelay(true);
+                    return Ok(stream);
+                }
+                Err(e) => last = e,
+            }
+        }
+    }
+    Err(fail(last))
+}
+
+/// One TCP connection to `target`, from `source` if given, within
+/// `limit`.
+async fn connect_one(
+    target: SocketAddr,
+    source: Option<SocketAddr>,
+    limit: Option<Duration>,
+) -> std::io::Result<TcpStream> {
+    let socket = if target.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    if let Some(b) = source {
+        socket.bind(b)?;
+    }
+    let connect = socket.connect(target);
+    match limit {
+        Some(t) => tokio::time::timeout(t, connect)
+            .await
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "Connection timed out"))?,
+        None => connect.await,
+    }
 }
 
 /// Runs the key exchange and authentication over an established stream

@@ -58,6 +58,9 @@ struct Args {
     /// has no GSSAPI.
     #[arg(short = 'k')]
     no_gssapi_delegation: bool,
+    /// Local address to connect from (`BindAddress`).
+    #[arg(short = 'b', overrides_with = "bind_address")]
+    bind_address: Option<String>,
     /// Escape character (`EscapeChar`: a character, `^X`, or `none`);
     /// the last one counts.
     #[arg(short = 'e', overrides_with = "escape")]
@@ -215,13 +218,22 @@ fn config_options(args: &Args) -> Vec<String> {
     if let Some(e) = &args.escape {
         options.push(format!("EscapeChar={e}"));
     }
+    if let Some(b) = &args.bind_address {
+        options.push(format!("BindAddress={b}"));
+    }
+    // Of -4 and -6 the last one counts (`parse_args`), as in ssh.
+    match (args.ipv4, args.ipv6) {
+        (true, false) => options.push("AddressFamily=inet".into()),
+        (false, true) => options.push("AddressFamily=inet6".into()),
+        _ => {}
+    }
     options.extend(args.options.iter().cloned());
     options
 }
 
-/// Parses the command line; of `-q` and `-v`, the one given last wins, as
-/// in OpenSSH (`-q` sets the log level to quiet, a first `-v` sets it to
-/// debug1 whatever came before).
+/// Parses the command line; of `-q` and `-v`, and of `-4` and `-6`, the
+/// one given last wins, as in OpenSSH (`-q` sets the log level to quiet, a
+/// first `-v` sets it to debug1 whatever came before).
 fn parse_args() -> Result<Args, clap::Error> {
     use clap::{CommandFactory, FromArgMatches};
     let matches = Args::command().try_get_matches()?;
@@ -238,6 +250,11 @@ fn parse_args() -> Result<Args, clap::Error> {
         } else {
             args.quiet = false;
         }
+    }
+    // Of -4 and -6 too.
+    if let (Some(four), Some(six)) = (last("ipv4"), last("ipv6")) {
+        args.ipv4 = four > six;
+        args.ipv6 = six > four;
     }
     Ok(args)
 }
@@ -367,6 +384,9 @@ fn main() -> ExitCode {
             .filter(|d| !d.is_zero())
             .or(Some(Duration::from_secs(60))),
         rekey_interval: cfg.rekey_limit.interval,
+        address_family: cfg.address_family,
+        bind_address: cfg.bind_address.clone(),
+        connection_attempts: cfg.connection_attempts,
     };
     let verbose = args.verbose;
     let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {

@@ -67,6 +67,29 @@ pub enum RequestTty {
     Force,
 }
 
+/// `AddressFamily` (`ssh_config(5)`), also `-4` and `-6`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AddressFamily {
+    /// `any` (the default).
+    #[default]
+    Any,
+    /// `inet`: IPv4 only.
+    Inet,
+    /// `inet6`: IPv6 only.
+    Inet6,
+}
+
+impl AddressFamily {
+    /// Whether `addr` is of this family.
+    pub fn allows(self, addr: &std::net::SocketAddr) -> bool {
+        match self {
+            AddressFamily::Any => true,
+            AddressFamily::Inet => addr.is_ipv4(),
+            AddressFamily::Inet6 => addr.is_ipv6(),
+        }
+    }
+}
+
 /// `IdentityAgent` (`ssh_config(5)`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IdentityAgent {
@@ -198,6 +221,11 @@ pub struct ClientConfig {
     pub number_of_password_prompts: u32,
     /// `ConnectTimeout`: default none (the system's TCP timeout).
     pub connect_timeout: Option<Duration>,
+    /// `AddressFamily` (`-4`, `-6`): default `any`.
+    pub address_family: AddressFamily,
+    /// `BindAddress` (`-b`): the local address outgoing connections come
+    /// from; default none (the system's choice).
+    pub bind_address: Option<String>,
     /// `ConnectionAttempts`: default 1.
     pub connection_attempts: u32,
     /// `ServerAliveInterval`: default 0 (off).
@@ -462,6 +490,8 @@ enum Kw {
     NumberOfPasswordPrompts,
     ConnectTimeout,
     ConnectionAttempts,
+    AddressFamily,
+    BindAddress,
     ServerAliveInterval,
     ServerAliveCountMax,
     RequestTty,
@@ -550,8 +580,8 @@ static KEYWORDS: &[(&str, Kind)] = &[
     ("ignoreunknown", Kind::Known(Kw::IgnoreUnknown)),
     // Known to OpenSSH, not implemented by tobira.
     ("addkeystoagent", Kind::Unsupported),
-    ("addressfamily", Kind::Unsupported),
-    ("bindaddress", Kind::Unsupported),
+    ("addressfamily", Kind::Known(Kw::AddressFamily)),
+    ("bindaddress", Kind::Known(Kw::BindAddress)),
     ("bindinterface", Kind::Unsupported),
     ("canonicaldomains", Kind::Unsupported),
     ("canonicalizefallbacklocal", Kind::Unsupported),
@@ -743,6 +773,8 @@ impl Resolver {
                 number_of_password_prompts: 3,
                 connect_timeout: None,
                 connection_attempts: 1,
+                address_family: AddressFamily::Any,
+                bind_address: None,
                 server_alive_interval: Duration::ZERO,
                 server_alive_count_max: 3,
                 request_tty: RequestTty::Auto,
@@ -1329,6 +1361,26 @@ impl Resolver {
                 n.min(args.len())
             }
             Kw::ExitOnForwardFailure => self.flag(kw, args, at, active, |c, v| c.exit_on_forward_failure = v)?,
+            Kw::AddressFamily => {
+                let a = need(args, at)?;
+                let v = match a.to_ascii_lowercase().as_str() {
+                    "any" => AddressFamily::Any,
+                    "inet" => AddressFamily::Inet,
+                    "inet6" => AddressFamily::Inet6,
+                    _ => return Err(ConfigError::invalid(at, format!("unsupported address family \"{a}\""))),
+                };
+                if self.first(kw, active) {
+                    self.cfg.address_family = v;
+                }
+                1
+            }
+            Kw::BindAddress => {
+                let a = need(args, at)?;
+                if self.first(kw, active) {
+                    self.cfg.bind_address = (a != "none").then(|| a.to_string());
+                }
+                1
+            }
             Kw::ProxyJump => {
                 let a = need(args, at)?;
                 if a != "none" && a.split(',').any(|h| h.is_empty() || h.starts_with('-')) {
@@ -1650,6 +1702,11 @@ mod tests {
         assert_eq!(c.ciphers, CIPHER_DEFAULT);
         assert_eq!(c.identity_agent, IdentityAgent::Default);
         assert!(!c.check_host_ip && !c.batch_mode && !c.compression && !c.clear_all_forwardings);
+        assert_eq!(
+            (c.address_family, c.bind_address.as_deref()),
+            (AddressFamily::Any, None)
+        );
+        assert!(resolve(&t.0, "h", "AddressFamily inet5\n", &[]).is_err());
     }
 
     #[test]
@@ -1829,6 +1886,8 @@ DynamicForward 127.0.0.1:1080
 IdentityAgent none
 CheckHostIP yes
 ClearAllForwardings yes
+AddressFamily inet6
+BindAddress 127.0.0.2
 RequestTTY force
 PubkeyAuthentication host-bound
 ";
@@ -1897,6 +1956,8 @@ PubkeyAuthentication host-bound
         );
         assert_eq!(c.identity_agent, IdentityAgent::None);
         assert!(c.check_host_ip && c.clear_all_forwardings);
+        assert_eq!(c.address_family, AddressFamily::Inet6);
+        assert_eq!(c.bind_address.as_deref(), Some("127.0.0.2"));
         assert_eq!(c.request_tty, RequestTty::Force);
         assert!(c.pubkey_authentication);
         // ProxyJump set first wins over a later ProxyCommand.

@@ -8,7 +8,8 @@ use std::fmt::Write;
 use std::path::Path;
 
 use super::client::{
-    ClientConfig, ForwardAgent, ForwardEndpoint, IdentityAgent, RequestTty, StrictHostKeyChecking, UpdateHostKeys,
+    AddressFamily, ClientConfig, ForwardAgent, ForwardEndpoint, IdentityAgent, RequestTty, StrictHostKeyChecking,
+    UpdateHostKeys,
 };
 
 fn yes_no(v: bool) -> &'static str {
@@ -65,6 +66,17 @@ impl ClientConfig {
         line("passwordauthentication", yes_no(self.password_authentication));
         line("pubkeyauthentication", yes_no(self.pubkey_authentication));
         line("connectionattempts", &self.connection_attempts.to_string());
+        line(
+            "addressfamily",
+            match self.address_family {
+                AddressFamily::Any => "any",
+                AddressFamily::Inet => "inet",
+                AddressFamily::Inet6 => "inet6",
+            },
+        );
+        if let Some(b) = &self.bind_address {
+            line("bindaddress", b);
+        }
         line("numberofpasswordprompts", &self.number_of_password_prompts.to_string());
         line("serveralivecountmax", &self.server_alive_count_max.to_string());
         line("serveraliveinterval", &self.server_alive_interval.as_secs().to_string());
