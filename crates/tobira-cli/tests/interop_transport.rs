@@ -450,6 +450,36 @@ fn host_key_trust_decisions() {
     assert!(err.contains("REMOTE HOST IDENTIFICATION HAS CHANGED"), "{err}");
 }
 
+/// A host known by its RSA key only is asked for that key first (ssh's
+/// `order_hostkeyalgs`), so `StrictHostKeyChecking=yes` lets tobira in,
+/// as it lets ssh in, though tobirad would offer Ed25519 first; with
+/// `HostKeyAlgorithms` set, the list is taken as it is.
+#[test]
+fn a_host_known_by_one_key_type_is_asked_for_that_type() {
+    let server = start_tobirad(&[]);
+    let dir = TempDir::new("trust-order");
+    let kh = dir.path("known_hosts");
+    let rsa = std::fs::read_to_string(server.dir.path("host_rsa.pub")).unwrap();
+    let mut parts = rsa.split_whitespace();
+    let (kind, blob) = (parts.next().unwrap(), parts.next().unwrap());
+    std::fs::write(&kh, format!("[127.0.0.1]:{} {kind} {blob}\n", server.port)).unwrap();
+    let (code, _, err) = tobira_probe(server.port, &kh, &["StrictHostKeyChecking=yes", "BatchMode=yes"]);
+    assert_eq!(code, 255);
+    assert!(err.contains("alice@127.0.0.1: Permission denied ("), "{err}");
+    assert!(err.contains(" host key rsa-sha2-512 "), "RSA negotiated: {err}");
+    let (code, _, err) = tobira_probe(
+        server.port,
+        &kh,
+        &[
+            "StrictHostKeyChecking=yes",
+            "BatchMode=yes",
+            "HostKeyAlgorithms=ssh-ed25519,rsa-sha2-512",
+        ],
+    );
+    assert_eq!(code, 255);
+    assert!(err.contains("Host key verification failed."), "{err}");
+}
+
 /// The interactive question on a terminal: answered `yes`, the key is
 /// recorded. Runs tobira under a pseudo-terminal made by python3's pty.
 #[test]

@@ -267,6 +267,28 @@ impl KnownHosts {
         out
     }
 
+    /// `offered` host key algorithms reordered as ssh(1)'s
+    /// `order_hostkeyalgs()` does when `HostKeyAlgorithms` is not set:
+    /// first those whose key type is already known for `host` on `port`
+    /// (and, with an `@cert-authority` line for it, every certificate
+    /// algorithm), then the rest, each group in its given order. So a
+    /// server is asked for the key we know, not a newer type we would have
+    /// to take on trust.
+    pub fn prefer_known(&self, host: &str, port: u16, offered: &[String]) -> Vec<String> {
+        let name = host_name_for(&host.to_ascii_lowercase(), port);
+        let entries: Vec<&Entry> = self.entries.iter().filter(|e| e.matches(&name)).collect();
+        let known = |alg: &str| {
+            let cert = alg.ends_with(CERT_SUFFIX);
+            entries.iter().any(|e| match e.marker {
+                Marker::CertAuthority => cert,
+                Marker::None => plain_key_type(alg) == e.key.key_type(),
+                Marker::Revoked => false,
+            })
+        };
+        let (first, last): (Vec<String>, Vec<String>) = offered.iter().cloned().partition(|a| known(a));
+        first.into_iter().chain(last).collect()
+    }
+
     /// [`KnownHosts::check`] for one exact lookup name.
     fn check_name(&self, name: &str, key: &AnyPublicKey) -> HostKeyStatus {
         let family = key_type_name(key);
@@ -301,6 +323,20 @@ impl KnownHosts {
         } else {
             HostKeyStatus::Unknown
         }
+    }
+}
+
+/// The suffix of OpenSSH's certificate algorithm names (PROTOCOL.certkeys).
+const CERT_SUFFIX: &str = "-cert-v01@openssh.com";
+
+/// The key type a host key algorithm signs with: `ssh-rsa` for the
+/// `rsa-sha2-*` signatures (RFC 8332), the key of a certificate without
+/// its suffix.
+fn plain_key_type(alg: &str) -> &str {
+    let alg = alg.strip_suffix(CERT_SUFFIX).unwrap_or(alg);
+    match alg {
+        "rsa-sha2-256" | "rsa-sha2-512" => "ssh-rsa",
+        other => other,
     }
 }
 
@@ -934,6 +970,56 @@ mod tests {
     // `ssh-keygen -H` of "example.com KEY_A" and "[example.com]:2222 KEY_B".
     const HASHED_EXAMPLE: &str = "|1|Lm54m4xK3gVfMlLxfDGplWxI9WQ=|KPYCKmx296agLlLSbCJyvQCB/aM=";
     const HASHED_EXAMPLE_2222: &str = "|1|uIfWTXP1dYtJSL/VTaELFd9mM8w=|UDSphYtKNvMesnyZJ6rGy/DscTM=";
+
+    /// ssh(1)'s `order_hostkeyalgs()`: the types known for the host (ECDSA
+    /// of the same curve, their certificates too) come first, in the given
+    /// order; other hosts' lines, other ports and `@revoked` lines count
+    /// for nothing; `@cert-authority` puts every certificate first.
+    #[test]
+    fn known_key_types_are_asked_for_first() {
+        let offered: Vec<String> = [
+            "ssh-ed25519-cert-v01@openssh.com",
+            "ecdsa-sha2-nistp256-cert-v01@openssh.com",
+            "ssh-ed25519",
+            "ecdsa-sha2-nistp256",
+            "ecdsa-sha2-nistp384",
+            "rsa-sha2-512",
+            "rsa-sha2-256",
+        ]
+        .map(String::from)
+        .to_vec();
+        let kh = KnownHosts::parse(
+            Path::new("kh"),
+            &format!("other.example {KEY_A}\n[db.example]:2222 {KEY_C}\n@revoked db.example {KEY_A}\n"),
+        );
+        assert_eq!(kh.prefer_known("nothere", 22, &offered), offered);
+        assert_eq!(
+            kh.prefer_known("db.example", 22, &offered),
+            offered,
+            "other port, revoked"
+        );
+        assert_eq!(
+            kh.prefer_known("DB.example", 2222, &offered),
+            [
+                "ecdsa-sha2-nistp256-cert-v01@openssh.com",
+                "ecdsa-sha2-nistp256",
+                "ssh-ed25519-cert-v01@openssh.com",
+                "ssh-ed25519",
+                "ecdsa-sha2-nistp384",
+                "rsa-sha2-512",
+                "rsa-sha2-256",
+            ]
+        );
+        let kh = KnownHosts::parse(Path::new("kh"), &format!("@cert-authority *.example {KEY_A}\n"));
+        assert_eq!(
+            kh.prefer_known("db.example", 22, &offered)[..2],
+            [
+                "ssh-ed25519-cert-v01@openssh.com",
+                "ecdsa-sha2-nistp256-cert-v01@openssh.com"
+            ]
+        );
+        assert_eq!(plain_key_type("rsa-sha2-512-cert-v01@openssh.com"), "ssh-rsa");
+    }
 
     fn key(line: &str) -> AnyPublicKey {
         AnyPublicKey::from_openssh(line).expect("test key")

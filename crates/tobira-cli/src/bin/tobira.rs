@@ -356,9 +356,21 @@ fn main() -> ExitCode {
         hash: cfg.hash_known_hosts,
         batch: cfg.batch_mode,
     };
+    // Unless HostKeyAlgorithms is set, the types of the keys already known
+    // for the host are asked for first, as ssh(1) does: a host known by its
+    // RSA key is not met with a new Ed25519 key to take on trust.
+    let host_key = if cfg.host_key_algorithms_set {
+        cfg.host_key_algorithms.clone()
+    } else {
+        let files: Vec<PathBuf> = trust.user_files.iter().chain(&trust.global_files).cloned().collect();
+        match tobira::known_hosts::KnownHosts::load(&files) {
+            Ok(known) => known.prefer_known(&cfg.host_name, cfg.port, &cfg.host_key_algorithms),
+            Err(_) => cfg.host_key_algorithms.clone(),
+        }
+    };
     let proto = tobira_proto::Config {
         kex: cfg.kex_algorithms.clone(),
-        host_key: cfg.host_key_algorithms.clone(),
+        host_key,
         cipher: cfg.ciphers.clone(),
         mac: cfg.macs.clone(),
         compression: if cfg.compression {
