@@ -5,11 +5,15 @@
 //! of itself at once, with [`CHILD_FLAG`] and its standard input the
 //! write end of a pipe, and waits. The copy connects and authenticates
 //! (asking for a password on the terminal if need be: it is still in
-//! the terminal's foreground process group), sets up its forwards, then
-//! [`detach`]es: one byte on that pipe, `/dev/null` as its standard input
-//! (`-f` implies `-n`, as in ssh), and a session of its own (`setsid`),
-//! away from the terminal's signals. The first process exits 0 on that
-//! byte, or with the copy's status if the copy ends before it.
+//! the terminal's foreground process group), sets up its forwards (and,
+//! with `ExitOnForwardFailure`, waits for the server to accept its remote
+//! ones), then [`detach`]es: a session of its own (`setsid`), away from
+//! the terminal's signals; `/dev/null` as standard input (`-f` implies
+//! `-n`, as in ssh), standard output and, unless `-v`, standard error
+//! (the session keeps its own copies, as ssh's channel does); then one
+//! byte on that pipe. The first process exits 0 on that byte, or with the
+//! copy's status if the copy ends before it. So `out=$(tobira -f -N …)`
+//! returns at once, as with ssh.
 
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd};
@@ -44,8 +48,12 @@ pub fn start_and_wait() -> u8 {
         Err(e) => return fail(&e),
     };
     let mut byte = [0u8; 1];
-    if matches!(ready.read(&mut byte), Ok(1)) {
-        return 0;
+    loop {
+        match ready.read(&mut byte) {
+            Ok(1) => return 0,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            _ => break,
+        }
     }
     match child.wait() {
         Ok(status) => status.code().and_then(|c| u8::try_from(c).ok()).unwrap_or(255),
@@ -58,14 +66,19 @@ fn fail(e: &std::io::Error) -> u8 {
     255
 }
 
-/// In the copy, once logged in: lets the first process exit, takes
-/// `/dev/null` as standard input and leaves the terminal's session.
-pub fn detach() {
-    if let Ok(fd) = std::io::stdin().as_fd().try_clone_to_owned() {
+/// In the copy, once logged in: leaves the terminal's session, puts
+/// `/dev/null` on standard input, output and (unless `keep_stderr`)
+/// error, then lets the first process exit.
+pub fn detach(keep_stderr: bool) {
+    let notify = std::io::stdin().as_fd().try_clone_to_owned();
+    let _ = nix::unistd::setsid();
+    if let Ok(null) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
+        let fds: &[i32] = if keep_stderr { &[0, 1] } else { &[0, 1, 2] };
+        for &fd in fds {
+            let _ = nix::unistd::dup2(null.as_raw_fd(), fd);
+        }
+    }
+    if let Ok(fd) = notify {
         let _ = std::fs::File::from(fd).write_all(b"\n");
     }
-    if let Ok(null) = std::fs::File::open("/dev/null") {
-        let _ = nix::unistd::dup2(null.as_raw_fd(), 0);
-    }
-    let _ = nix::unistd::setsid();
 }

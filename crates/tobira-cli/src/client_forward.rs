@@ -73,6 +73,11 @@ fn bind_address(host: &Option<String>) -> String {
 }
 
 impl ClientForwards {
+    /// Replies to our `tcpip-forward` requests are still to come.
+    pub fn awaiting_replies(&self) -> bool {
+        !self.replies.is_empty()
+    }
+
     /// Binds local and dynamic listeners and asks for remote forwards.
     /// Failures are reported (fatal with `ExitOnForwardFailure`).
     pub async fn setup(
@@ -294,7 +299,7 @@ impl ClientForwards {
                     return Err(format!("stdio forwarding failed: {message}"));
                 }
                 if self.pending_unix.remove(id).is_some() {
-                    eprintln!("channel {id}: open failed: {message}");
+                    eprintln!("channel {id}: open failed: {}", crate::safe_text::printable(message));
                     return Ok(true);
                 }
                 let Some(mut p) = self.pending.remove(id) else {
@@ -303,7 +308,7 @@ impl ClientForwards {
                 if let Some(v) = p.socks {
                     let _ = p.stream.write_all(&socks_reply(v, false)).await;
                 }
-                eprintln!("channel {id}: open failed: {message}");
+                eprintln!("channel {id}: open failed: {}", crate::safe_text::printable(message));
                 Ok(true)
             }
             Event::ChannelOpenRequest {

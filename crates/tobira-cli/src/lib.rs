@@ -8,6 +8,7 @@ pub mod client_forward;
 pub mod input;
 pub mod logging;
 pub mod output;
+pub mod safe_text;
 pub mod session;
 mod stdio_pipe;
 pub mod terminal;

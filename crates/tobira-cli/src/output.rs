@@ -217,6 +217,21 @@ impl OutputWriter {
         })
     }
 
+    /// Writes nowhere (`/dev/null`), holding no standard stream: for `-N`,
+    /// whose session has no output, so that a background client (`-f`)
+    /// keeps nobody's pipe open.
+    pub fn discard() -> std::io::Result<Self> {
+        let file = std::fs::OpenOptions::new().write(true).open("/dev/null")?;
+        Ok(OutputWriter {
+            sink: Sink::Inline {
+                file,
+                spares: Vec::new(),
+            },
+            pending: Pending::default(),
+            waiting: false,
+        })
+    }
+
     /// Takes over a duplicate of standard error: `/dev/null`, or behind a
     /// writer thread (never a non-blocking pipe, see the module's
     /// documentation).

@@ -12,6 +12,7 @@ use tokio::io::AsyncWriteExt;
 
 use crate::client_forward::ClientForwards;
 use crate::output::OutputWriter;
+use crate::safe_text::printable;
 use crate::terminal::{self, EscapeAction, EscapeItem, EscapeState, RawModeGuard};
 
 /// Input bytes queued toward the server before stdin is no longer read.
@@ -67,7 +68,12 @@ pub struct SessionOptions {
 /// 255 when the connection failed.
 pub async fn run(mut d: Driver<tobira::client::BoxStream>, o: SessionOptions) -> u8 {
     // `-W` writes standard output through its forward, and `-N` not at all.
-    let stdout = match OutputWriter::stdout(!o.no_session && o.stdio_forward.is_none()) {
+    let stdout = if o.no_session {
+        OutputWriter::discard()
+    } else {
+        OutputWriter::stdout(o.stdio_forward.is_none())
+    };
+    let stdout = match stdout {
         Ok(o) => o,
         Err(e) => {
             eprintln!("tobira: standard output: {e}");
@@ -147,14 +153,14 @@ async fn run_inner(
     {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("{e}");
+            eprintln!("{}", printable(&e.to_string()));
             return 255;
         }
     };
     fwd.set_agent(o.forward_agent.clone());
-    if o.background {
-        crate::background::detach();
-    }
+    // `-f`: into the background once the forwards are set up (and, with
+    // ExitOnForwardFailure, accepted), as ssh -f.
+    let mut detach_pending = o.background;
     if let Some((host, port)) = &o.stdio_forward {
         if let Err(e) = fwd.open_stdio(&mut d.conn, host, *port) {
             eprintln!("tobira: {e}");
@@ -191,6 +197,14 @@ async fn run_inner(
     let mut stdio_closed = false;
     let mut stdio_written = false;
     loop {
+        if detach_pending && !(o.exit_on_forward_failure && fwd.awaiting_replies()) {
+            detach_pending = false;
+            if channel.is_some() {
+                // The session keeps the standard error it had.
+                out.start_stderr();
+            }
+            crate::background::detach(o.verbose);
+        }
         fwd.fw.refresh(&d.conn);
         // Output collected from the events at hand goes to standard output
         // and standard error before we wait for more.
@@ -350,7 +364,7 @@ async fn run_inner(
             Ok(false) => {}
             Err(e) => {
                 drop(raw.take());
-                eprintln!("{e}");
+                eprintln!("{}", printable(&e));
                 return 255;
             }
         }
@@ -401,7 +415,7 @@ async fn run_inner(
                     4 => "resource shortage",
                     _ => "unknown reason",
                 };
-                eprintln!("channel 0: open failed: {reason}: {message}");
+                eprintln!("channel 0: open failed: {reason}: {}", printable(&message));
                 return 255;
             }
             Event::ChannelRequestReply { id, success } if Some(id) == channel => {
@@ -611,13 +625,19 @@ impl Outputs {
     /// dropped but still counts as taken, so that the window stays open
     /// for standard output: the session goes on, as ssh(1)'s does.
     fn stderr_write(&mut self, data: Vec<u8>) -> usize {
-        if matches!(self.stderr, Stderr::NotStarted) {
-            self.stderr = OutputWriter::stderr().map_or(Stderr::Closed, Stderr::Open);
-        }
+        self.start_stderr();
         let Stderr::Open(e) = &mut self.stderr else {
             return data.len();
         };
         e.write(data).unwrap_or_else(|_| self.stderr_closed())
+    }
+
+    /// Starts standard error's writer now, on the standard error we have
+    /// now (before `-f` puts `/dev/null` there).
+    fn start_stderr(&mut self) {
+        if matches!(self.stderr, Stderr::NotStarted) {
+            self.stderr = OutputWriter::stderr().map_or(Stderr::Closed, Stderr::Open);
+        }
     }
 
     /// Writes what standard error's batch holds, as [`OutputWriter::flush`];
@@ -655,8 +675,10 @@ impl Outputs {
     /// Prints the messages kept by [`Self::later`], once [`Self::finish`]
     /// has written what came before them.
     fn say_later(&mut self) {
+        // The server's words among them (a disconnect reason, an
+        // exit-signal message).
         for m in self.later.drain(..) {
-            eprintln!("{m}");
+            eprintln!("{}", printable(&m));
         }
     }
 }

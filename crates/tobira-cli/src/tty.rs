@@ -97,23 +97,27 @@ impl tobira::client_auth::Prompter for TtyPrompter {
         if self.batch {
             return None;
         }
+        // The prompt may be the server's (keyboard-interactive).
+        let prompt = crate::safe_text::printable(prompt);
         match use_askpass() {
-            Some(p) => askpass(&p, prompt),
-            None => ask_secret(prompt),
+            Some(p) => askpass(&p, &prompt),
+            None => ask_secret(&prompt),
         }
     }
     fn visible(&mut self, prompt: &str) -> Option<String> {
         if self.batch {
             return None;
         }
+        let prompt = crate::safe_text::printable(prompt);
         match use_askpass() {
-            Some(p) => askpass(&p, prompt).map(|s| s.to_string()),
-            None => ask(prompt),
+            Some(p) => askpass(&p, &prompt).map(|s| s.to_string()),
+            None => ask(&prompt),
         }
     }
     fn show(&mut self, text: &str) {
+        // The server's banner and instructions among them.
         if !self.quiet {
-            eprint!("{text}");
+            eprint!("{}", crate::safe_text::printable(text));
         }
     }
 }

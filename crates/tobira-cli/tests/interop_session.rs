@@ -429,8 +429,10 @@ fn git_pushes_and_clones_through_tobira() {
 
 /// `-f` goes to the background once logged in, as `ssh -f`: the client
 /// returns 0 while the command still runs, or while its `-N -L` forward
-/// keeps serving, until the connection ends; without a command it is
-/// refused, and a failed login is still reported with 255.
+/// keeps serving, until the connection ends, leaving standard output and
+/// error to whoever reads them (`run` reads them to their end); without a
+/// command it is refused; a failed login, and with `ExitOnForwardFailure`
+/// a remote forward the server refuses, are still reported with 255.
 #[test]
 fn dash_f_goes_to_the_background_once_logged_in() {
     use std::io::Read;
@@ -439,8 +441,8 @@ fn dash_f_goes_to_the_background_once_logged_in() {
     let tobirad = start_tobirad(&[]);
     let dest = format!("{}@127.0.0.1", user.name);
     let done = user.home.join("bg-done");
-    // The background copy keeps standard output and error: a file each,
-    // not a pipe that `run` would read to its end.
+    // With a session the background copy keeps standard output and error
+    // (as ssh's channel does): a file each, not pipes read to their end.
     let status_of = |args: &[&str]| {
         let err_path = dir.path("dash-f.err");
         let mut child = client_command("tobira", &ident, tobirad.port)
@@ -458,9 +460,11 @@ fn dash_f_goes_to_the_background_once_logged_in() {
         let code = child.wait().unwrap().code();
         (code, std::fs::read_to_string(&err_path).unwrap_or_default())
     };
-    let (code, err) = status_of(&["-f", &dest, "sleep 3; touch bg-done"]);
+    let (code, err) = status_of(&["-f", &dest, "while [ ! -e go ]; do sleep 0.1; done; touch bg-done"]);
     assert_eq!(code, Some(0), "{err}");
-    assert!(!done.exists(), "the client waited for the command");
+    assert!(!done.exists());
+    // The command goes on once told to, after the client has returned.
+    std::fs::write(user.home.join("go"), b"").unwrap();
     assert!(
         wait_until(Duration::from_secs(20), || done.exists()),
         "the command did not run to its end in the background"
@@ -468,8 +472,27 @@ fn dash_f_goes_to_the_background_once_logged_in() {
     let echo = echo_server();
     let local = free_port();
     let forward = format!("{local}:127.0.0.1:{echo}");
-    let (code, err) = status_of(&["-f", "-N", "-L", &forward, &dest]);
-    assert_eq!(code, Some(0), "{err}");
+    // Through pipes: their end comes once the first process has exited,
+    // the background copy holding neither.
+    let mut child = client_command("tobira", &ident, tobirad.port)
+        .args(["-f", "-N", "-L", &forward, &dest])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (mut so, mut se) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        let _ = so.read_to_end(&mut a);
+        let _ = se.read_to_end(&mut b);
+        let _ = tx.send(String::from_utf8_lossy(&b).into_owned());
+    });
+    let err = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the background copy holds the caller's standard output or error");
+    assert_eq!(child.wait().unwrap().code(), Some(0), "{err}");
     let mut c = std::net::TcpStream::connect(("127.0.0.1", local)).expect("the forward listens");
     c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     c.write_all(b"ping").unwrap();
@@ -482,6 +505,11 @@ fn dash_f_goes_to_the_background_once_logged_in() {
     assert!(err.contains("Cannot fork into background without a command"), "{err}");
     let (code, err) = status_of(&["-f", "nosuchuser@127.0.0.1", "true"]);
     assert_eq!(code, Some(255), "a failed login in the background copy: {err}");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let remote = format!("{}:127.0.0.1:9", taken.local_addr().unwrap().port());
+    let (code, err) = status_of(&["-f", "-N", "-o", "ExitOnForwardFailure=yes", "-R", &remote, &dest]);
+    assert_eq!(code, Some(255), "a refused -R before going to the background: {err}");
+    assert!(err.contains("remote port forwarding failed"), "{err}");
     // The background client ends with its connection.
     drop(tobirad);
     assert!(
@@ -531,6 +559,8 @@ fn bind_address_address_family_and_connection_attempts() {
         b"",
     );
     assert_eq!((code, out.as_slice()), (0, &b"four\n"[..]), "the last of -6 -4: {err}");
+    let (code, _, err) = exec("tobira", tobirad.port, &user.name, &ident, &["-4", "-6"], "true", b"");
+    assert_eq!(code, 255, "the last of -4 -6: {err}");
     // A port where the server comes up 1.5 s late (a relay to tobirad).
     let late = free_port();
     let (code, _, err) = exec("tobira", late, &user.name, &ident, &[], "true", b"");
@@ -538,7 +568,7 @@ fn bind_address_address_family_and_connection_attempts() {
     let target = tobirad.port;
     std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(1500));
-        let l = std::net::TcpListener::bind(("127.0.0.1", late)).unwrap();
+        let l = std::net::TcpListener::bind(("127.0.0.1", late)).expect("the relay's port, free a moment ago");
         let (client, _) = l.accept().unwrap();
         let server = std::net::TcpStream::connect(("127.0.0.1", target)).unwrap();
         let (mut from_client, mut to_server) = (client.try_clone().unwrap(), server.try_clone().unwrap());
@@ -586,27 +616,93 @@ fn dash_n_dash_s_and_clear_all_forwardings() {
     c.args(["-s", &format!("{}@127.0.0.1", user.name)]);
     let out = run(&mut c, Duration::from_secs(30));
     assert_eq!(out.status.code(), Some(255));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("-s needs a subsystem name"));
-    // The command runs while the forward would be listening.
+    assert!(String::from_utf8_lossy(&out.stderr).contains("You must specify a subsystem to invoke."));
+    // A -L whose port is taken fails with ExitOnForwardFailure, unless
+    // ClearAllForwardings drops it.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let forward = format!("{}:127.0.0.1:9", taken.local_addr().unwrap().port());
     for clear in [false, true] {
-        let port = free_port();
-        let forward = format!("{port}:127.0.0.1:9");
         let clear_opt = format!("ClearAllForwardings={}", if clear { "yes" } else { "no" });
-        let check = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(700));
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-        let (code, _, err) = exec(
+        let (code, out, err) = exec(
             "tobira",
             tobirad.port,
             &user.name,
             &ident,
-            &["-L", &forward, "-o", &clear_opt],
-            "sleep 1.5",
+            &["-L", &forward, "-o", "ExitOnForwardFailure=yes", "-o", &clear_opt],
+            "echo ran",
             b"",
         );
-        assert_eq!(code, 0, "{err}");
-        assert_eq!(check.join().unwrap(), !clear, "{clear_opt}: -L listening");
+        if clear {
+            assert_eq!((code, out.as_slice()), (0, &b"ran\n"[..]), "{clear_opt}: {err}");
+        } else {
+            assert_eq!(code, 255, "{clear_opt}: the -L was set up: {err}");
+        }
+    }
+}
+
+/// `tobira -G` prints what `ssh -G` prints for the same command line, in
+/// the settings both have (the flags, `-o`, the forwards, `-J`, `-e`).
+#[test]
+fn dash_g_prints_the_configuration_as_ssh_does() {
+    let args = [
+        "-G",
+        "-F",
+        "/dev/null",
+        "-p",
+        "2222",
+        "-l",
+        "alice",
+        "-c",
+        "aes256-ctr",
+        "-e",
+        "^A",
+        "-L",
+        "8080:localhost:80",
+        "-D",
+        "1080",
+        "-J",
+        "jump.example",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "StrictHostKeyChecking=accept-new",
+        "-o",
+        "Compression=yes",
+        "-o",
+        "ServerAliveInterval=15",
+        "-o",
+        "HostName=real.example",
+        "nick",
+    ];
+    let lines = |program: std::path::PathBuf| -> Vec<String> {
+        let out = run(Command::new(program).args(args), Duration::from_secs(30));
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).lines().map(String::from).collect()
+    };
+    let ours = lines(bin("tobira"));
+    let theirs = lines(std::path::PathBuf::from("ssh"));
+    for kw in [
+        "user",
+        "hostname",
+        "port",
+        "ciphers",
+        "escapechar",
+        "localforward",
+        "dynamicforward",
+        "proxyjump",
+        "batchmode",
+        "stricthostkeychecking",
+        "compression",
+        "serveraliveinterval",
+    ] {
+        let pick = |all: &[String]| -> Vec<String> {
+            all.iter()
+                .filter(|l| l.split(' ').next() == Some(kw))
+                .cloned()
+                .collect()
+        };
+        assert_eq!(pick(&ours), pick(&theirs), "{kw}");
+        assert!(!pick(&ours).is_empty(), "{kw} shown");
     }
 }
 

@@ -144,9 +144,10 @@ pub fn set_receive_low_water(stream: &BoxStream, bytes: usize) -> bool {
 
 /// Connects to the first of the host's addresses (of
 /// [`ClientSettings::address_family`]) that answers, from
-/// [`ClientSettings::bind_address`] if set, each within
-/// `ConnectTimeout`; up to `ConnectionAttempts` rounds, a second apart,
-/// as ssh(1) does.
+/// [`ClientSettings::bind_address`] if set; up to `ConnectionAttempts`
+/// rounds, a second apart, all within `ConnectTimeout` (one budget for
+/// every address and round, as ssh(1)'s `ssh_connect_direct()` spends
+/// it).
 async fn tcp_connect(s: &ClientSettings) -> Result<TcpStream, ClientError> {
     let fail = |source| ClientError::Connect {
         host: s.host.clone(),
@@ -166,24 +167,38 @@ async fn tcp_connect(s: &ClientSettings) -> Result<TcpStream, ClientError> {
             .collect(),
         None => Vec::new(),
     };
-    let mut last = std::io::Error::new(
-        std::io::ErrorKind::AddrNotAvailable,
-        "no address of the family asked for",
-    );
+    // Each address with where to connect it from; none at all fails now,
+    // without waiting through the rounds.
+    let mut pairs = Vec::new();
+    for target in targets {
+        let source = sources.iter().find(|b| b.is_ipv4() == target.is_ipv4()).copied();
+        if s.bind_address.is_none() || source.is_some() {
+            pairs.push((target, source));
+        }
+    }
+    if pairs.is_empty() {
+        let why = if s.bind_address.is_some() {
+            "no address of the bind address's family"
+        } else {
+            "no address of the family asked for"
+        };
+        return Err(fail(std::io::Error::new(std::io::ErrorKind::AddrNotAvailable, why)));
+    }
+    let deadline = s.connect_timeout.map(|t| tokio::time::Instant::now() + t);
+    let mut last = std::io::Error::new(std::io::ErrorKind::TimedOut, "Connection timed out");
     for attempt in 0..s.connection_attempts.max(1) {
         if attempt > 0 {
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
-        for target in &targets {
-            let source = sources.iter().find(|b| b.is_ipv4() == target.is_ipv4());
-            if s.bind_address.is_some() && source.is_none() {
-                last = std::io::Error::new(
-                    std::io::ErrorKind::AddrNotAvailable,
-                    "the bind address and the host are of different families",
-                );
-                continue;
-            }
-            match connect_one(*target, source.copied(), s.connect_timeout).await {
+        for &(target, source) in &pairs {
+            let left = match deadline {
+                Some(d) => match d.checked_duration_since(tokio::time::Instant::now()) {
+                    Some(left) if !left.is_zero() => Some(left),
+                    _ => return Err(fail(last)),
+                },
+                None => None,
+            };
+            match connect_one(target, source, left).await {
                 Ok(stream) => {
                     let _ = stream.set_nodelay(true);
                     return Ok(stream);

@@ -13,7 +13,13 @@ use tobira::trust::{decide, StrictMode, TrustSettings};
 
 /// tobira SSH client.
 #[derive(Parser, Debug)]
-#[command(name = "tobira", disable_version_flag = true, disable_help_flag = false)]
+// A flag given twice is taken, as ssh takes it (`-n -n`, `-4 -4`).
+#[command(
+    name = "tobira",
+    disable_version_flag = true,
+    disable_help_flag = false,
+    args_override_self = true
+)]
 struct Args {
     /// Use IPv4 addresses only.
     #[arg(short = '4')]
@@ -137,8 +143,10 @@ fn owned(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
 
+/// Prints `msg` (which may quote the server: a disconnect reason, its
+/// method names) made safe for the terminal, and returns 255.
 fn fail(msg: &str) -> ExitCode {
-    eprintln!("{msg}");
+    eprintln!("{}", tobira_cli::safe_text::printable(msg));
     ExitCode::from(255)
 }
 
@@ -201,7 +209,18 @@ fn parse_destination(d: &str) -> Result<(Option<String>, String, Option<u16>), S
     })
 }
 
-/// The `-o` options, after the settings of `-c`, `-m`, `-C` and `-e`: these
+/// `-e`'s argument as ssh(1) reads it: `^X` (a control character), one
+/// character, or `none`; `None` for anything else. `Some(None)` is `none`.
+fn escape_flag(arg: &str) -> Option<Option<u8>> {
+    match arg.as_bytes() {
+        [b'^', c] if (64..128).contains(c) => Some(Some(c & 31)),
+        [c] => Some(Some(*c)),
+        _ if arg == "none" => Some(None),
+        _ => None,
+    }
+}
+
+/// The `-o` options, after the settings of `-c`, `-m`, `-C`, `-b`, `-4` and `-6`: these
 /// come first, so that they win over `-o` and the configuration files
 /// (where the first value wins), as in ssh.
 fn config_options(args: &Args) -> Vec<String> {
@@ -214,9 +233,6 @@ fn config_options(args: &Args) -> Vec<String> {
     }
     if args.compress {
         options.push("Compression=yes".into());
-    }
-    if let Some(e) = &args.escape {
-        options.push(format!("EscapeChar={e}"));
     }
     if let Some(b) = &args.bind_address {
         options.push(format!("BindAddress={b}"));
@@ -289,14 +305,29 @@ fn main() -> ExitCode {
             None => fail(&format!("Unsupported query \"{q}\"")),
         };
     }
-    if args.fork && !args.background_child && !args.print_config {
-        if args.command.is_empty() && !args.no_command && args.stdio.is_none() {
-            return fail("Cannot fork into background without a command to execute.");
+    let usage = "usage: tobira [-46AaCfGkNnqsTtVvx] [-b bind_address] [-c cipher_spec] [-D [bind:]port]\n              [-E log_file] [-e escape_char] [-F configfile] [-i identity_file]\n              [-J destination] [-L address] [-l login_name] [-m mac_spec] [-o option]\n              [-p port] [-R address] [-W host:port] [--trace]\n              destination [command [argument ...]]";
+    // Checked before connecting, as ssh does, not after a password.
+    if args.subsystem && args.command.is_empty() && !args.no_command && args.stdio.is_none() {
+        return fail(&format!("You must specify a subsystem to invoke.\n{usage}"));
+    }
+    if args.fork && args.command.is_empty() && !args.no_command && args.stdio.is_none() {
+        return fail("Cannot fork into background without a command to execute.");
+    }
+    let escape_char = match args.escape.as_deref().map(escape_flag) {
+        None => None,
+        Some(Some(e)) => Some(e),
+        Some(None) => {
+            return fail(&format!(
+                "Bad escape character '{}'.",
+                args.escape.as_deref().unwrap_or_default()
+            ));
         }
+    };
+    if args.fork && !args.background_child && !args.print_config {
         return ExitCode::from(tobira_cli::background::start_and_wait());
     }
     let Some(dest) = args.destination.clone() else {
-        return fail("usage: tobira [-46CNqTtVv] [-c cipher_spec] [-m mac_spec] [-D [bind:]port] [-E log_file]\n              [-F configfile] [-i identity_file] [-J destination] [-L address]\n              [-l login_name] [-o option] [-p port] [-R address] [-W host:port]\n              [--trace] destination [command [argument ...]]");
+        return fail(usage);
     };
     use tobira::config::client::{parse_forward, ForwardKind};
     let mut cli_forwards = (Vec::new(), Vec::new(), Vec::new());
@@ -343,7 +374,32 @@ fn main() -> ExitCode {
         Err(e) => return fail(&format!("{e}")),
     };
     if args.print_config {
-        print!("{}", cfg.to_ssh_g());
+        // With what the flags set apart from `-o`, as ssh -G shows it.
+        let mut shown = cfg.clone();
+        if shown.clear_all_forwardings {
+            shown.local_forward.clear();
+            shown.remote_forward.clear();
+            shown.dynamic_forward.clear();
+        } else {
+            shown.local_forward.splice(0..0, cli_forwards.0.iter().cloned());
+            shown.remote_forward.splice(0..0, cli_forwards.1.iter().cloned());
+            shown.dynamic_forward.splice(0..0, cli_forwards.2.iter().cloned());
+        }
+        if let Some(j) = &args.jump {
+            shown.proxy_jump = Some(j.clone());
+        }
+        if let Some(e) = escape_char {
+            shown.escape_char = e;
+        }
+        use tobira::config::LogLevel;
+        shown.log_level = match (args.quiet, args.verbose) {
+            (true, _) => LogLevel::Quiet,
+            (false, 0) => shown.log_level,
+            (false, 1) => LogLevel::Debug1,
+            (false, 2) => LogLevel::Debug2,
+            _ => LogLevel::Debug3,
+        };
+        print!("{}", shown.to_ssh_g());
         return ExitCode::SUCCESS;
     }
     let level = if args.quiet { 0 } else { 1 + args.verbose };
@@ -594,9 +650,6 @@ fn main() -> ExitCode {
             } else {
                 Some(args.command.join(" "))
             };
-            if args.subsystem && command.is_none() && !args.no_command && args.stdio.is_none() {
-                return fail("tobira: -s needs a subsystem name (tobira -s host sftp)");
-            }
             let stdio = match &args.stdio {
                 Some(w) => {
                     let parsed = w.rsplit_once(':').and_then(|(h, p)| {
@@ -611,7 +664,9 @@ fn main() -> ExitCode {
                 }
                 None => None,
             };
-            let stdin_tty = std::io::IsTerminal::is_terminal(&std::io::stdin());
+            // Standard input is a terminal we read (not with -n or -f).
+            let stdin_tty =
+                !args.null_stdin && !args.background_child && std::io::IsTerminal::is_terminal(&std::io::stdin());
             use tobira::config::client::RequestTty;
             let want_tty = if args.no_tty {
                 false
@@ -672,7 +727,7 @@ fn main() -> ExitCode {
                 want_tty,
                 no_session: args.no_command,
                 env,
-                escape_char: cfg.escape_char,
+                escape_char: escape_char.unwrap_or(cfg.escape_char),
                 alive_interval: cfg.server_alive_interval,
                 alive_count_max: cfg.server_alive_count_max,
                 host: cfg.host_name.clone(),
@@ -756,8 +811,9 @@ mod tests {
         assert_eq!(a.command, ["true"]);
     }
 
-    /// `-c`, `-m`, `-C` and `-e` win over the same settings given with
-    /// `-o` (before or after them), as in ssh; scp's and sftp's flags
+    /// `-c`, `-m` and `-C` win over the same settings given with `-o`
+    /// (before or after them), as in ssh, and so does `-e`, read as ssh
+    /// reads it; scp's and sftp's flags
     /// (`-x`, `-s`, `-oForwardX11 no`, `--`) are taken.
     #[test]
     fn flags_win_over_dash_o_and_scp_flags_are_taken() {
@@ -791,7 +847,22 @@ mod tests {
         assert_eq!(first("Ciphers="), Some("Ciphers=aes256-gcm@openssh.com".into()));
         assert_eq!(first("MACs="), Some("MACs=hmac-sha2-512".into()));
         assert_eq!(first("Compression="), Some("Compression=yes".into()));
-        assert_eq!(first("EscapeChar="), Some("EscapeChar=^A".into()));
+        // -e is applied over the resolved configuration instead.
+        assert_eq!(first("EscapeChar="), Some("EscapeChar=none".into()));
+        assert_eq!(a.escape.as_deref().map(super::escape_flag), Some(Some(Some(1))));
+        for (arg, want) in [
+            ("~", Some(Some(b'~'))),
+            ("#", Some(Some(b'#'))),
+            ("\"", Some(Some(b'"'))),
+            (" ", Some(Some(b' '))),
+            ("none", Some(None)),
+            ("^?", None),
+            ("ab", None),
+            ("^", Some(Some(b'^'))),
+            ("^\u{1}", None),
+        ] {
+            assert_eq!(super::escape_flag(arg), want, "-e {arg:?}");
+        }
         assert!(o.contains(&"ForwardX11 no".to_string()));
         assert!(a.subsystem && a.null_stdin && a.no_x11);
         assert_eq!(a.destination.as_deref(), Some("host"));

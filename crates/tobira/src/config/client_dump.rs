@@ -20,12 +20,26 @@ fn yes_no(v: bool) -> &'static str {
     }
 }
 
+/// A forward's end as ssh prints it: `port`, `[host]:port` or a path.
 fn endpoint(e: &ForwardEndpoint) -> String {
     match e {
-        ForwardEndpoint::Tcp { host: Some(h), port } if h.contains(':') => format!("[{h}]:{port}"),
-        ForwardEndpoint::Tcp { host: Some(h), port } => format!("{h}:{port}"),
+        ForwardEndpoint::Tcp { host: Some(h), port } => format!("[{h}]:{port}"),
         ForwardEndpoint::Tcp { host: None, port } => port.to_string(),
         ForwardEndpoint::Unix(p) => p.display().to_string(),
+    }
+}
+
+/// The escape character as ssh prints it (vis(3): `\^A` for a control
+/// character, `\^?` for DEL, `\040` for a space, octal above ASCII).
+fn escape_char(c: Option<u8>) -> String {
+    match c {
+        None => "none".into(),
+        Some(127) => "\\^?".into(),
+        Some(c) if c < 32 => format!("\\^{}", char::from(c + 64)),
+        Some(b' ') => "\\040".into(),
+        Some(b'\\') => "\\\\".into(),
+        Some(c) if c.is_ascii() => char::from(c).to_string(),
+        Some(c) => format!("\\{c:03o}"),
     }
 }
 
@@ -64,7 +78,10 @@ impl ClientConfig {
             yes_no(self.kbd_interactive_authentication),
         );
         line("passwordauthentication", yes_no(self.password_authentication));
-        line("pubkeyauthentication", yes_no(self.pubkey_authentication));
+        line(
+            "pubkeyauthentication",
+            if self.pubkey_authentication { "true" } else { "false" },
+        );
         line("connectionattempts", &self.connection_attempts.to_string());
         line(
             "addressfamily",
@@ -85,14 +102,7 @@ impl ClientConfig {
             &self.connect_timeout.map_or("none".into(), |t| t.as_secs().to_string()),
         );
         line("loglevel", &self.log_level.to_string().to_uppercase());
-        line(
-            "escapechar",
-            &match self.escape_char {
-                None => "none".into(),
-                Some(c) if c < 32 => format!("^{}", char::from(c + 64)),
-                Some(c) => char::from(c).to_string(),
-            },
-        );
+        line("escapechar", &escape_char(self.escape_char));
         line(
             "requesttty",
             match self.request_tty {
@@ -127,15 +137,12 @@ impl ClientConfig {
                 ForwardAgent::Socket(s) => s.clone(),
             },
         );
-        line(
-            "identityagent",
-            &match &self.identity_agent {
-                IdentityAgent::Default => "SSH_AUTH_SOCK".into(),
-                IdentityAgent::None => "none".into(),
-                IdentityAgent::Env(v) => format!("${v}"),
-                IdentityAgent::Socket(p) => p.display().to_string(),
-            },
-        );
+        match &self.identity_agent {
+            IdentityAgent::Default => {}
+            IdentityAgent::None => line("identityagent", "none"),
+            IdentityAgent::Env(v) => line("identityagent", &format!("${v}")),
+            IdentityAgent::Socket(p) => line("identityagent", &p.display().to_string()),
+        }
         line("ciphers", &self.ciphers.join(","));
         line("macs", &self.macs.join(","));
         line("kexalgorithms", &self.kex_algorithms.join(","));
@@ -160,8 +167,10 @@ impl ClientConfig {
             ("remoteforward", &self.remote_forward),
         ] {
             for f in list {
-                let to = f.connect.as_ref().map(endpoint).unwrap_or_default();
-                line(kw, &format!("{} {to}", endpoint(&f.listen)));
+                match &f.connect {
+                    Some(to) => line(kw, &format!("{} {}", endpoint(&f.listen), endpoint(to))),
+                    None => line(kw, &endpoint(&f.listen)),
+                }
             }
         }
         for f in &self.dynamic_forward {
@@ -219,9 +228,9 @@ mod tests {
             "port 2202",
             "batchmode yes",
             "ciphers aes256-gcm@openssh.com",
-            "escapechar ^A",
+            "escapechar \\^A",
             "stricthostkeychecking accept-new",
-            "localforward 8080 localhost:80",
+            "localforward 8080 [localhost]:80",
             "dynamicforward 1080",
             "compression no",
         ] {
