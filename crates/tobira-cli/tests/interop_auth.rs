@@ -335,7 +335,9 @@ fn server_policy_refusals_and_partial_success() {
         format!("expiry-time=\"20200101\" {exp_line}"),
     ]);
     let banner = dir.path("banner");
-    std::fs::write(&banner, "Authorized use only.\n").unwrap();
+    // With an escape sequence (it would retitle the terminal) that tobira
+    // must not pass through.
+    std::fs::write(&banner, "Authorized use only.\x1b]0;owned\x07\n").unwrap();
     let tobirad = start_tobirad(&["-o", &format!("Banner={}", banner.display()), "-o", "MaxAuthTries=3"]);
     for (key, what) in [(&unlisted, "unlisted"), (&fromk, "from="), (&expk, "expired")] {
         let ident = format!("-i{}", key.display());
@@ -360,7 +362,8 @@ fn server_policy_refusals_and_partial_success() {
         &[ident.as_str(), "BatchMode=yes"],
         &[],
     );
-    assert!(err.contains("Authorized use only."), "{err}");
+    assert!(err.contains("Authorized use only.\\033]0;owned\\007\n"), "{err}");
+    assert!(!err.contains('\x1b') && !err.contains('\x07'), "raw escape sequence: {err:?}");
     // MaxAuthTries: the third failure disconnects.
     let bad = askpass(&dir, "bad");
     let (code, err) = login(
