@@ -363,7 +363,10 @@ fn server_policy_refusals_and_partial_success() {
         &[],
     );
     assert!(err.contains("Authorized use only.\\033]0;owned\\007\n"), "{err}");
-    assert!(!err.contains('\x1b') && !err.contains('\x07'), "raw escape sequence: {err:?}");
+    assert!(
+        !err.contains('\x1b') && !err.contains('\x07'),
+        "raw escape sequence: {err:?}"
+    );
     // MaxAuthTries: the third failure disconnects.
     let bad = askpass(&dir, "bad");
     let (code, err) = login(

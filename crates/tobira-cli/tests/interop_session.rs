@@ -266,9 +266,7 @@ fn scp_and_sftp_through_tobirad() {
 /// tobirad and sshd, files equal both ways.
 #[test]
 fn scp_sftp_and_rsync_use_tobira_as_their_ssh() {
-    let dir = TempDir::new("scp-S");
-    let (user, ident) = user_with_key(&dir, "");
-    let tobirad = start_tobirad(&[]);
+    let (dir, user, ident, tobirad) = user_and_tobirad("scp-S");
     let sshd = start_sshd(&[
         "AuthorizedKeysFile=.ssh/authorized_keys",
         "Subsystem=sftp /usr/lib/openssh/sftp-server",
@@ -369,9 +367,7 @@ fn scp_sftp_and_rsync_use_tobira_as_their_ssh() {
 /// port in the URL), then pushes and clones through it, against tobirad.
 #[test]
 fn git_pushes_and_clones_through_tobira() {
-    let dir = TempDir::new("git");
-    let (user, ident) = user_with_key(&dir, "");
-    let tobirad = start_tobirad(&[]);
+    let (dir, user, ident, tobirad) = user_and_tobirad("git");
     let remote = user.home.join("repo.git");
     let (code, _, err) = exec(
         "tobira",
@@ -436,9 +432,7 @@ fn git_pushes_and_clones_through_tobira() {
 #[test]
 fn dash_f_goes_to_the_background_once_logged_in() {
     use std::io::Read;
-    let dir = TempDir::new("dash-f");
-    let (user, ident) = user_with_key(&dir, "");
-    let tobirad = start_tobirad(&[]);
+    let (dir, user, ident, tobirad) = user_and_tobirad("dash-f");
     let dest = format!("{}@127.0.0.1", user.name);
     let done = user.home.join("bg-done");
     // With a session the background copy keeps standard output and error
@@ -528,9 +522,8 @@ fn dash_f_goes_to_the_background_once_logged_in() {
 /// server that comes up late answers.
 #[test]
 fn bind_address_address_family_and_connection_attempts() {
-    let dir = TempDir::new("connect");
-    let (user, ident) = user_with_key(&dir, "");
-    let tobirad = start_tobirad(&[]);
+    // The directory holds the key: kept to the end.
+    let (_dir, user, ident, tobirad) = user_and_tobirad("connect");
     let (code, out, err) = exec(
         "tobira",
         tobirad.port,
@@ -596,9 +589,8 @@ fn bind_address_address_family_and_connection_attempts() {
 /// `ClearAllForwardings=yes` (which scp passes) drops a `-L`.
 #[test]
 fn dash_n_dash_s_and_clear_all_forwardings() {
-    let dir = TempDir::new("dash-n");
-    let (user, ident) = user_with_key(&dir, "");
-    let tobirad = start_tobirad(&[]);
+    // The directory holds the key: kept to the end.
+    let (_dir, user, ident, tobirad) = user_and_tobirad("dash-n");
     let (code, out, err) = exec(
         "tobira",
         tobirad.port,
@@ -1493,6 +1485,15 @@ fn a_pipe_shared_by_stdout_and_stderr_stays_blocking_and_loses_nothing() {
     assert_eq!(all.iter().filter(|&&b| b != 0).count(), "marker\n".len());
 }
 
+/// A scratch directory (tagged `tag`), a user with a key (and the `-i`
+/// argument for it), and a tobirad with its defaults.
+fn user_and_tobirad(tag: &str) -> (TempDir, TestUser, String, Server) {
+    let dir = TempDir::new(tag);
+    let (user, ident) = user_with_key(&dir, "");
+    let tobirad = start_tobirad(&[]);
+    (dir, user, ident, tobirad)
+}
+
 /// A reader for the client's standard output: a pipe (written from the
 /// session's thread) or a socket (written by the writer thread).
 fn stdout_reader(socket: bool) -> (Stdio, Box<dyn std::io::Read + Send>) {
@@ -1684,9 +1685,8 @@ fn sigterm_ends_the_client_while_its_output_is_not_read() {
 /// status comes back, as with ssh(1).
 #[test]
 fn a_closed_stderr_ends_nothing_but_itself() {
-    let dir = TempDir::new("stderr-closed");
-    let (user, ident) = user_with_key(&dir, "");
-    let tobirad = start_tobirad(&[]);
+    // The directory holds the key: kept to the end.
+    let (_dir, user, ident, tobirad) = user_and_tobirad("stderr-closed");
     let (reader_end, r) = stdout_reader(false);
     drop(r);
     let mut child = client_command("tobira", &ident, tobirad.port)
