@@ -210,11 +210,7 @@ impl OutputWriter {
             Some(pipe) => pipe,
             None => Self::blocking(std::io::stdout().as_fd(), "stdout")?,
         };
-        Ok(OutputWriter {
-            sink,
-            pending: Pending::default(),
-            waiting: false,
-        })
+        Ok(Self::with_sink(sink))
     }
 
     /// Writes nowhere (`/dev/null`), holding no standard stream: for `-N`,
@@ -222,25 +218,25 @@ impl OutputWriter {
     /// keeps nobody's pipe open.
     pub fn discard() -> std::io::Result<Self> {
         let file = std::fs::OpenOptions::new().write(true).open("/dev/null")?;
-        Ok(OutputWriter {
-            sink: Sink::Inline {
-                file,
-                spares: Vec::new(),
-            },
-            pending: Pending::default(),
-            waiting: false,
-        })
+        Ok(Self::with_sink(Sink::Inline {
+            file,
+            spares: Vec::new(),
+        }))
     }
 
     /// Takes over a duplicate of standard error: `/dev/null`, or behind a
     /// writer thread (never a non-blocking pipe, see the module's
     /// documentation).
     pub fn stderr() -> std::io::Result<Self> {
-        Ok(OutputWriter {
-            sink: Self::blocking(std::io::stderr().as_fd(), "stderr")?,
+        Ok(Self::with_sink(Self::blocking(std::io::stderr().as_fd(), "stderr")?))
+    }
+
+    fn with_sink(sink: Sink) -> Self {
+        OutputWriter {
+            sink,
             pending: Pending::default(),
             waiting: false,
-        })
+        }
     }
 
     /// A duplicate of `fd`, left in its blocking mode: written inline if

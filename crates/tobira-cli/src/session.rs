@@ -100,10 +100,7 @@ pub async fn run(mut d: Driver<tobira::client::BoxStream>, o: SessionOptions) ->
     }
     if killed {
         // At once, as ssh(1), not after a reader that may never come back.
-        out.stdout.abandon();
-        if let Stderr::Open(e) = out.stderr {
-            e.abandon();
-        }
+        out.abandon();
     } else {
         out.say_later();
         drop(out);
@@ -464,20 +461,14 @@ async fn run_inner(
                     Ok(n) => taken_from_output(d, channel, n),
                     Err(_) => return 255,
                 }
-                while let Some(buf) = out.stdout.take_spare() {
-                    d.conn.recycle(buf);
-                }
+                out.recycle_spares(&mut d.conn);
             }
             Event::ChannelExtendedData { id, data, .. } if Some(id) == channel => {
                 // Written like standard output (RFC 4254 §5.2: extended
                 // data shares the channel's window).
                 let n = out.stderr_write(data);
                 taken_from_output(d, channel, n);
-                if let Stderr::Open(e) = &mut out.stderr {
-                    while let Some(buf) = e.take_spare() {
-                        d.conn.recycle(buf);
-                    }
-                }
+                out.recycle_spares(&mut d.conn);
             }
             Event::ChannelExtendedData { id, data, .. } => {
                 // No other channel of ours has a standard error.
@@ -655,6 +646,27 @@ impl Outputs {
         match std::mem::replace(&mut self.stderr, Stderr::Closed) {
             Stderr::Open(e) => e.unwritten(),
             _ => 0,
+        }
+    }
+
+    /// Gives the buffers both have written back to the connection
+    /// (`Connection::recycle`), for the next packets' data.
+    fn recycle_spares(&mut self, conn: &mut tobira_proto::Connection) {
+        while let Some(buf) = self.stdout.take_spare() {
+            conn.recycle(buf);
+        }
+        if let Stderr::Open(e) = &mut self.stderr {
+            while let Some(buf) = e.take_spare() {
+                conn.recycle(buf);
+            }
+        }
+    }
+
+    /// Gives up on what both still hold (see [`OutputWriter::abandon`]).
+    fn abandon(self) {
+        self.stdout.abandon();
+        if let Stderr::Open(e) = self.stderr {
+            e.abandon();
         }
     }
 

@@ -65,11 +65,10 @@ struct Args {
     #[arg(short = 'k')]
     no_gssapi_delegation: bool,
     /// Local address to connect from (`BindAddress`).
-    #[arg(short = 'b', overrides_with = "bind_address")]
+    #[arg(short = 'b')]
     bind_address: Option<String>,
-    /// Escape character (`EscapeChar`: a character, `^X`, or `none`);
-    /// the last one counts.
-    #[arg(short = 'e', overrides_with = "escape")]
+    /// Escape character (`EscapeChar`: a character, `^X`, or `none`).
+    #[arg(short = 'e')]
     escape: Option<String>,
     /// Quiet mode.
     #[arg(short = 'q')]
@@ -88,19 +87,19 @@ struct Args {
     verbose: u8,
     /// Cipher specification (comma-separated). Given twice, the last one
     /// counts, as in OpenSSH.
-    #[arg(short = 'c', overrides_with = "cipher_spec")]
+    #[arg(short = 'c')]
     cipher_spec: Option<String>,
     /// MAC specification (comma-separated); the last one counts.
-    #[arg(short = 'm', overrides_with = "mac_spec")]
+    #[arg(short = 'm')]
     mac_spec: Option<String>,
     /// Dynamic forwarding.
     #[arg(short = 'D')]
     dynamic: Vec<String>,
     /// Append debug logs to this file; the last one counts.
-    #[arg(short = 'E', overrides_with = "log_file")]
+    #[arg(short = 'E')]
     log_file: Option<PathBuf>,
     /// Configuration file; the last one counts.
-    #[arg(short = 'F', overrides_with = "config_file")]
+    #[arg(short = 'F')]
     config_file: Option<PathBuf>,
     /// Identity file.
     #[arg(short = 'i')]
@@ -373,18 +372,26 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(&format!("{e}")),
     };
+    // The command line's forwards, then the files'; none at all with
+    // `ClearAllForwardings yes` (as scp and sftp pass it), as in ssh.
+    let forwards = |cli: &[Forward], file: &[Forward]| -> Vec<Forward> {
+        if cfg.clear_all_forwardings {
+            Vec::new()
+        } else {
+            cli.iter().chain(file).cloned().collect()
+        }
+    };
+    let (local_forwards, remote_forwards, dynamic_forwards) = (
+        forwards(&cli_forwards.0, &cfg.local_forward),
+        forwards(&cli_forwards.1, &cfg.remote_forward),
+        forwards(&cli_forwards.2, &cfg.dynamic_forward),
+    );
     if args.print_config {
         // With what the flags set apart from `-o`, as ssh -G shows it.
         let mut shown = cfg.clone();
-        if shown.clear_all_forwardings {
-            shown.local_forward.clear();
-            shown.remote_forward.clear();
-            shown.dynamic_forward.clear();
-        } else {
-            shown.local_forward.splice(0..0, cli_forwards.0.iter().cloned());
-            shown.remote_forward.splice(0..0, cli_forwards.1.iter().cloned());
-            shown.dynamic_forward.splice(0..0, cli_forwards.2.iter().cloned());
-        }
+        shown.local_forward = local_forwards;
+        shown.remote_forward = remote_forwards;
+        shown.dynamic_forward = dynamic_forwards;
         if let Some(j) = &args.jump {
             shown.proxy_jump = Some(j.clone());
         }
@@ -710,15 +717,6 @@ fn main() -> ExitCode {
                     _ => None,
                 }
             };
-            // `ClearAllForwardings yes` (as scp and sftp pass it) drops
-            // them all, as in ssh.
-            let forwards = |cli: &[Forward], file: &[Forward]| -> Vec<Forward> {
-                if cfg.clear_all_forwardings {
-                    Vec::new()
-                } else {
-                    cli.iter().chain(file).cloned().collect()
-                }
-            };
             let opts = tobira_cli::session::SessionOptions {
                 command,
                 subsystem: args.subsystem,
@@ -732,9 +730,9 @@ fn main() -> ExitCode {
                 alive_count_max: cfg.server_alive_count_max,
                 host: cfg.host_name.clone(),
                 quiet: args.quiet,
-                local_forwards: forwards(&cli_forwards.0, &cfg.local_forward),
-                remote_forwards: forwards(&cli_forwards.1, &cfg.remote_forward),
-                dynamic_forwards: forwards(&cli_forwards.2, &cfg.dynamic_forward),
+                local_forwards,
+                remote_forwards,
+                dynamic_forwards,
                 exit_on_forward_failure: cfg.exit_on_forward_failure,
                 stdio_forward: stdio,
                 forward_agent: agent_to_forward,
