@@ -61,6 +61,10 @@ pub struct SessionOptions {
     pub forward_agent: Option<std::path::PathBuf>,
     /// `-v`: report key re-exchanges as OpenSSH's debug lines.
     pub verbose: bool,
+    /// The level our messages are shown at (`LogLevel`, `-v`, `-q`).
+    pub log_level: tobira::config::LogLevel,
+    /// `UpdateHostKeys`, when the server may update known_hosts.
+    pub host_key_update: Option<tobira::host_key_update::HostKeyUpdate>,
 }
 
 /// Runs the session to its end and returns the exit status for our
@@ -113,6 +117,26 @@ pub async fn run(mut d: Driver<tobira::client::BoxStream>, o: SessionOptions) ->
     code
 }
 
+/// Runs `f` with the terminal out of raw mode, if it was in it: what it
+/// prints and asks (`UpdateHostKeys ask`) needs the line discipline back.
+fn cooked<T>(raw: &mut Option<RawModeGuard>, f: impl FnOnce() -> T) -> T {
+    let was_raw = raw.take().is_some();
+    let out = f();
+    if was_raw {
+        *raw = RawModeGuard::enter().ok().flatten();
+    }
+    out
+}
+
+/// Prints a message of ours if `LogLevel` shows its level.
+fn notify(o: &SessionOptions) -> impl FnMut(tobira::config::LogLevel, &str) + '_ {
+    move |level, m| {
+        if o.log_level >= level {
+            eprint!("{m}");
+        }
+    }
+}
+
 fn signal_number(name: &str) -> u8 {
     match name {
         "HUP" => 1,
@@ -139,6 +163,7 @@ async fn run_inner(
     killed: &mut bool,
 ) -> u8 {
     let mut channel = None;
+    let mut host_key_update = o.host_key_update.clone();
     let mut fwd = match ClientForwards::setup(
         &mut d.conn,
         &o.local_forwards,
@@ -527,6 +552,22 @@ async fn run_inner(
                 let _ = d.conn.global_request_reply(false, &[]);
             }
             Event::GlobalReply { .. } => unanswered = 0,
+            Event::HostKeysOffered { keys } => {
+                if let Some(u) = host_key_update.as_mut() {
+                    let to_prove = cooked(&mut raw, || u.offered(&keys, &mut crate::tty::ask, &mut notify(o)));
+                    if !to_prove.is_empty() {
+                        let _ = d.conn.prove_host_keys(to_prove);
+                    }
+                }
+            }
+            Event::HostKeysProven { keys } => {
+                if let Some(u) = host_key_update.as_mut() {
+                    cooked(&mut raw, || u.proven(&keys, &mut crate::tty::ask, &mut notify(o)));
+                }
+            }
+            Event::HostKeysNotProven { reason } => {
+                notify(o)(tobira::config::LogLevel::Error, &format!("{}\n", printable(&reason)));
+            }
             Event::Negotiated { algorithms, .. } if o.verbose => {
                 eprintln!("debug1: kex: algorithm: {}", algorithms.kex);
                 eprintln!("debug1: kex: host key algorithm: {}", algorithms.host_key);

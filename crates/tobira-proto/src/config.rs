@@ -22,6 +22,11 @@ pub struct Config {
     pub compression: Vec<String>,
     /// Server: host keys.
     pub host_keys: Vec<Arc<SigningKey>>,
+    /// Server: list every host key to the client after authentication
+    /// (`hostkeys-00@openssh.com`, OpenSSH PROTOCOL §2.5), so that it can
+    /// learn the ones it lacks and forget retired ones. On by default, as
+    /// in OpenSSH's sshd.
+    pub announce_host_keys: bool,
     /// Server: DH group-exchange moduli.
     pub moduli: Arc<Vec<Modulus>>,
     /// Server: the smallest group-exchange modulus handed out, in bits
@@ -74,6 +79,7 @@ impl Default for Config {
             mac: owned(algorithms::MAC_DEFAULT),
             compression: owned(algorithms::COMPRESSION_DEFAULT),
             host_keys: Vec::new(),
+            announce_host_keys: true,
             moduli: Arc::new(crate::kex::gex::fallback_groups()),
             gex_min_bits: 3072,
             server_sig_algs: owned(algorithms::PUBKEY_SUPPORTED),

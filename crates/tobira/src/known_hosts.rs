@@ -34,6 +34,9 @@ use sha1::Sha1;
 
 use crate::pubkey::AnyPublicKey;
 
+mod rotation;
+pub use rotation::{replace_host_keys, Removed, RotationView};
+
 /// Prefix of a hashed host name (`HASH_MAGIC` in OpenSSH's hostfile.h).
 const HASH_MAGIC: &str = "|1|";
 /// Field delimiter inside a hashed host name.
@@ -216,6 +219,17 @@ impl KnownHosts {
             }
         }
         status
+    }
+
+    /// The file listing `key` for `host` under its exact name (`[host]:port`
+    /// off port 22), without [`KnownHosts::check`]'s fallback to the bare
+    /// name; `None` when no such line exists.
+    pub fn file_listing_exactly(&self, host: &str, port: u16, key: &AnyPublicKey) -> Option<&Path> {
+        let name = host_name_for(&host.to_ascii_lowercase(), port);
+        self.entries
+            .iter()
+            .find(|e| e.marker == Marker::None && same_key(&e.key, key) && e.matches(&name))
+            .map(|e| e.path.as_path())
     }
 
     /// Other names already holding this same key (for OpenSSH's "This key

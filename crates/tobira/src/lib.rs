@@ -20,6 +20,7 @@ pub mod driver;
 #[allow(unsafe_code)]
 pub mod fine_timer;
 pub mod forward;
+pub mod host_key_update;
 pub mod hostkeys;
 pub mod inherited_fds;
 pub mod keyfile;

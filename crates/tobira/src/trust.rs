@@ -25,6 +25,31 @@ pub struct TrustSettings {
     pub batch: bool,
 }
 
+/// How the server's host key came to be trusted. Only a key listed in the
+/// user's own files under the host's exact name, or one the user
+/// confirmed, lets the server update known_hosts later (ssh(1)'s
+/// `check_host_key` turns `UpdateHostKeys` off in every other case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trusted {
+    /// Listed in a `UserKnownHostsFile` under `[host]:port` (`host` on 22).
+    KnownToUser,
+    /// Listed in a `GlobalKnownHostsFile`, or only under the bare name.
+    KnownOtherwise,
+    /// The user answered the question with yes or the fingerprint.
+    Confirmed,
+    /// Recorded without asking (`accept-new`, `no`).
+    AddedUnasked,
+    /// A changed key let through by `StrictHostKeyChecking no`.
+    Unverified,
+}
+
+impl Trusted {
+    /// Whether the server may update known_hosts (`UpdateHostKeys`).
+    pub fn may_update_known_hosts(self) -> bool {
+        matches!(self, Trusted::KnownToUser | Trusted::Confirmed)
+    }
+}
+
 /// How the user is asked: shows the question, returns the answer line, or
 /// `None` when there is no terminal.
 pub type Prompter<'a> = dyn FnMut(&str) -> Option<String> + 'a;
@@ -40,13 +65,20 @@ pub fn decide(
     key: &AnyPublicKey,
     prompt: &mut Prompter<'_>,
     notify: &mut dyn FnMut(LogLevel, &str),
-) -> Result<(), String> {
+) -> Result<Trusted, String> {
     let mut files = s.user_files.clone();
     files.extend(s.global_files.iter().cloned());
     let kh =
         KnownHosts::load(&files).map_err(|e| format!("cannot read known_hosts: {e}\nHost key verification failed."))?;
     match kh.check(host, port, key) {
-        HostKeyStatus::Known { .. } => Ok(()),
+        HostKeyStatus::Known { .. } => {
+            let listed = kh.file_listing_exactly(host, port, key);
+            if listed.is_some_and(|p| s.user_files.iter().any(|u| u == p)) {
+                Ok(Trusted::KnownToUser)
+            } else {
+                Ok(Trusted::KnownOtherwise)
+            }
+        }
         HostKeyStatus::Revoked { .. } => Err(known_hosts::revoked_key_warning(host, port, key)),
         HostKeyStatus::Changed { path, line } => {
             let warning = known_hosts::changed_key_warning(host, port, key, &path, line);
@@ -57,14 +89,17 @@ pub fn decide(
                     &format!("Host key for {} has changed and you have requested strict checking.\nHost key verification failed.", known_hosts::host_name_for(host, port)),
                     "",
                 ));
-                Ok(())
+                Ok(Trusted::Unverified)
             } else {
                 Err(warning)
             }
         }
         HostKeyStatus::Unknown => match s.mode {
             StrictMode::Yes => Err(known_hosts::unknown_host_refusal(host, port, key)),
-            StrictMode::AcceptNew | StrictMode::No => record(s, host, port, key, notify),
+            StrictMode::AcceptNew | StrictMode::No => {
+                record(s, host, port, key, notify);
+                Ok(Trusted::AddedUnasked)
+            }
             StrictMode::Ask => {
                 if s.batch {
                     return Err("Host key verification failed.".to_string());
@@ -78,7 +113,8 @@ pub fn decide(
                     };
                     let a = answer.trim();
                     if a.eq_ignore_ascii_case("yes") || a == fp {
-                        return record(s, host, port, key, notify);
+                        record(s, host, port, key, notify);
+                        return Ok(Trusted::Confirmed);
                     }
                     if a.eq_ignore_ascii_case("no") {
                         return Err("Host key verification failed.".to_string());
@@ -90,15 +126,9 @@ pub fn decide(
     }
 }
 
-fn record(
-    s: &TrustSettings,
-    host: &str,
-    port: u16,
-    key: &AnyPublicKey,
-    notify: &mut dyn FnMut(LogLevel, &str),
-) -> Result<(), String> {
+fn record(s: &TrustSettings, host: &str, port: u16, key: &AnyPublicKey, notify: &mut dyn FnMut(LogLevel, &str)) {
     let Some(path) = s.user_files.first() else {
-        return Ok(());
+        return;
     };
     match known_hosts::append(path, host, port, key, s.hash) {
         Ok(()) => notify(LogLevel::Info, &known_hosts::permanently_added_message(host, port, key)),
@@ -110,7 +140,6 @@ fn record(
             ),
         ),
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -181,6 +210,38 @@ mod tests {
             "{e}"
         );
         assert!(e.trim_end().ends_with("Host key verification failed."), "{e}");
+    }
+
+    /// Only a key in the user's own file under the exact name, or one the
+    /// user confirmed, may let the server update known_hosts.
+    #[test]
+    fn how_the_key_came_to_be_trusted() {
+        let k = key();
+        let f = tmp("trusted");
+        let global = f.with_file_name("global");
+        let mut s = settings(f.clone(), StrictMode::Yes);
+        s.global_files = vec![global.clone()];
+        let quiet = &mut |_: LogLevel, _: &str| {};
+        let never = &mut |_: &str| -> Option<String> { panic!("asked") };
+        std::fs::write(&f, format!("[h]:2222 {}\n", k.to_openssh_bare())).unwrap();
+        assert_eq!(decide(&s, "h", 2222, &k, never, quiet), Ok(Trusted::KnownToUser));
+        std::fs::write(&f, format!("h {}\n", k.to_openssh_bare())).unwrap();
+        assert_eq!(decide(&s, "h", 2222, &k, never, quiet), Ok(Trusted::KnownOtherwise));
+        std::fs::write(&f, "").unwrap();
+        std::fs::write(&global, format!("[h]:2222 {}\n", k.to_openssh_bare())).unwrap();
+        assert_eq!(decide(&s, "h", 2222, &k, never, quiet), Ok(Trusted::KnownOtherwise));
+        std::fs::write(&global, "").unwrap();
+        s.mode = StrictMode::AcceptNew;
+        assert_eq!(decide(&s, "h", 2222, &k, never, quiet), Ok(Trusted::AddedUnasked));
+        s.mode = StrictMode::No;
+        assert_eq!(decide(&s, "h", 2222, &key(), never, quiet), Ok(Trusted::Unverified));
+        let s = settings(tmp("confirmed"), StrictMode::Ask);
+        let yes = &mut |_: &str| Some("yes".to_string());
+        assert_eq!(decide(&s, "h", 2222, &k, yes, quiet), Ok(Trusted::Confirmed));
+        assert!(Trusted::KnownToUser.may_update_known_hosts() && Trusted::Confirmed.may_update_known_hosts());
+        for t in [Trusted::KnownOtherwise, Trusted::AddedUnasked, Trusted::Unverified] {
+            assert!(!t.may_update_known_hosts(), "{t:?}");
+        }
     }
 
     #[test]

@@ -9,7 +9,9 @@ use clap::Parser;
 use tobira::client::{connect, ClientError, ClientSettings};
 use tobira::client_auth::{AuthSettings, Authenticator};
 use tobira::config::client::{Forward, IdentityAgent};
-use tobira::trust::{decide, StrictMode, TrustSettings};
+use tobira::config::LogLevel;
+use tobira::host_key_update::{HostKeyUpdate, UpdateSettings};
+use tobira::trust::{decide, StrictMode, TrustSettings, Trusted};
 
 /// tobira SSH client.
 #[derive(Parser, Debug)]
@@ -398,14 +400,7 @@ fn main() -> ExitCode {
         if let Some(e) = escape_char {
             shown.escape_char = e;
         }
-        use tobira::config::LogLevel;
-        shown.log_level = match (args.quiet, args.verbose) {
-            (true, _) => LogLevel::Quiet,
-            (false, 0) => shown.log_level,
-            (false, 1) => LogLevel::Debug1,
-            (false, 2) => LogLevel::Debug2,
-            _ => LogLevel::Debug3,
-        };
+        shown.log_level = effective_log_level(args.quiet, args.verbose, shown.log_level);
         print!("{}", shown.to_ssh_g());
         return ExitCode::SUCCESS;
     }
@@ -472,6 +467,8 @@ fn main() -> ExitCode {
     let port = cfg.port;
     let quiet = args.quiet;
     let log_level = cfg.log_level;
+    // How the host key came to be trusted, for UpdateHostKeys.
+    let trusted = std::sync::Mutex::new(None::<Trusted>);
     let mut verify = |_alg: &str, blob: &[u8]| -> Result<(), String> {
         let key = tobira::pubkey::AnyPublicKey::from_blob(blob).map_err(|e| format!("bad host key: {e}"))?;
         if verbose > 0 {
@@ -489,6 +486,11 @@ fn main() -> ExitCode {
                 }
             },
         )
+        .map(|t| {
+            if let Ok(mut slot) = trusted.lock() {
+                *slot = Some(t);
+            }
+        })
     };
     let agent = match &cfg.identity_agent {
         IdentityAgent::None => None,
@@ -717,6 +719,8 @@ fn main() -> ExitCode {
                     _ => None,
                 }
             };
+            let trusted = trusted.lock().ok().and_then(|t| *t);
+            let host_key_update = host_key_update(&cfg, trusted, args.quiet);
             let opts = tobira_cli::session::SessionOptions {
                 command,
                 subsystem: args.subsystem,
@@ -737,6 +741,8 @@ fn main() -> ExitCode {
                 stdio_forward: stdio,
                 forward_agent: agent_to_forward,
                 verbose: verbose > 0,
+                log_level: effective_log_level(args.quiet, verbose, cfg.log_level),
+                host_key_update,
             };
             let code = rt.block_on(tobira_cli::session::run(driver, opts));
             // A blocked stdin read must not keep the process alive.
@@ -746,6 +752,49 @@ fn main() -> ExitCode {
         Err(ClientError::HostKeyRejected(msg)) => fail(msg.trim_end()),
         Err(e @ ClientError::PermissionDenied { .. }) => fail(&e.to_string()),
         Err(e) => fail(&format!("tobira: {e}")),
+    }
+}
+
+/// The level messages are shown at: `LogLevel`, raised by each `-v` to
+/// DEBUG1..3 and silenced by `-q`, as ssh(1) does.
+fn effective_log_level(quiet: bool, verbose: u8, configured: LogLevel) -> LogLevel {
+    match (quiet, verbose) {
+        (true, _) => LogLevel::Quiet,
+        (false, 0) => configured,
+        (false, 1) => LogLevel::Debug1,
+        (false, 2) => LogLevel::Debug2,
+        _ => LogLevel::Debug3,
+    }
+}
+
+/// The connection's `UpdateHostKeys` updater: only when the host key was
+/// listed in the user's own files or confirmed by the user, as ssh(1)'s
+/// `check_host_key` decides, and never `ask` in batch mode.
+fn host_key_update(
+    cfg: &tobira::config::client::ClientConfig,
+    trusted: Option<Trusted>,
+    quiet: bool,
+) -> Option<HostKeyUpdate> {
+    use tobira::config::client::UpdateHostKeys;
+    if cfg.update_host_keys == UpdateHostKeys::No || (cfg.update_host_keys == UpdateHostKeys::Ask && cfg.batch_mode) {
+        return None;
+    }
+    match trusted {
+        Some(t) if t.may_update_known_hosts() => HostKeyUpdate::new(UpdateSettings {
+            mode: cfg.update_host_keys,
+            user_files: cfg.user_known_hosts_file.clone(),
+            hash: cfg.hash_known_hosts,
+            host: cfg.host_name.clone(),
+            port: cfg.port,
+            host_key_algorithms: cfg.host_key_algorithms.clone(),
+        }),
+        Some(Trusted::Unverified) => {
+            if !quiet && cfg.log_level >= LogLevel::Error {
+                eprintln!("UpdateHostkeys is disabled because the host key is not trusted.");
+            }
+            None
+        }
+        _ => None,
     }
 }
 

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+use super::host_key_rotation;
 use super::window::{Window, MAX_GROWTH};
 use super::{Connection, Event, Phase};
 use crate::error::Error;
@@ -137,12 +138,22 @@ impl Channel {
     }
 }
 
+/// Who waits for the reply to one of our global requests.
+#[derive(Debug)]
+pub(super) enum ReplyOwner {
+    /// The application: the reply becomes [`Event::GlobalReply`].
+    Application,
+    /// Our own `hostkeys-prove-00@openssh.com` for these key blobs.
+    HostKeyProof(Vec<Vec<u8>>),
+}
+
 /// The channel table and global-request bookkeeping of a connection.
 #[derive(Debug, Default)]
 pub struct Channels {
     map: BTreeMap<u32, Channel>,
-    /// Our global requests awaiting a reply.
-    global_replies_due: u32,
+    /// Our global requests awaiting a reply, oldest first (RFC 4254 §4:
+    /// replies come in request order).
+    pub(super) global_replies_due: VecDeque<ReplyOwner>,
     /// Answers owed to the peer's global requests, in order (see
     /// `Channel::answers`).
     global_answers: VecDeque<Option<(bool, Vec<u8>)>>,
@@ -217,7 +228,7 @@ fn bad(msg: String) -> Error {
 }
 
 impl Connection {
-    fn connection_ready(&self) -> Result<(), Error> {
+    pub(super) fn connection_ready(&self) -> Result<(), Error> {
         if !self.authenticated || self.phase != Phase::Running {
             return Err(Error::protocol(
                 "the connection protocol needs an authenticated connection",
@@ -241,9 +252,28 @@ impl Connection {
                 }
                 match name.as_str() {
                     // Answered here, in turn with the application's answers.
-                    "keepalive@openssh.com" | "hostkeys-00@openssh.com" | "hostkeys-prove-00@openssh.com" => {
+                    "keepalive@openssh.com" => {
                         if want_reply {
                             self.chans.global_answers.push_back(Some((false, Vec::new())));
+                        }
+                    }
+                    host_key_rotation::ANNOUNCE => {
+                        self.on_host_keys_announced(&data);
+                        if want_reply {
+                            // A client takes it, whatever it held, as
+                            // OpenSSH's does; a server has no use for it.
+                            let taken = self.role == super::Role::Client;
+                            self.chans.global_answers.push_back(Some((taken, Vec::new())));
+                        }
+                    }
+                    host_key_rotation::PROVE => {
+                        let proof = self.host_key_proof(&data);
+                        if want_reply {
+                            let answer = match proof {
+                                Some(sigs) => (true, sigs),
+                                None => (false, Vec::new()),
+                            };
+                            self.chans.global_answers.push_back(Some(answer));
                         }
                     }
                     "no-more-sessions@openssh.com" => {
@@ -263,14 +293,16 @@ impl Connection {
                 self.flush_global_answers()
             }
             num::REQUEST_SUCCESS | num::REQUEST_FAILURE => {
-                if self.chans.global_replies_due == 0 {
-                    return Err(bad("unexpected global request reply".into()));
-                }
-                self.chans.global_replies_due -= 1;
-                self.events.push_back(Event::GlobalReply {
-                    success: msg == num::REQUEST_SUCCESS,
-                    data: r.remaining().to_vec(),
-                });
+                let success = msg == num::REQUEST_SUCCESS;
+                let event = match self.chans.global_replies_due.pop_front() {
+                    None => return Err(bad("unexpected global request reply".into())),
+                    Some(ReplyOwner::Application) => Event::GlobalReply {
+                        success,
+                        data: r.remaining().to_vec(),
+                    },
+                    Some(ReplyOwner::HostKeyProof(keys)) => self.check_host_key_proof(keys, success, r.remaining()),
+                };
+                self.events.push_back(event);
                 Ok(())
             }
             num::CHANNEL_OPEN => self.on_channel_open(&mut r),
@@ -947,7 +979,7 @@ impl Connection {
     pub fn global_request(&mut self, name: &str, want_reply: bool, data: &[u8]) -> Result<(), Error> {
         self.connection_ready()?;
         if want_reply {
-            self.chans.global_replies_due += 1;
+            self.chans.global_replies_due.push_back(ReplyOwner::Application);
         }
         let mut m = vec![num::GLOBAL_REQUEST];
         m.put_string(name.as_bytes());

@@ -34,6 +34,7 @@ pub use userauth::AuthRequest;
 
 mod allowed;
 mod channels;
+mod host_key_rotation;
 mod kex_work;
 mod userauth;
 mod window;
@@ -204,6 +205,29 @@ pub enum Event {
         /// Response-specific data.
         data: Vec<u8>,
     },
+    /// Client: the server listed all its host keys after authentication
+    /// (`hostkeys-00@openssh.com`, OpenSSH PROTOCOL §2.5), as public key
+    /// blobs (RFC 4253 §6.6) in its order. Comes at most once per
+    /// connection. Keys not yet known for the host are to be proven with
+    /// [`Connection::prove_host_keys`] before they are trusted.
+    HostKeysOffered {
+        /// The public key blobs, unparsed.
+        keys: Vec<Vec<u8>>,
+    },
+    /// Client: the server proved it holds the private half of these keys
+    /// (`hostkeys-prove-00@openssh.com`, OpenSSH PROTOCOL §2.5): each
+    /// signature over the session identifier verified. Keys whose RSA
+    /// signature used SHA-1 are left out.
+    HostKeysProven {
+        /// The proven public key blobs, in the order they were asked for.
+        keys: Vec<Vec<u8>>,
+    },
+    /// Client: the server refused to prove its host keys, or a proof was
+    /// malformed or did not verify; nothing should be learned.
+    HostKeysNotProven {
+        /// Why, for the user.
+        reason: String,
+    },
     /// SSH_MSG_DEBUG from the peer.
     Debug(String),
     /// One decoded packet, when tracing is on.
@@ -339,6 +363,8 @@ pub struct Connection {
     /// Compression (RFC 4253 §6.2) negotiated for each direction, and the
     /// zlib streams once it is active.
     comp: Compression,
+    /// Host key rotation (OpenSSH PROTOCOL §2.5).
+    rotation: host_key_rotation::Rotation,
 }
 
 /// Per-direction compression state.
@@ -412,6 +438,7 @@ impl Connection {
             last_method: None,
             chans: channels::new_table(),
             comp: Compression::default(),
+            rotation: host_key_rotation::Rotation::default(),
         };
         c.out.extend_from_slice(c.local_ident.as_bytes());
         c.out.extend_from_slice(b"\r\n");
@@ -901,6 +928,9 @@ impl Connection {
                 ));
             }
             self.peer_wants_ext_info = self.role == Role::Server && client.kex.iter().any(|k| k == EXT_INFO_C);
+            if self.role == Role::Server {
+                self.rotation.peer_rsa_alg = host_key_rotation::rsa_sha2_offered(&client.host_key);
+            }
         }
         let n = negotiate(client, server, |c| cipher::lookup(c).is_some_and(|s| s.is_aead()))?;
         let spec = kex::lookup(&n.kex).ok_or_else(|| Error::kex(format!("unsupported kex {}", n.kex)))?;
@@ -915,6 +945,7 @@ impl Connection {
             self.events.push_back(Event::Trace(trace::summary(&n, self.strict)));
         }
         let need_bits = security_bits(&n);
+        self.rotation.host_key_alg = Some(n.host_key.clone());
         let kex = self.kex.as_mut().ok_or(Error::Closed)?;
         kex.negotiated = Some(n);
         match (self.role, spec.family) {

@@ -153,7 +153,8 @@ impl Connection {
         }
         self.authenticated = true;
         self.opener.max_packet = MAX_PACKET;
-        self.send(vec![num::USERAUTH_SUCCESS])
+        self.send(vec![num::USERAUTH_SUCCESS])?;
+        self.announce_host_keys()
     }
 
     /// Server: success, preceded by an EXT_INFO with this user's
