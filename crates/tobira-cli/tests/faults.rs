@@ -212,13 +212,6 @@ impl Drop for Bg {
 
 // ----- accounts and logins -----
 
-fn user_with_key(dir: &TempDir) -> (TestUser, String) {
-    let user = TestUser::create();
-    let (key, line) = user_key(dir, "id", "ed25519", None, "");
-    user.authorize(&[line]);
-    (user, format!("-i{}", key.display()))
-}
-
 /// `ssh user@127.0.0.1 echo ok` must succeed.
 fn assert_login(server: &Server, user: &str, ident: &str) {
     let mut c = client_command("ssh", ident, server.port);

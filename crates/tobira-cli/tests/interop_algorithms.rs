@@ -181,13 +181,6 @@ fn check_all(client: &str, server: &Server, user: &str, ident: &str, extra: &[St
     );
 }
 
-fn user_with_key(dir: &TempDir) -> (TestUser, String) {
-    let user = TestUser::create();
-    let (key, line) = user_key(dir, "id", "ed25519", None, "");
-    user.authorize(&[line]);
-    (user, format!("-i{}", key.display()))
-}
-
 #[test]
 fn ssh_to_tobirad_every_algorithm_logs_in() {
     let dir = TempDir::new("alg-s");

@@ -12,24 +12,9 @@ use std::time::Duration;
 
 use common::*;
 
-/// A user with one authorized ed25519 key; returns it and `-iKEY`.
-fn user_with_key(dir: &TempDir) -> (TestUser, String) {
-    let user = TestUser::create();
-    let (key, line) = user_key(dir, "id", "ed25519", None, "");
-    user.authorize(&[line]);
-    (user, format!("-i{}", key.display()))
-}
-
 /// `client -v … user@127.0.0.1 true` with `known_hosts` as the only user
-/// file; returns (exit code, stderr).
-fn login_with(
-    client: &str,
-    port: u16,
-    user: &TestUser,
-    ident: &str,
-    known_hosts: &Path,
-    opts: &[&str],
-) -> (i32, String) {
+/// file, which must log in; returns its standard error.
+fn logged_in(client: &str, port: u16, user: &TestUser, ident: &str, known_hosts: &Path, opts: &[&str]) -> String {
     let mut c = if client == "ssh" {
         Command::new("ssh")
     } else {
@@ -54,10 +39,18 @@ fn login_with(
     c.arg(format!("{}@127.0.0.1", user.name)).arg("true");
     c.env_remove("SSH_AUTH_SOCK");
     let out = run(&mut c, Duration::from_secs(60));
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{client} {opts:?}: {err}");
+    err
+}
+
+/// Logs in once more: with every key known, nothing is learned and the
+/// file stays as it is.
+fn nothing_more_to_learn(client: &str, port: u16, user: &TestUser, ident: &str, known_hosts: &Path, opts: &[&str]) {
+    let before = std::fs::read_to_string(known_hosts).unwrap();
+    let err = logged_in(client, port, user, ident, known_hosts, opts);
+    assert!(!err.contains("Learned new hostkey"), "{err}");
+    assert_eq!(std::fs::read_to_string(known_hosts).unwrap(), before);
 }
 
 /// `type base64` of a server's public host key file.
@@ -105,8 +98,7 @@ fn ssh_learns_every_host_key_tobirad_proves() {
     let first = format!("[127.0.0.1]:{} {}\n", tobirad.port, public(&tobirad, "host_ed25519"));
     std::fs::write(&kh, &first).unwrap();
     let opts = ["StrictHostKeyChecking=yes", "UpdateHostKeys=yes", ALL_TYPES];
-    let (code, err) = login_with("ssh", tobirad.port, &user, &ident, &kh, &opts);
-    assert_eq!(code, 0, "{err}");
+    let err = logged_in("ssh", tobirad.port, &user, &ident, &kh, &opts);
     // OpenSSH checked every proof (an RSA one by rsa-sha2-512) before
     // writing; a bad signature would have stopped it.
     assert!(err.contains("Learned new hostkey: RSA SHA256:"), "{err}");
@@ -118,12 +110,7 @@ fn ssh_learns_every_host_key_tobirad_proves() {
         "{}",
         std::fs::read_to_string(&kh).unwrap()
     );
-    // Known now: nothing more to learn, the file stays as it is.
-    let before = std::fs::read_to_string(&kh).unwrap();
-    let (code, err) = login_with("ssh", tobirad.port, &user, &ident, &kh, &opts);
-    assert_eq!(code, 0, "{err}");
-    assert!(!err.contains("Learned new hostkey"), "{err}");
-    assert_eq!(std::fs::read_to_string(&kh).unwrap(), before);
+    nothing_more_to_learn("ssh", tobirad.port, &user, &ident, &kh, &opts);
 }
 
 #[test]
@@ -145,16 +132,14 @@ fn tobira_learns_sshds_keys_and_drops_a_retired_one() {
     // HostKeyAlgorithms set: the known ed25519 key is negotiated, not the
     // ECDSA type the file also lists.
     let opts = ["StrictHostKeyChecking=yes", "UpdateHostKeys=yes", ALL_TYPES];
-    let (code, err) = login_with("tobira", sshd.port, &user, &ident, &kh, &opts);
+    let err = logged_in("tobira", sshd.port, &user, &ident, &kh, &opts);
     // An offered key known under another name (other.example) blocks the
     // update, as in ssh(1).
-    assert_eq!(code, 0, "{err}");
     assert!(err.contains("not updating known_hosts"), "{err}");
     assert_eq!(std::fs::read_to_string(&kh).unwrap(), original);
     let original = original.replace(&format!("other.example {}\n", public(&sshd, "host_ed25519")), "");
     std::fs::write(&kh, &original).unwrap();
-    let (code, err) = login_with("tobira", sshd.port, &user, &ident, &kh, &opts);
-    assert_eq!(code, 0, "{err}");
+    let err = logged_in("tobira", sshd.port, &user, &ident, &kh, &opts);
     assert!(err.contains("Learned new hostkey: RSA SHA256:"), "{err}");
     assert!(err.contains("Deprecating obsolete hostkey: ECDSA SHA256:"), "{err}");
     let want: Vec<String> = LEARNABLE.iter().map(|k| public(&sshd, k)).collect();
@@ -164,11 +149,7 @@ fn tobira_learns_sshds_keys_and_drops_a_retired_one() {
     assert!(!text.contains(&retired), "{text}");
     let backup = std::fs::read_to_string(format!("{}.old", kh.display())).unwrap();
     assert_eq!(backup, original);
-    // Nothing more to do on the next login.
-    let (code, err) = login_with("tobira", sshd.port, &user, &ident, &kh, &opts);
-    assert_eq!(code, 0, "{err}");
-    assert!(!err.contains("Learned new hostkey"), "{err}");
-    assert_eq!(std::fs::read_to_string(&kh).unwrap(), text);
+    nothing_more_to_learn("tobira", sshd.port, &user, &ident, &kh, &opts);
 }
 
 #[test]
@@ -179,46 +160,23 @@ fn tobira_updates_only_what_the_user_vouched_for() {
     let port = tobirad.port;
     let ed = public(&tobirad, "host_ed25519");
     let kh = dir.path("known_hosts");
+    let login = |opts: &[&str]| logged_in("tobira", port, &user, &ident, &kh, opts);
     // A key added without asking is not trusted enough to learn others.
-    let (code, err) = login_with(
-        "tobira",
-        port,
-        &user,
-        &ident,
-        &kh,
-        &["StrictHostKeyChecking=accept-new", "UpdateHostKeys=yes", ALL_TYPES],
-    );
-    assert_eq!(code, 0, "{err}");
+    login(&["StrictHostKeyChecking=accept-new", "UpdateHostKeys=yes", ALL_TYPES]);
     assert_eq!(listed(&kh, port), vec![ed.clone()]);
     // Left alone: UpdateHostKeys=no, ask in batch mode, and the default
     // with a UserKnownHostsFile of one's own (ssh_config(5)).
     for opt in ["UpdateHostKeys=no", "UpdateHostKeys=ask", "StrictHostKeyChecking=yes"] {
-        let (code, err) = login_with(
-            "tobira",
-            port,
-            &user,
-            &ident,
-            &kh,
-            &["StrictHostKeyChecking=yes", ALL_TYPES, opt],
-        );
-        assert_eq!(code, 0, "{opt}: {err}");
+        login(&["StrictHostKeyChecking=yes", ALL_TYPES, opt]);
         assert_eq!(listed(&kh, port), vec![ed.clone()], "{opt}");
     }
     // A key known to the user: the rest is learned, hashed when asked.
-    let (code, err) = login_with(
-        "tobira",
-        port,
-        &user,
-        &ident,
-        &kh,
-        &[
-            "StrictHostKeyChecking=yes",
-            "UpdateHostKeys=yes",
-            "HashKnownHosts=yes",
-            ALL_TYPES,
-        ],
-    );
-    assert_eq!(code, 0, "{err}");
+    login(&[
+        "StrictHostKeyChecking=yes",
+        "UpdateHostKeys=yes",
+        "HashKnownHosts=yes",
+        ALL_TYPES,
+    ]);
     let text = std::fs::read_to_string(&kh).unwrap();
     let hashed: Vec<&str> = text.lines().filter(|l| l.starts_with("|1|")).collect();
     assert_eq!(hashed.len(), LEARNABLE.len() - 1, "{text}");

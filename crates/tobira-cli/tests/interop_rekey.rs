@@ -14,14 +14,6 @@ use sha2::{Digest, Sha256};
 
 const GIB: usize = 1 << 30;
 
-/// A user with one authorized ed25519 key; `-iPATH` for the clients.
-fn user_with_key(dir: &TempDir) -> (TestUser, String) {
-    let user = TestUser::create();
-    let (key, line) = user_key(dir, "id", "ed25519", None, "");
-    user.authorize(&[line]);
-    (user, format!("-i{}", key.display()))
-}
-
 /// Pseudo-random bytes, the same for the same seed.
 struct Stream(u64);
 

@@ -12,13 +12,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-fn user_with_key(dir: &TempDir) -> (TestUser, String) {
-    let user = TestUser::create();
-    let (key, line) = user_key(dir, "id", "ed25519", None, "");
-    user.authorize(&[line]);
-    (user, format!("-i{}", key.display()))
-}
-
 /// `ssh user@127.0.0.1 echo ok`: (exit code, stdout, stderr).
 fn login(port: u16, user: &str, ident: &str) -> (i32, String, String) {
     let mut c = client_command("ssh", ident, port);

@@ -464,6 +464,15 @@ pub fn user_key(dir: &TempDir, name: &str, kind: &str, bits: Option<u32>, passph
     (p, public.trim().to_string())
 }
 
+/// A throw-away user with one authorized ed25519 key; returns the user
+/// and `-iKEY` for the client's command line.
+pub fn user_with_key(dir: &TempDir) -> (TestUser, String) {
+    let user = TestUser::create();
+    let (key, line) = user_key(dir, "id", "ed25519", None, "");
+    user.authorize(&[line]);
+    (user, format!("-i{}", key.display()))
+}
+
 /// An SSH_ASKPASS program that prints `answer`.
 pub fn askpass(dir: &TempDir, answer: &str) -> PathBuf {
     static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
