@@ -42,9 +42,20 @@ pub type Notify<'a> = dyn FnMut(LogLevel, &str) + 'a;
 #[derive(Debug, Clone)]
 pub struct HostKeyUpdate {
     s: UpdateSettings,
-    /// Waiting for the proof: the offered keys and the new ones among them.
-    pending: Option<(Vec<AnyPublicKey>, Vec<AnyPublicKey>, Vec<AnyPublicKey>)>,
+    /// Waiting for the proof.
+    pending: Option<Pending>,
     done: bool,
+}
+
+/// What an update waits on the server's proof to do.
+#[derive(Debug, Clone)]
+struct Pending {
+    /// Every usable key the server offered.
+    offered: Vec<AnyPublicKey>,
+    /// The offered keys not yet known for the host (those to prove).
+    new: Vec<AnyPublicKey>,
+    /// Keys listed for the host that the server no longer offers.
+    retired: Vec<AnyPublicKey>,
 }
 
 impl HostKeyUpdate {
@@ -138,14 +149,18 @@ impl HostKeyUpdate {
         }
         let new: Vec<AnyPublicKey> = view.new.iter().map(|&i| keys[i].clone()).collect();
         let to_prove = view.new.iter().map(|&i| offered[i].1.clone()).collect();
-        self.pending = Some((keys, new, view.retired));
+        self.pending = Some(Pending {
+            offered: keys,
+            new,
+            retired: view.retired,
+        });
         to_prove
     }
 
     /// Takes the keys the server proved (the core's
     /// [`tobira_proto::Event::HostKeysProven`]) and updates the files.
     pub fn proven(&mut self, blobs: &[Vec<u8>], prompt: &mut Prompter<'_>, notify: &mut Notify<'_>) {
-        let Some((offered, new, retired)) = self.pending.take() else {
+        let Some(Pending { offered, new, retired }) = self.pending.take() else {
             return;
         };
         let proven: Vec<AnyPublicKey> = blobs.iter().filter_map(|b| AnyPublicKey::from_blob(b).ok()).collect();
@@ -161,11 +176,10 @@ impl HostKeyUpdate {
 
     /// Whether `HostKeyAlgorithms` lets a key of this type be used.
     fn allowed(&self, key: &AnyPublicKey) -> bool {
-        let t = key.key_type();
-        self.s.host_key_algorithms.iter().any(|a| {
-            let a = a.as_str();
-            a == t || (t == "ssh-rsa" && matches!(a, "rsa-sha2-256" | "rsa-sha2-512"))
-        })
+        self.s
+            .host_key_algorithms
+            .iter()
+            .any(|a| tobira_proto::hostkey::key_type_for(a) == key.key_type())
     }
 
     /// Tells the user, asks when `ask`, and rewrites the files: the first
@@ -202,10 +216,8 @@ impl HostKeyUpdate {
             return;
         }
         for (i, path) in self.s.user_files.iter().enumerate() {
+            // Only the first file is created if missing (for additions).
             let add = if i == 0 { learned } else { &[] };
-            if i > 0 && !path.exists() {
-                continue;
-            }
             match known_hosts::replace_host_keys(path, &self.s.host, self.s.port, offered, add, self.s.hash) {
                 Ok(removed) => {
                     let shown = known_hosts::host_name_for(&self.s.host.to_ascii_lowercase(), self.s.port);

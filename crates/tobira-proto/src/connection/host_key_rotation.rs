@@ -78,10 +78,6 @@ fn strings(data: &[u8], at_most: usize) -> Option<Vec<&[u8]>> {
     Some(out)
 }
 
-fn is_rsa_alg(alg: &str) -> bool {
-    matches!(alg, "rsa-sha2-256" | "rsa-sha2-512" | "ssh-rsa")
-}
-
 impl Connection {
     /// Server: lists our host keys, once, right after USERAUTH_SUCCESS
     /// (OpenSSH's `notify_hostkeys`), unless
@@ -161,7 +157,11 @@ impl Connection {
         if key.key_type() != "ssh-rsa" {
             return algs.first().copied();
         }
-        let kex_alg = self.rotation.host_key_alg.as_deref().filter(|a| is_rsa_alg(a));
+        let kex_alg = self
+            .rotation
+            .host_key_alg
+            .as_deref()
+            .filter(|a| hostkey::key_type_for(a) == "ssh-rsa");
         let wanted = kex_alg.or(self.rotation.peer_rsa_alg).unwrap_or("ssh-rsa");
         algs.iter().copied().find(|a| *a == wanted)
     }
@@ -214,7 +214,11 @@ impl Connection {
         let Some(session_id) = self.session_id.as_deref() else {
             return not("no session identifier".into());
         };
-        let kex_alg = self.rotation.host_key_alg.as_deref().filter(|a| is_rsa_alg(a));
+        let kex_alg = self
+            .rotation
+            .host_key_alg
+            .as_deref()
+            .filter(|a| hostkey::key_type_for(a) == "ssh-rsa");
         let mut r = Reader::new(data);
         let mut proven = Vec::with_capacity(keys.len());
         for (i, blob) in keys.into_iter().enumerate() {

@@ -3,13 +3,12 @@
 //! the rewrite that records it (ssh(1) `UpdateHostKeys`; OpenSSH's
 //! `hostkeys_find` and `hostfile_replace_entries`).
 
-use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::Path;
 
 use super::{
-    classify, create_parent_dir, hash_host_name, host_name_for, key_text, match_hosts, parse_key, read_text,
-    replace_with_backup, KnownHosts, Line, Marker, HASH_MAGIC,
+    append, classify, hash_host_name, host_name_for, key_text, match_hosts, parse_key, read_text, replace_with_backup,
+    KnownHosts, Line, Marker, HASH_MAGIC,
 };
 use crate::pubkey::AnyPublicKey;
 
@@ -105,9 +104,16 @@ pub fn replace_host_keys(
             format!("{}: not a regular file; not rewriting it", path.display()),
         ));
     }
-    let (text, existed) = match read_text(path) {
-        Ok(t) => (t, true),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => (String::new(), false),
+    let text = match read_text(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            // Nothing to remove: the new keys make the file, as ssh(1)
+            // adds a host.
+            for key in add {
+                append(path, host, port, key, hash)?;
+            }
+            return Ok(Vec::new());
+        }
         Err(e) => return Err(e),
     };
     let mut out = String::with_capacity(text.len() + 128 * add.len());
@@ -133,23 +139,14 @@ pub fn replace_host_keys(
     if removed.is_empty() && add.is_empty() {
         return Ok(removed);
     }
-    if existed {
-        replace_with_backup(path, &out)?;
-    } else {
-        create_parent_dir(path)?;
-        let mut options = fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        super::private_file_mode(&mut options);
-        let mut file = options.open(path)?;
-        file.write_all(out.as_bytes())?;
-        file.flush()?;
-    }
+    replace_with_backup(path, &out)?;
     Ok(removed)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
     use std::path::PathBuf;
 
     fn key() -> AnyPublicKey {
