@@ -1374,6 +1374,46 @@ fn non_blocking_stdin_is_read_to_the_end() {
     );
 }
 
+/// A regular file as standard input (`tobira host 'cat' < file`, read on
+/// the session's thread as ssh(1) reads it) arrives whole and in order,
+/// from the file's current offset (a shell that read a header first), to
+/// sshd and to tobirad, across key re-exchanges (`RekeyLimit`).
+#[test]
+fn file_as_stdin_arrives_from_its_offset() {
+    use std::io::{Seek, SeekFrom};
+    let dir = TempDir::new("file-stdin");
+    let (user, ident) = user_with_key(&dir, "");
+    let tobirad = start_tobirad(&[]);
+    let sshd = start_sshd(&["AuthorizedKeysFile=.ssh/authorized_keys"]);
+    let input = random_bytes(6 * 1024 * 1024 + 12_345);
+    let path = dir.path("input");
+    std::fs::write(&path, &input).unwrap();
+    for server in [&tobirad, &sshd] {
+        let mut file = std::fs::File::open(&path).unwrap();
+        file.seek(SeekFrom::Start(1000)).unwrap();
+        let mut c = client_command("tobira", &ident, server.port);
+        c.args(["-o", "RekeyLimit=1M"])
+            .arg(format!("{}@127.0.0.1", user.name))
+            .arg("cat");
+        let child = c
+            .stdin(Stdio::from(file))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = run_to_end(child, Duration::from_secs(60), "tobira cat < file");
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            sha256(&out.stdout),
+            sha256(&input[1000..]),
+            "port {}: {} of {} bytes came back",
+            server.port,
+            out.stdout.len(),
+            input.len() - 1000
+        );
+    }
+}
+
 /// True when `fd`'s open file description has `O_NONBLOCK`.
 fn is_nonblocking(fd: &impl std::os::fd::AsRawFd) -> bool {
     use nix::fcntl::{fcntl, FcntlArg, OFlag};
