@@ -14,6 +14,7 @@
 
 use std::os::fd::{AsFd, AsRawFd};
 
+use tobira_proto::transport::packet::PADDING_ROOM;
 use tokio::sync::mpsc;
 
 use crate::stdio_pipe::RestoreBlocking;
@@ -92,7 +93,7 @@ fn read_buffer(spare: Option<Vec<u8>>, size: usize) -> Vec<u8> {
 /// left for the padding of its packet (see `Sealer::seal_parts`).
 fn trim_small_read(buf: &mut Vec<u8>) {
     if buf.len() < READ_SIZE / 4 {
-        buf.shrink_to(buf.len() + tobira_proto::transport::packet::PADDING_ROOM);
+        buf.shrink_to(buf.len() + PADDING_ROOM);
     }
 }
 
@@ -265,7 +266,8 @@ impl PipeInput {
                 return None;
             }
             let mut buf = self.spare.take();
-            match self.rx.try_read_buf(&mut buf) {
+            // At most INLINE_READ bytes, leaving the padding room free.
+            match self.rx.try_read_buf(&mut bytes::BufMut::limit(&mut buf, INLINE_READ)) {
                 Ok(0) => {
                     self.done = true;
                     return None;
@@ -301,9 +303,11 @@ impl PipeInput {
 struct Spares(Vec<Vec<u8>>);
 
 impl Spares {
-    /// An empty buffer with room for [`INLINE_READ`] bytes or a little more.
+    /// An empty buffer with room for a read of [`INLINE_READ`] bytes and
+    /// the padding of its packet after them: AES-GCM then seals the data
+    /// from where it was read (see `Sealer::seal_parts`), without a copy.
     fn take(&mut self) -> Vec<u8> {
-        read_buffer(self.0.pop(), INLINE_READ)
+        read_buffer(self.0.pop(), INLINE_READ + PADDING_ROOM)
     }
 
     /// Keeps `buf` for a later read, or hands it back.
@@ -321,7 +325,7 @@ impl Spares {
 /// ssh(1) reads it: a file is always ready, so a read returns at once (or
 /// after the disk), and each chunk is sealed and sent before the next.
 pub struct FileInput {
-    file: std::os::fd::OwnedFd,
+    file: std::fs::File,
     spare: Spares,
     done: bool,
 }
@@ -341,7 +345,7 @@ impl FileInput {
             .map(|st| rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::RegularFile)
             .unwrap_or(false);
         Ok(regular.then(|| FileInput {
-            file: fd,
+            file: std::fs::File::from(fd),
             spare: Spares::default(),
             done: false,
         }))
@@ -354,7 +358,9 @@ impl FileInput {
             return std::future::pending().await;
         }
         let mut buf = self.spare.take();
-        match read_retrying(&self.file, &mut buf) {
+        // At most INLINE_READ bytes, into the spare capacity (not zeroed);
+        // short reads and EINTR are retried within it.
+        match std::io::Read::read_to_end(&mut std::io::Read::take(&self.file, INLINE_READ as u64), &mut buf) {
             Ok(n) if n > 0 => Some(buf),
             _ => {
                 self.done = true;
@@ -370,8 +376,9 @@ mod tests {
     use std::io::Write;
 
     /// A pipe read on the session's thread keeps its size, and is taken a
-    /// packet's worth at a time (less than two [`INLINE_READ`]s, whatever
-    /// spare buffer comes back), every byte in order.
+    /// packet's worth at a time ([`INLINE_READ`] at most, with room for
+    /// the padding after it, whatever spare buffer comes back), every byte
+    /// in order.
     #[tokio::test]
     async fn pipe_is_read_a_packet_at_a_time_and_keeps_its_size() {
         use nix::fcntl::{fcntl, FcntlArg};
@@ -386,6 +393,7 @@ mod tests {
         let (mut got, mut largest) = (Vec::new(), 0);
         while let Some(chunk) = input.next().await {
             largest = largest.max(chunk.len());
+            assert!(chunk.capacity() >= chunk.len() + PADDING_ROOM);
             got.extend_from_slice(&chunk);
             // A large spare is refused; one of the right size is read into.
             assert!(input.give_back(Vec::with_capacity(4 * INLINE_READ)).is_err());
@@ -393,7 +401,7 @@ mod tests {
         }
         writer.join().unwrap().unwrap();
         assert!(got == want, "bytes lost or reordered");
-        assert!(largest > 0 && largest < 2 * INLINE_READ, "a read of {largest} bytes");
+        assert!(largest > 0 && largest <= INLINE_READ, "a read of {largest} bytes");
     }
 
     /// A regular file is read on the session's thread, a packet's worth
@@ -410,16 +418,17 @@ mod tests {
         let (mut got, mut reads) = (Vec::new(), 0);
         while let Some(chunk) = input.next().await {
             assert!(
-                !chunk.is_empty() && chunk.len() < 2 * INLINE_READ,
+                !chunk.is_empty() && chunk.len() <= INLINE_READ,
                 "a read of {}",
                 chunk.len()
             );
+            assert!(chunk.capacity() >= chunk.len() + PADDING_ROOM);
             got.extend_from_slice(&chunk);
             reads += 1;
             let _ = input.spare.give_back(chunk);
         }
         assert!(got == want, "bytes lost or reordered");
-        assert!(reads >= want.len() / (2 * INLINE_READ));
+        assert_eq!(reads, want.len().div_ceil(INLINE_READ));
         // After the end, nothing more.
         let more = tokio::time::timeout(std::time::Duration::from_millis(50), input.next()).await;
         assert!(more.is_err());
