@@ -147,9 +147,10 @@ pub enum Stdin {
 }
 
 impl Stdin {
-    /// Starts reading descriptor 0: [`PipeInput`] when it is a pipe, the
-    /// thread otherwise; with `null` (`-n`), nothing (descriptor 0 is left
-    /// alone, as ssh -n leaves it to whoever else reads it).
+    /// Starts reading descriptor 0: [`PipeInput`] when it is a pipe,
+    /// [`FileInput`] when it is a regular file, the thread otherwise; with
+    /// `null` (`-n`), nothing (descriptor 0 is left alone, as ssh -n leaves
+    /// it to whoever else reads it).
     pub fn start(null: bool) -> std::io::Result<Self> {
         if null {
             return Ok(Stdin::Null { done: false });
@@ -160,6 +161,11 @@ impl Stdin {
         if let Some(f) = FileInput::open()? {
             return Ok(Stdin::File(f));
         }
+        Self::thread()
+    }
+
+    /// Descriptor 0 read by the thread (`spawn_stdin_reader`).
+    fn thread() -> std::io::Result<Self> {
         let (tx, rx) = mpsc::channel(QUEUE);
         let (spare, spare_rx) = std::sync::mpsc::sync_channel(QUEUE);
         spawn_stdin_reader(tx, spare_rx)?;
@@ -170,9 +176,22 @@ impl Stdin {
     /// error, and after that it never completes. Cancel-safe: no input is
     /// lost when the future is dropped before it completes.
     pub async fn next(&mut self) -> Option<Vec<u8>> {
+        if let Stdin::File(f) = self {
+            match f.next().await {
+                FileRead::Data(chunk) => return Some(chunk),
+                FileRead::End => return None,
+                // The thread goes on from the file's offset, waiting for
+                // input as it waits on a pipe.
+                FileRead::WouldBlock => match Self::thread() {
+                    Ok(t) => *self = t,
+                    Err(_) => return None,
+                },
+            }
+        }
         match self {
             Stdin::Pipe(p) => p.next().await,
-            Stdin::File(f) => f.next().await,
+            // Replaced above when it would block.
+            Stdin::File(_) => None,
             Stdin::Thread { rx, done, .. } => {
                 if !*done {
                     if let Some(Some(chunk)) = rx.recv().await {
@@ -322,8 +341,11 @@ impl Spares {
 
 /// Standard input when it is a regular file (`tobira host 'cat > x' <
 /// file`), read on the session's thread, [`INLINE_READ`] bytes at a time, as
-/// ssh(1) reads it: a file is always ready, so a read returns at once (or
-/// after the disk), and each chunk is sealed and sent before the next.
+/// ssh(1) reads it: a file on a disk is always ready, so a read returns at
+/// once (or after the disk), and each chunk is sealed and sent before the
+/// next. Files that report no size (`/proc`, tracefs: they may wait for
+/// data) are left to the thread, and so is a file that answers "would
+/// block" (`O_NONBLOCK` on such a file).
 pub struct FileInput {
     file: std::fs::File,
     spare: Spares,
@@ -337,12 +359,14 @@ impl FileInput {
         Self::from_fd(std::io::stdin().as_fd())
     }
 
-    /// Reads `fd` from now on when it is a regular file; `Ok(None)`
-    /// otherwise.
+    /// Reads `fd` from now on when it is a regular file with a size;
+    /// `Ok(None)` otherwise.
     fn from_fd(fd: std::os::fd::BorrowedFd<'_>) -> std::io::Result<Option<Self>> {
         let fd = fd.try_clone_to_owned()?;
         let regular = rustix::fs::fstat(&fd)
-            .map(|st| rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::RegularFile)
+            .map(|st| {
+                rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::RegularFile && st.st_size > 0
+            })
             .unwrap_or(false);
         Ok(regular.then(|| FileInput {
             file: std::fs::File::from(fd),
@@ -351,23 +375,37 @@ impl FileInput {
         }))
     }
 
-    /// See [`Stdin::next`]. A read that fails ends the input, as end of
-    /// file does.
-    async fn next(&mut self) -> Option<Vec<u8>> {
+    /// The next chunk (see [`Stdin::next`]). Bytes read before an error
+    /// are delivered; the error then comes again on the next read, and
+    /// ends the input as end of file does, unless it is "would block".
+    async fn next(&mut self) -> FileRead {
         if self.done {
             return std::future::pending().await;
         }
         let mut buf = self.spare.take();
         // At most INLINE_READ bytes, into the spare capacity (not zeroed);
         // short reads and EINTR are retried within it.
-        match std::io::Read::read_to_end(&mut std::io::Read::take(&self.file, INLINE_READ as u64), &mut buf) {
-            Ok(n) if n > 0 => Some(buf),
+        let r = std::io::Read::read_to_end(&mut std::io::Read::take(&self.file, INLINE_READ as u64), &mut buf);
+        if !buf.is_empty() {
+            return FileRead::Data(buf);
+        }
+        match r {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => FileRead::WouldBlock,
             _ => {
                 self.done = true;
-                None
+                FileRead::End
             }
         }
     }
+}
+
+/// What a read of [`FileInput`] gave.
+enum FileRead {
+    Data(Vec<u8>),
+    /// End of file, or an error.
+    End,
+    /// Nothing yet: the file wants waiting for.
+    WouldBlock,
 }
 
 #[cfg(test)]
@@ -416,7 +454,7 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
         let mut input = FileInput::from_fd(file.as_fd()).unwrap().unwrap();
         let (mut got, mut reads) = (Vec::new(), 0);
-        while let Some(chunk) = input.next().await {
+        while let FileRead::Data(chunk) = input.next().await {
             assert!(
                 !chunk.is_empty() && chunk.len() <= INLINE_READ,
                 "a read of {}",
@@ -434,5 +472,11 @@ mod tests {
         assert!(more.is_err());
         let (r, _w) = nix::unistd::pipe().unwrap();
         assert!(FileInput::from_fd(r.as_fd()).unwrap().is_none());
+        // A file without a size (as /proc reports) is the thread's.
+        let empty = std::env::temp_dir().join(format!("tobira-input-empty-{}", std::process::id()));
+        std::fs::write(&empty, b"").unwrap();
+        let file = std::fs::File::open(&empty).unwrap();
+        std::fs::remove_file(&empty).unwrap();
+        assert!(FileInput::from_fd(file.as_fd()).unwrap().is_none());
     }
 }

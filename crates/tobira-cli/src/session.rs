@@ -315,13 +315,18 @@ async fn run_inner(
                 if d.flush().await.is_err() {
                     return 255;
                 }
-                // Sent buffers are read into again.
+                // Sent buffers are read into again; those standard input
+                // refuses (full, or too large for it) go back afterwards,
+                // not on top of the ones it would take.
                 if let Some(s) = stdin.as_mut() {
+                    let mut refused = Vec::new();
                     while let Some(buf) = d.conn.spare_buffer() {
                         if let Err(buf) = s.give_back(buf) {
-                            d.conn.recycle(buf);
-                            break;
+                            refused.push(buf);
                         }
+                    }
+                    for buf in refused {
+                        d.conn.recycle(buf);
                     }
                 }
                 continue;
