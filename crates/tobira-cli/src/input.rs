@@ -176,39 +176,40 @@ impl Stdin {
     /// error, and after that it never completes. Cancel-safe: no input is
     /// lost when the future is dropped before it completes.
     pub async fn next(&mut self) -> Option<Vec<u8>> {
-        if let Stdin::File(f) = self {
-            match f.next().await {
-                FileRead::Data(chunk) => return Some(chunk),
-                FileRead::End => return None,
-                // The thread goes on from the file's offset, waiting for
-                // input as it waits on a pipe.
-                FileRead::WouldBlock => match Self::thread() {
-                    Ok(t) => *self = t,
-                    Err(_) => return None,
-                },
-            }
-        }
-        match self {
-            Stdin::Pipe(p) => p.next().await,
-            // Replaced above when it would block.
-            Stdin::File(_) => None,
-            Stdin::Thread { rx, done, .. } => {
-                if !*done {
-                    if let Some(Some(chunk)) = rx.recv().await {
-                        return Some(chunk);
+        loop {
+            return match self {
+                Stdin::Pipe(p) => p.next().await,
+                Stdin::File(f) => match f.next().await {
+                    FileRead::Data(chunk) => Some(chunk),
+                    FileRead::End => None,
+                    // The thread goes on from the file's offset, waiting
+                    // for input as it waits on a pipe.
+                    FileRead::WouldBlock => {
+                        match Self::thread() {
+                            Ok(t) => *self = t,
+                            Err(_) => *self = Stdin::Null { done: false },
+                        }
+                        continue;
                     }
-                    *done = true;
-                    return None;
+                },
+                Stdin::Thread { rx, done, .. } => {
+                    if !*done {
+                        if let Some(Some(chunk)) = rx.recv().await {
+                            return Some(chunk);
+                        }
+                        *done = true;
+                        return None;
+                    }
+                    std::future::pending().await
                 }
-                std::future::pending().await
-            }
-            Stdin::Null { done } => {
-                if !*done {
-                    *done = true;
-                    return None;
+                Stdin::Null { done } => {
+                    if !*done {
+                        *done = true;
+                        return None;
+                    }
+                    std::future::pending().await
                 }
-                std::future::pending().await
-            }
+            };
         }
     }
 

@@ -200,6 +200,9 @@ async fn run_inner(
     }
     // Read once the command has started (see `crate::input`).
     let mut stdin: Option<crate::input::Stdin> = None;
+    // Spare buffers standard input refused, on their way back to the
+    // connection (kept, so that handing them back allocates nothing).
+    let mut refused: Vec<Vec<u8>> = Vec::new();
     let mut raw: Option<RawModeGuard> = None;
     let mut escapes = EscapeState::new(o.escape_char);
     let mut exit: Option<u8> = None;
@@ -319,13 +322,12 @@ async fn run_inner(
                 // refuses (full, or too large for it) go back afterwards,
                 // not on top of the ones it would take.
                 if let Some(s) = stdin.as_mut() {
-                    let mut refused = Vec::new();
                     while let Some(buf) = d.conn.spare_buffer() {
                         if let Err(buf) = s.give_back(buf) {
                             refused.push(buf);
                         }
                     }
-                    for buf in refused {
+                    for buf in refused.drain(..) {
                         d.conn.recycle(buf);
                     }
                 }
