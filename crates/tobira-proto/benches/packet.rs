@@ -10,9 +10,11 @@
 //! - `seal/N`: a CHANNEL_DATA message of N bytes sealed into a reused
 //!   buffer as the channel layer seals queued data: `Sealer::seal_parts`
 //!   of its 9-byte head and N − 9 bytes of data from the caller's buffer
-//!   (AES-GCM encrypts the data straight from there; the other suites copy
-//!   it into the packet first);
-//! - `raw-seal/N`: the same primitive (aws-lc-rs AEAD, or RustCrypto AES-CTR
+//!   (AES-GCM and ChaCha20 encrypt the data straight from there; the other
+//!   suites copy it into the packet first);
+//! - `raw-seal/N`: the same primitive (aws-lc-rs AES-GCM; RustCrypto
+//!   ChaCha20 and Poly1305, or aws-lc-rs's chacha20-poly1305@openssh.com
+//!   where `chacha_poly::Backend::detect` picks it; or RustCrypto AES-CTR
 //!   plus aws-lc-rs HMAC, as the Sealer uses them) over a ready-made packet
 //!   of the same length, in place;
 //! - `open/N`: `Opener::open` of a packet sealed by a paired Sealer (sealing
@@ -31,9 +33,14 @@ use std::time::Duration;
 
 use aws_lc_rs::aead::{self, chacha20_poly1305_openssh as chacha, Aad, LessSafeKey, Nonce, UnboundKey};
 use aws_lc_rs::hmac;
+use chacha20::cipher::{KeyIvInit, StreamCipher};
+use chacha20::ChaCha20Legacy;
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
+use poly1305::universal_hash::KeyInit;
+use poly1305::Poly1305;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+use tobira_proto::crypto::chacha_poly::Backend;
 use tobira_proto::crypto::{cipher as ciphers, mac};
 use tobira_proto::transport::out_buf::OutBuf;
 use tobira_proto::transport::packet::{DirectionKeys, Opener, Sealer, MAX_PACKET};
@@ -79,9 +86,31 @@ struct CtrMac {
     etm: bool,
 }
 
+/// ChaCha20 and Poly1305 as chacha20-poly1305@openssh.com uses them
+/// (K_2, then K_1; the sequence number as a 64-bit big-endian nonce).
+struct RawChaCha {
+    main: [u8; 32],
+    header: [u8; 32],
+}
+
+impl RawChaCha {
+    /// Encrypts the length with K_1; returns K_2's stream at block 1 and
+    /// Poly1305 keyed from its block 0.
+    fn start(&self, seq: u32, packet: &mut [u8]) -> (ChaCha20Legacy, Poly1305) {
+        let nonce = u64::from(seq).to_be_bytes();
+        ChaCha20Legacy::new(&self.header.into(), &nonce.into()).apply_keystream(&mut packet[..4]);
+        let mut stream = ChaCha20Legacy::new(&self.main.into(), &nonce.into());
+        let mut block0 = [0u8; 64];
+        stream.apply_keystream(&mut block0);
+        let key: [u8; 32] = block0[..32].try_into().unwrap();
+        (stream, Poly1305::new(&key.into()))
+    }
+}
+
 /// The raw primitive of a suite, keyed the same way as the packet layer.
 enum Raw {
-    ChaCha(Box<chacha::SealingKey>, Box<chacha::OpeningKey>),
+    ChaCha(Box<RawChaCha>),
+    ChaChaAwsLc(Box<chacha::SealingKey>, Box<chacha::OpeningKey>),
     Gcm(Box<LessSafeKey>, [u8; 12]),
     Ctr(Box<CtrMac>),
 }
@@ -92,10 +121,16 @@ impl Raw {
         match cipher {
             "chacha20-poly1305@openssh.com" => {
                 let key: &[u8; 64] = k.key.as_slice().try_into().unwrap();
-                Raw::ChaCha(
-                    Box::new(chacha::SealingKey::new(key)),
-                    Box::new(chacha::OpeningKey::new(key)),
-                )
+                match Backend::detect() {
+                    Backend::RustCrypto => Raw::ChaCha(Box::new(RawChaCha {
+                        main: key[..32].try_into().unwrap(),
+                        header: key[32..].try_into().unwrap(),
+                    })),
+                    Backend::AwsLc => Raw::ChaChaAwsLc(
+                        Box::new(chacha::SealingKey::new(key)),
+                        Box::new(chacha::OpeningKey::new(key)),
+                    ),
+                }
             }
             "aes128-gcm@openssh.com" | "aes256-gcm@openssh.com" => {
                 let alg = if k.key.len() == 16 {
@@ -138,7 +173,12 @@ impl Raw {
         let t = self.trailer();
         let (packet, trailer) = buf.split_at_mut(buf.len() - t);
         match self {
-            Raw::ChaCha(s, _) => {
+            Raw::ChaCha(c) => {
+                let (mut stream, mac) = c.start(seq, packet);
+                stream.apply_keystream(&mut packet[4..]);
+                trailer.copy_from_slice(&mac.compute_unpadded(packet));
+            }
+            Raw::ChaChaAwsLc(s, _) => {
                 let tag: &mut [u8; 16] = trailer.try_into().unwrap();
                 s.seal_in_place(seq, packet, tag);
             }
@@ -167,7 +207,17 @@ impl Raw {
         let t = self.trailer();
         let (packet, trailer) = buf.split_at_mut(buf.len() - t);
         match self {
-            Raw::ChaCha(_, o) => {
+            Raw::ChaCha(c) => {
+                let encrypted_len: [u8; 4] = packet[..4].try_into().unwrap();
+                let (mut stream, mac) = c.start(seq, packet);
+                let len: [u8; 4] = packet[..4].try_into().unwrap();
+                packet[..4].copy_from_slice(&encrypted_len);
+                let ok = mac.compute_unpadded(packet)[..] == *trailer;
+                stream.apply_keystream(&mut packet[4..]);
+                packet[..4].copy_from_slice(&len);
+                ok
+            }
+            Raw::ChaChaAwsLc(_, o) => {
                 let len = o.decrypt_packet_length(seq, packet[..4].try_into().unwrap());
                 let tag: &[u8; 16] = (&*trailer).try_into().unwrap();
                 let ok = o.open_in_place(seq, packet, tag).is_ok();

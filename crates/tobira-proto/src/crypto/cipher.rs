@@ -2,10 +2,12 @@
 //! PROTOCOL.chacha20poly1305) and per-direction cipher state.
 
 use aes::{Aes128, Aes192, Aes256};
-use aws_lc_rs::aead::{self, chacha20_poly1305_openssh as chacha, Aad, LessSafeKey, Nonce, UnboundKey};
+use aws_lc_rs::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey};
 use aws_lc_rs::cipher::{EncryptingKey, EncryptionContext, UnboundCipherKey};
 use aws_lc_rs::iv::FixedLength;
 use cipher::KeyIvInit;
+
+use crate::crypto::chacha_poly::ChaChaPoly;
 
 /// How a cipher frames packets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -346,10 +348,8 @@ impl GcmState {
 pub enum CipherState {
     /// No encryption.
     None,
-    /// chacha20-poly1305@openssh.com sealing key.
-    ChaChaSeal(Box<chacha::SealingKey>),
-    /// chacha20-poly1305@openssh.com opening key.
-    ChaChaOpen(Box<chacha::OpeningKey>),
+    /// chacha20-poly1305@openssh.com.
+    ChaCha(Box<ChaChaPoly>),
     /// AES-GCM.
     Gcm(Box<GcmState>),
     /// AES-CTR.
@@ -363,11 +363,7 @@ impl CipherState {
             CipherKind::None => CipherState::None,
             CipherKind::ChaCha20Poly1305 => {
                 let k: &[u8; 64] = key.try_into().ok()?;
-                if seal {
-                    CipherState::ChaChaSeal(Box::new(chacha::SealingKey::new(k)))
-                } else {
-                    CipherState::ChaChaOpen(Box::new(chacha::OpeningKey::new(k)))
-                }
+                CipherState::ChaCha(Box::new(ChaChaPoly::new(k)))
             }
             CipherKind::AesGcm => CipherState::Gcm(Box::new(GcmState::new(key, iv)?)),
             CipherKind::AesCtr => CipherState::Ctr(CtrState::new(key, iv)?),

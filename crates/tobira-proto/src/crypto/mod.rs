@@ -1,6 +1,8 @@
 //! Algorithm tables and the small per-family wrappers around the crypto
-//! backends (aws-lc-rs for AEADs, HMAC, digests; RustCrypto for AES-CTR).
+//! backends (aws-lc-rs for AES-GCM, HMAC, digests; RustCrypto for AES-CTR
+//! and chacha20-poly1305@openssh.com).
 
+pub mod chacha_poly;
 pub mod cipher;
 pub mod mac;
 pub mod umac;

@@ -6,6 +6,7 @@
 
 use rand_core::RngCore;
 
+use crate::crypto::chacha_poly;
 use crate::crypto::cipher::{CipherKind, CipherSpec, CipherState, NONE};
 use crate::crypto::mac::Mac;
 use crate::error::{DisconnectReason, Error};
@@ -148,23 +149,29 @@ impl Sealer {
 
     /// Whether [`Self::seal_parts`] seals `data_len` bytes ending at `end`
     /// of a buffer of `capacity`, after a head of `head_len`, from where
-    /// they lie (AES-GCM, 1 KiB or more, room for the padding after them)
-    /// rather than copying them.
+    /// they lie rather than copying them: 1 KiB or more, with
+    /// chacha20-poly1305, or with AES-GCM when there is room for the
+    /// padding after them.
     pub fn scatters(&self, head_len: usize, capacity: usize, end: usize, data_len: usize) -> bool {
         let pad = self.padding_len(head_len.saturating_add(data_len));
-        matches!(self.state, CipherState::Gcm(_))
-            && data_len >= SCATTER_MIN
-            && pad <= PADDING_ROOM
-            && capacity >= end.saturating_add(pad)
+        data_len >= SCATTER_MIN
+            && match self.state {
+                CipherState::ChaCha(_) => true,
+                CipherState::Gcm(_) => pad <= PADDING_ROOM && capacity >= end.saturating_add(pad),
+                _ => false,
+            }
     }
 
     /// Seals the payload `head ‖ buf[data]` (a message's fields, then the
     /// data it carries where the caller holds it), appending the packet to
     /// `out`; the same packet as [`Self::seal`] of that payload.
     ///
-    /// With AES-GCM the data is encrypted from `buf` straight into `out`,
-    /// without being copied there first (issue 6: no copy per packet on
-    /// the data path). The padding has to follow the data in the same
+    /// With chacha20-poly1305 (RustCrypto's backend, see
+    /// [`chacha_poly::Backend`]; aws-lc's copies) and AES-GCM the data is
+    /// encrypted from `buf` straight into `out`, without being copied there
+    /// first (issue 6: no copy per packet on the data path). ChaCha20, a
+    /// stream cipher, takes the packet in pieces, so `buf` is only read.
+    /// With AES-GCM the padding has to follow the data in the same
     /// piece of plaintext, so it is written into `buf` just after `data`
     /// (over what lies there, kept aside, or into the buffer's spare
     /// capacity) and `buf` is put back as it was before this returns.
@@ -174,8 +181,8 @@ impl Sealer {
     /// packet).
     /// `data` must lie within `buf`; it is cut to `buf` otherwise, and the
     /// message in `head` would then not match the data that follows it.
-    /// Other ciphers, data under 1 KiB, or a `buf` without room for the
-    /// padding after the data take the copy of [`Self::seal_with`].
+    /// Other ciphers, data under 1 KiB, or (AES-GCM) a `buf` without room
+    /// for the padding after the data take the copy of [`Self::seal_with`].
     pub fn seal_parts(
         &mut self,
         head: &[u8],
@@ -195,6 +202,9 @@ impl Sealer {
         let payload_len = head.len() + data_len;
         let pad = self.padding_len(payload_len);
         let scatter = self.scatters(head.len(), buf.capacity(), end, data_len);
+        if scatter && matches!(self.state, CipherState::ChaCha(_)) {
+            return self.seal_chacha_parts(head, &buf[start..end], rng, out);
+        }
         let gcm = match &mut self.state {
             CipherState::Gcm(gcm) if scatter => gcm,
             _ => return self.seal_copied(head, &buf[start..end], rng, out),
@@ -229,6 +239,36 @@ impl Sealer {
         }
         self.seq = self.seq.wrapping_add(1);
         self.traffic.count(out.len() - out_start, self.spec.block_len.max(8));
+        self.packets_sealed = self.packets_sealed.wrapping_add(1);
+        (packet_len as u32, pad as u8)
+    }
+
+    /// [`Self::seal_parts`] with chacha20-poly1305: the packet's head and
+    /// padding are written into `out`, and `data` is encrypted from where
+    /// it lies into the room between them.
+    fn seal_chacha_parts(&mut self, head: &[u8], data: &[u8], rng: &mut dyn RngCore, out: &mut OutBuf) -> (u32, u8) {
+        let payload_len = head.len() + data.len();
+        let pad = self.padding_len(payload_len);
+        let packet_len = 1 + payload_len + pad;
+        let start = out.len();
+        out.reserve(4 + packet_len + chacha_poly::TAG_LEN);
+        out.extend_from_slice(&(packet_len as u32).to_be_bytes());
+        out.push(pad as u8);
+        out.extend_from_slice(head);
+        let data_at = out.len() - start;
+        // Overwritten by the encrypted data below.
+        out.extend_for_overwrite(data.len());
+        rng.fill_bytes(out.extend_for_overwrite(pad));
+        let end = out.len();
+        let seq = self.seq;
+        let CipherState::ChaCha(k) = &self.state else {
+            out.truncate(start);
+            return self.seal_copied(head, data, rng, out);
+        };
+        let tag = k.seal_scattered(seq, &mut out.as_mut_slice()[start..end], data_at, data);
+        out.extend_from_slice(&tag);
+        self.seq = self.seq.wrapping_add(1);
+        self.traffic.count(out.len() - start, self.spec.block_len.max(8));
         self.packets_sealed = self.packets_sealed.wrapping_add(1);
         (packet_len as u32, pad as u8)
     }
@@ -275,9 +315,8 @@ impl Sealer {
         let end = out.len();
         match &mut self.state {
             CipherState::None => {}
-            CipherState::ChaChaSeal(k) => {
-                let mut tag = [0u8; 16];
-                k.seal_in_place(seq, &mut out.as_mut_slice()[start..end], &mut tag);
+            CipherState::ChaCha(k) => {
+                let tag = k.seal(seq, &mut out.as_mut_slice()[start..end]);
                 out.extend_from_slice(&tag);
             }
             CipherState::Gcm(g) => {
@@ -301,7 +340,6 @@ impl Sealer {
                     None => c.apply(&mut out.as_mut_slice()[start..end]),
                 }
             }
-            CipherState::ChaChaOpen(_) => {}
         }
         self.traffic.count(out.len() - start, block);
         self.packets_sealed = self.packets_sealed.wrapping_add(1);
@@ -405,20 +443,20 @@ impl Opener {
                 }
                 n
             }
-            CipherState::ChaChaOpen(k) => {
+            CipherState::ChaCha(k) => {
                 let Some(h) = buf.get(..4) else { return Ok(None) };
-                let plain = k.decrypt_packet_length(seq, [h[0], h[1], h[2], h[3]]);
+                let plain = k.crypt_length(seq, [h[0], h[1], h[2], h[3]]);
                 let n = self.check_len(u32::from_be_bytes(plain), true)?;
                 if buf.len() < 4 + n + tag_len {
                     return Ok(None);
                 }
                 let (packet, rest) = buf.split_at_mut(4 + n);
-                let mut tag = [0u8; 16];
-                tag.copy_from_slice(&rest[..16]);
-                let CipherState::ChaChaOpen(k) = &mut self.state else {
+                let CipherState::ChaCha(k) = &self.state else {
                     return Err(Error::Closed);
                 };
-                k.open_in_place(seq, packet, &tag).map_err(|_| mac_error())?;
+                if !k.open(seq, packet, &rest[..tag_len]) {
+                    return Err(mac_error());
+                }
                 packet[..4].copy_from_slice(&plain);
                 n
             }
@@ -487,7 +525,6 @@ impl Opener {
                     n
                 }
             }
-            CipherState::ChaChaSeal(_) => return Err(Error::Closed),
         };
         let pad = buf[4] as usize;
         if pad < MIN_PADDING || pad + 1 >= len {
