@@ -22,6 +22,8 @@ if [ $# -gt 0 ]; then targets=("$@"); else targets=("${all_targets[@]}"); fi
 san=${FUZZ_SANITIZER:-none}
 timeout_s=${FUZZ_TIMEOUT:-60}
 export RUSTC_BOOTSTRAP=1
+# As in run-all.sh: chacha20-poly1305@openssh.com's AVX-512 implementation.
+export RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }--cfg chacha20_avx512"
 
 cargo fuzz build -s "$san" || { echo "campaign: build failed" >&2; exit 2; }
 triple=$(rustc -vV | sed -n 's/^host: //p')

@@ -44,9 +44,8 @@ impl SealSide {
         let seq = self.seq;
         self.seq = self.seq.wrapping_add(1);
         match &mut self.state {
-            CipherState::ChaChaSeal(k) => {
-                let mut tag = [0u8; 16];
-                k.seal_in_place(seq, &mut pkt, &mut tag);
+            CipherState::ChaCha(k) => {
+                let tag = k.seal(seq, &mut pkt);
                 out.extend_from_slice(&pkt);
                 out.extend_from_slice(&tag);
             }
@@ -71,7 +70,7 @@ impl SealSide {
                     out.extend_from_slice(&tag.as_ref()[..tag_len]);
                 }
             }
-            CipherState::None | CipherState::ChaChaOpen(_) => out.extend_from_slice(&pkt),
+            CipherState::None => out.extend_from_slice(&pkt),
         }
     }
 

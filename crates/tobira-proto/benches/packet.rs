@@ -10,8 +10,9 @@
 //! - `seal/N`: a CHANNEL_DATA message of N bytes sealed into a reused
 //!   buffer as the channel layer seals queued data: `Sealer::seal_parts`
 //!   of its 9-byte head and N − 9 bytes of data from the caller's buffer
-//!   (AES-GCM and ChaCha20 encrypt the data straight from there; the other
-//!   suites copy it into the packet first);
+//!   (AES-GCM, and ChaCha20 where RustCrypto's implementation is picked,
+//!   encrypt the data straight from there; the others copy it into the
+//!   packet first);
 //! - `raw-seal/N`: the same primitive (aws-lc-rs AES-GCM; RustCrypto
 //!   ChaCha20 and Poly1305, or aws-lc-rs's chacha20-poly1305@openssh.com
 //!   where `chacha_poly::Backend::detect` picks it; or RustCrypto AES-CTR

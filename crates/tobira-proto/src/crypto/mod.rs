@@ -1,6 +1,6 @@
 //! Algorithm tables and the small per-family wrappers around the crypto
-//! backends (aws-lc-rs for AES-GCM, HMAC, digests; RustCrypto for AES-CTR
-//! and chacha20-poly1305@openssh.com).
+//! backends (aws-lc-rs for AES-GCM, HMAC, digests; RustCrypto for AES-CTR;
+//! chacha20-poly1305@openssh.com from either, by the CPU: `chacha_poly`).
 
 pub mod chacha_poly;
 pub mod cipher;

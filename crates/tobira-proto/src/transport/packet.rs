@@ -150,8 +150,9 @@ impl Sealer {
     /// Whether [`Self::seal_parts`] seals `data_len` bytes ending at `end`
     /// of a buffer of `capacity`, after a head of `head_len`, from where
     /// they lie rather than copying them: 1 KiB or more, with
-    /// chacha20-poly1305, or with AES-GCM when there is room for the
-    /// padding after them.
+    /// chacha20-poly1305 (whose aws-lc implementation copies them all the
+    /// same, see [`chacha_poly::ChaChaPoly::seal_scattered`]), or with
+    /// AES-GCM when there is room for the padding after them.
     pub fn scatters(&self, head_len: usize, capacity: usize, end: usize, data_len: usize) -> bool {
         let pad = self.padding_len(head_len.saturating_add(data_len));
         data_len >= SCATTER_MIN
