@@ -63,7 +63,7 @@ struct Split {
 
 enum Keys {
     Split(Split),
-    AwsLc(Box<(aws::SealingKey, aws::OpeningKey)>),
+    AwsLc(aws::SealingKey, aws::OpeningKey),
 }
 
 /// One direction's keys for chacha20-poly1305@openssh.com. The same keys
@@ -91,7 +91,7 @@ impl ChaChaPoly {
                 header.copy_from_slice(&key[32..]);
                 Keys::Split(Split { main, header })
             }
-            Backend::AwsLc => Keys::AwsLc(Box::new((aws::SealingKey::new(key), aws::OpeningKey::new(key)))),
+            Backend::AwsLc => Keys::AwsLc(aws::SealingKey::new(key), aws::OpeningKey::new(key)),
         };
         ChaChaPoly { keys }
     }
@@ -100,7 +100,7 @@ impl ChaChaPoly {
     pub fn backend(&self) -> Backend {
         match self.keys {
             Keys::Split(_) => Backend::RustCrypto,
-            Keys::AwsLc(_) => Backend::AwsLc,
+            Keys::AwsLc(..) => Backend::AwsLc,
         }
     }
 
@@ -109,7 +109,7 @@ impl ChaChaPoly {
     pub fn crypt_length(&self, seq: u32, len: [u8; 4]) -> [u8; 4] {
         match &self.keys {
             Keys::Split(k) => k.crypt_length(seq, len),
-            Keys::AwsLc(k) => k.1.decrypt_packet_length(seq, len),
+            Keys::AwsLc(_, open) => open.decrypt_packet_length(seq, len),
         }
     }
 
@@ -143,14 +143,14 @@ impl ChaChaPoly {
         );
         match &self.keys {
             Keys::Split(k) => k.seal(seq, packet, data_end.map(|end| (data_at, end, data))),
-            Keys::AwsLc(k) => {
+            Keys::AwsLc(seal, _) => {
                 if let Some(end) = data_end {
                     packet[data_at..end].copy_from_slice(data);
                 }
                 let mut tag = [0u8; TAG_LEN];
                 // aws-lc-rs splits the length field off: not for less.
                 if packet.len() >= 4 {
-                    k.0.seal_in_place(seq, packet, &mut tag);
+                    seal.seal_in_place(seq, packet, &mut tag);
                 }
                 tag
             }
@@ -164,7 +164,7 @@ impl ChaChaPoly {
     pub fn open(&self, seq: u32, packet: &mut [u8], tag: &[u8]) -> bool {
         match &self.keys {
             Keys::Split(k) => k.open(seq, packet, tag),
-            Keys::AwsLc(k) => {
+            Keys::AwsLc(_, open) => {
                 let Ok(tag) = <&[u8; TAG_LEN]>::try_from(tag) else {
                     return false;
                 };
@@ -174,7 +174,7 @@ impl ChaChaPoly {
                 // aws-lc-rs leaves the length field as it came, as the
                 // other backend does; restored all the same, so that what
                 // the caller finds there does not hang on its version.
-                let ok = k.1.open_in_place(seq, packet, tag).is_ok();
+                let ok = open.open_in_place(seq, packet, tag).is_ok();
                 packet[..4].copy_from_slice(&len);
                 ok
             }

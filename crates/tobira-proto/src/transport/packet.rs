@@ -6,7 +6,6 @@
 
 use rand_core::RngCore;
 
-use crate::crypto::chacha_poly;
 use crate::crypto::cipher::{CipherKind, CipherSpec, CipherState, NONE};
 use crate::crypto::mac::Mac;
 use crate::error::{DisconnectReason, Error};
@@ -151,8 +150,10 @@ impl Sealer {
     /// of a buffer of `capacity`, after a head of `head_len`, from where
     /// they lie rather than copying them: 1 KiB or more, with
     /// chacha20-poly1305 (whose aws-lc implementation copies them all the
-    /// same, see [`chacha_poly::ChaChaPoly::seal_scattered`]), or with
-    /// AES-GCM when there is room for the padding after them.
+    /// same, see [`ChaChaPoly::seal_scattered`]), or with AES-GCM when
+    /// there is room for the padding after them.
+    ///
+    /// [`ChaChaPoly::seal_scattered`]: crate::crypto::chacha_poly::ChaChaPoly::seal_scattered
     pub fn scatters(&self, head_len: usize, capacity: usize, end: usize, data_len: usize) -> bool {
         let pad = self.padding_len(head_len.saturating_add(data_len));
         data_len >= SCATTER_MIN
@@ -168,10 +169,11 @@ impl Sealer {
     /// `out`; the same packet as [`Self::seal`] of that payload.
     ///
     /// With chacha20-poly1305 (RustCrypto's backend, see
-    /// [`chacha_poly::Backend`]; aws-lc's copies) and AES-GCM the data is
-    /// encrypted from `buf` straight into `out`, without being copied there
-    /// first (issue 6: no copy per packet on the data path). ChaCha20, a
-    /// stream cipher, takes the packet in pieces, so `buf` is only read.
+    /// [`crate::crypto::chacha_poly::Backend`]; aws-lc's copies) and
+    /// AES-GCM the data is encrypted from `buf` straight into `out`,
+    /// without being copied there first (issue 6: no copy per packet on
+    /// the data path). ChaCha20, a stream cipher, takes the packet in
+    /// pieces, so `buf` is only read.
     /// With AES-GCM the padding has to follow the data in the same
     /// piece of plaintext, so it is written into `buf` just after `data`
     /// (over what lies there, kept aside, or into the buffer's spare
@@ -248,30 +250,7 @@ impl Sealer {
     /// padding are written into `out`, and `data` is encrypted from where
     /// it lies into the room between them.
     fn seal_chacha_parts(&mut self, head: &[u8], data: &[u8], rng: &mut dyn RngCore, out: &mut OutBuf) -> (u32, u8) {
-        let payload_len = head.len() + data.len();
-        let pad = self.padding_len(payload_len);
-        let packet_len = 1 + payload_len + pad;
-        let start = out.len();
-        out.reserve(4 + packet_len + chacha_poly::TAG_LEN);
-        out.extend_from_slice(&(packet_len as u32).to_be_bytes());
-        out.push(pad as u8);
-        out.extend_from_slice(head);
-        let data_at = out.len() - start;
-        // Overwritten by the encrypted data below.
-        out.extend_for_overwrite(data.len());
-        rng.fill_bytes(out.extend_for_overwrite(pad));
-        let end = out.len();
-        let seq = self.seq;
-        let CipherState::ChaCha(k) = &self.state else {
-            out.truncate(start);
-            return self.seal_copied(head, data, rng, out);
-        };
-        let tag = k.seal_scattered(seq, &mut out.as_mut_slice()[start..end], data_at, data);
-        out.extend_from_slice(&tag);
-        self.seq = self.seq.wrapping_add(1);
-        self.traffic.count(out.len() - start, self.spec.block_len.max(8));
-        self.packets_sealed = self.packets_sealed.wrapping_add(1);
-        (packet_len as u32, pad as u8)
+        self.seal_framed(head.len() + data.len(), rng, out, |o| o.extend_from_slice(head), data)
     }
 
     /// [`Self::seal`] of `head ‖ data`, the two copied into the packet.
@@ -299,6 +278,20 @@ impl Sealer {
         out: &mut OutBuf,
         write: impl FnOnce(&mut OutBuf),
     ) -> (u32, u8) {
+        self.seal_framed(payload_len, rng, out, write, &[])
+    }
+
+    /// [`Self::seal_with`] of a payload whose last `tail.len()` bytes are
+    /// `tail` (`write` appends the rest): chacha20-poly1305 encrypts `tail`
+    /// from where it lies into the packet, the other ciphers copy it there.
+    fn seal_framed(
+        &mut self,
+        payload_len: usize,
+        rng: &mut dyn RngCore,
+        out: &mut OutBuf,
+        write: impl FnOnce(&mut OutBuf),
+        tail: &[u8],
+    ) -> (u32, u8) {
         let block = self.spec.block_len.max(8);
         let pad = self.padding_len(payload_len);
         let packet_len = 1 + payload_len + pad;
@@ -309,7 +302,15 @@ impl Sealer {
         write(out);
         // A writer that disagrees with its own length must not desynchronise
         // the stream.
-        out.resize(start + 5 + payload_len, 0);
+        let tail = &tail[..tail.len().min(payload_len)];
+        out.resize(start + 5 + payload_len - tail.len(), 0);
+        let tail_at = out.len() - start;
+        if matches!(self.state, CipherState::ChaCha(_)) {
+            // Overwritten by the encrypted tail below.
+            out.extend_for_overwrite(tail.len());
+        } else {
+            out.extend_from_slice(tail);
+        }
         rng.fill_bytes(out.extend_for_overwrite(pad));
         let seq = self.seq;
         self.seq = self.seq.wrapping_add(1);
@@ -317,7 +318,7 @@ impl Sealer {
         match &mut self.state {
             CipherState::None => {}
             CipherState::ChaCha(k) => {
-                let tag = k.seal(seq, &mut out.as_mut_slice()[start..end]);
+                let tag = k.seal_scattered(seq, &mut out.as_mut_slice()[start..end], tail_at, tail);
                 out.extend_from_slice(&tag);
             }
             CipherState::Gcm(g) => {
