@@ -271,3 +271,50 @@ fn query_lists_supported_algorithms() {
     let out = Command::new(bin("tobira")).args(["-Q", "nonsense"]).output().unwrap();
     assert_eq!(out.status.code(), Some(255));
 }
+
+/// With no cipher configured, tobira offers AES-GCM first where the CPU
+/// has AES-NI and PCLMULQDQ (as `/proc/cpuinfo` lists them) and OpenSSH's
+/// order, ChaCha20-Poly1305 first, elsewhere; the client's order decides
+/// (RFC 4253 §7.1), against sshd and tobirad alike (each prefers
+/// ChaCha20-Poly1305 in its own list). `Ciphers` still overrides it.
+#[test]
+fn tobira_default_cipher_follows_the_cpu() {
+    let dir = TempDir::new("alg-default");
+    let (user, ident) = user_with_key(&dir);
+    let flags = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let flags = flags.lines().find(|l| l.starts_with("flags")).unwrap_or_default();
+    let has = |f: &str| flags.split_whitespace().any(|w| w == f);
+    let aes = cfg!(target_arch = "x86_64") && has("aes") && has("pclmulqdq");
+    let want = if aes {
+        "aes128-gcm@openssh.com"
+    } else {
+        "chacha20-poly1305@openssh.com"
+    };
+    eprintln!(
+        "CPU flags aes {} pclmulqdq {}: want {want}",
+        has("aes"),
+        has("pclmulqdq")
+    );
+    let sshd = start_sshd(&["AuthorizedKeysFile=.ssh/authorized_keys"]);
+    let tobirad = start_tobirad(&[]);
+    let mut failures = Vec::new();
+    for (name, server) in [("sshd", &sshd), ("tobirad", &tobirad)] {
+        for (opts, expect) in [
+            (vec![], want),
+            (
+                vec!["Ciphers=^chacha20-poly1305@openssh.com".to_string()],
+                "chacha20-poly1305@openssh.com",
+            ),
+        ] {
+            let (code, out, err) = run_case("tobira", server.port, &user.name, &ident, &opts);
+            let line = format!("kex: client->server cipher: {expect} ");
+            if code != 0 || out.trim() != "42" || !err.contains(&line) {
+                failures.push(format!(
+                    "tobira to {name} {opts:?}: exit {code}, want {line:?}\n{}",
+                    err.lines().rev().take(12).collect::<Vec<_>>().join("\n")
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}

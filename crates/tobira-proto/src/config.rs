@@ -75,7 +75,7 @@ impl Default for Config {
         Config {
             kex: owned(algorithms::KEX_DEFAULT),
             host_key: owned(algorithms::HOSTKEY_DEFAULT),
-            cipher: owned(algorithms::CIPHER_DEFAULT),
+            cipher: owned(algorithms::cipher_default()),
             mac: owned(algorithms::MAC_DEFAULT),
             compression: owned(algorithms::COMPRESSION_DEFAULT),
             host_keys: Vec::new(),

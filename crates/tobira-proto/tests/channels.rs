@@ -503,8 +503,8 @@ fn pump_in_pieces(c: &mut Connection, s: &mut Connection, sizes: &[usize]) -> (V
 
 #[test]
 fn large_writes_and_partial_output_keep_every_byte_in_order() {
-    // chacha20-poly1305 (the default) and the CTR suites copy the data
-    // into each packet; AES-GCM seals it from the queued buffer
+    // The CTR suites copy the data into each packet; AES-GCM and
+    // chacha20-poly1305 seal it from the queued buffer
     // (`Sealer::seal_parts`), with and without spare capacity after it.
     for cipher in [
         "chacha20-poly1305@openssh.com",

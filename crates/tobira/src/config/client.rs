@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tobira_proto::algorithms::{
-    resolve_list, CIPHER_DEFAULT, CIPHER_SUPPORTED, HOSTKEY_DEFAULT, HOSTKEY_SUPPORTED, KEX_DEFAULT, KEX_SUPPORTED,
+    cipher_default, resolve_list, CIPHER_SUPPORTED, HOSTKEY_DEFAULT, HOSTKEY_SUPPORTED, KEX_DEFAULT, KEX_SUPPORTED,
     MAC_DEFAULT, MAC_SUPPORTED, PUBKEY_DEFAULT, PUBKEY_SUPPORTED,
 };
 
@@ -747,7 +747,7 @@ impl Resolver {
                 identities_only: false,
                 identity_agent: IdentityAgent::Default,
                 kex_algorithms: strs(KEX_DEFAULT),
-                ciphers: strs(CIPHER_DEFAULT),
+                ciphers: strs(cipher_default()),
                 macs: strs(MAC_DEFAULT),
                 host_key_algorithms: strs(HOSTKEY_DEFAULT),
                 host_key_algorithms_set: false,
@@ -1109,7 +1109,7 @@ impl Resolver {
                 let a = need(args, at)?;
                 let (name, def, sup): (&str, &[&str], &[&str]) = match kw {
                     Kw::KexAlgorithms => ("KexAlgorithms", KEX_DEFAULT, KEX_SUPPORTED),
-                    Kw::Ciphers => ("Ciphers", CIPHER_DEFAULT, CIPHER_SUPPORTED),
+                    Kw::Ciphers => ("Ciphers", cipher_default(), CIPHER_SUPPORTED),
                     Kw::Macs => ("MACs", MAC_DEFAULT, MAC_SUPPORTED),
                     Kw::HostKeyAlgorithms => ("HostKeyAlgorithms", HOSTKEY_DEFAULT, HOSTKEY_SUPPORTED),
                     _ => ("PubkeyAcceptedAlgorithms", PUBKEY_DEFAULT, PUBKEY_SUPPORTED),
@@ -1699,7 +1699,7 @@ mod tests {
         assert_eq!(c.update_host_keys, UpdateHostKeys::Yes);
         assert_eq!(c.escape_char, Some(b'~'));
         assert_eq!(c.kex_algorithms, KEX_DEFAULT);
-        assert_eq!(c.ciphers, CIPHER_DEFAULT);
+        assert_eq!(c.ciphers, cipher_default());
         assert_eq!(c.identity_agent, IdentityAgent::Default);
         assert!(!c.check_host_ip && !c.batch_mode && !c.compression && !c.clear_all_forwardings);
         assert_eq!(
