@@ -152,16 +152,27 @@ impl Stdin {
     /// `null` (`-n`), nothing (descriptor 0 is left alone, as ssh -n leaves
     /// it to whoever else reads it).
     pub fn start(null: bool) -> std::io::Result<Self> {
-        if null {
-            return Ok(Stdin::Null { done: false });
+        let s = if null {
+            Stdin::Null { done: false }
+        } else if let Some(p) = PipeInput::open()? {
+            Stdin::Pipe(p)
+        } else if let Some(f) = FileInput::open()? {
+            Stdin::File(f)
+        } else {
+            Self::thread()?
+        };
+        tracing::debug!("standard input: {}", s.describe());
+        Ok(s)
+    }
+
+    /// How standard input is read, for the debug log (`-vv`).
+    fn describe(&self) -> &'static str {
+        match self {
+            Stdin::Pipe(_) => "a pipe, read on the session's thread",
+            Stdin::File(_) => "a regular file, read on the session's thread",
+            Stdin::Thread { .. } => "read by a thread of its own",
+            Stdin::Null { .. } => "not read (-n)",
         }
-        if let Some(p) = PipeInput::open()? {
-            return Ok(Stdin::Pipe(p));
-        }
-        if let Some(f) = FileInput::open()? {
-            return Ok(Stdin::File(f));
-        }
-        Self::thread()
     }
 
     /// Descriptor 0 read by the thread (`spawn_stdin_reader`).
@@ -189,6 +200,7 @@ impl Stdin {
                             Ok(t) => *self = t,
                             Err(_) => *self = Stdin::Null { done: false },
                         }
+                        tracing::debug!("standard input would block: now {}", self.describe());
                         continue;
                     }
                 },

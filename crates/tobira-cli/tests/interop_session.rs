@@ -1414,6 +1414,90 @@ fn file_as_stdin_arrives_from_its_offset() {
     }
 }
 
+/// Each kind of standard input is read the way meant for it (the debug
+/// log names the way, `-vv`), and every byte arrives: a pipe and a regular
+/// file on the session's thread, `/dev/null` and a socket by the reader
+/// thread, nothing with `-n`.
+#[test]
+fn each_kind_of_stdin_is_read_its_own_way() {
+    let dir = TempDir::new("stdin-kinds");
+    let (user, ident) = user_with_key(&dir, "");
+    let tobirad = start_tobirad(&[]);
+    let input = random_bytes(1024 * 1024 + 77);
+    let path = dir.path("input");
+    std::fs::write(&path, &input).unwrap();
+    let mut failures = Vec::new();
+    for kind in ["file", "pipe", "devnull", "socket", "-n"] {
+        let mut c = client_command_logging("tobira", &ident, tobirad.port);
+        c.arg("-vv");
+        if kind == "-n" {
+            c.arg("-n");
+        }
+        c.arg(format!("{}@127.0.0.1", user.name)).arg("cat");
+        let mut feeder = None;
+        let (stdin, want_log, want_out): (Stdio, &str, &[u8]) = match kind {
+            "file" | "-n" => (
+                Stdio::from(std::fs::File::open(&path).unwrap()),
+                if kind == "-n" {
+                    "standard input: not read (-n)"
+                } else {
+                    "standard input: a regular file, read on the session's thread"
+                },
+                if kind == "-n" { &[] } else { &input },
+            ),
+            "pipe" => (
+                Stdio::piped(),
+                "standard input: a pipe, read on the session's thread",
+                &input,
+            ),
+            "devnull" => (
+                Stdio::from(std::fs::File::open("/dev/null").unwrap()),
+                "standard input: read by a thread of its own",
+                &[],
+            ),
+            _ => {
+                let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+                let data = input.clone();
+                feeder = Some(std::thread::spawn(move || {
+                    let mut w = ours;
+                    w.write_all(&data).unwrap();
+                }));
+                (
+                    Stdio::from(std::os::fd::OwnedFd::from(theirs)),
+                    "standard input: read by a thread of its own",
+                    &input,
+                )
+            }
+        };
+        let mut child = c
+            .stdin(stdin)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        if kind == "pipe" {
+            let mut w = child.stdin.take().unwrap();
+            let data = input.clone();
+            feeder = Some(std::thread::spawn(move || w.write_all(&data).unwrap()));
+        }
+        let out = run_to_end(child, Duration::from_secs(60), "tobira cat");
+        if let Some(f) = feeder {
+            f.join().unwrap();
+        }
+        let err = String::from_utf8_lossy(&out.stderr);
+        let logged: Vec<&str> = err.lines().filter(|l| l.contains("standard input")).collect();
+        if out.status.code() != Some(0) || sha256(&out.stdout) != sha256(want_out) || logged != [want_log] {
+            failures.push(format!(
+                "{kind}: exit {:?}, {} of {} bytes, logged {logged:?}, want [{want_log:?}]",
+                out.status.code(),
+                out.stdout.len(),
+                want_out.len()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 /// True when `fd`'s open file description has `O_NONBLOCK`.
 fn is_nonblocking(fd: &impl std::os::fd::AsRawFd) -> bool {
     use nix::fcntl::{fcntl, FcntlArg, OFlag};
