@@ -37,8 +37,8 @@ use aws_lc_rs::hmac;
 use chacha20::cipher::{KeyIvInit, StreamCipher};
 use chacha20::ChaCha20Legacy;
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
-use poly1305::universal_hash::KeyInit;
-use poly1305::Poly1305;
+use poly1305::universal_hash::{KeyInit, UniversalHash};
+use poly1305::{Block, Poly1305};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tobira_proto::crypto::chacha_poly::Backend;
@@ -106,6 +106,15 @@ impl RawChaCha {
         let key: [u8; 32] = block0[..32].try_into().unwrap();
         (stream, Poly1305::new(&key.into()))
     }
+}
+
+/// Poly1305 without padding, the fastest way the `poly1305` crate offers:
+/// whole blocks through `update` (four at a time), the partial one through
+/// `compute_unpadded`.
+fn poly1305_unpadded(mut mac: Poly1305, data: &[u8]) -> [u8; 16] {
+    let (blocks, tail) = Block::slice_as_chunks(data);
+    mac.update(blocks);
+    mac.compute_unpadded(tail).into()
 }
 
 /// The raw primitive of a suite, keyed the same way as the packet layer.
@@ -177,7 +186,7 @@ impl Raw {
             Raw::ChaCha(c) => {
                 let (mut stream, mac) = c.start(seq, packet);
                 stream.apply_keystream(&mut packet[4..]);
-                trailer.copy_from_slice(&mac.compute_unpadded(packet));
+                trailer.copy_from_slice(&poly1305_unpadded(mac, packet));
             }
             Raw::ChaChaAwsLc(s, _) => {
                 let tag: &mut [u8; 16] = trailer.try_into().unwrap();
@@ -213,7 +222,7 @@ impl Raw {
                 let (mut stream, mac) = c.start(seq, packet);
                 let len: [u8; 4] = packet[..4].try_into().unwrap();
                 packet[..4].copy_from_slice(&encrypted_len);
-                let ok = mac.compute_unpadded(packet)[..] == *trailer;
+                let ok = poly1305_unpadded(mac, packet)[..] == *trailer;
                 stream.apply_keystream(&mut packet[4..]);
                 packet[..4].copy_from_slice(&len);
                 ok
