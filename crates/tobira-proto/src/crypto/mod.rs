@@ -2,6 +2,7 @@
 //! backends (aws-lc-rs for AES-GCM, HMAC, digests; RustCrypto for AES-CTR;
 //! chacha20-poly1305@openssh.com from either, by the CPU: `chacha_poly`).
 
+mod chacha_keystream;
 pub mod chacha_poly;
 pub mod cipher;
 pub mod mac;
