@@ -197,10 +197,15 @@ impl Stdin {
                     // for input as it waits on a pipe.
                     FileRead::WouldBlock => {
                         match Self::thread() {
-                            Ok(t) => *self = t,
-                            Err(_) => *self = Stdin::Null { done: false },
+                            Ok(t) => {
+                                *self = t;
+                                tracing::debug!("standard input would block: now {}", self.describe());
+                            }
+                            Err(e) => {
+                                tracing::debug!("standard input would block, and no thread to read it: {e}");
+                                *self = Stdin::Null { done: false };
+                            }
                         }
-                        tracing::debug!("standard input would block: now {}", self.describe());
                         continue;
                     }
                 },

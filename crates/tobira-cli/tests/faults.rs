@@ -247,8 +247,9 @@ fn end_of(e: tobira_proto::Error) -> End {
 }
 
 fn client_config(trace: bool) -> Arc<Config> {
-    // The proto defaults (mlkem768x25519-sha256, ssh-ed25519,
-    // chacha20-poly1305, ETM MACs) are all in tobirad's defaults.
+    // The proto defaults (mlkem768x25519-sha256, ssh-ed25519, AES-GCM or
+    // chacha20-poly1305 by the CPU, ETM MACs) are all in tobirad's
+    // defaults.
     Arc::new(Config {
         trace,
         ..Config::default()

@@ -124,6 +124,11 @@ pub const CIPHER_DEFAULT_OPENSSH: &[&str] = &[
     "aes256-gcm@openssh.com",
 ];
 
+/// The client's default ciphers before the order came to depend on the
+/// CPU: OpenSSH's order.
+#[deprecated(note = "the client's default depends on the CPU: use `cipher_default()`")]
+pub const CIPHER_DEFAULT: &[&str] = CIPHER_DEFAULT_OPENSSH;
+
 /// The same ciphers with AES-GCM (RFC 5647, OpenSSH's naming) first:
 /// [`cipher_default`] where the CPU has AES instructions, as Go's
 /// `x/crypto/ssh` and BoringSSL's TLS order them. There AES-GCM is
@@ -352,30 +357,34 @@ mod tests {
         );
     }
 
-    /// The client's default follows the CPU, as the kernel reports its
-    /// flags (Linux on x86-64, where CI runs; elsewhere only the choice
-    /// between the two lists is checked).
+    /// The client's default follows the CPU as the kernel reports it in
+    /// `/proc/cpuinfo` (Linux on x86, where CI runs, and on AArch64).
     #[test]
     fn default_cipher_order_follows_the_cpu() {
-        let want = if crate::crypto::cipher::aes_in_hardware() {
+        let (line, needed): (&str, &[&str]) = if cfg!(target_arch = "aarch64") {
+            ("Features", &["aes", "pmull"])
+        } else {
+            ("flags", &["aes", "pclmulqdq"])
+        };
+        let info = match std::fs::read_to_string("/proc/cpuinfo") {
+            Ok(info) => info,
+            Err(e) if cfg!(target_os = "linux") => panic!("/proc/cpuinfo: {e}"),
+            // Elsewhere there is no independent source to check against.
+            Err(_) => return,
+        };
+        let flags = info
+            .lines()
+            .find(|l| l.starts_with(line))
+            .unwrap_or_else(|| panic!("no {line} line in /proc/cpuinfo"));
+        let has = |f: &str| flags.split_whitespace().any(|w| w == f);
+        let hardware = needed.iter().all(|f| has(f));
+        assert_eq!(crate::crypto::cipher::aes_in_hardware(), hardware, "{flags}");
+        let want = if hardware {
             CIPHER_DEFAULT_AES_FIRST
         } else {
             CIPHER_DEFAULT_OPENSSH
         };
         assert_eq!(cipher_default(), want);
-        if cfg!(all(target_os = "linux", target_arch = "x86_64")) {
-            let info = std::fs::read_to_string("/proc/cpuinfo").expect("/proc/cpuinfo");
-            let flags = info
-                .lines()
-                .find(|l| l.starts_with("flags"))
-                .expect("a flags line in /proc/cpuinfo");
-            let has = |f: &str| flags.split_whitespace().any(|w| w == f);
-            assert_eq!(
-                crate::crypto::cipher::aes_in_hardware(),
-                has("aes") && has("pclmulqdq"),
-                "{flags}"
-            );
-        }
     }
 
     #[test]

@@ -32,6 +32,8 @@ pub(super) struct Keystream {
     pos: usize,
     /// Bytes of `blocks` made by the last run.
     made: usize,
+    /// Bytes of `blocks` ever written: what is wiped when dropped.
+    used: usize,
     /// Bytes the caller said it will take and that are not made yet: the
     /// size of the next runs (correctness does not depend on it).
     wanted: usize,
@@ -46,6 +48,7 @@ impl Keystream {
             blocks: Default::default(),
             pos: 0,
             made: 0,
+            used: 0,
             wanted: total,
         }
     }
@@ -58,6 +61,7 @@ impl Keystream {
             let count = self.wanted.div_ceil(BLOCK).clamp(2, RUN);
             self.core.write_keystream_blocks(&mut self.blocks[..count]);
             self.made = count * BLOCK;
+            self.used = self.used.max(self.made);
             self.pos = 0;
             self.wanted = self.wanted.saturating_sub(self.made);
         }
@@ -79,9 +83,11 @@ impl Keystream {
         }
     }
 
-    /// Writes `src` XOR the next `src.len()` bytes of keystream into `dst`
-    /// (`min(src.len(), dst.len())` bytes).
+    /// Writes `src` XOR the next `src.len()` bytes of keystream into `dst`,
+    /// which must be as long (the caller's slices are, by construction; in
+    /// a release build only the shorter length is written).
     pub(super) fn apply_b2b(&mut self, mut src: &[u8], mut dst: &mut [u8]) {
+        debug_assert_eq!(src.len(), dst.len());
         let n = src.len().min(dst.len());
         (src, dst) = (&src[..n], &mut dst[..n]);
         while !src.is_empty() {
@@ -98,9 +104,13 @@ impl Keystream {
 
 impl Drop for Keystream {
     fn drop(&mut self) {
-        // Unused keystream (and the block that keyed Poly1305) is wiped;
-        // the core wipes its own state (chacha20's `zeroize`).
-        Array::slice_as_flattened_mut(&mut self.blocks).zeroize();
+        // The keystream made (unused bytes, and the block that keyed
+        // Poly1305) is wiped, as far as any run reached; the core wipes its
+        // own state (chacha20's `zeroize`).
+        let used = self.used;
+        if let Some(made) = Array::slice_as_flattened_mut(&mut self.blocks).get_mut(..used) {
+            made.zeroize();
+        }
     }
 }
 

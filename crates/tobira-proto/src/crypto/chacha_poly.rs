@@ -4,8 +4,9 @@
 //! (K_2) key the packet's own stream and its Poly1305 key, the last 32
 //! (K_1) only the 4-byte packet length. Both streams take the packet's
 //! sequence number as a 64-bit big-endian nonce. Block 0 of K_2's stream
-//! gives the Poly1305 key; the packet (length, then payload and padding)
-//! is encrypted from block 1 on, and the tag is Poly1305 over the whole
+//! gives the Poly1305 key; the rest of the packet (padding length, payload
+//! and padding) is encrypted with K_2's stream from block 1 on, the length
+//! with K_1's from block 0, and the tag is Poly1305 over the whole
 //! ciphertext, length included.
 //!
 //! Two implementations, picked once per key by the CPU (measured, README
@@ -190,24 +191,29 @@ impl Split {
         out
     }
 
-    /// K_2's stream for a packet of `len` bytes (length field included),
-    /// past block 0, and the Poly1305 instance keyed from block 0.
-    fn packet_stream(&self, seq: u32, len: usize) -> (Keystream, Poly1305) {
-        // Block 0, then the packet after its length field from block 1.
-        let mut stream = Keystream::new(&self.main, seq, 64 + len.saturating_sub(4));
+    /// K_2's stream for a packet of `len` bytes (length field included):
+    /// block 0, then the packet after its length field from block 1.
+    fn packet_stream(&self, seq: u32, len: usize) -> Keystream {
+        Keystream::new(&self.main, seq, 64 + len.saturating_sub(4))
+    }
+
+    /// The Poly1305 instance keyed from block 0 of `stream` (which moves
+    /// on to block 1). The stream stays where the caller made it, so that
+    /// no copy of the block is left behind by a move.
+    fn poly1305(stream: &mut Keystream) -> Poly1305 {
         let mut block0 = Zeroizing::new([0u8; 64]);
         stream.apply(&mut block0[..]);
         let mut poly_key = Zeroizing::new([0u8; 32]);
         poly_key.copy_from_slice(&block0[..32]);
-        let mac = Poly1305::new((&*poly_key).into());
-        (stream, mac)
+        Poly1305::new((&*poly_key).into())
     }
 
     /// Seals `packet` in place, its bytes `at..end` encrypted from `data`
     /// when `scatter` is `Some((at, end, data))` (checked by the caller:
     /// 4 ≤ at ≤ end ≤ packet.len(), data.len() = end − at).
     fn seal(&self, seq: u32, packet: &mut [u8], scatter: Option<(usize, usize, &[u8])>) -> [u8; TAG_LEN] {
-        let (mut stream, mac) = self.packet_stream(seq, packet.len());
+        let mut stream = self.packet_stream(seq, packet.len());
+        let mac = Self::poly1305(&mut stream);
         if let Some(head) = packet.get_mut(..4) {
             let len = self.crypt_length(seq, [head[0], head[1], head[2], head[3]]);
             head.copy_from_slice(&len);
@@ -228,8 +234,8 @@ impl Split {
     }
 
     fn open(&self, seq: u32, packet: &mut [u8], tag: &[u8]) -> bool {
-        let (mut stream, mac) = self.packet_stream(seq, packet.len());
-        let expected = poly1305_unpadded(mac, packet);
+        let mut stream = self.packet_stream(seq, packet.len());
+        let expected = poly1305_unpadded(Self::poly1305(&mut stream), packet);
         if !bool::from(expected.as_slice().ct_eq(tag)) {
             return false;
         }

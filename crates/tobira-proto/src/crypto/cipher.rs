@@ -10,12 +10,12 @@ use cipher::KeyIvInit;
 use crate::crypto::chacha_poly::ChaChaPoly;
 
 /// Whether this CPU has instructions for AES rounds and for GCM's
-/// carry-less multiplication (x86-64: AES-NI and PCLMULQDQ; AArch64: the
+/// carry-less multiplication (x86 and x86-64: AES-NI and PCLMULQDQ; AArch64: the
 /// AES extension with PMULL), which aws-lc's AES-GCM uses: AES-GCM is then
 /// fast and constant-time. Decides the client's default cipher order
 /// ([`crate::algorithms::cipher_default`]).
 pub fn aes_in_hardware() -> bool {
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
     {
         std::arch::is_x86_feature_detected!("aes") && std::arch::is_x86_feature_detected!("pclmulqdq")
     }
@@ -24,7 +24,7 @@ pub fn aes_in_hardware() -> bool {
         // Rust's "aes" target feature on AArch64 is FEAT_AES with FEAT_PMULL.
         std::arch::is_aarch64_feature_detected!("aes")
     }
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    #[cfg(not(any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64")))]
     {
         false
     }
