@@ -137,11 +137,6 @@ fn receive_windows_grow_over_a_long_path() {
         err.contains("receive window grows"),
         "tobira <- sshd: the window did not grow:\n{err}"
     );
-    let (rtt, grows) = round_trip(&err).expect("tobira <- sshd: no round trip logged");
-    assert!(
-        rtt >= 200_000 && grows,
-        "tobira <- sshd: round trip {rtt} µs, growth {grows}"
-    );
     let sshd_log = std::fs::read_to_string(&sshd.log).unwrap_or_default();
     assert!(!sshd_log.contains("protocol error"), "sshd:\n{sshd_log}");
 
@@ -176,89 +171,4 @@ fn receive_windows_grow_over_a_long_path() {
         "tobira -> tobirad: data differs"
     );
     assert!(grows() > after_ssh, "tobira -> tobirad: the window did not grow");
-}
-
-/// The round trip a side logged (`tobira::round_trip`), in µs, and whether
-/// it let the windows grow; None if it logged none.
-fn round_trip(log: &str) -> Option<(u64, bool)> {
-    let line = log.lines().find(|l| l.contains("path round trip "))?;
-    let rest = &line[line.find("path round trip ")? + "path round trip ".len()..];
-    let us: u64 = rest.split(' ').next()?.parse().ok()?;
-    Some((us, line.contains("may grow")))
-}
-
-/// Checks a receiving side's log over loopback: it timed the round trip
-/// (the peer answered the probes), decided as SHORT_PATH says, and its
-/// window grew only if the round trip was long (a loaded machine can make
-/// loopback slow; what must hold is that a short one stops growth).
-fn check_short_path(who: &str, log: &str) -> u64 {
-    let (rtt, grows) = round_trip(log).unwrap_or_else(|| panic!("{who}: no round trip logged:\n{log}"));
-    assert_eq!(grows, rtt >= 1_000, "{who}: round trip {rtt} µs, growth {grows}");
-    if !grows {
-        assert!(
-            !log.contains("receive window grows"),
-            "{who}: the window grew after a {rtt} µs round trip:\n{log}"
-        );
-    }
-    rtt
-}
-
-/// Over loopback the path's round trip is short
-/// (`tobira_proto::connection` `path_probe.rs`): the starting 2 MiB window
-/// covers more than a channel moves, and a grown one only makes OpenSSH's
-/// sender queue more (measured: `sshd` spent 10–30 % more CPU per GiB
-/// sending to a grown window). `sshd`, `ssh` and tobirad answer the
-/// probes; the receiving side keeps its window. The data arrives whole.
-#[test]
-fn receive_windows_stay_at_their_start_on_a_short_path() {
-    let dir = TempDir::new("window-short");
-    let user = TestUser::create();
-    let (key, line) = user_key(&dir, "id", "ed25519", None, "");
-    user.authorize(&[line]);
-    let ident = format!("-i{}", key.display());
-    let data = pseudo_random(SIZE, 0x9e37_79b9_7f4a_7c15);
-    let want = sha256_hex(&data);
-    let file = user.home.join("blob");
-    std::fs::write(&file, &data).unwrap();
-    let _ = Command::new("chmod").arg("644").arg(&file).status();
-    let cat = format!("cat {}", file.display());
-    let sshd = start_sshd(&["AuthorizedKeysFile=.ssh/authorized_keys"]);
-    let tobirad = start_tobirad(&[]);
-
-    // tobira downloading from sshd, whose sending would queue a grown
-    // window.
-    let (code, out, err) = transfer("tobira", &ident, sshd.port, &user.name, true, &cat, Vec::new());
-    assert_eq!(code, 0, "tobira <- sshd: {err}");
-    assert!(
-        out.len() == SIZE && sha256_hex(&out) == want,
-        "tobira <- sshd: data differs"
-    );
-    let mut rtts = vec![check_short_path("tobira <- sshd", &err)];
-
-    // ssh uploading to tobirad: tobirad times ssh's answers.
-    let (code, out, err) = transfer(
-        "ssh",
-        &ident,
-        tobirad.port,
-        &user.name,
-        false,
-        "sha256sum",
-        data.clone(),
-    );
-    assert_eq!(code, 0, "ssh -> tobirad: {err}");
-    assert!(
-        String::from_utf8_lossy(&out).starts_with(&want),
-        "ssh -> tobirad: data differs"
-    );
-    rtts.push(check_short_path("ssh -> tobirad", &tobirad.log_text()));
-
-    // tobira downloading from tobirad.
-    let (code, out, err) = transfer("tobira", &ident, tobirad.port, &user.name, true, &cat, Vec::new());
-    assert_eq!(code, 0, "tobira <- tobirad: {err}");
-    assert!(
-        out.len() == SIZE && sha256_hex(&out) == want,
-        "tobira <- tobirad: data differs"
-    );
-    rtts.push(check_short_path("tobira <- tobirad", &err));
-    eprintln!("loopback round trips, µs: {rtts:?}");
 }

@@ -21,6 +21,4 @@ pub mod connection;
 pub mod trace;
 
 pub use config::Config;
-pub use connection::{
-    AuthRequest, Connection, Event, Role, LOCAL_WINDOW, MAX_ANSWERS_OWED, MAX_GROWTH, MAX_WINDOW, SHORT_PATH,
-};
+pub use connection::{AuthRequest, Connection, Event, Role, LOCAL_WINDOW, MAX_ANSWERS_OWED, MAX_GROWTH, MAX_WINDOW};

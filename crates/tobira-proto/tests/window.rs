@@ -6,10 +6,8 @@
 mod common;
 
 use common::{drain_output, open_session, pair_with, pump};
-use std::time::Duration;
 use tobira_proto::msg::connection::ChannelRequest;
-
-use tobira_proto::{Config, Connection, Event, LOCAL_WINDOW, MAX_GROWTH, MAX_WINDOW, SHORT_PATH};
+use tobira_proto::{Config, Connection, Event, LOCAL_WINDOW, MAX_GROWTH, MAX_WINDOW};
 
 /// An authenticated pair with a session open; the client's configuration
 /// given. Returns (client, server, client channel, server channel).
@@ -431,84 +429,4 @@ fn download_8_mib(
         assert!(steps < 10_000, "stalled");
     }
     client_sent
-}
-
-/// The server's application answers the global requests that reach it:
-/// success for `app-yes`, REQUEST_FAILURE for the others (as `sshd` and
-/// `ssh` answer requests they do not know). Returns the names asked.
-fn answer_global_requests(s: &mut Connection) -> Vec<String> {
-    let mut names = Vec::new();
-    while let Some(e) = s.poll_event() {
-        if let Event::GlobalRequest { name, want_reply, .. } = e {
-            if want_reply {
-                s.global_request_reply(name == "app-yes", &[]).unwrap();
-            }
-            names.push(name);
-        }
-    }
-    names
-}
-
-/// The round-trip probe (`connection/path_probe.rs`) is OpenSSH's
-/// keepalive; its answer is counted by the core and never reaches the
-/// application, while the application's own global requests around it
-/// get their own answers, in order.
-#[test]
-fn the_round_trip_probe_is_answered_to_the_core_in_order() {
-    let (mut c, mut s, _, _) = session_pair(Config::default());
-    assert_eq!(c.round_trips_answered(), 0);
-    c.global_request("app-yes", true, &[]).unwrap();
-    c.probe_round_trip().unwrap();
-    c.global_request("app-no", true, &[]).unwrap();
-    let co = take_output(&mut c);
-    s.feed(&co).unwrap();
-    // tobira's core answers the keepalive itself, in turn with the
-    // application's answers; the others are the application's.
-    let names = answer_global_requests(&mut s);
-    assert_eq!(names, ["app-yes", "app-no"]);
-    let so = take_output(&mut s);
-    c.feed(&so).unwrap();
-    let replies: Vec<bool> = std::iter::from_fn(|| c.poll_event())
-        .filter_map(|e| match e {
-            Event::GlobalReply { success, .. } => Some(success),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(replies, [true, false], "the application's answers, in order");
-    assert_eq!(c.round_trips_answered(), 1);
-    // Before authentication there is nothing to probe with.
-    let (mut fresh, _) = pair_with(Config::default());
-    assert!(fresh.probe_round_trip().is_err());
-}
-
-/// A round trip under SHORT_PATH keeps the window where it started,
-/// without probes, through a transfer that grows it on a longer path
-/// (`window_grows_while_it_limits_the_transfer`); a round trip of
-/// SHORT_PATH or more leaves growth on.
-#[test]
-fn a_short_path_keeps_the_starting_window() {
-    let total = 32 * 1024 * 1024;
-    let (mut c, mut s, cid, sid) = session_pair(Config::default());
-    assert!(c.window_growth());
-    c.path_round_trip(SHORT_PATH - Duration::from_micros(1));
-    assert!(!c.window_growth());
-    let (_, got, _, se) = download(&mut c, &mut s, cid, sid, total, |_, _, _| {});
-    assert!(got == expected(total), "data differs");
-    assert_eq!(c.channel_receive_window(cid), Some(LOCAL_WINDOW));
-    assert!(!se.iter().any(|e| matches!(e, Event::ChannelRequest { .. })));
-
-    let (mut c, mut s, cid, sid) = session_pair(Config::default());
-    c.path_round_trip(SHORT_PATH);
-    assert!(c.window_growth());
-    let (_, got, _, _) = download(&mut c, &mut s, cid, sid, total, |_, _, _| {});
-    assert!(got == expected(total), "data differs");
-    assert!(c.channel_receive_window(cid).unwrap() > LOCAL_WINDOW);
-
-    // Configured off, a long path does not turn growth on.
-    let (mut c, _, _, _) = session_pair(Config {
-        window_growth: false,
-        ..Config::default()
-    });
-    c.path_round_trip(Duration::from_millis(100));
-    assert!(!c.window_growth());
 }

@@ -11,7 +11,6 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use crate::fine_timer::FineTimer;
-use crate::round_trip::RoundTrip;
 
 /// Why a driven connection stopped.
 #[derive(Debug, thiserror::Error)]
@@ -108,9 +107,6 @@ pub struct Driver<S> {
     /// The server's slow key-exchange step, running on tokio's blocking
     /// pool (see [`Self::settle_kex_work`]).
     kex_job: Option<tokio::task::JoinHandle<Result<KexWorkDone, tokio::task::JoinError>>>,
-    /// The path's round trip, timed once after authentication, which
-    /// decides whether receive windows may grow (see `round_trip.rs`).
-    round_trip: RoundTrip,
 }
 
 impl<S> Drop for Driver<S> {
@@ -151,7 +147,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             bulk_run: 0,
             last_bulk_read: None,
             kex_job: None,
-            round_trip: RoundTrip::default(),
         }
     }
 
@@ -425,15 +420,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         }
     }
 
-    /// Writes everything the connection has queued (with, once after
-    /// authentication, the round-trip probe of `round_trip.rs`), channel
-    /// data included: it is sealed in bursts as the output drains
+    /// Writes everything the connection has queued, channel data
+    /// included: it is sealed in bursts as the output drains
     /// (`tobira_proto::connection::OUTPUT_BURST`), so the peer gets the
     /// first packets while the rest is being sealed. Lowers a raised
     /// receive low-water mark first if any of it may draw an answer (see
     /// [`Self::on_bulk_read`]); fails, like a write, if the kernel refuses.
     pub async fn flush(&mut self) -> std::io::Result<()> {
-        self.round_trip.watch(&mut self.conn);
         self.lower_if_answerable()?;
         while !self.conn.pending_output().is_empty() {
             let n = self.stream.write(self.conn.pending_output()).await?;

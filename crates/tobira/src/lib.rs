@@ -31,7 +31,6 @@ pub mod pty;
 pub mod pubkey;
 #[allow(unsafe_code)]
 pub mod recv_low_water;
-mod round_trip;
 pub mod server;
 pub mod server_auth;
 pub mod server_forward;

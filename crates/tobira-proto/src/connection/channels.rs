@@ -145,8 +145,6 @@ pub(super) enum ReplyOwner {
     Application,
     /// Our own `hostkeys-prove-00@openssh.com` for these key blobs.
     HostKeyProof(Vec<Vec<u8>>),
-    /// Our round-trip probe (`path_probe.rs`): counted, no event.
-    RoundTrip,
 }
 
 /// The channel table and global-request bookkeeping of a connection.
@@ -177,10 +175,6 @@ pub struct Channels {
     /// WINDOW_ADJUST messages and window probes sealed so far (see
     /// `Connection::answerable_packets_sent`).
     pub(super) window_messages: u64,
-    /// Answers to our round-trip probes (`path_probe.rs`).
-    pub(super) round_trips_answered: u64,
-    /// The path's round trip was found short: windows do not grow.
-    pub(super) short_path: bool,
 }
 
 impl Channels {
@@ -307,10 +301,6 @@ impl Connection {
                         data: r.remaining().to_vec(),
                     },
                     Some(ReplyOwner::HostKeyProof(keys)) => self.check_host_key_proof(keys, success, r.remaining()),
-                    Some(ReplyOwner::RoundTrip) => {
-                        self.chans.round_trips_answered += 1;
-                        return Ok(());
-                    }
                 };
                 self.events.push_back(event);
                 Ok(())
@@ -770,7 +760,6 @@ impl Connection {
         // the application's requests still waits in the queue: replies
         // come in the order requests are sent.
         let probe = self.config.window_growth
-            && !self.chans.short_path
             && !ch.eof_received
             && ch.window.wants_probe(MAX_GROWTH.saturating_sub(self.chans.grown))
             && !ch.queue.iter().any(|(c, _)| *c == Some(REQUEST_MARK));

@@ -36,7 +36,6 @@ mod allowed;
 mod channels;
 mod host_key_rotation;
 mod kex_work;
-mod path_probe;
 mod userauth;
 mod window;
 
@@ -51,7 +50,6 @@ use crate::wire::{Reader, Writer};
 pub use channels::{LOCAL_MAX_PACKET, LOCAL_WINDOW, MAX_ANSWERS_OWED, MAX_DATA_EVENT, OUTPUT_BURST};
 use kex_work::{Job, Outcome, Reply, ReplyJob, Secret, Seed};
 pub use kex_work::{KexWork, KexWorkDone};
-pub use path_probe::SHORT_PATH;
 pub use window::{MAX_GROWTH, MAX_WINDOW};
 
 /// Which side of the connection we are.
