@@ -273,33 +273,25 @@ fn query_lists_supported_algorithms() {
 }
 
 /// With no cipher configured, tobira offers AES-GCM first where the CPU
-/// has AES-NI and PCLMULQDQ, or on AArch64 AES and PMULL (as
-/// `/proc/cpuinfo` lists them), and OpenSSH's
-/// order, ChaCha20-Poly1305 first, elsewhere; the client's order decides
-/// (RFC 4253 §7.1), against sshd and tobirad alike (each prefers
+/// has AES-NI and PCLMULQDQ, or on AArch64 AES and PMULL, and OpenSSH's
+/// order, ChaCha20-Poly1305 first, elsewhere: the library's
+/// `cipher_default()`, whose agreement with `/proc/cpuinfo` its unit test
+/// `default_cipher_order_follows_the_cpu` checks. The client's order
+/// decides (RFC 4253 §7.1), against sshd and tobirad alike (each prefers
 /// ChaCha20-Poly1305 in its own list). `Ciphers` still overrides it.
 #[test]
 fn tobira_default_cipher_follows_the_cpu() {
     let dir = TempDir::new("alg-default");
     let (user, ident) = user_with_key(&dir);
-    let (line, needed): (&str, &[&str]) = if cfg!(target_arch = "aarch64") {
-        ("Features", &["aes", "pmull"])
-    } else {
-        ("flags", &["aes", "pclmulqdq"])
-    };
-    let info = std::fs::read_to_string("/proc/cpuinfo").expect("/proc/cpuinfo");
-    let flags = info.lines().find(|l| l.starts_with(line)).unwrap_or_default();
-    let aes = cfg!(any(
-        target_arch = "x86",
-        target_arch = "x86_64",
-        target_arch = "aarch64"
-    )) && needed.iter().all(|f| flags.split_whitespace().any(|w| w == *f));
-    let want = if aes {
-        "aes128-gcm@openssh.com"
-    } else {
-        "chacha20-poly1305@openssh.com"
-    };
-    eprintln!("CPU has {needed:?}: {aes}, want {want}");
+    let want = tobira_proto::algorithms::cipher_default()[0];
+    assert!(
+        ["aes128-gcm@openssh.com", "chacha20-poly1305@openssh.com"].contains(&want),
+        "{want}"
+    );
+    eprintln!(
+        "AES in hardware: {}, want {want}",
+        tobira_proto::crypto::cipher::aes_in_hardware()
+    );
     let sshd = start_sshd(&["AuthorizedKeysFile=.ssh/authorized_keys"]);
     let tobirad = start_tobirad(&[]);
     let mut failures = Vec::new();
